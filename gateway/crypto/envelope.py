@@ -1,0 +1,339 @@
+"""Sealing and opening envelopes.
+
+Sealing encrypts the payload for the recipient with crypto_box (X25519 + XSalsa20-Poly1305,
+fresh random 24-byte nonce) and signs, with the sender's Ed25519 key, a domain-separated
+input that covers the serialized header and the ciphertext exactly as transmitted. The box
+alone already authenticates the sender to the recipient; the signature adds what the box
+cannot: proof to a third party, and verification before any decryption work.
+
+Opening checks, in this order, and stops at the first failure with its own reason code:
+size limits, header parses, recipient is me, sender is a known peer, both key ids known and
+valid at `created`, signature, decryption, payload parses, not expired (and not from the
+future beyond the allowed clock skew). The order puts cheap checks that need no secret
+before expensive ones, and never decrypts what is not authentic. Details in error messages
+name fields and codes, never payload content.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import struct
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import nacl.exceptions
+import nacl.utils
+from google.protobuf.message import DecodeError
+from nacl.public import Box, PublicKey
+from nacl.signing import VerifyKey
+
+from gateway.crypto.keys import Keyring, PublicKeyPair
+from gateway.wire import Kind, envelope, is_uuid7
+
+PROTOCOL_VERSION = 1
+ENVELOPE_SIGNATURE_TAG = b"BLG-ENVELOPE-SIG-V1\x00"
+NONCE_BYTES = 24
+SIGNATURE_BYTES = 64
+BOX_OVERHEAD = 16
+MAX_HEADER_BYTES = 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class RejectReason(enum.StrEnum):
+    """Machine-readable reasons an envelope is refused; stable, listed in docs/PROTOCOL.md."""
+
+    ENVELOPE_TOO_LARGE = "envelope_too_large"
+    HEADER_MALFORMED = "header_malformed"
+    WRONG_RECIPIENT = "wrong_recipient"
+    UNKNOWN_SENDER = "unknown_sender"
+    UNKNOWN_KEY = "unknown_key"
+    KEY_NOT_VALID = "key_not_valid"
+    BAD_SIGNATURE = "bad_signature"
+    DECRYPTION_FAILED = "decryption_failed"
+    PAYLOAD_MALFORMED = "payload_malformed"
+    MESSAGE_EXPIRED = "message_expired"
+    CREATED_IN_FUTURE = "created_in_future"
+
+
+class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours
+    """An envelope failed a check; reason is for machines, detail for operators."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class EnvelopeLimits:
+    """Bounds enforced before any cryptographic work."""
+
+    max_envelope_bytes: int = 1 << 20
+    max_clock_skew: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class EnvelopeHeader:
+    """The authenticated, unencrypted part of an envelope, as typed values."""
+
+    sender: str
+    recipient: str
+    message_id: uuid.UUID
+    kind: Kind
+    case_id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+    sender_key_id: str
+    recipient_key_id: str
+
+    def to_wire(self) -> envelope.EnvelopeHeader:
+        """The protobuf form."""
+        return envelope.EnvelopeHeader(
+            version=PROTOCOL_VERSION,
+            sender=self.sender,
+            recipient=self.recipient,
+            message_id=self.message_id.bytes,
+            kind=self.kind.wire,
+            case_id=self.case_id.bytes,
+            created_at_ms=to_unix_ms(self.created_at),
+            expires_at_ms=to_unix_ms(self.expires_at),
+            sender_key_id=self.sender_key_id,
+            recipient_key_id=self.recipient_key_id,
+        )
+
+
+@dataclass(frozen=True)
+class SealedEnvelope:
+    """A sealed envelope ready to send, with what the outbox indexes it by."""
+
+    header: EnvelopeHeader
+    data: bytes
+
+    @property
+    def sha256(self) -> bytes:
+        """SHA-256 of the envelope bytes, as receipts name it."""
+        return hashlib.sha256(self.data).digest()
+
+
+@dataclass(frozen=True)
+class OpenedEnvelope:
+    """A verified, decrypted envelope."""
+
+    header: EnvelopeHeader
+    payload: envelope.SealedPayload
+    envelope_sha256: bytes
+    sender_key: PublicKeyPair
+
+
+def to_unix_ms(instant: datetime) -> int:
+    """Milliseconds since the Unix epoch of an aware datetime."""
+    if instant.tzinfo is None:
+        raise ValueError("instants must be timezone-aware")
+    return (instant - _EPOCH) // timedelta(milliseconds=1)
+
+
+def from_unix_ms(ms: int) -> datetime:
+    """The aware UTC datetime of a millisecond timestamp."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def envelope_signing_input(header: bytes, ciphertext: bytes) -> bytes:
+    """The exact bytes the sender signs: tag, then each part prefixed by its length."""
+    return b"".join(
+        (
+            ENVELOPE_SIGNATURE_TAG,
+            struct.pack(">Q", len(header)),
+            header,
+            struct.pack(">Q", len(ciphertext)),
+            ciphertext,
+        )
+    )
+
+
+def seal(
+    keyring: Keyring,
+    *,
+    recipient: str,
+    kind: Kind,
+    case_id: uuid.UUID,
+    message_id: uuid.UUID,
+    payload: envelope.SealedPayload,
+    created_at: datetime,
+    expires_at: datetime,
+    random_bytes: Callable[[int], bytes] = nacl.utils.random,
+) -> SealedEnvelope:
+    """Encrypt payload for recipient and sign as this node.
+
+    Raises ValueError when this node or the recipient has no key valid at created_at, or the
+    header would be invalid; callers check peers and policy before sealing.
+    """
+    own = keyring.own_key_at(created_at)
+    if own is None:
+        raise ValueError(f"node {keyring.node_id} has no key pair valid at {created_at}")
+    theirs = keyring.peer_key_at(recipient, created_at)
+    if theirs is None:
+        raise ValueError(f"peer {recipient} has no key pair valid at {created_at}")
+    if not is_uuid7(message_id):
+        raise ValueError("message_id must be a UUIDv7")
+    if expires_at <= created_at:
+        raise ValueError("expires_at must be after created_at")
+    header = EnvelopeHeader(
+        sender=keyring.node_id,
+        recipient=recipient,
+        message_id=message_id,
+        kind=kind,
+        case_id=case_id,
+        created_at=created_at,
+        expires_at=expires_at,
+        sender_key_id=own.key_id,
+        recipient_key_id=theirs.key_id,
+    )
+    header_bytes = header.to_wire().SerializeToString()
+    box = Box(own.encryption_key, PublicKey(theirs.encryption_public))
+    ciphertext = bytes(box.encrypt(payload.SerializeToString(), random_bytes(NONCE_BYTES)))
+    signature = own.signing_key.sign(envelope_signing_input(header_bytes, ciphertext)).signature
+    data = envelope.Envelope(
+        header=header_bytes, ciphertext=ciphertext, signature=signature
+    ).SerializeToString()
+    return SealedEnvelope(header=header, data=data)
+
+
+def parse_header(data: bytes) -> tuple[envelope.Envelope, EnvelopeHeader]:
+    """Parse an envelope and its header without any cryptographic check.
+
+    Raises EnvelopeRejected(HEADER_MALFORMED). Used by open_envelope, and by receivers that
+    need the sender and message id of an envelope they are about to refuse.
+    """
+    wire = envelope.Envelope()
+    try:
+        wire.ParseFromString(data)
+    except DecodeError:
+        raise EnvelopeRejected(
+            RejectReason.HEADER_MALFORMED, "envelope is not a blg.v1.Envelope"
+        ) from None
+    if not wire.header or len(wire.header) > MAX_HEADER_BYTES:
+        raise EnvelopeRejected(
+            RejectReason.HEADER_MALFORMED, f"header must be 1..{MAX_HEADER_BYTES} bytes"
+        )
+    raw = envelope.EnvelopeHeader()
+    try:
+        raw.ParseFromString(wire.header)
+    except DecodeError:
+        raise EnvelopeRejected(
+            RejectReason.HEADER_MALFORMED, "header is not a blg.v1.EnvelopeHeader"
+        ) from None
+    return wire, _typed_header(raw)
+
+
+def _typed_header(raw: envelope.EnvelopeHeader) -> EnvelopeHeader:
+    def malformed(detail: str) -> EnvelopeRejected:
+        return EnvelopeRejected(RejectReason.HEADER_MALFORMED, detail)
+
+    if raw.version != PROTOCOL_VERSION:
+        raise malformed(f"version: expected {PROTOCOL_VERSION}, got {raw.version}")
+    for name in ("sender", "recipient", "sender_key_id", "recipient_key_id"):
+        if not getattr(raw, name):
+            raise malformed(f"{name}: required")
+    if len(raw.message_id) != 16 or not is_uuid7(uuid.UUID(bytes=raw.message_id)):
+        raise malformed("message_id: expected a 16-byte UUIDv7")
+    if len(raw.case_id) != 16:
+        raise malformed("case_id: expected a 16-byte UUID")
+    try:
+        kind = Kind.from_wire(raw.kind)
+    except ValueError:
+        raise malformed(f"kind: unknown value {raw.kind}") from None
+    if raw.created_at_ms <= 0 or raw.expires_at_ms <= raw.created_at_ms:
+        raise malformed("expires_at_ms: expected a positive instant after created_at_ms")
+    try:
+        created_at = from_unix_ms(raw.created_at_ms)
+        expires_at = from_unix_ms(raw.expires_at_ms)
+    except (OverflowError, OSError, ValueError):
+        raise malformed("created_at_ms/expires_at_ms: out of range") from None
+    return EnvelopeHeader(
+        sender=raw.sender,
+        recipient=raw.recipient,
+        message_id=uuid.UUID(bytes=raw.message_id),
+        kind=kind,
+        case_id=uuid.UUID(bytes=raw.case_id),
+        created_at=created_at,
+        expires_at=expires_at,
+        sender_key_id=raw.sender_key_id,
+        recipient_key_id=raw.recipient_key_id,
+    )
+
+
+def open_envelope(
+    keyring: Keyring, data: bytes, *, now: datetime, limits: EnvelopeLimits
+) -> OpenedEnvelope:
+    """Verify and decrypt an envelope addressed to this node; raises EnvelopeRejected."""
+    if len(data) > limits.max_envelope_bytes:
+        raise EnvelopeRejected(
+            RejectReason.ENVELOPE_TOO_LARGE,
+            f"envelope is {len(data)} bytes; the limit is {limits.max_envelope_bytes}",
+        )
+    wire, header = parse_header(data)
+    if header.recipient != keyring.node_id:
+        raise EnvelopeRejected(
+            RejectReason.WRONG_RECIPIENT, f"addressed to {header.recipient!r}, not this node"
+        )
+    if not keyring.is_peer(header.sender):
+        raise EnvelopeRejected(RejectReason.UNKNOWN_SENDER, f"{header.sender!r} is not a peer")
+    sender_key = keyring.peer_key(header.sender, header.sender_key_id)
+    if sender_key is None:
+        raise EnvelopeRejected(
+            RejectReason.UNKNOWN_KEY, f"sender key {header.sender_key_id!r} is not known"
+        )
+    own_key = keyring.own_key(header.recipient_key_id)
+    if own_key is None:
+        raise EnvelopeRejected(
+            RejectReason.UNKNOWN_KEY, f"recipient key {header.recipient_key_id!r} is not ours"
+        )
+    if not sender_key.validity.covers(header.created_at):
+        raise EnvelopeRejected(
+            RejectReason.KEY_NOT_VALID,
+            f"sender key {sender_key.key_id!r} is not valid at created_at",
+        )
+    if not own_key.validity.covers(header.created_at):
+        raise EnvelopeRejected(
+            RejectReason.KEY_NOT_VALID,
+            f"recipient key {own_key.key_id!r} is not valid at created_at",
+        )
+    try:
+        VerifyKey(sender_key.signing_public).verify(
+            envelope_signing_input(wire.header, wire.ciphertext), wire.signature
+        )
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
+        raise EnvelopeRejected(
+            RejectReason.BAD_SIGNATURE, "signature does not verify under the sender key"
+        ) from None
+    if len(wire.ciphertext) < NONCE_BYTES + BOX_OVERHEAD:
+        raise EnvelopeRejected(RejectReason.DECRYPTION_FAILED, "ciphertext too short")
+    box = Box(own_key.encryption_key, PublicKey(sender_key.encryption_public))
+    try:
+        plaintext = box.decrypt(wire.ciphertext)
+    except nacl.exceptions.CryptoError:
+        raise EnvelopeRejected(
+            RejectReason.DECRYPTION_FAILED, "payload does not decrypt with the named keys"
+        ) from None
+    payload = envelope.SealedPayload()
+    try:
+        payload.ParseFromString(plaintext)
+    except DecodeError:
+        raise EnvelopeRejected(
+            RejectReason.PAYLOAD_MALFORMED, "payload is not a blg.v1.SealedPayload"
+        ) from None
+    if now >= header.expires_at:
+        raise EnvelopeRejected(RejectReason.MESSAGE_EXPIRED, "expires_at has passed")
+    if header.created_at > now + limits.max_clock_skew:
+        raise EnvelopeRejected(
+            RejectReason.CREATED_IN_FUTURE, "created_at is ahead of this node's clock"
+        )
+    return OpenedEnvelope(
+        header=header,
+        payload=payload,
+        envelope_sha256=hashlib.sha256(data).digest(),
+        sender_key=sender_key,
+    )

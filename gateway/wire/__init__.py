@@ -1,0 +1,14 @@
+"""Protocol data types: the generated protobuf classes and the few helpers around them.
+
+The classes come from proto/ through tools/gen_proto.py; everything else in the gateway
+imports them from here, so the generated module paths appear in one place only.
+"""
+
+from __future__ import annotations
+
+from gateway.wire.blg.v1 import canonical_pb2 as canonical
+from gateway.wire.blg.v1 import envelope_pb2 as envelope
+from gateway.wire.ids import is_uuid7, uuid7, uuid7_unix_ms
+from gateway.wire.kinds import Kind
+
+__all__ = ["Kind", "canonical", "envelope", "is_uuid7", "uuid7", "uuid7_unix_ms"]

@@ -1,0 +1,40 @@
+"""The three message kinds and their names in each place they appear.
+
+A kind is named three ways: the snake_case word of configs and APIs
+(`victim_handover`), the `MessageKind` enum of the envelope header, and the name of the
+`Message.body` oneof field. One table keeps them together so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from gateway.wire.blg.v1 import envelope_pb2
+
+
+class Kind(enum.StrEnum):
+    """A message kind, valued by its config and API name (which is also the oneof name)."""
+
+    WANTED_PERSON_NOTICE = "wanted_person_notice"
+    VICTIM_HANDOVER = "victim_handover"
+    HOTLINE_ALERT = "hotline_alert"
+
+    @property
+    def wire(self) -> envelope_pb2.MessageKind.ValueType:
+        """The envelope header's enum value for this kind."""
+        return _TO_WIRE[self]
+
+    @classmethod
+    def from_wire(cls, value: int) -> Kind:
+        """The kind of an envelope header enum value; ValueError when unknown."""
+        for kind, wire in _TO_WIRE.items():
+            if wire == value:
+                return kind
+        raise ValueError(f"unknown message kind {value}")
+
+
+_TO_WIRE: dict[Kind, envelope_pb2.MessageKind.ValueType] = {
+    Kind.WANTED_PERSON_NOTICE: envelope_pb2.MESSAGE_KIND_WANTED_PERSON_NOTICE,
+    Kind.VICTIM_HANDOVER: envelope_pb2.MESSAGE_KIND_VICTIM_HANDOVER,
+    Kind.HOTLINE_ALERT: envelope_pb2.MESSAGE_KIND_HOTLINE_ALERT,
+}
