@@ -23,8 +23,11 @@ def generate(out: Path) -> None:
     """Write *_pb2.py and *_pb2.pyi for every schema under proto/ into out."""
     sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     well_known = str(resources.files("grpc_tools") / "_proto")
+    # The plugin sits beside the interpreter in the venv, which need not be on PATH.
+    mypy_plugin = Path(sys.executable).parent / "protoc-gen-mypy"
     args = [
         "protoc",
+        f"--plugin=protoc-gen-mypy={mypy_plugin}",
         f"-I{PROTO_ROOT}",
         f"-I{well_known}",
         f"--python_out={out}",
@@ -48,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
