@@ -1,0 +1,43 @@
+"""Storage: PostgreSQL through asyncpg, and nothing else speaks SQL.
+
+`Store` is the narrow interface the rest of the gateway calls; `queries.sql` holds every
+statement by name and `migrations/` the numbered schema changes applied at start-up.
+"""
+
+from __future__ import annotations
+
+from gateway.store.embedded import EmbeddedPostgres, start_embedded
+from gateway.store.records import (
+    AuditEntry,
+    AuditVerdict,
+    ClaimedEnvelope,
+    DeliveryOutcome,
+    DestinationState,
+    InboxRow,
+    IncomingEnvelope,
+    OutboxRow,
+    OutgoingEnvelope,
+    PeerSummary,
+    StoredIncoming,
+)
+from gateway.store.store import FINAL_STATES, DestinationLock, OutboxStateError, Store
+
+__all__ = [
+    "FINAL_STATES",
+    "AuditEntry",
+    "AuditVerdict",
+    "ClaimedEnvelope",
+    "DeliveryOutcome",
+    "DestinationLock",
+    "DestinationState",
+    "EmbeddedPostgres",
+    "InboxRow",
+    "IncomingEnvelope",
+    "OutboxRow",
+    "OutboxStateError",
+    "OutgoingEnvelope",
+    "PeerSummary",
+    "Store",
+    "StoredIncoming",
+    "start_embedded",
+]

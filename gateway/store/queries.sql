@@ -1,0 +1,159 @@
+-- Every SQL statement of the gateway, by name. gateway/store/queries.py loads this file;
+-- nothing outside gateway/store writes SQL.
+
+-- name: migrations_lock
+SELECT pg_advisory_xact_lock(hashtext('blg.migrations'));
+
+-- name: migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: migrations_applied
+SELECT version FROM schema_migrations ORDER BY version;
+
+-- name: migration_record
+INSERT INTO schema_migrations (version, name) VALUES ($1, $2);
+
+-- name: outbox_insert
+INSERT INTO outbox (message_id, recipient, case_id, kind, handling, sender_reference,
+                    local_client, envelope, envelope_sha256, expires_at, queued_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+
+-- name: outbox_notify
+SELECT pg_notify('blg_outbox', $1);
+
+-- name: outbox_reset_sending
+UPDATE outbox SET state = 'queued', claimed_by = NULL, claimed_at = NULL
+WHERE recipient = $1 AND state = 'sending';
+
+-- name: outbox_expire_due
+UPDATE outbox SET state = 'expired', finished_at = $2, last_error = 'expired before delivery'
+WHERE recipient = $1 AND state = 'queued' AND expires_at <= $2
+RETURNING message_id;
+
+-- name: outbox_claim
+WITH claimable AS (
+    SELECT id FROM outbox
+    WHERE recipient = $1 AND state = 'queued'
+    ORDER BY id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox o
+SET state = 'sending', attempts = o.attempts + 1, claimed_by = $3, claimed_at = $4
+FROM claimable c
+WHERE o.id = c.id
+RETURNING o.id, o.message_id, o.case_id, o.envelope, o.envelope_sha256, o.attempts;
+
+-- name: outbox_release
+UPDATE outbox SET state = 'queued', last_error = $2, claimed_by = NULL, claimed_at = NULL
+WHERE message_id = ANY($1::uuid[]) AND state = 'sending';
+
+-- name: outbox_finish
+UPDATE outbox
+SET state = $2::outbox_state, last_error = $3, finished_at = $4, claimed_by = NULL
+WHERE message_id = $1 AND state = 'sending'
+RETURNING id;
+
+-- name: outbox_pending_count
+SELECT count(*) FROM outbox WHERE recipient = $1 AND state IN ('queued', 'sending');
+
+-- name: receipt_insert
+INSERT INTO receipts (message_id, receipt, accepted, reason_code, received_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (message_id) DO NOTHING;
+
+-- name: destination_get
+SELECT peer, failures, retry_at, last_error, last_success_at, last_failure_at
+FROM destinations WHERE peer = $1;
+
+-- name: destination_failure
+INSERT INTO destinations (peer, failures, retry_at, last_error, last_failure_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (peer) DO UPDATE
+SET failures = $2, retry_at = $3, last_error = $4, last_failure_at = $5;
+
+-- name: destination_success
+INSERT INTO destinations (peer, failures, retry_at, last_success_at)
+VALUES ($1, 0, '-infinity', $2)
+ON CONFLICT (peer) DO UPDATE
+SET failures = 0, retry_at = '-infinity', last_error = NULL, last_success_at = $2;
+
+-- name: destination_try_lock
+SELECT pg_try_advisory_lock(hashtext('blg.destination'), hashtext($1));
+
+-- name: destination_unlock
+SELECT pg_advisory_unlock(hashtext('blg.destination'), hashtext($1));
+
+-- name: inbox_find
+SELECT envelope_sha256, receipt FROM inbox WHERE sender = $1 AND message_id = $2;
+
+-- name: inbox_insert
+INSERT INTO inbox (sender, message_id, case_id, kind, envelope, envelope_sha256, receipt,
+                   created_at, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (sender, message_id) DO NOTHING
+RETURNING id;
+
+-- name: audit_lock
+SELECT pg_advisory_xact_lock(hashtext('blg.audit'));
+
+-- name: audit_head
+SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+
+-- name: audit_insert
+INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8);
+
+-- name: audit_scan
+SELECT seq, at, actor, action, subject, detail::text AS detail, prev_hash, hash
+FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2;
+
+-- name: outbox_list
+SELECT o.message_id, o.recipient, o.case_id, o.kind, o.handling, o.sender_reference,
+       o.state::text AS state, o.attempts, o.last_error, o.queued_at, o.expires_at,
+       o.finished_at, r.received_at AS receipt_received_at
+FROM outbox o LEFT JOIN receipts r USING (message_id)
+WHERE ($1::text IS NULL OR o.state::text = $1) AND ($2::text IS NULL OR o.recipient = $2)
+ORDER BY o.id DESC
+LIMIT $3;
+
+-- name: outbox_get
+SELECT o.message_id, o.recipient, o.case_id, o.kind, o.handling, o.sender_reference,
+       o.state::text AS state, o.attempts, o.last_error, o.queued_at, o.expires_at,
+       o.finished_at, r.received_at AS receipt_received_at, o.envelope, r.receipt
+FROM outbox o LEFT JOIN receipts r USING (message_id)
+WHERE o.message_id = $1;
+
+-- name: outbox_requeue
+UPDATE outbox SET state = 'queued', last_error = NULL, claimed_by = NULL, finished_at = NULL
+WHERE message_id = $1 AND state IN ('rejected', 'dead')
+RETURNING recipient;
+
+-- name: inbox_list
+SELECT id, sender, message_id, case_id, kind, created_at, received_at
+FROM inbox
+WHERE ($1::text IS NULL OR sender = $1)
+ORDER BY id DESC
+LIMIT $2;
+
+-- name: inbox_get
+SELECT id, sender, message_id, case_id, kind, created_at, received_at, envelope
+FROM inbox WHERE message_id = $1;
+
+-- name: peer_summary
+SELECT p.peer,
+       count(o.id) FILTER (WHERE o.state IN ('queued', 'sending')) AS pending,
+       min(o.queued_at) FILTER (WHERE o.state IN ('queued', 'sending')) AS oldest_pending,
+       d.failures, d.retry_at, d.last_error, d.last_success_at, d.last_failure_at
+FROM unnest($1::text[]) AS p(peer)
+LEFT JOIN outbox o ON o.recipient = p.peer AND o.state IN ('queued', 'sending')
+LEFT JOIN destinations d ON d.peer = p.peer
+GROUP BY p.peer, d.failures, d.retry_at, d.last_error, d.last_success_at, d.last_failure_at
+ORDER BY p.peer;
+
+-- name: outbox_state_counts
+SELECT recipient, state::text AS state, count(*) AS n FROM outbox GROUP BY recipient, state;

@@ -1,0 +1,150 @@
+"""The records the store takes and gives: plain frozen dataclasses, no SQL types leak out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class OutgoingEnvelope:
+    """A sealed envelope to queue for one peer."""
+
+    message_id: uuid.UUID
+    recipient: str
+    case_id: uuid.UUID
+    kind: str
+    handling: str
+    envelope: bytes = field(repr=False)
+    envelope_sha256: bytes
+    expires_at: datetime
+    sender_reference: str = ""
+    local_client: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedEnvelope:
+    """An outbox row claimed for one delivery attempt."""
+
+    queue_position: int
+    message_id: uuid.UUID
+    case_id: uuid.UUID
+    envelope: bytes = field(repr=False)
+    envelope_sha256: bytes
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What a peer's verified receipt says about one claimed envelope."""
+
+    message_id: uuid.UUID
+    receipt: bytes = field(repr=False)
+    accepted: bool
+    reason_code: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class DestinationState:
+    """Per-peer delivery state kept in the database, so backoff survives restarts."""
+
+    peer: str
+    failures: int = 0
+    retry_at: datetime | None = None
+    last_error: str | None = None
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IncomingEnvelope:
+    """A verified envelope to store in the inbox, with the receipt signed for it."""
+
+    sender: str
+    message_id: uuid.UUID
+    case_id: uuid.UUID
+    kind: str
+    envelope: bytes = field(repr=False)
+    envelope_sha256: bytes
+    receipt: bytes = field(repr=False)
+    created_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredIncoming:
+    """What the inbox already holds for a (sender, message id)."""
+
+    envelope_sha256: bytes
+    receipt: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event for the audit log. detail must not hold victim data or message content."""
+
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, str | int | bool | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """Result of checking the audit chain."""
+
+    entries: int
+    first_broken_seq: int | None
+    problem: str | None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_broken_seq is None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """An outbox message as operators see it; never the payload."""
+
+    message_id: uuid.UUID
+    recipient: str
+    case_id: uuid.UUID
+    kind: str
+    handling: str
+    sender_reference: str
+    state: str
+    attempts: int
+    last_error: str | None
+    queued_at: datetime
+    expires_at: datetime
+    finished_at: datetime | None
+    receipt_received_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """An inbox message as operators see it; never the payload."""
+
+    id: int
+    sender: str
+    message_id: uuid.UUID
+    case_id: uuid.UUID
+    kind: str
+    created_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class PeerSummary:
+    """Per-peer delivery health for operators and metrics."""
+
+    peer: str
+    pending: int
+    oldest_pending: datetime | None
+    failures: int
+    retry_at: datetime | None
+    last_error: str | None
+    last_success_at: datetime | None
+    last_failure_at: datetime | None

@@ -1,0 +1,497 @@
+"""The gateway's only door to PostgreSQL.
+
+Design notes:
+- Every state lives here, so a crash at any line loses nothing: a message is either in the
+  outbox (and will be sent) or not accepted; an incoming envelope is either in the inbox with
+  its receipt (and a replay gets the same receipt) or was never acknowledged.
+- Audit entries are written in the same transaction as the change they record.
+- Outbox state is a database enum, moved only by the statements in queries.sql and checked
+  by a trigger, so a bug or a hand-written UPDATE cannot, say, un-deliver a message.
+- One sender per destination across all processes sharing the database: a session-level
+  advisory lock per peer, held on a dedicated connection. A crashed holder's connection
+  closes and PostgreSQL releases the lock at once; the next holder puts the rows the dead one
+  had claimed back in the queue (the receiver's deduplication makes the resend harmless).
+- Rows are claimed with FOR UPDATE SKIP LOCKED in queue order, so a claim never waits on
+  another transaction and never takes a row twice.
+- Wake-ups go through LISTEN/NOTIFY on channel `blg_outbox` with the recipient as payload;
+  NOTIFY is transactional, so a worker is woken only for committed rows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+
+from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.queries import Q, migrations
+from gateway.store.records import (
+    AuditEntry,
+    AuditVerdict,
+    ClaimedEnvelope,
+    DeliveryOutcome,
+    DestinationState,
+    InboxRow,
+    IncomingEnvelope,
+    OutboxRow,
+    OutgoingEnvelope,
+    PeerSummary,
+    StoredIncoming,
+)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+OUTBOX_CHANNEL = "blg_outbox"
+FINAL_STATES = frozenset({"delivered", "rejected", "expired", "dead"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxStateError(Exception):
+    """An operator asked for a state change the outbox does not allow."""
+
+
+class DestinationLock:
+    """A held claim to be the only sender to one peer; release() or close to give it up."""
+
+    def __init__(self, connection: asyncpg.Connection, peer: str) -> None:
+        self._connection = connection
+        self.peer = peer
+
+    @property
+    def held(self) -> bool:
+        return not self._connection.is_closed()
+
+    async def release(self) -> None:
+        if self._connection.is_closed():
+            return
+        try:
+            await self._connection.fetchval(Q.destination_unlock, self.peer)
+        finally:
+            await self._connection.close()
+
+
+class Store:
+    """Narrow, intention-named operations over one PostgreSQL database."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self._pool = pool
+        self._dsn = dsn
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Store:
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        return cls(pool, dsn)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # --- schema -----------------------------------------------------------------------
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations in order, each in its own transaction; returns names."""
+        applied_now: list[str] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(Q.migrations_lock)
+            await connection.execute(Q.migrations_table)
+            done = {row["version"] for row in await connection.fetch(Q.migrations_applied)}
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                await connection.execute(sql)
+                await connection.execute(Q.migration_record, version, name)
+                applied_now.append(name)
+        return applied_now
+
+    # --- outbox -----------------------------------------------------------------------
+
+    async def enqueue(self, items: Sequence[OutgoingEnvelope], audit: Sequence[AuditEntry]) -> None:
+        """Queue sealed envelopes and their audit entries atomically, and wake the senders."""
+        now = _now()
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.executemany(
+                Q.outbox_insert,
+                [
+                    (
+                        item.message_id,
+                        item.recipient,
+                        item.case_id,
+                        item.kind,
+                        item.handling,
+                        item.sender_reference,
+                        item.local_client,
+                        item.envelope,
+                        item.envelope_sha256,
+                        item.expires_at,
+                        now,
+                    )
+                    for item in items
+                ],
+            )
+            await self._append_audit(connection, audit, now)
+            for recipient in sorted({item.recipient for item in items}):
+                await connection.execute(Q.outbox_notify, recipient)
+
+    async def try_lock_destination(self, peer: str) -> DestinationLock | None:
+        """Become the only sender to peer, or None if another process is."""
+        connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        try:
+            if await connection.fetchval(Q.destination_try_lock, peer):
+                await connection.execute(Q.outbox_reset_sending, peer)
+                return DestinationLock(connection, peer)
+        except BaseException:
+            await connection.close()
+            raise
+        await connection.close()
+        return None
+
+    async def expire_due(self, peer: str, now: datetime) -> list[uuid.UUID]:
+        """Move queued messages past their expiry to expired; returns their ids."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(Q.outbox_expire_due, peer, now)
+            expired = [row["message_id"] for row in rows]
+            await self._append_audit(
+                connection,
+                [AuditEntry("delivery", "outbox.expired", str(m), {"peer": peer}) for m in expired],
+                now,
+            )
+        return expired
+
+    async def claim(self, peer: str, limit: int, owner: str) -> list[ClaimedEnvelope]:
+        """Claim up to limit queued envelopes for peer, oldest first."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(Q.outbox_claim, peer, limit, owner, _now())
+        claimed = [
+            ClaimedEnvelope(
+                queue_position=row["id"],
+                message_id=row["message_id"],
+                case_id=row["case_id"],
+                envelope=row["envelope"],
+                envelope_sha256=row["envelope_sha256"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+        claimed.sort(key=lambda item: item.queue_position)
+        return claimed
+
+    async def release(self, message_ids: Sequence[uuid.UUID], error: str) -> None:
+        """Put claimed envelopes back in the queue after a transient failure."""
+        async with self._pool.acquire() as connection:
+            await connection.execute(Q.outbox_release, list(message_ids), error)
+
+    async def finish(
+        self, peer: str, outcomes: Sequence[DeliveryOutcome], *, dead: Sequence[uuid.UUID] = ()
+    ) -> None:
+        """Record verified receipts (delivered or rejected) and dead letters in one transaction."""
+        now = _now()
+        audit: list[AuditEntry] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            for outcome in outcomes:
+                state = "delivered" if outcome.accepted else "rejected"
+                updated = await connection.fetchval(
+                    Q.outbox_finish,
+                    outcome.message_id,
+                    state,
+                    None if outcome.accepted else f"rejected by {peer}: {outcome.reason_code}",
+                    now,
+                )
+                if updated is None:
+                    continue
+                await connection.execute(
+                    Q.receipt_insert,
+                    outcome.message_id,
+                    outcome.receipt,
+                    outcome.accepted,
+                    outcome.reason_code,
+                    outcome.received_at,
+                )
+                detail: dict[str, str | int | bool | None] = {"peer": peer}
+                if not outcome.accepted:
+                    detail["reason"] = outcome.reason_code
+                audit.append(
+                    AuditEntry("delivery", f"outbox.{state}", str(outcome.message_id), detail)
+                )
+            for message_id in dead:
+                updated = await connection.fetchval(
+                    Q.outbox_finish, message_id, "dead", "gave up: see the audit log", now
+                )
+                if updated is not None:
+                    audit.append(
+                        AuditEntry("delivery", "outbox.dead", str(message_id), {"peer": peer})
+                    )
+            await self._append_audit(connection, audit, now)
+
+    async def pending_count(self, peer: str) -> int:
+        async with self._pool.acquire() as connection:
+            count: int = await connection.fetchval(Q.outbox_pending_count, peer)
+        return count
+
+    # --- destinations -----------------------------------------------------------------
+
+    async def destination(self, peer: str) -> DestinationState:
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(Q.destination_get, peer)
+        if row is None:
+            return DestinationState(peer)
+        return DestinationState(
+            peer=peer,
+            failures=row["failures"],
+            retry_at=_finite(row["retry_at"]),
+            last_error=row["last_error"],
+            last_success_at=row["last_success_at"],
+            last_failure_at=row["last_failure_at"],
+        )
+
+    async def record_failure(
+        self, peer: str, failures: int, retry_at: datetime, error: str
+    ) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(Q.destination_failure, peer, failures, retry_at, error, _now())
+
+    async def record_success(self, peer: str) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(Q.destination_success, peer, _now())
+
+    # --- inbox ------------------------------------------------------------------------
+
+    async def find_incoming(self, sender: str, message_id: uuid.UUID) -> StoredIncoming | None:
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(Q.inbox_find, sender, message_id)
+        return None if row is None else StoredIncoming(row["envelope_sha256"], row["receipt"])
+
+    async def store_incoming(self, items: Sequence[IncomingEnvelope]) -> list[StoredIncoming]:
+        """Store verified envelopes with their receipts and audit entries in one transaction.
+
+        Returns, per item, what the inbox holds afterwards: the item itself, or, when a
+        concurrent request stored the same (sender, message id) first, that earlier one.
+        """
+        now = _now()
+        results: list[StoredIncoming] = []
+        audit: list[AuditEntry] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            for item in items:
+                inserted = await connection.fetchval(
+                    Q.inbox_insert,
+                    item.sender,
+                    item.message_id,
+                    item.case_id,
+                    item.kind,
+                    item.envelope,
+                    item.envelope_sha256,
+                    item.receipt,
+                    item.created_at,
+                    item.received_at,
+                )
+                if inserted is None:
+                    row = await connection.fetchrow(Q.inbox_find, item.sender, item.message_id)
+                    assert row is not None, "ON CONFLICT implies the row exists"
+                    results.append(StoredIncoming(row["envelope_sha256"], row["receipt"]))
+                    continue
+                results.append(StoredIncoming(item.envelope_sha256, item.receipt))
+                audit.append(
+                    AuditEntry(
+                        "federation",
+                        "inbox.received",
+                        str(item.message_id),
+                        {"sender": item.sender, "kind": item.kind},
+                    )
+                )
+            await self._append_audit(connection, audit, now)
+        return results
+
+    # --- audit ------------------------------------------------------------------------
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append entries that record no other change (operator actions, configuration)."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await self._append_audit(connection, entries, _now())
+
+    @staticmethod
+    async def _append_audit(
+        connection: Connection, entries: Sequence[AuditEntry], at: datetime
+    ) -> None:
+        if not entries:
+            return
+        # Serialises appenders for the rest of this transaction: the chain must be linear.
+        await connection.execute(Q.audit_lock)
+        head = await connection.fetchrow(Q.audit_head)
+        seq, prev = (head["seq"], bytes(head["hash"])) if head else (0, GENESIS)
+        rows = []
+        for entry in entries:
+            seq += 1
+            digest = entry_hash(prev, seq, at, entry)
+            rows.append(
+                (
+                    seq,
+                    at,
+                    entry.actor,
+                    entry.action,
+                    entry.subject,
+                    canonical_detail(entry.detail),
+                    prev,
+                    digest,
+                )
+            )
+            prev = digest
+        await connection.executemany(Q.audit_insert, rows)
+
+    async def verify_audit(self, page: int = 5000) -> AuditVerdict:
+        """Recompute the chain; names the first entry whose hash or link is wrong."""
+        checked = 0
+        last_seq = 0
+        prev: bytes | None = None
+        async with self._pool.acquire() as connection:
+            while True:
+                rows = await connection.fetch(Q.audit_scan, last_seq, page)
+                if not rows:
+                    return AuditVerdict(checked, None, None)
+                for row in rows:
+                    seq = row["seq"]
+                    stored_prev = bytes(row["prev_hash"])
+                    # Retention may have pruned the start: trust the first link kept.
+                    first_kept = stored_prev if seq != 1 else GENESIS
+                    expected_prev = first_kept if prev is None else prev
+                    if seq != last_seq + 1 and last_seq != 0:
+                        return AuditVerdict(checked, seq, f"entry {last_seq + 1} is missing")
+                    if stored_prev != expected_prev:
+                        return AuditVerdict(checked, seq, "link to the previous entry is wrong")
+                    entry = AuditEntry(
+                        row["actor"], row["action"], row["subject"], json.loads(row["detail"])
+                    )
+                    digest = entry_hash(stored_prev, seq, row["at"], entry)
+                    if digest != bytes(row["hash"]):
+                        return AuditVerdict(checked, seq, "entry content does not match its hash")
+                    prev, last_seq = digest, seq
+                    checked += 1
+
+    # --- operators --------------------------------------------------------------------
+
+    async def list_outbox(
+        self, *, state: str | None = None, peer: str | None = None, limit: int = 50
+    ) -> list[OutboxRow]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.outbox_list, state, peer, limit)
+        return [_outbox_row(row) for row in rows]
+
+    async def get_outbox(
+        self, message_id: uuid.UUID
+    ) -> tuple[OutboxRow, bytes, bytes | None] | None:
+        """The row, its envelope and its receipt (if any)."""
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(Q.outbox_get, message_id)
+        if row is None:
+            return None
+        return _outbox_row(row), bytes(row["envelope"]), row["receipt"]
+
+    async def requeue(self, message_id: uuid.UUID, operator: str) -> str:
+        """Send a rejected or dead message again; returns its recipient."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            recipient = await connection.fetchval(Q.outbox_requeue, message_id)
+            if recipient is None:
+                raise OutboxStateError(
+                    "only rejected or dead messages can be requeued "
+                    "(an expired one carries its expiry in its signature: send it anew)"
+                )
+            await self._append_audit(
+                connection,
+                [AuditEntry(operator, "outbox.requeued", str(message_id), {"peer": recipient})],
+                _now(),
+            )
+            await connection.execute(Q.outbox_notify, recipient)
+        return str(recipient)
+
+    async def list_inbox(self, *, sender: str | None = None, limit: int = 50) -> list[InboxRow]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.inbox_list, sender, limit)
+        return [_inbox_row(row) for row in rows]
+
+    async def get_inbox(self, message_id: uuid.UUID) -> tuple[InboxRow, bytes] | None:
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(Q.inbox_get, message_id)
+        return None if row is None else (_inbox_row(row), bytes(row["envelope"]))
+
+    async def peer_summaries(self, peers: Sequence[str]) -> list[PeerSummary]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.peer_summary, list(peers))
+        return [
+            PeerSummary(
+                peer=row["peer"],
+                pending=row["pending"],
+                oldest_pending=row["oldest_pending"],
+                failures=row["failures"] or 0,
+                retry_at=_finite(row["retry_at"]),
+                last_error=row["last_error"],
+                last_success_at=row["last_success_at"],
+                last_failure_at=row["last_failure_at"],
+            )
+            for row in rows
+        ]
+
+    async def state_counts(self) -> dict[tuple[str, str], int]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.outbox_state_counts)
+        return {(row["recipient"], row["state"]): row["n"] for row in rows}
+
+    # --- wake-ups ---------------------------------------------------------------------
+
+    async def listen_outbox(
+        self, on_recipient: Callable[[str], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call on_recipient(peer) whenever envelopes are queued for peer; returns a stopper."""
+        connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
+
+        def deliver(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+            on_recipient(str(payload))
+
+        await connection.add_listener(OUTBOX_CHANNEL, deliver)
+
+        async def stop() -> None:
+            await connection.close()
+
+        return stop
+
+
+def _finite(value: datetime | None) -> datetime | None:
+    # asyncpg maps '-infinity' to datetime.min without a zone; that means "no wait".
+    if value is None or value.tzinfo is None:
+        return None
+    return value
+
+
+def _outbox_row(row: asyncpg.Record) -> OutboxRow:
+    return OutboxRow(
+        message_id=row["message_id"],
+        recipient=row["recipient"],
+        case_id=row["case_id"],
+        kind=row["kind"],
+        handling=row["handling"],
+        sender_reference=row["sender_reference"],
+        state=row["state"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        queued_at=row["queued_at"],
+        expires_at=row["expires_at"],
+        finished_at=row["finished_at"],
+        receipt_received_at=row["receipt_received_at"],
+    )
+
+
+def _inbox_row(row: asyncpg.Record) -> InboxRow:
+    return InboxRow(
+        id=row["id"],
+        sender=row["sender"],
+        message_id=row["message_id"],
+        case_id=row["case_id"],
+        kind=row["kind"],
+        created_at=row["created_at"],
+        received_at=row["received_at"],
+    )

@@ -1,0 +1,31 @@
+"""Shared fixtures: one real embedded PostgreSQL per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from gateway.store import EmbeddedPostgres, Store
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def database(postgres: EmbeddedPostgres) -> str:
+    """DSN of a new, empty database."""
+    return await postgres.ensure_database(f"test_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[Store]:
+    opened = await Store.connect(database)
+    await opened.migrate()
+    yield opened
+    await opened.close()
