@@ -153,6 +153,8 @@ def decrypt_attachment(src: ByteSource, dst: ByteSink, key: envelope.AttachmentK
             raise AttachmentInvalid(
                 "attachment_corrupt", f"chunk at plaintext offset {size} does not authenticate"
             ) from None
+        if tag not in (_TAG_MESSAGE, _TAG_FINAL):
+            raise AttachmentInvalid("attachment_malformed", "chunk carries a tag v1 never uses")
         dst.write(plain)
         size += len(plain)
         if tag == _TAG_FINAL:

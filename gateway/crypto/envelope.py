@@ -10,7 +10,8 @@ Opening checks, in this order, and stops at the first failure with its own reaso
 size limits, header parses, recipient is me, sender is a known peer, both key ids known and
 valid at `created`, signature, decryption, payload parses, not expired (and not from the
 future beyond the allowed clock skew). The order puts cheap checks that need no secret
-before expensive ones, and never decrypts what is not authentic. Details in error messages
+before expensive ones, and never decrypts what is not authentic; the time checks come last
+only because the protocol fixes this order of reason codes. Details in error messages
 name fields and codes, never payload content.
 """
 
@@ -56,6 +57,12 @@ class RejectReason(enum.StrEnum):
     PAYLOAD_MALFORMED = "payload_malformed"
     MESSAGE_EXPIRED = "message_expired"
     CREATED_IN_FUTURE = "created_in_future"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    # Checked by the receiving gateway once the payload is open, not by open_envelope.
+    PAYLOAD_MISMATCH = "payload_mismatch"
+    KIND_NOT_ALLOWED = "kind_not_allowed"
+    SENDER_MISMATCH = "sender_mismatch"
+    DUPLICATE_MESSAGE_ID = "duplicate_message_id"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours
@@ -73,6 +80,9 @@ class EnvelopeLimits:
 
     max_envelope_bytes: int = 1 << 20
     max_clock_skew: timedelta = timedelta(minutes=5)
+    # Bounds how far back a sender can date a message, and so how long after a key's
+    # validity ends a stolen key stays usable by backdating.
+    max_lifetime: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,8 @@ def seal(
         recipient_key_id=theirs.key_id,
     )
     header_bytes = header.to_wire().SerializeToString()
+    if len(header_bytes) > MAX_HEADER_BYTES:
+        raise ValueError(f"header is {len(header_bytes)} bytes; the limit is {MAX_HEADER_BYTES}")
     box = Box(own.encryption_key, PublicKey(theirs.encryption_public))
     ciphertext = bytes(box.encrypt(payload.SerializeToString(), random_bytes(NONCE_BYTES)))
     signature = own.signing_key.sign(envelope_signing_input(header_bytes, ciphertext)).signature
@@ -214,6 +226,11 @@ def parse_header(data: bytes) -> tuple[envelope.Envelope, EnvelopeHeader]:
         raise EnvelopeRejected(
             RejectReason.HEADER_MALFORMED, "envelope is not a blg.v1.Envelope"
         ) from None
+    # Receipts name the envelope by its hash, so only one encoding of it may be accepted:
+    # fields 1, 2, 3 once each, in order, and nothing else.
+    wire.DiscardUnknownFields()
+    if wire.SerializeToString() != data:
+        raise EnvelopeRejected(RejectReason.HEADER_MALFORMED, "envelope is not canonically encoded")
     if not wire.header or len(wire.header) > MAX_HEADER_BYTES:
         raise EnvelopeRejected(
             RejectReason.HEADER_MALFORMED, f"header must be 1..{MAX_HEADER_BYTES} bytes"
@@ -311,10 +328,11 @@ def open_envelope(
         ) from None
     if len(wire.ciphertext) < NONCE_BYTES + BOX_OVERHEAD:
         raise EnvelopeRejected(RejectReason.DECRYPTION_FAILED, "ciphertext too short")
-    box = Box(own_key.encryption_key, PublicKey(sender_key.encryption_public))
     try:
+        # Box() itself fails on a low-order public key, so it belongs inside the try.
+        box = Box(own_key.encryption_key, PublicKey(sender_key.encryption_public))
         plaintext = box.decrypt(wire.ciphertext)
-    except nacl.exceptions.CryptoError:
+    except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError):
         raise EnvelopeRejected(
             RejectReason.DECRYPTION_FAILED, "payload does not decrypt with the named keys"
         ) from None
@@ -330,6 +348,11 @@ def open_envelope(
     if header.created_at > now + limits.max_clock_skew:
         raise EnvelopeRejected(
             RejectReason.CREATED_IN_FUTURE, "created_at is ahead of this node's clock"
+        )
+    if header.expires_at - header.created_at > limits.max_lifetime:
+        raise EnvelopeRejected(
+            RejectReason.LIFETIME_TOO_LONG,
+            f"expires_at is more than {limits.max_lifetime} after created_at",
         )
     return OpenedEnvelope(
         header=header,

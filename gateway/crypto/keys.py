@@ -100,7 +100,8 @@ _Pair = TypeVar("_Pair", OwnKeyPair, PublicKeyPair)
 
 def _newest_valid(keys: Iterable[_Pair], at: datetime) -> _Pair | None:
     valid = [key for key in keys if key.validity.covers(at)]
-    return max(valid, key=lambda key: key.validity.valid_from, default=None)
+    # Ties on valid_from go to the greater key id, so every node picks the same pair.
+    return max(valid, key=lambda key: (key.validity.valid_from, key.key_id), default=None)
 
 
 class Keyring:

@@ -108,6 +108,8 @@ def verify_receipt(
     status_ok = body.status in (envelope.RECEIPT_STATUS_ACCEPTED, envelope.RECEIPT_STATUS_REJECTED)
     if not status_ok or len(body.envelope_sha256) != 32:
         raise ReceiptInvalid("receipt_malformed", "status or envelope_sha256 missing")
+    if (body.status == envelope.RECEIPT_STATUS_REJECTED) != bool(body.reason_code):
+        raise ReceiptInvalid("receipt_malformed", "reason_code must be set exactly on rejections")
     if body.receiver != receiver:
         raise ReceiptInvalid("wrong_receiver", f"signed as {body.receiver!r}, not {receiver!r}")
     key = next((k for k in receiver_keys if k.key_id == body.receiver_key_id), None)

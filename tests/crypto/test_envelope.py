@@ -13,6 +13,7 @@ from gateway.crypto import (
     Keyring,
     KeyValidity,
     OwnKeyPair,
+    PublicKeyPair,
     RejectReason,
     open_envelope,
     seal,
@@ -124,6 +125,9 @@ def _expected_for_mutated(data: bytes) -> RejectReason:
         wire = envelope.Envelope.FromString(data)
         header = envelope.EnvelopeHeader.FromString(wire.header)
     except Exception:
+        return RejectReason.HEADER_MALFORMED
+    wire.DiscardUnknownFields()
+    if wire.SerializeToString() != data:
         return RejectReason.HEADER_MALFORMED
     original = envelope.EnvelopeHeader.FromString(envelope.Envelope.FromString(SEALED.data).header)
     if not wire.header or _header_invalid(header):
@@ -288,3 +292,28 @@ def test_sealing_without_a_valid_key_is_refused() -> None:
         seal_simple(PAIR.police, created_at=T0 - timedelta(days=1))
     with pytest.raises(ValueError, match="peer xx-nobody"):
         seal_simple(PAIR.police, recipient="xx-nobody")
+
+
+def test_unknown_fields_in_an_envelope_are_refused() -> None:
+    # An extra field would change the envelope's hash without touching what is signed.
+    padded = SEALED.data + b"\x22\x01x"
+    with pytest.raises(EnvelopeRejected) as caught:
+        open_envelope(PAIR.ratanakiri, padded, now=NOW, limits=LIMITS)
+    assert caught.value.reason is RejectReason.HEADER_MALFORMED
+
+
+def test_a_low_order_sender_key_fails_decryption_not_the_process() -> None:
+    bad = PublicKeyPair(
+        "k1", PAIR.police_key.public().signing_public, bytes(32), PAIR.police_key.validity
+    )
+    receiver = Keyring("kh-ratanakiri-police", [PAIR.ratanakiri_key], {"vn-gialai-police": [bad]})
+    with pytest.raises(EnvelopeRejected) as caught:
+        open_envelope(receiver, SEALED.data, now=NOW, limits=LIMITS)
+    assert caught.value.reason is RejectReason.DECRYPTION_FAILED
+
+
+def test_a_lifetime_beyond_the_limit_is_refused() -> None:
+    sealed = seal_simple(PAIR.police, lifetime=timedelta(days=31))
+    with pytest.raises(EnvelopeRejected) as caught:
+        open_envelope(PAIR.ratanakiri, sealed.data, now=NOW, limits=LIMITS)
+    assert caught.value.reason is RejectReason.LIFETIME_TOO_LONG
