@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 node_modules/.bin/buf: package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
+	npm install --no-audit --no-fund --silent
 	touch $@
 
 lint: $(STAMP)

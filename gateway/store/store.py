@@ -75,8 +75,10 @@ class DestinationLock:
             return
         try:
             await self._connection.fetchval(Q.destination_unlock, self.peer)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            pass  # a lost connection has released the lock already
         finally:
-            await self._connection.close()
+            self._connection.terminate()
 
 
 class Store:
@@ -227,6 +229,28 @@ class Store:
                 if updated is not None:
                     audit.append(
                         AuditEntry("delivery", "outbox.dead", str(message_id), {"peer": peer})
+                    )
+            await self._append_audit(connection, audit, now)
+
+    async def reject_unreceipted(
+        self, peer: str, message_ids: Sequence[uuid.UUID], reason: str
+    ) -> None:
+        """End claimed messages the peer refused as a whole request (HTTP 4xx, no receipts)."""
+        now = _now()
+        audit: list[AuditEntry] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            for message_id in message_ids:
+                updated = await connection.fetchval(
+                    Q.outbox_finish, message_id, "rejected", f"refused by {peer}: {reason}", now
+                )
+                if updated is not None:
+                    audit.append(
+                        AuditEntry(
+                            "delivery",
+                            "outbox.rejected",
+                            str(message_id),
+                            {"peer": peer, "reason": reason},
+                        )
                     )
             await self._append_audit(connection, audit, now)
 

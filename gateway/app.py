@@ -1,0 +1,305 @@
+"""One gateway node: every component, wired explicitly, with one start and one stop.
+
+Start order: database (embedded when the config names no DSN), migrations, keyring,
+federation endpoint, operations endpoint (/healthz, /readyz, /metrics), delivery queues, then
+the NOTIFY listener that wakes them. Stop runs in reverse. Nothing here holds state that is
+not also in PostgreSQL, so stopping at any point, even by kill -9, loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.config import NodeConfig, PeerConfig
+from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
+from gateway.federation.outgoing import Dispatcher
+from gateway.federation.receiver import EnvelopeReceiver
+from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
+from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
+from gateway.ops.metrics import GatewayMetrics
+from gateway.store import EmbeddedPostgres, Store, start_embedded
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "gateway"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def keyring_from_config(config: NodeConfig) -> Keyring:
+    """The crypto view of the configured keys."""
+    own = [
+        OwnKeyPair.from_secrets(
+            key.id,
+            key.signing_seed,
+            key.encryption_secret,
+            KeyValidity(key.valid_from, key.valid_until),
+        )
+        for key in config.keys
+    ]
+    peers = {
+        peer.id: [
+            PublicKeyPair(
+                key.id,
+                key.signing_public_key,
+                key.encryption_public_key,
+                KeyValidity(key.valid_from, key.valid_until),
+            )
+            for key in peer.keys
+        ]
+        for peer in config.peers
+    }
+    return Keyring(config.node.id, own, peers)
+
+
+def envelope_limits(config: NodeConfig) -> EnvelopeLimits:
+    return EnvelopeLimits(
+        max_envelope_bytes=config.limits.max_envelope_bytes,
+        max_clock_skew=config.limits.max_clock_skew,
+    )
+
+
+def retry_policy(config: NodeConfig) -> RetryPolicy:
+    return RetryPolicy(
+        initial_backoff=config.retry.initial_backoff,
+        max_backoff=config.retry.max_backoff,
+        batch_size=config.retry.batch_size,
+    )
+
+
+@dataclass
+class NodeDatabase:
+    """The store of a node, and the embedded server behind it if we started one."""
+
+    store: Store
+    embedded: EmbeddedPostgres | None
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def open_database(config: NodeConfig) -> NodeDatabase:
+    """Connect to the configured database (starting the embedded one if none) and migrate."""
+    embedded: EmbeddedPostgres | None = None
+    dsn = config.database.dsn
+    if dsn is None:
+        embedded = await start_embedded(config.state_dir / "postgres")
+        dsn = await embedded.ensure_database(DATABASE_NAME)
+    store = await Store.connect(dsn)
+    try:
+        await store.migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return NodeDatabase(store, embedded)
+
+
+def dispatcher_for(config: NodeConfig, store: Store, clock: Callable[[], datetime]) -> Dispatcher:
+    return Dispatcher(
+        keyring=keyring_from_config(config),
+        store=store,
+        sendable_kinds={peer.id: frozenset(peer.send) for peer in config.peers},
+        message_ttl=config.retry.message_ttl,
+        clock=clock,
+    )
+
+
+def client_ssl_context(peer: PeerConfig) -> ssl.SSLContext | None:
+    """TLS towards a peer: its CA if configured (else the system's), our client cert if any."""
+    if not peer.url.startswith("https://"):
+        return None
+    context = ssl.create_default_context(cafile=str(peer.tls.ca_file) if peer.tls.ca_file else None)
+    if peer.tls.client_cert_file and peer.tls.client_key_file:
+        context.load_cert_chain(str(peer.tls.client_cert_file), str(peer.tls.client_key_file))
+    return context
+
+
+class Gateway:
+    """A running node."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        instance: str | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.metrics = GatewayMetrics()
+        self.keyring = keyring_from_config(config)
+        self.queues: dict[str, DestinationQueue] = {}
+        self._database: NodeDatabase | None = None
+        self._runners: list[web.AppRunner] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop_listening: Callable[[], Awaitable[None]] | None = None
+        self.ready = False
+
+    @property
+    def store(self) -> Store:
+        if self._database is None:
+            raise RuntimeError("gateway not started")
+        return self._database.store
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return dispatcher_for(self.config, self.store, self.clock)
+
+    async def start(self) -> None:
+        config = self.config
+        self._database = await open_database(config)
+        receiver = EnvelopeReceiver(
+            keyring=self.keyring,
+            store=self.store,
+            limits=envelope_limits(config),
+            receivable_kinds={peer.id: frozenset(peer.receive) for peer in config.peers},
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+        endpoint = FederationEndpoint(
+            receiver=receiver,
+            peers={
+                peer.id: PeerAdmission(
+                    peer.rate_limit.requests_per_second, peer.rate_limit.burst, peer.tls.mutual
+                )
+                for peer in config.peers
+            },
+            max_batch_bytes=config.limits.max_batch_bytes,
+            metrics=self.metrics,
+        )
+        federation = web.Application(client_max_size=config.limits.max_batch_bytes)
+        federation.add_routes(endpoint.routes())
+        listen = config.listen.federation
+        tls = listen.tls
+        await self._serve(
+            federation,
+            listen.host,
+            listen.port,
+            server_ssl_context(
+                str(tls.cert_file),
+                str(tls.key_file),
+                str(tls.client_ca_file) if tls.client_ca_file else None,
+            )
+            if tls
+            else None,
+        )
+        ops = web.Application()
+        ops.add_routes(
+            [
+                web.get("/healthz", self._healthz),
+                web.get("/readyz", self._readyz),
+                web.get("/metrics", self._metrics),
+            ]
+        )
+        await self._serve(ops, config.listen.api.host, config.listen.api.port, None)
+
+        self._session = aiohttp.ClientSession()
+        policy = retry_policy(config)
+        for peer in config.peers:
+            queue = DestinationQueue(
+                node_id=config.node.id,
+                destination=Destination(peer.id, peer.url, client_ssl_context(peer)),
+                store=self.store,
+                keyring=self.keyring,
+                session=self._session,
+                policy=policy,
+                owner=self.instance,
+                clock=self.clock,
+                metrics=self.metrics,
+            )
+            self.queues[peer.id] = queue
+            self._tasks.append(asyncio.create_task(queue.run(), name=f"deliver:{peer.id}"))
+        self._stop_listening = await self.store.listen_outbox(self._wake)
+        self.ready = True
+        log.info(
+            "node %s up: federation on %s:%d, operations on %s:%d, %d peers",
+            config.node.id,
+            listen.host,
+            listen.port,
+            config.listen.api.host,
+            config.listen.api.port,
+            len(config.peers),
+        )
+
+    def _wake(self, peer: str) -> None:
+        queue = self.queues.get(peer)
+        if queue is not None:
+            queue.wake()
+
+    async def _serve(
+        self, app: web.Application, host: str, port: int, context: ssl.SSLContext | None
+    ) -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._runners.append(runner)
+        await web.TCPSite(runner, host, port, ssl_context=context).start()
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._stop_listening is not None:
+            await self._stop_listening()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        if self._database is not None:
+            await self._database.close()
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "node": self.config.node.id})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"status": "starting"}, status=503)
+        try:
+            await self.store.pending_count(self.config.node.id)
+        except Exception:
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ready"})
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        now = self.clock()
+        for summary in await self.store.peer_summaries([peer.id for peer in self.config.peers]):
+            self.metrics.queue_depth.labels(summary.peer).set(summary.pending)
+            age = (now - summary.oldest_pending).total_seconds() if summary.oldest_pending else 0
+            self.metrics.oldest_pending_age.labels(summary.peer).set(max(age, 0.0))
+            self.metrics.peer_failures.labels(summary.peer).set(summary.failures)
+            if summary.last_success_at:
+                self.metrics.peer_last_success.labels(summary.peer).set(
+                    summary.last_success_at.timestamp()
+                )
+        body = generate_latest(self.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def run_until_signalled(config: NodeConfig) -> None:
+    """Run a node until SIGINT or SIGTERM."""
+    gateway = Gateway(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await gateway.start()
+    try:
+        await stop.wait()
+    finally:
+        await gateway.stop()

@@ -1,0 +1,100 @@
+"""A node's configuration: one YAML file in, one frozen, checked `NodeConfig` out.
+
+The rest of the gateway imports from here only. A node refuses to start on a bad file rather
+than run half-configured: every exchange it makes is with police agencies across a border,
+and a wrong key, kind or URL is better caught by the operator at the console than by a peer.
+`load_config` therefore checks everything it can without the network (key files included)
+and reports all problems in one `ConfigError`, one line each, `FILE:LINE: KEY: MESSAGE`.
+
+The text formats of keys (public key strings, private key files, public key snippets for
+peers) live here too, so that the CLI that writes them and the loader that reads them share
+one definition.
+"""
+
+from __future__ import annotations
+
+from gateway.config.issues import ConfigError, ConfigIssue
+from gateway.config.keyfiles import (
+    PRIVATE_KEY_FORMAT,
+    KeyAlgorithm,
+    KeyFileError,
+    PrivateKeyMaterial,
+    format_key,
+    format_private_key_file,
+    format_public_keys_snippet,
+    parse_private_key_file,
+    parse_public_key,
+)
+from gateway.config.loader import is_loopback_host, load_config
+from gateway.config.schema import (
+    KINDS,
+    LANGUAGES,
+    ApiListenConfig,
+    DatabaseConfig,
+    FederationListenConfig,
+    Language,
+    LimitsConfig,
+    ListenConfig,
+    LocalClientConfig,
+    LocalizedNames,
+    NodeConfig,
+    NodeIdentity,
+    OwnKeyConfig,
+    PeerConfig,
+    PeerKeyConfig,
+    PeerTlsConfig,
+    RateLimitConfig,
+    RetentionConfig,
+    RetryConfig,
+    ServerTlsConfig,
+)
+from gateway.config.values import (
+    format_duration,
+    format_instant,
+    parse_duration,
+    parse_instant,
+    parse_size,
+)
+from gateway.wire import Kind
+
+__all__ = [
+    "KINDS",
+    "LANGUAGES",
+    "PRIVATE_KEY_FORMAT",
+    "ApiListenConfig",
+    "ConfigError",
+    "ConfigIssue",
+    "DatabaseConfig",
+    "FederationListenConfig",
+    "KeyAlgorithm",
+    "KeyFileError",
+    "Kind",
+    "Language",
+    "LimitsConfig",
+    "ListenConfig",
+    "LocalClientConfig",
+    "LocalizedNames",
+    "NodeConfig",
+    "NodeIdentity",
+    "OwnKeyConfig",
+    "PeerConfig",
+    "PeerKeyConfig",
+    "PeerTlsConfig",
+    "PrivateKeyMaterial",
+    "RateLimitConfig",
+    "RetentionConfig",
+    "RetryConfig",
+    "ServerTlsConfig",
+    "format_duration",
+    "format_instant",
+    "format_key",
+    "format_private_key_file",
+    "format_public_keys_snippet",
+    "is_loopback_host",
+    "load_config",
+    "parse_duration",
+    "parse_instant",
+    "parse_private_key_file",
+    "parse_public_key",
+    "parse_size",
+]

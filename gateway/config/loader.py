@@ -1,0 +1,661 @@
+"""Loading one node's YAML file into a `NodeConfig`, or a `ConfigError` listing every problem.
+
+The file is composed, not loaded (see walker.py for why line numbers need that), then each
+section has a small reader below that states the section's keys, their types and the checks
+that span several keys. The readers are written out by hand rather than derived from the
+dataclasses: the messages, the defaults that depend on the file's location, and the files
+that must be opened (private keys) differ enough per section that a generic mapper would be
+mostly special cases.
+
+Loading fails early, at startup or when a CLI command checks the file, for anything that would
+otherwise fail later and further from its cause: missing or world-readable key files, key
+files of another node, plain HTTP towards a remote host, a peer that we would require a client
+certificate from while our listener cannot verify one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from gateway.config.issues import ConfigError, ConfigIssue
+from gateway.config.keyfiles import (
+    KeyAlgorithm,
+    KeyFileError,
+    PrivateKeyMaterial,
+    parse_private_key_file,
+    parse_public_key,
+)
+from gateway.config.schema import (
+    CLIENT_ID_PATTERN,
+    COUNTRY_PATTERN,
+    DEFAULT_DATABASE,
+    DEFAULT_LIMITS,
+    DEFAULT_PEER_TLS,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RETENTION,
+    DEFAULT_RETRY,
+    DEFAULT_STATE_DIR,
+    FORMAT_ID_PATTERN,
+    KEY_ID_PATTERN,
+    KINDS,
+    NODE_ID_PATTERN,
+    PROVINCE_PATTERN,
+    ApiListenConfig,
+    DatabaseConfig,
+    FederationListenConfig,
+    LimitsConfig,
+    ListenConfig,
+    LocalClientConfig,
+    LocalizedNames,
+    NodeConfig,
+    NodeIdentity,
+    OwnKeyConfig,
+    PeerConfig,
+    PeerKeyConfig,
+    PeerTlsConfig,
+    RateLimitConfig,
+    RetentionConfig,
+    RetryConfig,
+    ServerTlsConfig,
+)
+from gateway.config.values import format_duration, format_instant
+from gateway.config.walker import (
+    MappingReader,
+    Rejected,
+    Value,
+    Walk,
+    boolean,
+    choice,
+    duration,
+    instant,
+    integer_in,
+    node_line,
+    path,
+    positive_number,
+    sequence_of,
+    size,
+    text,
+    text_matching,
+)
+from gateway.wire import Kind
+
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+_WILDCARD_HOSTS = ("0.0.0.0", "::")  # noqa: S104 (recognised, not bound to)
+_SHA256_HEX = re.compile(r"[0-9A-Fa-f]{64}")
+_LOOPBACK_HOSTS = "loopback hosts (127.0.0.1, ::1, localhost)"
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
+    """Load and check one node's config file; ConfigError lists every problem found.
+
+    `environ` resolves `!env NAME` tags (default: the process environment).
+    """
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(file, 0, "", "config file not found")]) from None
+    except OSError as error:
+        message = f"cannot read the config file: {error.strerror or error}"
+        raise ConfigError([ConfigIssue(file, 0, "", message)]) from None
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        message = "expected UTF-8 text; this line holds bytes that are not UTF-8"
+        raise ConfigError([ConfigIssue(file, line, "", message)]) from None
+    try:
+        root = yaml.compose(content, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        context = f" ({error.context})" if error.context else ""
+        message = f"invalid YAML: {error.problem}{context}"
+        raise ConfigError([ConfigIssue(file, mark.line + 1 if mark else 0, "", message)]) from None
+    except yaml.reader.ReaderError as error:
+        line = content[: error.position].count("\n") + 1
+        message = f"invalid YAML: character #x{error.character:04x} is not allowed in YAML text"
+        raise ConfigError([ConfigIssue(file, line, "", message)]) from None
+    except (yaml.YAMLError, RecursionError) as error:
+        message = (
+            f"invalid YAML: {error}" if isinstance(error, yaml.YAMLError) else "nested too deep"
+        )
+        raise ConfigError([ConfigIssue(file, 0, "", message)]) from None
+    if root is None:
+        message = "the file is empty; expected a mapping with node, keys, listen, peers, ..."
+        raise ConfigError([ConfigIssue(file, 1, "", message)])
+
+    # abspath, not resolve(): see Walk.resolve_path on symlinks.
+    config_file = Path(os.path.abspath(path))
+    walk = Walk(file, config_file.parent, os.environ if environ is None else environ)
+    try:
+        config = _read_node_config(walk.value(root, "", node_line(root)), config_file)
+    except Rejected:
+        raise ConfigError(walk.issues) from None
+    if walk.issues:  # every reader raises after reporting; this guards against one that forgets
+        raise ConfigError(walk.issues)
+    return config
+
+
+def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
+    r = value.mapping()
+    node = r.required("node", _read_identity)
+    node_id = node.id if r.ok("node") else None
+    keys = r.required(
+        "keys",
+        sequence_of(
+            lambda item: _read_own_key(item, node_id),
+            item="key pair",
+            min_items=1,
+            unique_by=[("id", lambda key: key.id)],
+        ),
+    )
+    listen = r.required("listen", _read_listen)
+    # None when listen itself is broken: then whether we can verify client certificates is
+    # unknown, and the peers' `mutual` settings are not judged against it.
+    verifies_clients = (
+        listen.federation.tls is not None and listen.federation.tls.client_ca_file is not None
+        if r.ok("listen")
+        else None
+    )
+    database = r.optional("database", _read_database, DEFAULT_DATABASE)
+    state_dir = r.optional("state_dir", path, value.walk.resolve_path(str(DEFAULT_STATE_DIR)))
+    peers = r.optional(
+        "peers",
+        sequence_of(
+            lambda item: _read_peer(item, node_id, verifies_clients),
+            item="peer",
+            unique_by=[("id", lambda peer: peer.id)],
+        ),
+        (),
+    )
+    local_clients = r.optional(
+        "local_clients",
+        sequence_of(
+            _read_local_client,
+            item="local client",
+            unique_by=[
+                ("id", lambda client: client.id),
+                ("token_sha256", lambda client: client.token_sha256),
+            ],
+        ),
+        (),
+    )
+    retry = r.optional("retry", _read_retry, DEFAULT_RETRY)
+    retention = r.optional("retention", _read_retention, DEFAULT_RETENTION)
+    limits = r.optional("limits", _read_limits, DEFAULT_LIMITS)
+    r.finish()
+    return NodeConfig(
+        config_file=config_file,
+        node=node,
+        keys=keys,
+        listen=listen,
+        database=database,
+        state_dir=state_dir,
+        peers=peers,
+        local_clients=local_clients,
+        retry=retry,
+        retention=retention,
+        limits=limits,
+    )
+
+
+# Identity and names
+
+
+def _country(value: Value) -> str:
+    expected = "an ISO 3166-1 alpha-2 country code in upper case, such as VN or KH"
+    code = value.scalar_text(expected)
+    if not COUNTRY_PATTERN.fullmatch(code):
+        value.expected(expected)
+    return code
+
+
+def _read_names(value: Value) -> LocalizedNames:
+    r = value.mapping()
+    names = LocalizedNames(
+        en=r.required("en", text),
+        vi=r.optional("vi", text, None),
+        km=r.optional("km", text, None),
+        lo=r.optional("lo", text, None),
+    )
+    r.finish()
+    return names
+
+
+def _read_identity(value: Value) -> NodeIdentity:
+    r = value.mapping()
+    node_id = r.required("id", text_matching(NODE_ID_PATTERN, "a node id"))
+    names = r.required("names", _read_names)
+    country = r.required("country", _country)
+    province = r.optional(
+        "province",
+        text_matching(PROVINCE_PATTERN, "an ISO 3166-2 subdivision code such as VN-30"),
+        None,
+    )
+    if (
+        r.ok("country", "province")
+        and province is not None
+        and not province.startswith(f"{country}-")
+    ):
+        r.report(
+            "province", f"expected a subdivision of {country} ({country}-...), got {province!r}"
+        )
+    r.finish()
+    return NodeIdentity(id=node_id, names=names, country=country, province=province)
+
+
+# Own keys
+
+
+def _check_validity(r: MappingReader, valid_from: datetime, valid_until: datetime) -> None:
+    if r.ok("valid_from", "valid_until") and valid_until <= valid_from:
+        r.report(
+            "valid_until",
+            f"expected a time after valid_from ({format_instant(valid_from)}), "
+            f"got {format_instant(valid_until)}",
+        )
+
+
+def _read_own_key(value: Value, node_id: str | None) -> OwnKeyConfig:
+    r = value.mapping()
+    key_id = r.required("id", text_matching(KEY_ID_PATTERN, "a key id"))
+    private_key_file = r.required("private_key_file", path)
+    valid_from = r.required("valid_from", instant)
+    valid_until = r.required("valid_until", instant)
+    _check_validity(r, valid_from, valid_until)
+    material = None
+    if r.ok("private_key_file"):
+        material = _load_private_key(r, private_key_file, node_id, key_id if r.ok("id") else None)
+    r.finish()
+    if material is None:  # _load_private_key reported why, so finish() has raised already
+        raise Rejected
+    return OwnKeyConfig(
+        id=key_id,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        private_key_file=private_key_file,
+        signing_seed=material.signing_seed,
+        encryption_secret=material.encryption_secret,
+    )
+
+
+def _load_private_key(
+    r: MappingReader, key_file: Path, node_id: str | None, key_id: str | None
+) -> PrivateKeyMaterial | None:
+    """Read and check one key file; problems are reported at the config's private_key_file."""
+    problems: list[str] = []
+    readable = False
+    try:
+        mode = key_file.stat().st_mode
+    except FileNotFoundError:
+        problems.append(f"key file not found: {key_file}")
+    except OSError as error:
+        problems.append(f"cannot read key file {key_file}: {error.strerror or error}")
+    else:
+        readable = stat.S_ISREG(mode)
+        if not readable:
+            problems.append(f"expected a key file, {key_file} is not a regular file")
+        elif mode & 0o077:
+            # Reported, yet the file is still read, so that one run shows its other problems.
+            problems.append(f"key file {key_file} is readable by others; run chmod 600 {key_file}")
+    material = None
+    if readable:
+        try:
+            material = parse_private_key_file(key_file.read_text(encoding="utf-8"), str(key_file))
+        except KeyFileError as error:
+            problems.append(f"invalid key file {error.source}, line {error.line}: {error.problem}")
+        except UnicodeDecodeError:
+            problems.append(f"invalid key file {key_file}: expected UTF-8 text")
+        except OSError as error:
+            problems.append(f"cannot read key file {key_file}: {error.strerror or error}")
+    if material is not None and node_id is not None and material.node != node_id:
+        problems.append(
+            f"key file {key_file} belongs to node {material.node!r}; expected node {node_id!r}"
+        )
+    if material is not None and key_id is not None and material.key_id != key_id:
+        problems.append(
+            f"key file {key_file} holds key {material.key_id!r}; expected key {key_id!r}"
+        )
+    for problem in problems:
+        r.report("private_key_file", problem)
+    return None if problems else material
+
+
+# Listeners
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOSTNAME.fullmatch(host) is not None
+    return True
+
+
+def _host(value: Value) -> str:
+    host = value.scalar_text("a host name or IP address")
+    if not _is_host(host):
+        value.expected("a host name or IP address")
+    return host
+
+
+_port = integer_in(1, 65535, "a port number")
+
+
+def _existing_file(value: Value) -> Path:
+    file = path(value)
+    # os.path, not Path.is_file(): it answers False instead of raising on permission errors.
+    if not os.path.exists(file):
+        value.fail(f"file not found: {file}")
+    if not os.path.isfile(file):
+        value.fail(f"expected a file, {file} is not a regular file")
+    return file
+
+
+def _read_server_tls(value: Value) -> ServerTlsConfig:
+    r = value.mapping()
+    tls = ServerTlsConfig(
+        cert_file=r.required("cert_file", _existing_file),
+        key_file=r.required("key_file", _existing_file),
+        client_ca_file=r.optional("client_ca_file", _existing_file, None),
+    )
+    r.finish()
+    return tls
+
+
+def _read_federation_listen(value: Value) -> FederationListenConfig:
+    r = value.mapping()
+    host = r.required("host", _host)
+    port = r.required("port", _port)
+    tls = r.optional("tls", _read_server_tls, None)
+    if r.ok("host") and not r.has("tls") and not is_loopback_host(host):
+        r.report(
+            "host",
+            f"expected one of the {_LOOPBACK_HOSTS} when there is no tls section, got {host!r}; "
+            "add tls (cert_file, key_file) to serve HTTPS on other hosts",
+        )
+    r.finish()
+    return FederationListenConfig(host=host, port=port, tls=tls)
+
+
+def _read_api_listen(value: Value) -> ApiListenConfig:
+    r = value.mapping()
+    api = ApiListenConfig(host=r.required("host", _host), port=r.required("port", _port))
+    r.finish()
+    return api
+
+
+def _read_listen(value: Value) -> ListenConfig:
+    r = value.mapping()
+    federation = r.required("federation", _read_federation_listen)
+    api = r.required("api", _read_api_listen)
+    if r.ok("federation", "api") and federation.port == api.port:
+        hosts = {federation.host, api.host}
+        if len(hosts) == 1 or hosts & set(_WILDCARD_HOSTS):
+            r.report(
+                "api",
+                f"expected a port other than listen.federation's, got the same address "
+                f"{api.host}:{api.port}",
+            )
+    r.finish()
+    return ListenConfig(federation=federation, api=api)
+
+
+# Database
+
+
+def _dsn(value: Value) -> str:
+    dsn = text(value)
+    # Never echoed: a DSN usually carries the database password.
+    if not dsn.startswith(("postgresql://", "postgres://")):
+        value.fail("expected a PostgreSQL DSN starting with postgresql:// or postgres://")
+    return dsn
+
+
+def _read_database(value: Value) -> DatabaseConfig:
+    r = value.mapping()
+    database = DatabaseConfig(dsn=r.optional("dsn", _dsn, None))
+    r.finish()
+    return database
+
+
+# Peers
+
+
+def _peer_url(value: Value) -> str:
+    url = value.scalar_text("an https:// or http:// URL")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        value.expected("an https:// or http:// URL with a valid host and port")
+    if parts.username is not None or parts.password is not None:
+        # Checked first and not echoed: the URL holds a password.
+        value.fail("expected a URL without a user name or password")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        value.expected("an https:// or http:// URL")
+    if not _is_host(parts.hostname):
+        value.expected("an https:// or http:// URL with a valid host name or IP address")
+    if port == 0:
+        value.expected("a URL with a port number from 1 to 65535")
+    if parts.query or parts.fragment:
+        value.expected("a base URL without ?query or #fragment")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        value.expected(f"an https:// URL (http:// is allowed only for {_LOOPBACK_HOSTS})")
+    return url if url.endswith("/") else f"{url}/"
+
+
+def _public_key(algorithm: KeyAlgorithm) -> Callable[[Value], bytes]:
+    def convert(value: Value) -> bytes:
+        try:
+            return parse_public_key(value.scalar_text(f"{algorithm}:<base64>"), algorithm)
+        except ValueError as error:
+            value.fail(str(error))
+
+    return convert
+
+
+def _read_peer_key(value: Value) -> PeerKeyConfig:
+    r = value.mapping()
+    key_id = r.required("id", text_matching(KEY_ID_PATTERN, "a key id"))
+    signing_public_key = r.required("signing_public_key", _public_key("ed25519"))
+    encryption_public_key = r.required("encryption_public_key", _public_key("x25519"))
+    valid_from = r.required("valid_from", instant)
+    valid_until = r.required("valid_until", instant)
+    _check_validity(r, valid_from, valid_until)
+    r.finish()
+    return PeerKeyConfig(
+        id=key_id,
+        signing_public_key=signing_public_key,
+        encryption_public_key=encryption_public_key,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+def _kinds(value: Value) -> frozenset[Kind]:
+    return frozenset(sequence_of(choice(KINDS), item="message kind")(value))
+
+
+def _read_peer_tls(value: Value, verifies_clients: bool | None) -> PeerTlsConfig:
+    r = value.mapping()
+    tls = PeerTlsConfig(
+        ca_file=r.optional("ca_file", _existing_file, None),
+        client_cert_file=r.optional("client_cert_file", _existing_file, None),
+        client_key_file=r.optional("client_key_file", _existing_file, None),
+        mutual=r.optional("mutual", boolean, DEFAULT_PEER_TLS.mutual),
+    )
+    for present, absent in (
+        ("client_cert_file", "client_key_file"),
+        ("client_key_file", "client_cert_file"),
+    ):
+        if r.has(present) and not r.has(absent):
+            r.report(
+                present, f"expected {absent} too: a client certificate and its key come together"
+            )
+    if r.ok("mutual") and tls.mutual and verifies_clients is False:
+        r.report(
+            "mutual",
+            "expected listen.federation.tls.client_ca_file to be set: it verifies the client "
+            "certificate that mutual: true requires from this peer",
+        )
+    r.finish()
+    return tls
+
+
+def _read_rate_limit(value: Value) -> RateLimitConfig:
+    r = value.mapping()
+    rate_limit = RateLimitConfig(
+        requests_per_second=r.optional(
+            "requests_per_second", positive_number, DEFAULT_RATE_LIMIT.requests_per_second
+        ),
+        burst=r.optional("burst", integer_in(1, 1_000_000), DEFAULT_RATE_LIMIT.burst),
+    )
+    r.finish()
+    return rate_limit
+
+
+def _read_peer(value: Value, node_id: str | None, verifies_clients: bool | None) -> PeerConfig:
+    r = value.mapping()
+    peer_id = r.required("id", text_matching(NODE_ID_PATTERN, "a node id"))
+    if r.ok("id") and peer_id == node_id:
+        r.report("id", f"expected the id of another node, got this node's own id {node_id!r}")
+    names = r.required("names", _read_names)
+    country = r.required("country", _country)
+    url = r.required("url", _peer_url)
+    tls = r.optional("tls", lambda tls: _read_peer_tls(tls, verifies_clients), DEFAULT_PEER_TLS)
+    keys = r.required(
+        "keys",
+        sequence_of(
+            _read_peer_key,
+            item="public key pair",
+            min_items=1,
+            unique_by=[("id", lambda key: key.id)],
+        ),
+    )
+    send = r.required("send", _kinds)
+    receive = r.required("receive", _kinds)
+    rate_limit = r.optional("rate_limit", _read_rate_limit, DEFAULT_RATE_LIMIT)
+    r.finish()
+    return PeerConfig(
+        id=peer_id,
+        names=names,
+        country=country,
+        url=url,
+        tls=tls,
+        keys=keys,
+        send=send,
+        receive=receive,
+        rate_limit=rate_limit,
+    )
+
+
+# Local clients
+
+
+def _token_sha256(value: Value) -> bytes:
+    digest = value.scalar_text("the SHA-256 of the bearer token as 64 hexadecimal characters")
+    if not _SHA256_HEX.fullmatch(digest):
+        # Not echoed: a common mistake is pasting the token itself here.
+        value.fail(
+            "expected the SHA-256 of the bearer token as 64 hexadecimal characters (never the "
+            f"token itself), got {len(digest)} characters"
+        )
+    return bytes.fromhex(digest)
+
+
+def _read_local_client(value: Value) -> LocalClientConfig:
+    r = value.mapping()
+    client = LocalClientConfig(
+        id=r.required("id", text_matching(CLIENT_ID_PATTERN, "a client id")),
+        token_sha256=r.required("token_sha256", _token_sha256),
+        formats=r.required(
+            "formats",
+            sequence_of(
+                text_matching(FORMAT_ID_PATTERN, "a format id"), item="format id", min_items=1
+            ),
+        ),
+        kinds=r.required("kinds", _kinds),
+    )
+    r.finish()
+    return client
+
+
+# Tuning sections
+
+
+def _read_retry(value: Value) -> RetryConfig:
+    r = value.mapping()
+    retry = RetryConfig(
+        initial_backoff=r.optional("initial_backoff", duration, DEFAULT_RETRY.initial_backoff),
+        max_backoff=r.optional("max_backoff", duration, DEFAULT_RETRY.max_backoff),
+        batch_size=r.optional("batch_size", integer_in(1, 1000), DEFAULT_RETRY.batch_size),
+        message_ttl=r.optional("message_ttl", duration, DEFAULT_RETRY.message_ttl),
+    )
+    if r.ok("initial_backoff", "max_backoff") and retry.max_backoff < retry.initial_backoff:
+        low, high = format_duration(retry.initial_backoff), format_duration(retry.max_backoff)
+        if r.has("max_backoff"):
+            r.report("max_backoff", f"expected at least initial_backoff ({low}), got {high}")
+        else:
+            r.report("initial_backoff", f"expected at most max_backoff ({high}), got {low}")
+    r.finish()
+    return retry
+
+
+def _read_retention(value: Value) -> RetentionConfig:
+    r = value.mapping()
+    retention = RetentionConfig(
+        delivered_messages=r.optional(
+            "delivered_messages", duration, DEFAULT_RETENTION.delivered_messages
+        ),
+        audit_log=r.optional("audit_log", duration, DEFAULT_RETENTION.audit_log),
+    )
+    r.finish()
+    return retention
+
+
+def _read_limits(value: Value) -> LimitsConfig:
+    r = value.mapping()
+    limits = LimitsConfig(
+        max_envelope_bytes=r.optional(
+            "max_envelope_bytes", size, DEFAULT_LIMITS.max_envelope_bytes
+        ),
+        max_batch_bytes=r.optional("max_batch_bytes", size, DEFAULT_LIMITS.max_batch_bytes),
+        max_clock_skew=r.optional("max_clock_skew", duration, DEFAULT_LIMITS.max_clock_skew),
+    )
+    envelope, batch = limits.max_envelope_bytes, limits.max_batch_bytes
+    # A batch that cannot hold one envelope of the largest allowed size would never drain.
+    if r.ok("max_envelope_bytes", "max_batch_bytes") and batch < envelope:
+        if r.has("max_batch_bytes"):
+            r.report(
+                "max_batch_bytes",
+                f"expected at least max_envelope_bytes ({envelope} bytes), got {batch} bytes",
+            )
+        else:
+            r.report(
+                "max_envelope_bytes",
+                f"expected at most max_batch_bytes ({batch} bytes), got {envelope} bytes",
+            )
+    r.finish()
+    return limits

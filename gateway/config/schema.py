@@ -1,0 +1,213 @@
+"""The typed shape of one node's configuration, as the rest of the gateway sees it.
+
+Everything here is frozen and already validated: code that receives a `NodeConfig` never
+re-checks a port range or parses a duration, and cannot change the configuration under a
+running worker's feet. Values are stored in their useful form (timedelta, int bytes, aware UTC
+datetime, absolute Path, raw key bytes), never as the text the operator typed.
+
+Secret bytes and the database DSN (which usually embeds a password) are excluded from repr so
+that a config object logged by mistake, or shown in a traceback, does not leak them.
+
+Defaults live here, in the dataclass fields, and nowhere else: the loader reads them from the
+`DEFAULT_*` instances so the documentation of a default and its value cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal, get_args
+
+from gateway.wire import Kind
+
+# The kinds are the protocol's; config names them by their snake_case values.
+KINDS: tuple[Kind, ...] = tuple(Kind)
+
+Language = Literal["vi", "km", "en", "lo"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+NODE_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Local client ids appear in audit entries and metrics labels next to node ids: same alphabet.
+CLIENT_ID_PATTERN = NODE_ID_PATTERN
+FORMAT_ID_PATTERN = re.compile(r"[a-z0-9-]+")
+COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
+PROVINCE_PATTERN = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
+
+
+@dataclass(frozen=True)
+class LocalizedNames:
+    """An agency's name in the federation's languages; English is the common fallback."""
+
+    en: str
+    vi: str | None = None
+    km: str | None = None
+    lo: str | None = None
+
+    def in_language(self, language: Language) -> str:
+        """The name in `language`, or the English name where that translation is missing."""
+        name: str | None = getattr(self, language)
+        return self.en if name is None else name
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    id: str
+    names: LocalizedNames
+    country: str
+    province: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnKeyConfig:
+    """One of this node's key pairs, with the secret material already read from its file."""
+
+    id: str
+    valid_from: datetime
+    valid_until: datetime
+    private_key_file: Path
+    signing_seed: bytes = field(repr=False)
+    encryption_secret: bytes = field(repr=False)
+
+    def valid_at(self, instant: datetime) -> bool:
+        return self.valid_from <= instant < self.valid_until
+
+
+@dataclass(frozen=True)
+class ServerTlsConfig:
+    cert_file: Path
+    key_file: Path
+    # Present: peers must show a client certificate signed by this CA (see PeerConfig.tls).
+    client_ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class FederationListenConfig:
+    host: str
+    port: int
+    # None means plain HTTP, which the loader allows only on loopback hosts (for a local demo
+    # or behind a TLS-terminating proxy on the same machine).
+    tls: ServerTlsConfig | None = None
+
+
+@dataclass(frozen=True)
+class ApiListenConfig:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ListenConfig:
+    federation: FederationListenConfig
+    api: ApiListenConfig
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    # None: the gateway runs an embedded PostgreSQL in state_dir.
+    dsn: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PeerTlsConfig:
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+    # True: this peer must present a client certificate when it connects to us.
+    mutual: bool = False
+
+
+@dataclass(frozen=True)
+class PeerKeyConfig:
+    """One of a peer's published public key pairs and the window in which it may be used."""
+
+    id: str
+    signing_public_key: bytes
+    encryption_public_key: bytes
+    valid_from: datetime
+    valid_until: datetime
+
+    def valid_at(self, instant: datetime) -> bool:
+        return self.valid_from <= instant < self.valid_until
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    requests_per_second: float = 20.0
+    burst: int = 50
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    id: str
+    names: LocalizedNames
+    country: str
+    # Always ends with "/" so that joining "federation/v1/..." keeps any path prefix.
+    url: str
+    tls: PeerTlsConfig
+    keys: tuple[PeerKeyConfig, ...]
+    send: frozenset[Kind]
+    receive: frozenset[Kind]
+    rate_limit: RateLimitConfig
+
+
+@dataclass(frozen=True)
+class LocalClientConfig:
+    id: str
+    # Only the hash is configured: the bearer token itself never sits in a file.
+    token_sha256: bytes = field(repr=False)
+    formats: tuple[str, ...]
+    kinds: frozenset[Kind]
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    initial_backoff: timedelta = timedelta(seconds=1)
+    max_backoff: timedelta = timedelta(minutes=10)
+    batch_size: int = 100
+    message_ttl: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    delivered_messages: timedelta = timedelta(days=90)
+    audit_log: timedelta = timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_envelope_bytes: int = 1024**2
+    max_batch_bytes: int = 16 * 1024**2
+    max_clock_skew: timedelta = timedelta(minutes=5)
+
+
+DEFAULT_DATABASE = DatabaseConfig()
+DEFAULT_PEER_TLS = PeerTlsConfig()
+DEFAULT_RATE_LIMIT = RateLimitConfig()
+DEFAULT_RETRY = RetryConfig()
+DEFAULT_RETENTION = RetentionConfig()
+DEFAULT_LIMITS = LimitsConfig()
+# Relative to the config file's directory, like every other path in the file.
+DEFAULT_STATE_DIR = Path("state")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """One gateway node's whole configuration, loaded from one YAML file."""
+
+    config_file: Path
+    node: NodeIdentity
+    keys: tuple[OwnKeyConfig, ...]
+    listen: ListenConfig
+    database: DatabaseConfig
+    state_dir: Path
+    peers: tuple[PeerConfig, ...]
+    local_clients: tuple[LocalClientConfig, ...]
+    retry: RetryConfig
+    retention: RetentionConfig
+    limits: LimitsConfig
+
+    def peer(self, peer_id: str) -> PeerConfig | None:
+        return next((peer for peer in self.peers if peer.id == peer_id), None)

@@ -1,0 +1,161 @@
+"""Verifying, deduplicating and storing a batch of incoming envelopes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from google.protobuf.message import DecodeError
+
+from gateway.crypto import (
+    EnvelopeLimits,
+    EnvelopeRejected,
+    Keyring,
+    OpenedEnvelope,
+    RejectReason,
+    open_envelope,
+    parse_header,
+    sign_receipt,
+)
+from gateway.ops.metrics import GatewayMetrics
+from gateway.store import IncomingEnvelope, Store
+from gateway.wire import canonical
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    index: int
+    incoming: IncomingEnvelope
+
+
+class EnvelopeReceiver:
+    """Turns a batch of envelopes from one peer into one signed receipt per envelope."""
+
+    def __init__(
+        self,
+        *,
+        keyring: Keyring,
+        store: Store,
+        limits: EnvelopeLimits,
+        receivable_kinds: Mapping[str, frozenset[str]],
+        clock: Callable[[], datetime],
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._keyring = keyring
+        self._store = store
+        self._limits = limits
+        self._receivable = receivable_kinds
+        self._clock = clock
+        self._metrics = metrics
+
+    async def receive(self, claimed_sender: str, envelopes: list[bytes]) -> list[bytes]:
+        """Receipts for envelopes, in order; each accepted one is durably stored first."""
+        now = self._clock()
+        receipts: list[bytes] = [b""] * len(envelopes)
+        accepted: list[_Accepted] = []
+        for index, data in enumerate(envelopes):
+            outcome = await self._check(claimed_sender, data, now)
+            if isinstance(outcome, bytes):
+                receipts[index] = outcome
+            else:
+                accepted.append(_Accepted(index, outcome))
+        if accepted:
+            stored = await self._store.store_incoming([item.incoming for item in accepted])
+            for item, kept in zip(accepted, stored, strict=True):
+                receipts[item.index] = kept.receipt
+                self._metrics.received.labels(claimed_sender, "accepted").inc()
+        return receipts
+
+    async def _check(
+        self, claimed_sender: str, data: bytes, now: datetime
+    ) -> bytes | IncomingEnvelope:
+        """A receipt to answer with at once, or a verified envelope to store."""
+        digest = hashlib.sha256(data).digest()
+        try:
+            _, header = parse_header(data)
+        except EnvelopeRejected as rejected:
+            return self._reject(claimed_sender, data, None, rejected.reason, now)
+        if header.sender != claimed_sender:
+            return self._reject(
+                claimed_sender, data, header.message_id, RejectReason.SENDER_MISMATCH, now
+            )
+        existing = await self._store.find_incoming(header.sender, header.message_id)
+        if existing is not None:
+            if existing.envelope_sha256 == digest:
+                self._metrics.received.labels(claimed_sender, "replay").inc()
+                return existing.receipt
+            return self._reject(
+                claimed_sender, data, header.message_id, RejectReason.DUPLICATE_MESSAGE_ID, now
+            )
+        try:
+            opened = open_envelope(self._keyring, data, now=now, limits=self._limits)
+            self._check_content(opened)
+        except EnvelopeRejected as rejected:
+            log.info(
+                "refused envelope %s from %s: %s",
+                header.message_id,
+                claimed_sender,
+                rejected.reason,
+            )
+            return self._reject(claimed_sender, data, header.message_id, rejected.reason, now)
+        return IncomingEnvelope(
+            sender=header.sender,
+            message_id=header.message_id,
+            case_id=header.case_id,
+            kind=header.kind.value,
+            envelope=data,
+            envelope_sha256=digest,
+            receipt=sign_receipt(
+                self._keyring,
+                envelope_data=data,
+                message_id=header.message_id,
+                sender=header.sender,
+                received_at=now,
+            ),
+            created_at=header.created_at,
+            received_at=now,
+        )
+
+    def _check_content(self, opened: OpenedEnvelope) -> None:
+        header = opened.header
+        if header.kind.value not in self._receivable.get(header.sender, frozenset()):
+            raise EnvelopeRejected(
+                RejectReason.KIND_NOT_ALLOWED, f"{header.kind.value} is not accepted from this peer"
+            )
+        message = canonical.Message()
+        try:
+            message.ParseFromString(opened.payload.message)
+        except DecodeError:
+            raise EnvelopeRejected(
+                RejectReason.PAYLOAD_MALFORMED, "message is not a blg.v1.Message"
+            ) from None
+        if message.WhichOneof("body") != header.kind.value or message.case_id != str(
+            header.case_id
+        ):
+            raise EnvelopeRejected(
+                RejectReason.PAYLOAD_MISMATCH, "kind or case_id differ between header and message"
+            )
+
+    def _reject(
+        self,
+        claimed_sender: str,
+        data: bytes,
+        message_id: uuid.UUID | None,
+        reason: RejectReason,
+        now: datetime,
+    ) -> bytes:
+        self._metrics.received.labels(claimed_sender, reason.value).inc()
+        return sign_receipt(
+            self._keyring,
+            envelope_data=data,
+            message_id=message_id,
+            sender=claimed_sender,
+            received_at=now,
+            rejection=reason.value,
+        )

@@ -1,0 +1,287 @@
+"""Delivering the outbox: one DestinationQueue per peer.
+
+Each queue loops: become the only sender to its peer (a database lock, so several gateway
+processes sharing one database never send to one peer at once and per-case order holds),
+wait out the peer's backoff, expire what is past its expiry, claim the oldest batch, POST it,
+verify every receipt, record the outcome. One request is in flight per peer; peers are
+independent, so one peer down never slows another.
+
+Backoff is exponential with "equal jitter" (half fixed, half random) and a cap (10 minutes
+by default), kept in the database with the failure count: a restart resumes the schedule,
+and a peer back after three days is retried within the cap, then drained batch after batch
+with no waiting, since each success resets the count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiohttp
+from google.protobuf.message import DecodeError
+
+from gateway.crypto import Keyring, ReceiptInvalid, verify_receipt
+from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
+from gateway.ops.metrics import GatewayMetrics
+from gateway.store import ClaimedEnvelope, DeliveryOutcome, DestinationLock, Store
+from gateway.wire import envelope
+
+log = logging.getLogger(__name__)
+
+# 429 and 408 say "not now", not "never": they are retried like 5xx.
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a queue waits and batches."""
+
+    initial_backoff: timedelta = timedelta(seconds=1)
+    max_backoff: timedelta = timedelta(minutes=10)
+    batch_size: int = 100
+    request_timeout: timedelta = timedelta(seconds=30)
+    # A message whose receipts fail verification this many times is given up (dead).
+    max_invalid_receipts: int = 10
+    # How often a queue not holding its peer's lock tries again, and how often an idle queue
+    # looks at the database even without a wake-up (NOTIFY is not guaranteed across a
+    # database restart).
+    lock_retry: timedelta = timedelta(seconds=5)
+    idle_poll: timedelta = timedelta(seconds=30)
+
+    def backoff(self, failures: int, rng: Callable[[], float] = random.random) -> timedelta:
+        """Delay after the given number of consecutive failures (1 = first failure)."""
+        exponent = min(failures - 1, 32)
+        full: timedelta = min(self.max_backoff, self.initial_backoff * (2**exponent))
+        return full / 2 + full / 2 * rng()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A peer as the sender sees it."""
+
+    peer: str
+    url: str
+    ssl: ssl.SSLContext | None
+
+
+class _TransientFailure(Exception):  # noqa: N818 - control flow inside the queue only
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _FinalRefusal(Exception):  # noqa: N818 - control flow inside the queue only
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DestinationQueue:
+    """Delivers the outbox of one peer, forever, until cancelled."""
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        destination: Destination,
+        store: Store,
+        keyring: Keyring,
+        session: aiohttp.ClientSession,
+        policy: RetryPolicy,
+        owner: str,
+        clock: Callable[[], datetime],
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._node_id = node_id
+        self._destination = destination
+        self._peer = destination.peer
+        self._store = store
+        self._keyring = keyring
+        self._session = session
+        self._policy = policy
+        self._owner = owner
+        self._clock = clock
+        self._metrics = metrics
+        self._wake = asyncio.Event()
+        self._failures = 0
+        self._retry_at: datetime | None = None
+
+    @property
+    def peer(self) -> str:
+        return self._peer
+
+    def wake(self) -> None:
+        """New envelopes were queued for this peer."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            lock = await self._store.try_lock_destination(self._peer)
+            if lock is None:
+                await self._wait(self._policy.lock_retry)
+                continue
+            try:
+                await self._deliver_while_holding(lock)
+            except Exception:
+                # Typically the database went away under us, and the lock with it. Whatever
+                # it was, the outbox still holds every message: log, pause, start over.
+                log.exception("delivery to %s paused", self._peer)
+                await asyncio.sleep(self._policy.lock_retry.total_seconds())
+            finally:
+                await lock.release()
+
+    async def _wait(self, timeout: timedelta) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout.total_seconds())
+        self._wake.clear()
+
+    async def _deliver_while_holding(self, lock: DestinationLock) -> None:
+        state = await self._store.destination(self._peer)
+        self._failures, self._retry_at = state.failures, state.retry_at
+        while lock.held:
+            now = self._clock()
+            if self._retry_at is not None and now < self._retry_at:
+                # New messages do not cut a backoff short: the peer is down either way.
+                await asyncio.sleep(min((self._retry_at - now).total_seconds(), 60.0))
+                continue
+            await self._store.expire_due(self._peer, now)
+            self._wake.clear()
+            batch = await self._store.claim(self._peer, self._policy.batch_size, self._owner)
+            if not batch:
+                await self._publish_depth()
+                await self._wait(self._policy.idle_poll)
+                continue
+            await self._deliver(batch)
+
+    async def _deliver(self, batch: Sequence[ClaimedEnvelope]) -> None:
+        started = time.perf_counter()
+        ids = [item.message_id for item in batch]
+        try:
+            receipts = await self._post(batch)
+        except _TransientFailure as failure:
+            await self._store.release(ids, failure.reason)
+            await self._record_failure(failure.reason)
+            return
+        except _FinalRefusal as refusal:
+            await self._store.reject_unreceipted(self._peer, ids, refusal.reason)
+            self._metrics.deliveries.labels(self._peer, "rejected").inc(len(ids))
+            # A whole-request refusal usually means a configuration problem at one end: back
+            # off so that the queue is not emptied into "rejected" before anyone looks.
+            await self._record_failure(refusal.reason)
+            return
+        outcomes: list[DeliveryOutcome] = []
+        invalid: list[tuple[ClaimedEnvelope, str]] = []
+        for item, receipt in zip(batch, receipts, strict=True):
+            try:
+                outcomes.append(self._verify(item, receipt))
+            except ReceiptInvalid as error:
+                invalid.append((item, error.reason))
+        dead = [i.message_id for i, _ in invalid if i.attempts >= self._policy.max_invalid_receipts]
+        await self._store.finish(self._peer, outcomes, dead=dead)
+        retry = [i.message_id for i, _ in invalid if i.message_id not in set(dead)]
+        if retry:
+            await self._store.release(retry, f"invalid_receipt: {invalid[0][1]}")
+        for outcome in outcomes:
+            result = "delivered" if outcome.accepted else "rejected"
+            self._metrics.deliveries.labels(self._peer, result).inc()
+        self._metrics.delivery_latency.labels(self._peer).observe(time.perf_counter() - started)
+        if invalid:
+            log.warning("%d receipts from %s did not verify", len(invalid), self._peer)
+            await self._record_failure("invalid_receipt")
+        else:
+            await self._record_success()
+
+    async def _post(self, batch: Sequence[ClaimedEnvelope]) -> list[bytes]:
+        body = envelope.EnvelopeBatch(envelopes=[item.envelope for item in batch])
+        url = self._destination.url.rstrip("/") + ENVELOPES_PATH
+        timeout = aiohttp.ClientTimeout(total=self._policy.request_timeout.total_seconds())
+        try:
+            async with self._session.post(
+                url,
+                data=body.SerializeToString(),
+                headers={"Content-Type": PROTOBUF, SENDER_HEADER: self._node_id},
+                ssl=self._destination.ssl if self._destination.ssl is not None else True,
+                timeout=timeout,
+            ) as response:
+                payload = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            self._metrics.delivery_requests.labels(self._peer, "network").inc()
+            raise _TransientFailure(f"network: {type(error).__name__}") from None
+        if status == 200:
+            answer = envelope.ReceiptBatch()
+            try:
+                answer.ParseFromString(payload)
+            except DecodeError:
+                answer = envelope.ReceiptBatch()
+            if len(answer.receipts) != len(batch):
+                self._metrics.delivery_requests.labels(self._peer, "bad_response").inc()
+                raise _TransientFailure("bad_response: receipt count does not match the batch")
+            self._metrics.delivery_requests.labels(self._peer, "ok").inc()
+            return [receipt.SerializeToString() for receipt in answer.receipts]
+        code = _error_code(payload)
+        if 400 <= status < 500 and status not in RETRYABLE_4XX:
+            self._metrics.delivery_requests.labels(self._peer, "http_4xx").inc()
+            raise _FinalRefusal(f"http_{status}: {code}")
+        self._metrics.delivery_requests.labels(
+            self._peer, "http_5xx" if status >= 500 else f"http_{status}"
+        ).inc()
+        raise _TransientFailure(f"http_{status}: {code}")
+
+    def _verify(self, item: ClaimedEnvelope, receipt: bytes) -> DeliveryOutcome:
+        facts = verify_receipt(
+            receipt,
+            receiver=self._peer,
+            receiver_keys=self._keyring.peer_keys(self._peer),
+            envelope_data=item.envelope,
+        )
+        if facts.message_id != item.message_id or facts.sender != self._node_id:
+            raise ReceiptInvalid("receipt_mismatch", "receipt names another message or sender")
+        return DeliveryOutcome(
+            message_id=item.message_id,
+            receipt=receipt,
+            accepted=facts.accepted,
+            reason_code=facts.reason_code,
+            received_at=facts.received_at,
+        )
+
+    async def _record_failure(self, reason: str) -> None:
+        self._failures += 1
+        delay = self._policy.backoff(self._failures)
+        self._retry_at = self._clock() + delay
+        await self._store.record_failure(self._peer, self._failures, self._retry_at, reason)
+        self._metrics.peer_failures.labels(self._peer).set(self._failures)
+        log.info(
+            "delivery to %s failed (%s); attempt %d, next in %.1fs",
+            self._peer,
+            reason,
+            self._failures,
+            delay.total_seconds(),
+        )
+
+    async def _record_success(self) -> None:
+        self._failures, self._retry_at = 0, None
+        await self._store.record_success(self._peer)
+        self._metrics.peer_failures.labels(self._peer).set(0)
+        self._metrics.peer_last_success.labels(self._peer).set(time.time())
+
+    async def _publish_depth(self) -> None:
+        count = await self._store.pending_count(self._peer)
+        self._metrics.queue_depth.labels(self._peer).set(count)
+
+
+def _error_code(payload: bytes) -> str:
+    """The reason code of a JSON error body, or 'unknown' (never the raw body: it may echo)."""
+    try:
+        code = json.loads(payload)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return "unknown"
+    return code if isinstance(code, str) and code.isidentifier() else "unknown"

@@ -1,0 +1,72 @@
+"""Prometheus metrics of one gateway process, on a registry of its own.
+
+A registry per process object (rather than the global default) lets tests run several
+gateways in one interpreter without their counters colliding.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class GatewayMetrics:
+    """Every metric the gateway exports, created on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "blg_deliveries_total",
+            "Envelopes whose delivery attempt ended, by peer and outcome.",
+            ["peer", "outcome"],
+            registry=r,
+        )
+        self.delivery_requests = Counter(
+            "blg_delivery_requests_total",
+            "Batches posted to peers, by peer and result (ok, http_4xx, http_5xx, network...).",
+            ["peer", "result"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "blg_delivery_request_seconds",
+            "Time for one batch POST to a peer, until its receipts are verified.",
+            ["peer"],
+            registry=r,
+        )
+        self.received = Counter(
+            "blg_received_envelopes_total",
+            "Envelopes received from peers, by claimed sender and result (accepted, replay, "
+            "or the rejection reason code).",
+            ["peer", "result"],
+            registry=r,
+        )
+        self.refused_requests = Counter(
+            "blg_federation_refused_requests_total",
+            "Federation requests refused before any envelope was read, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "blg_outbox_pending",
+            "Envelopes queued or being sent, per peer.",
+            ["peer"],
+            registry=r,
+        )
+        self.oldest_pending_age = Gauge(
+            "blg_outbox_oldest_pending_seconds",
+            "Age of the oldest undelivered envelope, per peer (0 when none).",
+            ["peer"],
+            registry=r,
+        )
+        self.peer_failures = Gauge(
+            "blg_peer_consecutive_failures",
+            "Consecutive failed delivery attempts to a peer (0 when reachable).",
+            ["peer"],
+            registry=r,
+        )
+        self.peer_last_success = Gauge(
+            "blg_peer_last_success_timestamp_seconds",
+            "Unix time of the last successful delivery to a peer.",
+            ["peer"],
+            registry=r,
+        )
