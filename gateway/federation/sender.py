@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import random
@@ -206,7 +207,8 @@ class DestinationQueue:
         try:
             async with self._session.post(
                 url,
-                data=body.SerializeToString(),
+                # A file-like body is streamed; raw bytes over 1 MiB would block the loop.
+                data=io.BytesIO(body.SerializeToString()),
                 headers={"Content-Type": PROTOBUF, SENDER_HEADER: self._node_id},
                 ssl=self._destination.ssl if self._destination.ssl is not None else True,
                 timeout=timeout,

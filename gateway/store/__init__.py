@@ -9,6 +9,7 @@ from __future__ import annotations
 from gateway.store.embedded import EmbeddedPostgres, start_embedded
 from gateway.store.records import (
     AuditEntry,
+    AuditRow,
     AuditVerdict,
     ClaimedEnvelope,
     DeliveryOutcome,
@@ -25,6 +26,7 @@ from gateway.store.store import FINAL_STATES, DestinationLock, OutboxStateError,
 __all__ = [
     "FINAL_STATES",
     "AuditEntry",
+    "AuditRow",
     "AuditVerdict",
     "ClaimedEnvelope",
     "DeliveryOutcome",

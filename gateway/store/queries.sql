@@ -157,3 +157,7 @@ ORDER BY p.peer;
 
 -- name: outbox_state_counts
 SELECT recipient, state::text AS state, count(*) AS n FROM outbox GROUP BY recipient, state;
+
+-- name: audit_list
+SELECT seq, at, actor, action, subject, detail::text AS detail
+FROM audit_log ORDER BY seq DESC LIMIT $1;

@@ -92,6 +92,18 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class AuditRow:
+    """A stored audit entry."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, str | int | bool | None]
+
+
+@dataclass(frozen=True)
 class AuditVerdict:
     """Result of checking the audit chain."""
 

@@ -31,6 +31,7 @@ from gateway.store.audit import GENESIS, canonical_detail, entry_hash
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
     AuditEntry,
+    AuditRow,
     AuditVerdict,
     ClaimedEnvelope,
     DeliveryOutcome,
@@ -396,6 +397,22 @@ class Store:
                         return AuditVerdict(checked, seq, "entry content does not match its hash")
                     prev, last_seq = digest, seq
                     checked += 1
+
+    async def list_audit(self, limit: int = 100) -> list[AuditRow]:
+        """The newest entries, oldest first."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.audit_list, limit)
+        return [
+            AuditRow(
+                seq=row["seq"],
+                at=row["at"],
+                actor=row["actor"],
+                action=row["action"],
+                subject=row["subject"],
+                detail=json.loads(row["detail"]),
+            )
+            for row in reversed(rows)
+        ]
 
     # --- operators --------------------------------------------------------------------
 

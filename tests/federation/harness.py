@@ -1,0 +1,293 @@
+"""A federation of real gateway processes on loopback, for the exchange tests.
+
+Each node is a `gateway run` subprocess with its own config, keys and database (all
+databases live in the session's one embedded PostgreSQL). The federation listeners speak
+HTTPS with certificates from a throwaway CA (trustme), like production, not plain HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import trustme
+import yaml
+
+from gateway.app import dispatcher_for, keyring_from_config
+from gateway.config import (
+    NodeConfig,
+    PeerKeyConfig,
+    PrivateKeyMaterial,
+    format_key,
+    format_private_key_file,
+    load_config,
+)
+from gateway.crypto import Keyring, KeyValidity, OwnKeyPair
+from gateway.federation.outgoing import Queued
+from gateway.store import EmbeddedPostgres, Store
+from gateway.wire import canonical
+
+GATEWAY = str(Path(sys.executable).parent / "gateway")
+KEY_VALIDITY = KeyValidity(
+    datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=365)
+)
+ALL_KINDS = ["wanted_person_notice", "victim_handover", "hotline_alert"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _instant(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Node:
+    node_id: str
+    key: OwnKeyPair
+    dsn: str
+    federation_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+
+def alert(reference: str, case_id: str = "") -> canonical.Message:
+    message = canonical.Message(
+        case_id=case_id,
+        sender_reference=reference,
+        action=canonical.ACTION_ISSUE,
+        handling=canonical.HANDLING_RESTRICTED,
+        hotline_alert=canonical.HotlineAlert(
+            call_id=f"111-{reference}",
+            channel=canonical.CHANNEL_PHONE,
+            category=canonical.CATEGORY_MISSING,
+            urgency=canonical.URGENCY_HIGH,
+            summary="Hai anh em mất liên lạc",
+        ),
+    )
+    message.issued_at.FromDatetime(datetime.now(UTC).replace(tzinfo=None))
+    return message
+
+
+class Federation:
+    """Configs, keys, certificates and processes of a few nodes."""
+
+    def __init__(self, root: Path, postgres: EmbeddedPostgres, ca: trustme.CA) -> None:
+        self.root = root
+        self.postgres = postgres
+        self.ca = ca
+        self.ca_file = root / "ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        self.nodes: dict[str, Node] = {}
+        self.retry: dict[str, str | int] = {
+            "initial_backoff": "100ms",
+            "max_backoff": "2s",
+            "batch_size": 100,
+        }
+
+    async def add(self, *node_ids: str) -> None:
+        for node_id in node_ids:
+            dsn = await self.postgres.ensure_database(
+                f"{node_id.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+            )
+            self.nodes[node_id] = Node(node_id, OwnKeyPair.generate("k1", KEY_VALIDITY), dsn)
+        for node_id in node_ids:
+            self.write_config(node_id)
+
+    def config_path(self, node_id: str, variant: str = "") -> Path:
+        return self.root / node_id / f"node{variant}.yaml"
+
+    def write_config(
+        self,
+        node_id: str,
+        *,
+        variant: str = "",
+        federation_port: int | None = None,
+        api_port: int | None = None,
+        extra_peer_keys: dict[str, list[PeerKeyConfig]] | None = None,
+    ) -> Path:
+        node = self.nodes[node_id]
+        folder = self.root / node_id
+        folder.mkdir(exist_ok=True)
+        key_file = folder / "k1.key"
+        if not key_file.exists():
+            key_file.write_text(
+                format_private_key_file(
+                    PrivateKeyMaterial(
+                        node_id, "k1", node.key.signing_seed, node.key.encryption_secret
+                    )
+                )
+            )
+            key_file.chmod(0o600)
+            cert = self.ca.issue_cert("127.0.0.1", node_id)
+            cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+            cert.private_key_pem.write_to_path(str(folder / "cert.key"))
+        peers = []
+        for peer_id, peer in self.nodes.items():
+            if peer_id == node_id:
+                continue
+            public = peer.key.public()
+            keys = [
+                {
+                    "id": public.key_id,
+                    "signing_public_key": format_key("ed25519", public.signing_public),
+                    "encryption_public_key": format_key("x25519", public.encryption_public),
+                    "valid_from": _instant(public.validity.valid_from),
+                    "valid_until": _instant(public.validity.valid_until),
+                }
+            ]
+            for extra in (extra_peer_keys or {}).get(peer_id, []):
+                keys.append(
+                    {
+                        "id": extra.id,
+                        "signing_public_key": format_key("ed25519", extra.signing_public_key),
+                        "encryption_public_key": format_key("x25519", extra.encryption_public_key),
+                        "valid_from": _instant(extra.valid_from),
+                        "valid_until": _instant(extra.valid_until),
+                    }
+                )
+            peers.append(
+                {
+                    "id": peer_id,
+                    "names": {"en": peer_id},
+                    "country": peer_id[:2].upper(),
+                    "url": f"https://127.0.0.1:{peer.federation_port}/",
+                    "tls": {"ca_file": str(self.ca_file)},
+                    "keys": keys,
+                    "send": ALL_KINDS,
+                    "receive": ALL_KINDS,
+                    "rate_limit": {"requests_per_second": 1000, "burst": 1000},
+                }
+            )
+        document: dict[str, Any] = {
+            "node": {"id": node_id, "names": {"en": node_id}, "country": node_id[:2].upper()},
+            "keys": [
+                {
+                    "id": "k1",
+                    "private_key_file": "k1.key",
+                    "valid_from": _instant(KEY_VALIDITY.valid_from),
+                    "valid_until": _instant(KEY_VALIDITY.valid_until),
+                }
+            ],
+            "listen": {
+                "federation": {
+                    "host": "127.0.0.1",
+                    "port": federation_port or node.federation_port,
+                    "tls": {"cert_file": "cert.pem", "key_file": "cert.key"},
+                },
+                "api": {"host": "127.0.0.1", "port": api_port or node.api_port},
+            },
+            "database": {"dsn": node.dsn},
+            "state_dir": "state",
+            "peers": peers,
+            "retry": self.retry,
+        }
+        path = self.config_path(node_id, variant)
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    def config(self, node_id: str) -> NodeConfig:
+        return load_config(self.config_path(node_id), environ={})
+
+    def keyring(self, node_id: str) -> Keyring:
+        return keyring_from_config(self.config(node_id))
+
+    def start(self, node_id: str, *, variant: str = "") -> subprocess.Popen[bytes]:
+        with (self.root / node_id / f"run{variant}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [GATEWAY, "run", "--config", str(self.config_path(node_id, variant))],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.nodes[node_id].processes.append(process)
+        return process
+
+    def kill(self, node_id: str, how: int = signal.SIGKILL) -> None:
+        for process in self.nodes[node_id].processes:
+            if process.poll() is None:
+                process.send_signal(how)
+                process.wait(timeout=30)
+        self.nodes[node_id].processes.clear()
+
+    def stop_all(self) -> None:
+        for node_id in self.nodes:
+            self.kill(node_id, signal.SIGTERM)
+
+    async def wait_ready(
+        self, node_id: str, *, api_port: int | None = None, timeout: float = 30
+    ) -> None:
+        port = api_port or self.nodes[node_id].api_port
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                for process in self.nodes[node_id].processes:
+                    if process.poll() is not None:
+                        raise AssertionError(f"{node_id} exited: {self.log_tail(node_id)}")
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{node_id} not ready: {self.log_tail(node_id)}")
+
+    def log_tail(self, node_id: str) -> str:
+        logs = sorted((self.root / node_id).glob("run*.log"))
+        return "\n".join(path.read_text(errors="replace")[-3000:] for path in logs)
+
+    async def store(self, node_id: str) -> Store:
+        store = await Store.connect(self.nodes[node_id].dsn)
+        await store.migrate()  # the test may queue before the node first started
+        return store
+
+    async def send(
+        self, sender: str, recipient: str, messages: Iterable[canonical.Message]
+    ) -> list[Queued]:
+        store = await self.store(sender)
+        try:
+            dispatcher = dispatcher_for(self.config(sender), store, lambda: datetime.now(UTC))
+            queued: list[Queued] = []
+            for message in messages:
+                queued += await dispatcher.submit(message, [recipient], actor="test")
+            return queued
+        finally:
+            await store.close()
+
+    async def delivered_count(self, sender: str) -> int:
+        store = await self.store(sender)
+        try:
+            counts = await store.state_counts()
+        finally:
+            await store.close()
+        return sum(n for (_, state), n in counts.items() if state == "delivered")
+
+    async def wait_delivered(self, sender: str, count: int, timeout: float = 60) -> None:
+        store = await self.store(sender)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                rows = await store.list_outbox(state="delivered", limit=count + 1)
+                if len(rows) >= count:
+                    return
+                await asyncio.sleep(0.2)
+            states = await store.state_counts()
+            raise AssertionError(f"not all delivered in {timeout}s: {states}")
+        finally:
+            await store.close()
