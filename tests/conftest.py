@@ -1,13 +1,17 @@
-"""Shared fixtures: one real embedded PostgreSQL per test session, a fresh database per test."""
+"""Shared fixtures: one real embedded PostgreSQL per test session, a fresh database per test,
+and federations of real gateway processes."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 
 from gateway.store import EmbeddedPostgres, Store
+from tests.federation.harness import Federation
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +33,17 @@ async def store(database: str) -> AsyncIterator[Store]:
     await opened.migrate()
     yield opened
     await opened.close()
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+async def federation(
+    tmp_path: Path, postgres: EmbeddedPostgres, ca: trustme.CA
+) -> AsyncIterator[Federation]:
+    federation = Federation(tmp_path, postgres, ca)
+    yield federation
+    federation.stop_all()

@@ -120,7 +120,12 @@ class Federation:
         federation_port: int | None = None,
         api_port: int | None = None,
         extra_peer_keys: dict[str, list[PeerKeyConfig]] | None = None,
+        mutual_tls: bool = False,
+        present_client_cert: bool = False,
+        omit_peers: Iterable[str] = (),
     ) -> Path:
+        """Write node_id's config; mutual_tls makes it require client certificates of its
+        peers, present_client_cert makes it show its own when it connects to them."""
         node = self.nodes[node_id]
         folder = self.root / node_id
         folder.mkdir(exist_ok=True)
@@ -139,7 +144,7 @@ class Federation:
             cert.private_key_pem.write_to_path(str(folder / "cert.key"))
         peers = []
         for peer_id, peer in self.nodes.items():
-            if peer_id == node_id:
+            if peer_id == node_id or peer_id in omit_peers:
                 continue
             public = peer.key.public()
             keys = [
@@ -167,7 +172,15 @@ class Federation:
                     "names": {"en": peer_id},
                     "country": peer_id[:2].upper(),
                     "url": f"https://127.0.0.1:{peer.federation_port}/",
-                    "tls": {"ca_file": str(self.ca_file)},
+                    "tls": {
+                        "ca_file": str(self.ca_file),
+                        "mutual": mutual_tls,
+                        **(
+                            {"client_cert_file": "cert.pem", "client_key_file": "cert.key"}
+                            if present_client_cert
+                            else {}
+                        ),
+                    },
                     "keys": keys,
                     "send": ALL_KINDS,
                     "receive": ALL_KINDS,
@@ -188,7 +201,11 @@ class Federation:
                 "federation": {
                     "host": "127.0.0.1",
                     "port": federation_port or node.federation_port,
-                    "tls": {"cert_file": "cert.pem", "key_file": "cert.key"},
+                    "tls": {
+                        "cert_file": "cert.pem",
+                        "key_file": "cert.key",
+                        **({"client_ca_file": str(self.ca_file)} if mutual_tls else {}),
+                    },
                 },
                 "api": {"host": "127.0.0.1", "port": api_port or node.api_port},
             },

@@ -7,13 +7,9 @@ import io
 import random
 import ssl
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
-import pytest
-import trustme
 
 from gateway.config import PeerKeyConfig
 from gateway.crypto import (
@@ -26,25 +22,11 @@ from gateway.crypto import (
     verify_receipt,
 )
 from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
-from gateway.store import EmbeddedPostgres, Store
+from gateway.store import Store
 from gateway.wire import Kind, canonical, envelope, uuid7
 from tests.federation.harness import Federation, alert, free_port
 
 POLICE, RATANAKIRI, BLO = "vn-gialai-police", "kh-ratanakiri-police", "vn-gialai-blo"
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-async def federation(
-    tmp_path: Path, postgres: EmbeddedPostgres, ca: trustme.CA
-) -> AsyncIterator[Federation]:
-    federation = Federation(tmp_path, postgres, ca)
-    yield federation
-    federation.stop_all()
 
 
 async def _start(federation: Federation, *node_ids: str) -> None:
