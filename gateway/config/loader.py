@@ -20,7 +20,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -605,6 +605,11 @@ def _read_local_client(value: Value) -> LocalClientConfig:
 # Tuning sections
 
 
+# The protocol's bound (docs/PROTOCOL.md, lifetime_too_long), kept here as a plain value so
+# that configuration needs no crypto import.
+MAX_MESSAGE_TTL = timedelta(days=30)
+
+
 def _read_retry(value: Value) -> RetryConfig:
     r = value.mapping()
     retry = RetryConfig(
@@ -619,6 +624,12 @@ def _read_retry(value: Value) -> RetryConfig:
             r.report("max_backoff", f"expected at least initial_backoff ({low}), got {high}")
         else:
             r.report("initial_backoff", f"expected at most max_backoff ({high}), got {low}")
+    if r.ok("message_ttl") and retry.message_ttl > MAX_MESSAGE_TTL:
+        r.report(
+            "message_ttl",
+            f"expected at most {format_duration(MAX_MESSAGE_TTL)}: receivers refuse messages "
+            f"that live longer, got {format_duration(retry.message_ttl)}",
+        )
     r.finish()
     return retry
 

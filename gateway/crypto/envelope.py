@@ -85,6 +85,9 @@ class EnvelopeLimits:
     max_lifetime: timedelta = timedelta(days=30)
 
 
+MAX_LIFETIME = EnvelopeLimits.max_lifetime
+
+
 @dataclass(frozen=True)
 class EnvelopeHeader:
     """The authenticated, unencrypted part of an envelope, as typed values."""
@@ -204,7 +207,12 @@ def seal(
     header_bytes = header.to_wire().SerializeToString()
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise ValueError(f"header is {len(header_bytes)} bytes; the limit is {MAX_HEADER_BYTES}")
-    box = Box(own.encryption_key, PublicKey(theirs.encryption_public))
+    if expires_at - created_at > MAX_LIFETIME:
+        raise ValueError(f"a message may live at most {MAX_LIFETIME}; receivers refuse longer")
+    try:
+        box = Box(own.encryption_key, PublicKey(theirs.encryption_public))
+    except nacl.exceptions.RuntimeError:
+        raise ValueError(f"peer {recipient} publishes an unusable encryption key") from None
     ciphertext = bytes(box.encrypt(payload.SerializeToString(), random_bytes(NONCE_BYTES)))
     signature = own.signing_key.sign(envelope_signing_input(header_bytes, ciphertext)).signature
     data = envelope.Envelope(

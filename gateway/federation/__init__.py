@@ -4,7 +4,7 @@ Sending (sender.py) follows the shape of Synapse's federation sender: one `Desti
 per peer, one request in flight to each, batches taken oldest first from the PostgreSQL
 outbox, exponential backoff with jitter stored in the database so that a restart neither
 forgets a peer is down nor hammers it. A response's receipts are verified before any message
-is marked delivered; 4xx answers end the messages of that batch (rejected), 5xx, 429 and
+is marked delivered; 4xx answers end the messages of that batch (rejected), 5xx, 408, 429 and
 network errors put them back in the queue.
 
 Receiving (receiver.py, server.py) refuses what it can before reading the body (unknown

@@ -68,6 +68,16 @@ class EnvelopeReceiver:
         if accepted:
             stored = await self._store.store_incoming([item.incoming for item in accepted])
             for item, kept in zip(accepted, stored, strict=True):
+                if kept.envelope_sha256 != item.incoming.envelope_sha256:
+                    # Another envelope with this (sender, message id) won a race to the inbox.
+                    receipts[item.index] = self._reject(
+                        claimed_sender,
+                        item.incoming.envelope,
+                        item.incoming.message_id,
+                        RejectReason.DUPLICATE_MESSAGE_ID,
+                        now,
+                    )
+                    continue
                 receipts[item.index] = kept.receipt
                 self._metrics.received.labels(claimed_sender, "accepted").inc()
         return receipts
@@ -77,6 +87,8 @@ class EnvelopeReceiver:
     ) -> bytes | IncomingEnvelope:
         """A receipt to answer with at once, or a verified envelope to store."""
         digest = hashlib.sha256(data).digest()
+        if len(data) > self._limits.max_envelope_bytes:
+            return self._reject(claimed_sender, data, None, RejectReason.ENVELOPE_TOO_LARGE, now)
         try:
             _, header = parse_header(data)
         except EnvelopeRejected as rejected:

@@ -48,6 +48,9 @@ class RetryPolicy:
     initial_backoff: timedelta = timedelta(seconds=1)
     max_backoff: timedelta = timedelta(minutes=10)
     batch_size: int = 100
+    # Envelope bytes per request; the peer refuses larger bodies (413), which would end the
+    # batch's messages, so the tail of an oversized claim goes back to the queue instead.
+    max_batch_bytes: int = 15 * 1024 * 1024
     request_timeout: timedelta = timedelta(seconds=30)
     # A message whose receipts fail verification this many times is given up (dead).
     max_invalid_receipts: int = 10
@@ -74,9 +77,10 @@ class Destination:
 
 
 class _TransientFailure(Exception):  # noqa: N818 - control flow inside the queue only
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, retry_after: timedelta | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after = retry_after
 
 
 class _FinalRefusal(Exception):  # noqa: N818 - control flow inside the queue only
@@ -155,12 +159,24 @@ class DestinationQueue:
                 continue
             await self._store.expire_due(self._peer, now)
             self._wake.clear()
-            batch = await self._store.claim(self._peer, self._policy.batch_size, self._owner)
+            batch = await self._claim_batch()
             if not batch:
                 await self._publish_depth()
                 await self._wait(self._policy.idle_poll)
                 continue
             await self._deliver(batch)
+
+    async def _claim_batch(self) -> list[ClaimedEnvelope]:
+        batch = await self._store.claim(self._peer, self._policy.batch_size, self._owner)
+        total, keep = 0, 0
+        for keep, item in enumerate(batch):
+            total += len(item.envelope)
+            if total > self._policy.max_batch_bytes and keep > 0:
+                break
+        else:
+            return batch
+        await self._store.release([item.message_id for item in batch[keep:]], None)
+        return batch[:keep]
 
     async def _deliver(self, batch: Sequence[ClaimedEnvelope]) -> None:
         started = time.perf_counter()
@@ -169,7 +185,7 @@ class DestinationQueue:
             receipts = await self._post(batch)
         except _TransientFailure as failure:
             await self._store.release(ids, failure.reason)
-            await self._record_failure(failure.reason)
+            await self._record_failure(failure.reason, at_least=failure.retry_after)
             return
         except _FinalRefusal as refusal:
             await self._store.reject_unreceipted(self._peer, ids, refusal.reason)
@@ -185,11 +201,13 @@ class DestinationQueue:
                 outcomes.append(self._verify(item, receipt))
             except ReceiptInvalid as error:
                 invalid.append((item, error.reason))
-        dead = [i.message_id for i, _ in invalid if i.attempts >= self._policy.max_invalid_receipts]
-        await self._store.finish(self._peer, outcomes, dead=dead)
-        retry = [i.message_id for i, _ in invalid if i.message_id not in set(dead)]
-        if retry:
-            await self._store.release(retry, f"invalid_receipt: {invalid[0][1]}")
+        await self._store.finish(self._peer, outcomes)
+        if invalid:
+            await self._store.release_invalid(
+                [item.message_id for item, _ in invalid],
+                f"invalid_receipt: {invalid[0][1]}",
+                give_up_after=self._policy.max_invalid_receipts,
+            )
         for outcome in outcomes:
             result = "delivered" if outcome.accepted else "rejected"
             self._metrics.deliveries.labels(self._peer, result).inc()
@@ -215,6 +233,7 @@ class DestinationQueue:
             ) as response:
                 payload = await response.read()
                 status = response.status
+                retry_after = _retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             self._metrics.delivery_requests.labels(self._peer, "network").inc()
             raise _TransientFailure(f"network: {type(error).__name__}") from None
@@ -236,7 +255,7 @@ class DestinationQueue:
         self._metrics.delivery_requests.labels(
             self._peer, "http_5xx" if status >= 500 else f"http_{status}"
         ).inc()
-        raise _TransientFailure(f"http_{status}: {code}")
+        raise _TransientFailure(f"http_{status}: {code}", retry_after)
 
     def _verify(self, item: ClaimedEnvelope, receipt: bytes) -> DeliveryOutcome:
         facts = verify_receipt(
@@ -245,7 +264,12 @@ class DestinationQueue:
             receiver_keys=self._keyring.peer_keys(self._peer),
             envelope_data=item.envelope,
         )
-        if facts.message_id != item.message_id or facts.sender != self._node_id:
+        # A refusal of an envelope whose header did not parse names no message id; the
+        # envelope hash, checked by verify_receipt, still binds it to this envelope.
+        message_ok = facts.message_id == item.message_id or (
+            facts.message_id is None and not facts.accepted
+        )
+        if not message_ok or facts.sender != self._node_id:
             raise ReceiptInvalid("receipt_mismatch", "receipt names another message or sender")
         return DeliveryOutcome(
             message_id=item.message_id,
@@ -255,9 +279,9 @@ class DestinationQueue:
             received_at=facts.received_at,
         )
 
-    async def _record_failure(self, reason: str) -> None:
+    async def _record_failure(self, reason: str, at_least: timedelta | None = None) -> None:
         self._failures += 1
-        delay = self._policy.backoff(self._failures)
+        delay = max(self._policy.backoff(self._failures), at_least or timedelta())
         self._retry_at = self._clock() + delay
         await self._store.record_failure(self._peer, self._failures, self._retry_at, reason)
         self._metrics.peer_failures.labels(self._peer).set(self._failures)
@@ -278,6 +302,13 @@ class DestinationQueue:
     async def _publish_depth(self) -> None:
         count = await self._store.pending_count(self._peer)
         self._metrics.queue_depth.labels(self._peer).set(count)
+
+
+def _retry_after(value: str | None) -> timedelta | None:
+    """Retry-After in seconds (the only form peers send), capped at an hour."""
+    if value is None or not value.isdigit():
+        return None
+    return timedelta(seconds=min(int(value), 3600))
 
 
 def _error_code(payload: bytes) -> str:

@@ -49,8 +49,19 @@ WHERE o.id = c.id
 RETURNING o.id, o.message_id, o.case_id, o.envelope, o.envelope_sha256, o.attempts;
 
 -- name: outbox_release
-UPDATE outbox SET state = 'queued', last_error = $2, claimed_by = NULL, claimed_at = NULL
+UPDATE outbox
+SET state = 'queued', last_error = COALESCE($2, last_error), claimed_by = NULL, claimed_at = NULL
 WHERE message_id = ANY($1::uuid[]) AND state = 'sending';
+
+-- name: outbox_release_invalid
+UPDATE outbox
+SET state = CASE WHEN invalid_receipts + 1 >= $3 THEN 'dead'::outbox_state
+                 ELSE 'queued'::outbox_state END,
+    invalid_receipts = invalid_receipts + 1,
+    last_error = $2, claimed_by = NULL, claimed_at = NULL,
+    finished_at = CASE WHEN invalid_receipts + 1 >= $3 THEN $4 ELSE NULL END
+WHERE message_id = ANY($1::uuid[]) AND state = 'sending'
+RETURNING message_id, state::text AS state;
 
 -- name: outbox_finish
 UPDATE outbox
@@ -64,7 +75,8 @@ SELECT count(*) FROM outbox WHERE recipient = $1 AND state IN ('queued', 'sendin
 -- name: receipt_insert
 INSERT INTO receipts (message_id, receipt, accepted, reason_code, received_at)
 VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (message_id) DO NOTHING;
+ON CONFLICT (message_id) DO UPDATE
+SET receipt = $2, accepted = $3, reason_code = $4, received_at = $5, stored_at = now();
 
 -- name: destination_get
 SELECT peer, failures, retry_at, last_error, last_success_at, last_failure_at
@@ -129,7 +141,9 @@ FROM outbox o LEFT JOIN receipts r USING (message_id)
 WHERE o.message_id = $1;
 
 -- name: outbox_requeue
-UPDATE outbox SET state = 'queued', last_error = NULL, claimed_by = NULL, finished_at = NULL
+UPDATE outbox
+SET state = 'queued', last_error = NULL, claimed_by = NULL, finished_at = NULL,
+    invalid_receipts = 0
 WHERE message_id = $1 AND state IN ('rejected', 'dead')
 RETURNING recipient;
 

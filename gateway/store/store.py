@@ -186,15 +186,31 @@ class Store:
         claimed.sort(key=lambda item: item.queue_position)
         return claimed
 
-    async def release(self, message_ids: Sequence[uuid.UUID], error: str) -> None:
-        """Put claimed envelopes back in the queue after a transient failure."""
+    async def release(self, message_ids: Sequence[uuid.UUID], error: str | None) -> None:
+        """Put claimed envelopes back in the queue (error None keeps the last one)."""
         async with self._pool.acquire() as connection:
             await connection.execute(Q.outbox_release, list(message_ids), error)
 
-    async def finish(
-        self, peer: str, outcomes: Sequence[DeliveryOutcome], *, dead: Sequence[uuid.UUID] = ()
-    ) -> None:
-        """Record verified receipts (delivered or rejected) and dead letters in one transaction."""
+    async def release_invalid(
+        self, message_ids: Sequence[uuid.UUID], error: str, *, give_up_after: int
+    ) -> list[uuid.UUID]:
+        """Requeue envelopes whose receipts did not verify; after give_up_after such answers
+        a message is dead. Returns the ids that died."""
+        now = _now()
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(
+                Q.outbox_release_invalid, list(message_ids), error, give_up_after, now
+            )
+            dead = [row["message_id"] for row in rows if row["state"] == "dead"]
+            await self._append_audit(
+                connection,
+                [AuditEntry("delivery", "outbox.dead", str(m), {"reason": error}) for m in dead],
+                now,
+            )
+        return dead
+
+    async def finish(self, peer: str, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Record verified receipts (delivered or rejected) in one transaction."""
         now = _now()
         audit: list[AuditEntry] = []
         async with self._pool.acquire() as connection, connection.transaction():
@@ -223,14 +239,6 @@ class Store:
                 audit.append(
                     AuditEntry("delivery", f"outbox.{state}", str(outcome.message_id), detail)
                 )
-            for message_id in dead:
-                updated = await connection.fetchval(
-                    Q.outbox_finish, message_id, "dead", "gave up: see the audit log", now
-                )
-                if updated is not None:
-                    audit.append(
-                        AuditEntry("delivery", "outbox.dead", str(message_id), {"peer": peer})
-                    )
             await self._append_audit(connection, audit, now)
 
     async def reject_unreceipted(

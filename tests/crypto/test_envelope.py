@@ -313,7 +313,10 @@ def test_a_low_order_sender_key_fails_decryption_not_the_process() -> None:
 
 
 def test_a_lifetime_beyond_the_limit_is_refused() -> None:
-    sealed = seal_simple(PAIR.police, lifetime=timedelta(days=31))
+    sealed = seal_simple(PAIR.police, lifetime=timedelta(days=7))
+    strict = EnvelopeLimits(max_lifetime=timedelta(days=6))
     with pytest.raises(EnvelopeRejected) as caught:
-        open_envelope(PAIR.ratanakiri, sealed.data, now=NOW, limits=LIMITS)
+        open_envelope(PAIR.ratanakiri, sealed.data, now=NOW, limits=strict)
     assert caught.value.reason is RejectReason.LIFETIME_TOO_LONG
+    with pytest.raises(ValueError, match="at most 30 days"):
+        seal_simple(PAIR.police, lifetime=timedelta(days=31))

@@ -15,6 +15,7 @@ CREATE TABLE outbox (
     envelope_sha256 bytea NOT NULL,
     state           outbox_state NOT NULL DEFAULT 'queued',
     attempts        integer NOT NULL DEFAULT 0,
+    invalid_receipts integer NOT NULL DEFAULT 0,   -- answers whose receipt did not verify
     last_error      text,
     queued_at       timestamptz NOT NULL DEFAULT now(),
     expires_at      timestamptz NOT NULL,
