@@ -36,5 +36,8 @@ unit: $(STAMP)
 proto: $(STAMP)
 	$(BIN)/python tools/gen_proto.py
 
+demo: $(STAMP)
+	$(BIN)/gateway demo
+
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache

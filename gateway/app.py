@@ -298,8 +298,8 @@ async def run_until_signalled(config: NodeConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await gateway.start()
     try:
+        await gateway.start()
         await stop.wait()
     finally:
         await gateway.stop()

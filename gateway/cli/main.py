@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, keys_cmd, node_cmds
+from gateway.cli import config_cmd, demo_cmd, keys_cmd, node_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cmd.register(commands)
     config_cmd.register(commands)
     node_cmds.register(commands)
+    demo_cmd.register(commands)
     return parser
 
 

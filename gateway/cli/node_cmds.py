@@ -105,7 +105,11 @@ def _run(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     _configure_logging()
-    asyncio.run(run_until_signalled(config))
+    try:
+        asyncio.run(run_until_signalled(config))
+    except OSError as error:
+        # Typically a listen address in use or not ours; the config names both ports.
+        return fail("run", f"cannot start node {config.node.id}: {error.strerror or error}")
     return 0
 
 
