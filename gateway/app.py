@@ -29,6 +29,7 @@ from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.metrics import GatewayMetrics
+from gateway.policy import PeerRoute, RoutePolicy, RoutingRule
 from gateway.store import EmbeddedPostgres, Store, start_embedded
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,25 @@ async def open_database(config: NodeConfig) -> NodeDatabase:
     return NodeDatabase(store, embedded)
 
 
+def route_policy(config: NodeConfig) -> RoutePolicy:
+    return RoutePolicy(
+        {
+            peer.id: PeerRoute(peer.country, tuple(getattr(peer, "redact", ())))
+            for peer in config.peers
+        },
+        [
+            RoutingRule(rule.kinds, rule.provinces, rule.to)
+            for rule in getattr(config, "routing", ())
+        ],
+    )
+
+
 def dispatcher_for(config: NodeConfig, store: Store, clock: Callable[[], datetime]) -> Dispatcher:
     return Dispatcher(
         keyring=keyring_from_config(config),
         store=store,
         sendable_kinds={peer.id: frozenset(peer.send) for peer in config.peers},
+        policy=route_policy(config),
         message_ttl=config.retry.message_ttl,
         clock=clock,
     )

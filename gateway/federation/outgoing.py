@@ -14,8 +14,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.crypto import Keyring, seal
+from gateway.policy import RoutePolicy
 from gateway.store import AuditEntry, OutgoingEnvelope, Store
 from gateway.wire import Kind, canonical, envelope, uuid7
+
+_NOTICE_ACTIONS = frozenset(
+    {canonical.ACTION_ISSUE, canonical.ACTION_UPDATE, canonical.ACTION_CANCEL}
+)
+ALLOWED_ACTIONS: dict[Kind, frozenset[int]] = {
+    Kind.WANTED_PERSON_NOTICE: _NOTICE_ACTIONS,
+    Kind.HOTLINE_ALERT: _NOTICE_ACTIONS,
+    Kind.VICTIM_HANDOVER: frozenset(
+        {
+            canonical.ACTION_PROPOSE,
+            canonical.ACTION_ACCEPT,
+            canonical.ACTION_COUNTER_PROPOSE,
+            canonical.ACTION_REJECT,
+            canonical.ACTION_COMPLETE,
+            canonical.ACTION_UPDATE,
+            canonical.ACTION_CANCEL,
+        }
+    ),
+}
 
 
 class SubmissionRefused(Exception):  # noqa: N818 - a verdict on the caller's input
@@ -30,11 +50,19 @@ class SubmissionRefused(Exception):  # noqa: N818 - a verdict on the caller's in
 
 @dataclass(frozen=True)
 class Queued:
-    """One queued copy of a submitted message."""
+    """One queued copy of a submitted message, and what policy removed from that copy."""
 
     message_id: uuid.UUID
     recipient: str
     case_id: uuid.UUID
+    redacted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    items: list[OutgoingEnvelope]
+    audit: list[AuditEntry]
+    queued: list[Queued]
 
 
 class Dispatcher:
@@ -46,14 +74,28 @@ class Dispatcher:
         keyring: Keyring,
         store: Store,
         sendable_kinds: Mapping[str, frozenset[str]],
+        policy: RoutePolicy,
         message_ttl: timedelta,
         clock: Callable[[], datetime],
     ) -> None:
         self._keyring = keyring
         self._store = store
         self._sendable = sendable_kinds
+        self._policy = policy
         self._ttl = message_ttl
         self._clock = clock
+
+    def recipients(self, message: canonical.Message, requested: Sequence[str]) -> tuple[str, ...]:
+        """The peers asked for, or those the routing rules choose; refused when none."""
+        chosen = tuple(dict.fromkeys(requested)) or self._policy.route(message)
+        if not chosen:
+            raise SubmissionRefused(
+                "no_route",
+                "to",
+                "expected recipients: none were given and no routing rule matches this "
+                "message's kind and province",
+            )
+        return chosen
 
     def check(self, message: canonical.Message, recipients: Sequence[str]) -> Kind:
         """Refuse what cannot be sent, before anything is written; returns the kind."""
@@ -65,6 +107,11 @@ class Dispatcher:
                 "expected one of wanted_person_notice, victim_handover, hotline_alert",
             )
         kind = Kind(body)
+        if message.action not in ALLOWED_ACTIONS[kind]:
+            allowed = sorted(canonical.Action.Name(a) for a in ALLOWED_ACTIONS[kind])  # type: ignore[arg-type]
+            raise SubmissionRefused(
+                "invalid_field", "action", f"expected for {kind.value} one of {', '.join(allowed)}"
+            )
         if message.case_id:
             try:
                 uuid.UUID(message.case_id)
@@ -88,22 +135,54 @@ class Dispatcher:
     async def submit(
         self,
         message: canonical.Message,
-        recipients: Sequence[str],
+        recipients: Sequence[str] = (),
         *,
         actor: str,
         local_client: str | None = None,
     ) -> list[Queued]:
-        """Queue message for each recipient; a new case gets a case id here."""
+        """Queue message for each recipient (or the routed ones); a new case gets an id here."""
+        prepared = self._prepare(message, recipients, actor, local_client)
+        await self._store.enqueue(prepared.items, prepared.audit)
+        return prepared.queued
+
+    async def submit_all(
+        self,
+        messages: Sequence[canonical.Message],
+        recipients: Sequence[str] = (),
+        *,
+        actor: str,
+        local_client: str | None = None,
+    ) -> list[Queued]:
+        """Queue several messages in one transaction: all of them or, on any refusal, none."""
+        items: list[OutgoingEnvelope] = []
+        audit: list[AuditEntry] = []
+        queued: list[Queued] = []
+        for message in messages:
+            prepared = self._prepare(message, recipients, actor, local_client)
+            items += prepared.items
+            audit += prepared.audit
+            queued += prepared.queued
+        await self._store.enqueue(items, audit)
+        return queued
+
+    def _prepare(
+        self,
+        message: canonical.Message,
+        requested: Sequence[str],
+        actor: str,
+        local_client: str | None,
+    ) -> _Prepared:
+        recipients = self.recipients(message, requested)
         kind = self.check(message, recipients)
         if not message.case_id:
             message.case_id = str(uuid.uuid4())
         case_id = uuid.UUID(message.case_id)
         now = self._clock()
-        payload = envelope.SealedPayload(message=message.SerializeToString())
         handling = canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
-        items: list[OutgoingEnvelope] = []
-        audit: list[AuditEntry] = []
-        for recipient in dict.fromkeys(recipients):
+        prepared = _Prepared([], [], [])
+        for recipient in recipients:
+            copy = self._policy.apply(message, recipient)
+            payload = envelope.SealedPayload(message=copy.message.SerializeToString())
             message_id = uuid7()
             sealed = seal(
                 self._keyring,
@@ -115,7 +194,7 @@ class Dispatcher:
                 created_at=now,
                 expires_at=now + self._ttl,
             )
-            items.append(
+            prepared.items.append(
                 OutgoingEnvelope(
                     message_id=message_id,
                     recipient=recipient,
@@ -129,13 +208,13 @@ class Dispatcher:
                     local_client=local_client,
                 )
             )
-            audit.append(
-                AuditEntry(
-                    actor,
-                    "outbox.queued",
-                    str(message_id),
-                    {"peer": recipient, "kind": kind.value, "case": str(case_id)},
-                )
-            )
-        await self._store.enqueue(items, audit)
-        return [Queued(item.message_id, item.recipient, case_id) for item in items]
+            detail: dict[str, str | int | bool | None] = {
+                "peer": recipient,
+                "kind": kind.value,
+                "case": str(case_id),
+            }
+            if copy.removed:
+                detail["redacted"] = ",".join(copy.removed)
+            prepared.audit.append(AuditEntry(actor, "outbox.queued", str(message_id), detail))
+            prepared.queued.append(Queued(message_id, recipient, case_id, copy.removed))
+        return prepared
