@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
 from gateway.config import NodeConfig, PeerConfig
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
 from gateway.federation.outgoing import Dispatcher
@@ -214,12 +215,19 @@ class Gateway:
             if tls
             else None,
         )
-        ops = web.Application()
+        local_api = LocalApi(
+            clients=api_clients(config.local_clients),
+            store=self.store,
+            keyring=self.keyring,
+            dispatcher=self.dispatcher,
+        )
+        ops = web.Application(client_max_size=MAX_DOCUMENT_BYTES, middlewares=[error_middleware])
         ops.add_routes(
             [
                 web.get("/healthz", self._healthz),
                 web.get("/readyz", self._readyz),
                 web.get("/metrics", self._metrics),
+                *local_api.routes(),
             ]
         )
         await self._serve(ops, config.listen.api.host, config.listen.api.port, None)

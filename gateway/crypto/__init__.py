@@ -17,6 +17,7 @@ from gateway.crypto.envelope import (
     SealedEnvelope,
     open_envelope,
     parse_header,
+    reopen_stored,
     seal,
 )
 from gateway.crypto.keys import Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
@@ -40,6 +41,7 @@ __all__ = [
     "encrypt_attachment",
     "open_envelope",
     "parse_header",
+    "reopen_stored",
     "seal",
     "sign_receipt",
     "verify_receipt",

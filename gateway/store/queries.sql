@@ -127,7 +127,7 @@ FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2;
 -- name: outbox_list
 SELECT o.message_id, o.recipient, o.case_id, o.kind, o.handling, o.sender_reference,
        o.state::text AS state, o.attempts, o.last_error, o.queued_at, o.expires_at,
-       o.finished_at, r.received_at AS receipt_received_at
+       o.finished_at, r.received_at AS receipt_received_at, o.local_client
 FROM outbox o LEFT JOIN receipts r USING (message_id)
 WHERE ($1::text IS NULL OR o.state::text = $1) AND ($2::text IS NULL OR o.recipient = $2)
 ORDER BY o.id DESC
@@ -136,7 +136,8 @@ LIMIT $3;
 -- name: outbox_get
 SELECT o.message_id, o.recipient, o.case_id, o.kind, o.handling, o.sender_reference,
        o.state::text AS state, o.attempts, o.last_error, o.queued_at, o.expires_at,
-       o.finished_at, r.received_at AS receipt_received_at, o.envelope, r.receipt
+       o.finished_at, r.received_at AS receipt_received_at, o.local_client, o.envelope,
+       r.receipt
 FROM outbox o LEFT JOIN receipts r USING (message_id)
 WHERE o.message_id = $1;
 
@@ -175,3 +176,10 @@ SELECT recipient, state::text AS state, count(*) AS n FROM outbox GROUP BY recip
 -- name: audit_list
 SELECT seq, at, actor, action, subject, detail::text AS detail
 FROM audit_log ORDER BY seq DESC LIMIT $1;
+
+-- name: inbox_after
+SELECT id, sender, message_id, case_id, kind, created_at, received_at, envelope
+FROM inbox
+WHERE id > $1 AND kind = ANY($2::text[])
+ORDER BY id
+LIMIT $3;

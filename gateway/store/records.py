@@ -133,6 +133,7 @@ class OutboxRow:
     expires_at: datetime
     finished_at: datetime | None
     receipt_received_at: datetime | None
+    local_client: str | None = None
 
 
 @dataclass(frozen=True)

@@ -468,6 +468,14 @@ class Store:
             row = await connection.fetchrow(Q.inbox_get, message_id)
         return None if row is None else (_inbox_row(row), bytes(row["envelope"]))
 
+    async def inbox_after(
+        self, after: int, kinds: Sequence[str], limit: int
+    ) -> list[tuple[InboxRow, bytes]]:
+        """Incoming messages of the given kinds after the cursor, oldest first."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.inbox_after, after, list(kinds), limit)
+        return [(_inbox_row(row), bytes(row["envelope"])) for row in rows]
+
     async def peer_summaries(self, peers: Sequence[str]) -> list[PeerSummary]:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.peer_summary, list(peers))
@@ -531,6 +539,7 @@ def _outbox_row(row: asyncpg.Record) -> OutboxRow:
         expires_at=row["expires_at"],
         finished_at=row["finished_at"],
         receipt_received_at=row["receipt_received_at"],
+        local_client=row["local_client"],
     )
 
 

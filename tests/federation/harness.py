@@ -8,6 +8,8 @@ HTTPS with certificates from a throwaway CA (trustme), like production, not plai
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import secrets
 import signal
 import socket
 import subprocess
@@ -43,6 +45,19 @@ KEY_VALIDITY = KeyValidity(
     datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=365)
 )
 ALL_KINDS = ["wanted_person_notice", "victim_handover", "hotline_alert"]
+
+
+def local_client(
+    client_id: str, formats: list[str], kinds: list[str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A bearer token and the config entry of a local client holding it."""
+    token = secrets.token_urlsafe(24)
+    return token, {
+        "id": client_id,
+        "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+        "formats": formats,
+        "kinds": kinds or ALL_KINDS,
+    }
 
 
 def free_port() -> int:
@@ -94,6 +109,9 @@ class Federation:
         self.ca_file = root / "ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))
         self.nodes: dict[str, Node] = {}
+        # Extra top-level config sections per node (local_clients, routing...), kept across
+        # rewrites of its config.
+        self.sections: dict[str, dict[str, Any]] = {}
         self.retry: dict[str, str | int] = {
             "initial_backoff": "100ms",
             "max_backoff": "2s",
@@ -213,6 +231,7 @@ class Federation:
             "state_dir": "state",
             "peers": peers,
             "retry": self.retry,
+            **self.sections.get(node_id, {}),
         }
         path = self.config_path(node_id, variant)
         path.write_text(yaml.safe_dump(document, sort_keys=False))

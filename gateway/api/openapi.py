@@ -1,0 +1,278 @@
+"""The OpenAPI 3.1 description of the local API, served at /api/v1/openapi.json.
+
+Written by hand, next to the handlers it describes, and checked against them by schemathesis
+in the test suite: a handler that answers what the document does not promise fails CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "A parameter is malformed.",
+        401: "Missing or unknown bearer token.",
+        403: "This client may not use that format or kind.",
+        404: "No such message for this client.",
+        413: "The document is too large.",
+        415: "Unknown format or Content-Type.",
+        422: "The document or a record in it is invalid, or cannot be routed; nothing queued.",
+    }
+    return {
+        str(status): {
+            "description": reasons[status],
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+        for status in statuses
+    }
+
+
+def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
+    """The document; formats lists the installed adapters' ids."""
+    format_parameter = {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "description": "Format id; for POST it may instead be given by Content-Type.",
+        "schema": {"type": "string", "enum": list(formats)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Border Liaison Gateway local API",
+            "version": "1",
+            "description": "For police systems on this node's side: submit messages in your "
+            "own format, follow their delivery, and pull incoming messages.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/messages": {
+                "post": {
+                    "operationId": "submitMessages",
+                    "summary": "Queue a native document's messages for peers",
+                    "parameters": [
+                        format_parameter,
+                        {
+                            "name": "to",
+                            "in": "query",
+                            "required": False,
+                            "description": "Peer ids; when absent the node's routing rules choose.",
+                            "schema": {"type": "array", "items": {"type": "string"}},
+                            "style": "form",
+                            "explode": True,
+                        },
+                        {
+                            "name": "case_id",
+                            "in": "query",
+                            "required": False,
+                            "description": "Attach the messages to an existing case.",
+                            "schema": {"type": "string", "format": "uuid"},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/vnd.vn-police+json": {"schema": {}},
+                            "application/vnd.kh-police+xml": {"schema": {"type": "string"}},
+                            "text/csv": {"schema": {"type": "string"}},
+                            "application/vnd.blg.canonical+json": {"schema": {}},
+                        },
+                    },
+                    "responses": {
+                        "202": {
+                            "description": "Durably queued.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Queued"}
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 403, 413, 415, 422),
+                    },
+                }
+            },
+            "/api/v1/messages/{message_id}": {
+                "get": {
+                    "operationId": "getMessage",
+                    "summary": "Delivery state of a message this client sent",
+                    "parameters": [
+                        {
+                            "name": "message_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "format": "uuid"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The message's state.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/MessageStatus"}
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 404),
+                    },
+                }
+            },
+            "/api/v1/inbox": {
+                "get": {
+                    "operationId": "getInbox",
+                    "summary": "Incoming messages in this client's format, oldest first",
+                    "parameters": [
+                        format_parameter,
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "required": False,
+                            "description": "next_cursor of the previous page; 0 or absent "
+                            "for the beginning.",
+                            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of messages.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/InboxPage"}
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 403, 415),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "The OpenAPI document."}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "required": ["location", "message"],
+                    "properties": {
+                        "location": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "problems": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Problem"},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Queued": {
+                    "type": "object",
+                    "required": ["messages", "warnings"],
+                    "properties": {
+                        "messages": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "to", "case_id", "status_url", "redacted"],
+                                "properties": {
+                                    "id": {"type": "string", "format": "uuid"},
+                                    "to": {"type": "string"},
+                                    "case_id": {"type": "string", "format": "uuid"},
+                                    "status_url": {"type": "string"},
+                                    "redacted": {"type": "array", "items": {"type": "string"}},
+                                },
+                            },
+                        },
+                        "warnings": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Problem"},
+                        },
+                    },
+                },
+                "MessageStatus": {
+                    "type": "object",
+                    "required": ["id", "to", "kind", "case_id", "state", "attempts"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "to": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "case_id": {"type": "string", "format": "uuid"},
+                        "sender_reference": {"type": "string"},
+                        "state": {
+                            "type": "string",
+                            "enum": [
+                                "queued",
+                                "sending",
+                                "delivered",
+                                "rejected",
+                                "expired",
+                                "dead",
+                            ],
+                        },
+                        "attempts": {"type": "integer"},
+                        "last_error": {"type": ["string", "null"]},
+                        "queued_at": {"type": ["string", "null"], "format": "date-time"},
+                        "receipt_received_at": {"type": ["string", "null"], "format": "date-time"},
+                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+                "InboxPage": {
+                    "type": "object",
+                    "required": ["messages", "next_cursor"],
+                    "properties": {
+                        "next_cursor": {"type": "string"},
+                        "messages": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "from", "kind", "case_id", "document"],
+                                "properties": {
+                                    "id": {"type": "string", "format": "uuid"},
+                                    "from": {"type": "string"},
+                                    "kind": {"type": "string"},
+                                    "case_id": {"type": "string", "format": "uuid"},
+                                    "received_at": {"type": ["string", "null"]},
+                                    "format": {"type": "string"},
+                                    "media_type": {"type": "string"},
+                                    "document": {"type": ["string", "null"]},
+                                    "warnings": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Problem"},
+                                    },
+                                    "error": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
