@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, demo_cmd, keys_cmd, node_cmds
+from gateway.cli import config_cmd, convert_cmd, demo_cmd, keys_cmd, node_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     keys_cmd.register(commands)
     config_cmd.register(commands)
+    convert_cmd.register(commands)
     node_cmds.register(commands)
     demo_cmd.register(commands)
     return parser
