@@ -22,15 +22,19 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adapters import adapter_for
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
-from gateway.config import NodeConfig, PeerConfig
+from gateway.config import NodeConfig, PeerConfig, WebhookDelivery
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
+from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
+from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
+from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.metrics import GatewayMetrics
-from gateway.policy import PeerRoute, RoutePolicy, RoutingRule
+from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import EmbeddedPostgres, Store, start_embedded
 
 log = logging.getLogger(__name__)
@@ -112,14 +116,8 @@ async def open_database(config: NodeConfig) -> NodeDatabase:
 
 def route_policy(config: NodeConfig) -> RoutePolicy:
     return RoutePolicy(
-        {
-            peer.id: PeerRoute(peer.country, tuple(getattr(peer, "redact", ())))
-            for peer in config.peers
-        },
-        [
-            RoutingRule(rule.kinds, rule.provinces, rule.to)
-            for rule in getattr(config, "routing", ())
-        ],
+        {peer.id: PeerRoute(peer.country, peer.redact) for peer in config.peers},
+        config.routing,
     )
 
 
@@ -132,6 +130,19 @@ def dispatcher_for(config: NodeConfig, store: Store, clock: Callable[[], datetim
         message_ttl=config.retry.message_ttl,
         clock=clock,
     )
+
+
+def local_recipients(config: NodeConfig) -> dict[str, tuple[str, ...]]:
+    """Per kind, the local clients that get incoming messages of that kind pushed to them."""
+    found: dict[str, list[str]] = {}
+    for client in config.local_clients:
+        if client.delivery is None:
+            continue
+        carried = adapter_for(client.delivery.format).kinds
+        for kind in client.kinds:
+            if kind in carried:
+                found.setdefault(kind.value, []).append(client.id)
+    return {kind: tuple(clients) for kind, clients in found.items()}
 
 
 def client_ssl_context(peer: PeerConfig) -> ssl.SSLContext | None:
@@ -160,11 +171,13 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.keyring = keyring_from_config(config)
         self.queues: dict[str, DestinationQueue] = {}
+        self.local_queues: dict[str, LocalDeliveryQueue] = {}
         self._database: NodeDatabase | None = None
         self._runners: list[web.AppRunner] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
+        self._stop_inbox_listening: Callable[[], Awaitable[None]] | None = None
         self.ready = False
 
     @property
@@ -187,6 +200,7 @@ class Gateway:
             receivable_kinds={peer.id: frozenset(peer.receive) for peer in config.peers},
             clock=self.clock,
             metrics=self.metrics,
+            local_recipients=local_recipients(config),
         )
         endpoint = FederationEndpoint(
             receiver=receiver,
@@ -248,7 +262,9 @@ class Gateway:
             )
             self.queues[peer.id] = queue
             self._tasks.append(asyncio.create_task(queue.run(), name=f"deliver:{peer.id}"))
+        self._start_local_delivery(policy)
         self._stop_listening = await self.store.listen_outbox(self._wake)
+        self._stop_inbox_listening = await self.store.listen_inbox(self._wake_local)
         self.ready = True
         log.info(
             "node %s up: federation on %s:%d, operations on %s:%d, %d peers",
@@ -259,6 +275,47 @@ class Gateway:
             config.listen.api.port,
             len(config.peers),
         )
+
+    def _start_local_delivery(self, policy: RetryPolicy) -> None:
+        assert self._session is not None
+        dispatcher = self.dispatcher
+        for client in self.config.local_clients:
+            delivery = client.delivery
+            if delivery is not None:
+                target: LocalTarget = (
+                    WebhookTarget(delivery.url, delivery.hmac_secret, self._session)
+                    if isinstance(delivery, WebhookDelivery)
+                    else DropFolderTarget(delivery.path)
+                )
+                queue = LocalDeliveryQueue(
+                    client=client.id,
+                    target=target,
+                    adapter=adapter_for(delivery.format),
+                    store=self.store,
+                    keyring=self.keyring,
+                    policy=policy,
+                    metrics=self.metrics,
+                )
+                self.local_queues[client.id] = queue
+                self._tasks.append(asyncio.create_task(queue.run(), name=f"local:{client.id}"))
+            outgoing = client.outgoing_folder
+            if outgoing is not None:
+                watcher = OutgoingFolderWatcher(
+                    client=client.id,
+                    folder=outgoing.path,
+                    adapter=adapter_for(outgoing.format),
+                    recipients=outgoing.to,
+                    dispatcher=dispatcher,
+                    store=self.store,
+                    poll_interval=outgoing.poll_interval.total_seconds(),
+                    metrics=self.metrics,
+                )
+                self._tasks.append(asyncio.create_task(watcher.run(), name=f"drop:{client.id}"))
+
+    def _wake_local(self, client: str) -> None:
+        queue = self.local_queues.get(client)
+        if queue is not None:
+            queue.wake()
 
     def _wake(self, peer: str) -> None:
         queue = self.queues.get(peer)
@@ -275,8 +332,9 @@ class Gateway:
 
     async def stop(self) -> None:
         self.ready = False
-        if self._stop_listening is not None:
-            await self._stop_listening()
+        for stopper in (self._stop_listening, self._stop_inbox_listening):
+            if stopper is not None:
+                await stopper()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -27,10 +27,13 @@ from gateway.config.keyfiles import (
 )
 from gateway.config.loader import is_loopback_host, load_config
 from gateway.config.schema import (
+    DELIVERY_TYPES,
     KINDS,
     LANGUAGES,
     ApiListenConfig,
     DatabaseConfig,
+    DeliveryType,
+    DropFolderDelivery,
     FederationListenConfig,
     Language,
     LimitsConfig,
@@ -39,6 +42,7 @@ from gateway.config.schema import (
     LocalizedNames,
     NodeConfig,
     NodeIdentity,
+    OutgoingFolder,
     OwnKeyConfig,
     PeerConfig,
     PeerKeyConfig,
@@ -46,7 +50,9 @@ from gateway.config.schema import (
     RateLimitConfig,
     RetentionConfig,
     RetryConfig,
+    RoutingRule,
     ServerTlsConfig,
+    WebhookDelivery,
 )
 from gateway.config.values import (
     format_duration,
@@ -58,6 +64,7 @@ from gateway.config.values import (
 from gateway.wire import Kind
 
 __all__ = [
+    "DELIVERY_TYPES",
     "KINDS",
     "LANGUAGES",
     "PRIVATE_KEY_FORMAT",
@@ -65,6 +72,8 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "DatabaseConfig",
+    "DeliveryType",
+    "DropFolderDelivery",
     "FederationListenConfig",
     "KeyAlgorithm",
     "KeyFileError",
@@ -76,6 +85,7 @@ __all__ = [
     "LocalizedNames",
     "NodeConfig",
     "NodeIdentity",
+    "OutgoingFolder",
     "OwnKeyConfig",
     "PeerConfig",
     "PeerKeyConfig",
@@ -84,7 +94,9 @@ __all__ = [
     "RateLimitConfig",
     "RetentionConfig",
     "RetryConfig",
+    "RoutingRule",
     "ServerTlsConfig",
+    "WebhookDelivery",
     "format_duration",
     "format_instant",
     "format_key",

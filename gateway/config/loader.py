@@ -10,7 +10,8 @@ mostly special cases.
 Loading fails early, at startup or when a CLI command checks the file, for anything that would
 otherwise fail later and further from its cause: missing or world-readable key files, key
 files of another node, plain HTTP towards a remote host, a peer that we would require a client
-certificate from while our listener cannot verify one.
+certificate from while our listener cannot verify one, a redaction path that names no field,
+a routing rule that sends a peer a kind it does not accept.
 """
 
 from __future__ import annotations
@@ -40,17 +41,23 @@ from gateway.config.schema import (
     DEFAULT_DATABASE,
     DEFAULT_LIMITS,
     DEFAULT_PEER_TLS,
+    DEFAULT_POLL_INTERVAL,
     DEFAULT_RATE_LIMIT,
     DEFAULT_RETENTION,
     DEFAULT_RETRY,
+    DEFAULT_ROUTING_KINDS,
+    DEFAULT_ROUTING_PROVINCES,
     DEFAULT_STATE_DIR,
+    DELIVERY_TYPES,
     FORMAT_ID_PATTERN,
     KEY_ID_PATTERN,
     KINDS,
+    MIN_HMAC_SECRET_CHARS,
     NODE_ID_PATTERN,
     PROVINCE_PATTERN,
     ApiListenConfig,
     DatabaseConfig,
+    DropFolderDelivery,
     FederationListenConfig,
     LimitsConfig,
     ListenConfig,
@@ -58,6 +65,7 @@ from gateway.config.schema import (
     LocalizedNames,
     NodeConfig,
     NodeIdentity,
+    OutgoingFolder,
     OwnKeyConfig,
     PeerConfig,
     PeerKeyConfig,
@@ -65,7 +73,9 @@ from gateway.config.schema import (
     RateLimitConfig,
     RetentionConfig,
     RetryConfig,
+    RoutingRule,
     ServerTlsConfig,
+    WebhookDelivery,
 )
 from gateway.config.values import format_duration, format_instant
 from gateway.config.walker import (
@@ -86,7 +96,7 @@ from gateway.config.walker import (
     text,
     text_matching,
 )
-from gateway.wire import Kind
+from gateway.wire import Kind, canonical
 
 _HOSTNAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -171,7 +181,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     )
     database = r.optional("database", _read_database, DEFAULT_DATABASE)
     state_dir = r.optional("state_dir", path, value.walk.resolve_path(str(DEFAULT_STATE_DIR)))
-    peers = r.optional(
+    peers: tuple[PeerConfig, ...] = r.optional(
         "peers",
         sequence_of(
             lambda item: _read_peer(item, node_id, verifies_clients),
@@ -180,16 +190,24 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         ),
         (),
     )
+    # None when the peers section is broken: then the peer ids named elsewhere are not judged.
+    peers_by_id = {peer.id: peer for peer in peers} if r.ok("peers") else None
+    folders: dict[Path, tuple[str, int]] = {}
     local_clients = r.optional(
         "local_clients",
         sequence_of(
-            _read_local_client,
+            lambda item: _read_local_client(item, peers_by_id, folders),
             item="local client",
             unique_by=[
                 ("id", lambda client: client.id),
                 ("token_sha256", lambda client: client.token_sha256),
             ],
         ),
+        (),
+    )
+    routing: tuple[RoutingRule, ...] = r.optional(
+        "routing",
+        sequence_of(lambda item: _read_routing_rule(item, peers_by_id), item="routing rule"),
         (),
     )
     retry = r.optional("retry", _read_retry, DEFAULT_RETRY)
@@ -208,6 +226,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         retry=retry,
         retention=retention,
         limits=limits,
+        routing=routing,
     )
 
 
@@ -443,7 +462,8 @@ def _read_database(value: Value) -> DatabaseConfig:
 # Peers
 
 
-def _peer_url(value: Value) -> str:
+def _http_url(value: Value) -> str:
+    """An https:// URL, or http:// to a loopback host; returned as written."""
     url = value.scalar_text("an https:// or http:// URL")
     try:
         parts = urlsplit(url)
@@ -460,9 +480,14 @@ def _peer_url(value: Value) -> str:
     if port == 0:
         value.expected("a URL with a port number from 1 to 65535")
     if parts.query or parts.fragment:
-        value.expected("a base URL without ?query or #fragment")
+        value.expected("a URL without ?query or #fragment")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         value.expected(f"an https:// URL (http:// is allowed only for {_LOOPBACK_HOSTS})")
+    return url
+
+
+def _peer_url(value: Value) -> str:
+    url = _http_url(value)
     return url if url.endswith("/") else f"{url}/"
 
 
@@ -557,6 +582,7 @@ def _read_peer(value: Value, node_id: str | None, verifies_clients: bool | None)
     send = r.required("send", _kinds)
     receive = r.required("receive", _kinds)
     rate_limit = r.optional("rate_limit", _read_rate_limit, DEFAULT_RATE_LIMIT)
+    redact: tuple[str, ...] = r.optional("redact", sequence_of(_field_path, item="field path"), ())
     r.finish()
     return PeerConfig(
         id=peer_id,
@@ -568,7 +594,48 @@ def _read_peer(value: Value, node_id: str | None, verifies_clients: bool | None)
         send=send,
         receive=receive,
         rate_limit=rate_limit,
+        redact=redact,
     )
+
+
+# The fields of a body's messages can be named down to their leaves; google.protobuf types
+# (Timestamp) are leaves themselves.
+_CANONICAL_PACKAGE = canonical.DESCRIPTOR.package
+_BODY_FIELDS = canonical.Message.DESCRIPTOR.oneofs_by_name["body"].fields
+
+
+def _field_path(value: Value) -> str:
+    """A dotted path of canonical field names from a body field, checked against blg.v1."""
+    expected = "a canonical field path such as hotline_alert.caller"
+    field_path = value.scalar_text(expected)
+    names = field_path.split(".")
+    if not all(names):
+        value.expected(f"{expected} (field names joined by single dots)")
+    fields = {field.name: field for field in _BODY_FIELDS}
+    parent = "a body field of blg.v1.Message"
+    for depth, name in enumerate(names):
+        if not fields:
+            value.fail(
+                f"unknown field {name!r} in {field_path}: {'.'.join(names[:depth])} has no "
+                "fields; expected the path to end there"
+            )
+        if name not in fields:
+            value.fail(
+                f"unknown field {name!r} in {field_path}; expected {parent}: {', '.join(fields)}"
+            )
+        message_type = fields[name].message_type
+        parent = f"a field of {'.'.join(names[: depth + 1])}"
+        fields = (
+            dict(message_type.fields_by_name)
+            if message_type is not None and message_type.file.package == _CANONICAL_PACKAGE
+            else {}
+        )
+    if len(names) == 1:
+        value.fail(
+            f"expected a field inside {field_path}, such as {field_path}.{next(iter(fields))}: "
+            f"to send no {field_path} to this peer, leave it out of the peer's send list"
+        )
+    return field_path
 
 
 # Local clients
@@ -585,21 +652,199 @@ def _token_sha256(value: Value) -> bytes:
     return bytes.fromhex(digest)
 
 
-def _read_local_client(value: Value) -> LocalClientConfig:
+def _read_local_client(
+    value: Value,
+    peers: Mapping[str, PeerConfig] | None,
+    folders: dict[Path, tuple[str, int]],
+) -> LocalClientConfig:
     r = value.mapping()
-    client = LocalClientConfig(
-        id=r.required("id", text_matching(CLIENT_ID_PATTERN, "a client id")),
-        token_sha256=r.required("token_sha256", _token_sha256),
-        formats=r.required(
-            "formats",
-            sequence_of(
-                text_matching(FORMAT_ID_PATTERN, "a format id"), item="format id", min_items=1
-            ),
-        ),
-        kinds=r.required("kinds", _kinds),
+    client_id = r.required("id", text_matching(CLIENT_ID_PATTERN, "a client id"))
+    token_sha256 = r.required("token_sha256", _token_sha256)
+    formats = r.required(
+        "formats",
+        sequence_of(text_matching(FORMAT_ID_PATTERN, "a format id"), item="format id", min_items=1),
+    )
+    kinds = r.required("kinds", _kinds)
+    # None when formats failed: then the formats named below are not judged against them.
+    known_formats = formats if r.ok("formats") else None
+    delivery = r.optional(
+        "delivery", lambda item: _read_delivery(item, known_formats, folders), None
+    )
+    outgoing_folder = r.optional(
+        "outgoing_folder",
+        lambda item: _read_outgoing_folder(item, known_formats, peers, folders),
+        None,
     )
     r.finish()
-    return client
+    return LocalClientConfig(
+        id=client_id,
+        token_sha256=token_sha256,
+        formats=formats,
+        kinds=kinds,
+        delivery=delivery,
+        outgoing_folder=outgoing_folder,
+    )
+
+
+def _client_format(r: MappingReader, formats: tuple[str, ...] | None, *, required: bool) -> str:
+    """The `format` key of a delivery or outgoing folder: one of the client's formats."""
+    convert = text_matching(FORMAT_ID_PATTERN, "a format id")
+    if required:
+        chosen = r.required("format", convert)
+    else:
+        # "" only when the client's formats failed, and then the client fails with them.
+        chosen = r.optional("format", convert, formats[0] if formats else "")
+    if r.ok("format") and formats is not None and chosen not in formats:
+        r.report(
+            "format",
+            f"expected one of this client's formats ({', '.join(formats)}), got {chosen!r}",
+        )
+    return chosen
+
+
+def _folder(folders: dict[Path, tuple[str, int]]) -> Callable[[Value], Path]:
+    """A directory the gateway creates at start if absent; each may serve one purpose only."""
+
+    def convert(value: Value) -> Path:
+        folder = path(value)
+        # os.path, not Path.is_dir(): it answers False instead of raising on permission errors.
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            value.fail(f"expected a directory, {folder} exists and is not a directory")
+        if folder in folders:
+            # A client's drop folder read back as an outgoing folder would send every
+            # incoming message on; two clients in one folder would take each other's files.
+            first, line = folders[folder]
+            value.fail(
+                f"expected a directory of its own, got {folder}, which {first} at line {line} "
+                "already uses"
+            )
+        folders[folder] = (value.path, value.line)
+        return folder
+
+    return convert
+
+
+def _hmac_secret(value: Value) -> bytes:
+    secret = value.scalar_text(f"a secret of at least {MIN_HMAC_SECRET_CHARS} characters")
+    if len(secret) < MIN_HMAC_SECRET_CHARS:
+        # Never echoed, not even in part.
+        value.fail(
+            f"expected a secret of at least {MIN_HMAC_SECRET_CHARS} characters, such as the "
+            f"output of `openssl rand -base64 32`, got {len(secret)} characters"
+        )
+    return secret.encode("utf-8")
+
+
+def _read_delivery(
+    value: Value, formats: tuple[str, ...] | None, folders: dict[Path, tuple[str, int]]
+) -> WebhookDelivery | DropFolderDelivery:
+    r = value.mapping()
+    delivery_type = r.required("type", choice(DELIVERY_TYPES))
+    delivery: WebhookDelivery | DropFolderDelivery | None = None
+    if not r.ok("type"):
+        # The shape is unknown: the keys of every shape pass, so that the broken type is the
+        # one issue.
+        r.expect("url", "hmac_secret", "path", "format")
+    elif delivery_type == "webhook":
+        url = r.required("url", _http_url)
+        hmac_secret = r.required("hmac_secret", _hmac_secret)
+        delivery_format = _client_format(r, formats, required=False)
+        delivery = WebhookDelivery(url=url, hmac_secret=hmac_secret, format=delivery_format)
+    else:
+        folder = r.required("path", _folder(folders))
+        delivery_format = _client_format(r, formats, required=False)
+        delivery = DropFolderDelivery(path=folder, format=delivery_format)
+    r.finish()
+    if delivery is None:  # the type failed, so finish() has raised already
+        raise Rejected
+    return delivery
+
+
+def _read_outgoing_folder(
+    value: Value,
+    formats: tuple[str, ...] | None,
+    peers: Mapping[str, PeerConfig] | None,
+    folders: dict[Path, tuple[str, int]],
+) -> OutgoingFolder:
+    r = value.mapping()
+    outgoing = OutgoingFolder(
+        path=r.required("path", _folder(folders)),
+        format=_client_format(r, formats, required=True),
+        # An empty list is the default too: the routing rules decide.
+        to=r.optional("to", sequence_of(_peer_id(peers), item="peer id"), ()),
+        poll_interval=r.optional("poll_interval", duration, DEFAULT_POLL_INTERVAL),
+    )
+    r.finish()
+    return outgoing
+
+
+# Routing
+
+
+def _peer_id(
+    peers: Mapping[str, PeerConfig] | None,
+    kinds: frozenset[Kind] | None = None,
+    kinds_written: bool = True,
+) -> Callable[[Value], str]:
+    """The id of a configured peer that accepts every one of `kinds` (None: any kinds)."""
+
+    def convert(value: Value) -> str:
+        peer_id = text(value)
+        if peers is None:
+            return peer_id
+        peer = peers.get(peer_id)
+        if peer is None:
+            known = ", ".join(peers) if peers else "(none: the peers section lists none)"
+            value.fail(f"unknown peer {peer_id!r}; expected one of the configured peers: {known}")
+        refused = [kind for kind in KINDS if kinds is not None and kind in kinds - peer.send]
+        if refused:
+            names = ", ".join(refused)
+            them = "it" if len(refused) == 1 else "them"
+            if kinds_written:
+                value.fail(
+                    f"{peer_id} does not accept {names} from this node: add {them} to the "
+                    f"peer's send list or remove {them} from this rule's kinds"
+                )
+            value.fail(
+                f"{peer_id} does not accept {names} from this node, and a rule without kinds "
+                f"routes every kind: add {them} to the peer's send list or give this rule kinds"
+            )
+        return peer_id
+
+    return convert
+
+
+def _place(value: Value) -> str:
+    expected = "an ISO 3166-2 subdivision code such as KH-16 or a country code such as KH"
+    code = value.scalar_text(expected)
+    if not (PROVINCE_PATTERN.fullmatch(code) or COUNTRY_PATTERN.fullmatch(code)):
+        value.expected(expected)
+    return code
+
+
+def _read_routing_rule(value: Value, peers: Mapping[str, PeerConfig] | None) -> RoutingRule:
+    r = value.mapping()
+    # An empty list is refused rather than read as "every kind" or "any place".
+    kinds = r.optional(
+        "kinds",
+        lambda item: frozenset(sequence_of(choice(KINDS), item="message kind", min_items=1)(item)),
+        DEFAULT_ROUTING_KINDS,
+    )
+    provinces = r.optional(
+        "provinces",
+        sequence_of(_place, item="province or country code", min_items=1),
+        DEFAULT_ROUTING_PROVINCES,
+    )
+    to = r.required(
+        "to",
+        sequence_of(
+            _peer_id(peers, kinds if r.ok("kinds") else None, r.has("kinds")),
+            item="peer id",
+            min_items=1,
+        ),
+    )
+    r.finish()
+    return RoutingRule(kinds=kinds, provinces=provinces, to=to)
 
 
 # Tuning sections

@@ -9,7 +9,8 @@ Secret bytes and the database DSN (which usually embeds a password) are excluded
 that a config object logged by mistake, or shown in a traceback, does not leak them.
 
 Defaults live here, in the dataclass fields, and nowhere else: the loader reads them from the
-`DEFAULT_*` instances so the documentation of a default and its value cannot drift apart.
+`DEFAULT_*` instances so the documentation of a default and its value cannot drift apart. The
+one default that depends on another value is a delivery's format: the client's first format.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ CLIENT_ID_PATTERN = NODE_ID_PATTERN
 FORMAT_ID_PATTERN = re.compile(r"[a-z0-9-]+")
 COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
 PROVINCE_PATTERN = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
+
+# How incoming messages reach a local client; `type:` in the file picks one.
+DeliveryType = Literal["webhook", "drop_folder"]
+DELIVERY_TYPES: tuple[DeliveryType, ...] = get_args(DeliveryType)
+# A webhook's HMAC key: shorter ones are guessable, and the key is all that proves a push
+# came from this gateway.
+MIN_HMAC_SECRET_CHARS = 32
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,43 @@ class PeerConfig:
     send: frozenset[Kind]
     receive: frozenset[Kind]
     rate_limit: RateLimitConfig
+    # Canonical field paths (`hotline_alert.caller`, `victim_handover.escort`) removed from
+    # every message before it is sealed for this peer; the loader checked each against
+    # blg.v1.Message. Route policy adds fixed rules of its own (the caller never leaves VN).
+    redact: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """Incoming messages are POSTed to `url`, signed with HMAC-SHA256 under `hmac_secret`."""
+
+    # As written (no "/" added): it names one endpoint, not a base for joining paths.
+    url: str
+    hmac_secret: bytes = field(repr=False)
+    # One of the client's formats.
+    format: str
+
+
+@dataclass(frozen=True)
+class DropFolderDelivery:
+    """Incoming messages are written as files into `path` (created at start if absent)."""
+
+    path: Path
+    format: str
+
+
+DEFAULT_POLL_INTERVAL = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class OutgoingFolder:
+    """Files the client drops into `path`, written in `format`, are sent to peers."""
+
+    path: Path
+    format: str
+    # Empty: the routing rules choose the recipients of each file.
+    to: tuple[str, ...] = ()
+    poll_interval: timedelta = DEFAULT_POLL_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -160,6 +205,28 @@ class LocalClientConfig:
     token_sha256: bytes = field(repr=False)
     formats: tuple[str, ...]
     kinds: frozenset[Kind]
+    # None: the client fetches incoming messages through the API itself.
+    delivery: WebhookDelivery | DropFolderDelivery | None = None
+    outgoing_folder: OutgoingFolder | None = None
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """Where a message goes when the local client names no recipient.
+
+    A message matches when its kind is in `kinds` and, unless `provinces` is empty (any
+    place), its province is one of `provinces` or lies in one of the countries listed there
+    (`KH` matches `KH-16`). Every `to` peer is a configured peer that accepts all of `kinds`.
+    """
+
+    kinds: frozenset[Kind]
+    provinces: tuple[str, ...]
+    to: tuple[str, ...]
+
+
+# A rule that names no kinds routes every kind, and one that names no provinces any place.
+DEFAULT_ROUTING_KINDS: frozenset[Kind] = frozenset(KINDS)
+DEFAULT_ROUTING_PROVINCES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,6 +275,8 @@ class NodeConfig:
     retry: RetryConfig
     retention: RetentionConfig
     limits: LimitsConfig
+    # Last, with a default, so that code constructing a NodeConfig by keyword keeps working.
+    routing: tuple[RoutingRule, ...] = ()
 
     def peer(self, peer_id: str) -> PeerConfig | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

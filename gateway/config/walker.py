@@ -277,6 +277,11 @@ class MappingReader:
             self._failed = True
             return cast(T, _PLACEHOLDER)
 
+    def expect(self, *keys: str) -> None:
+        """Count keys as expected without reading them: the keys of a shape that is unknown
+        because the key choosing it failed, which must not be reported as unknown too."""
+        self._requested.extend(key for key in keys if key not in self._requested)
+
     def ok(self, *keys: str) -> bool:
         """Whether these keys were read successfully (absent optional keys count as read)."""
         return all(
@@ -345,7 +350,6 @@ def text_matching(pattern: re.Pattern[str], what: str) -> Callable[[Value], str]
         result = value.scalar_text(expected)
         if not pattern.fullmatch(result):
             value.expected(expected)
-        return result
         return result
 
     return convert

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from gateway.crypto import Keyring, seal
 from gateway.policy import RoutePolicy
-from gateway.store import AuditEntry, OutgoingEnvelope, Store
+from gateway.store import AuditEntry, DroppedFile, OutgoingEnvelope, Store
 from gateway.wire import Kind, canonical, envelope, uuid7
 
 _NOTICE_ACTIONS = frozenset(
@@ -152,8 +152,11 @@ class Dispatcher:
         *,
         actor: str,
         local_client: str | None = None,
+        dropped_file: DroppedFile | None = None,
     ) -> list[Queued]:
-        """Queue several messages in one transaction: all of them or, on any refusal, none."""
+        """Queue several messages in one transaction: all of them or, on any refusal, none.
+
+        dropped_file is recorded in that transaction (see Store.enqueue)."""
         items: list[OutgoingEnvelope] = []
         audit: list[AuditEntry] = []
         queued: list[Queued] = []
@@ -162,7 +165,7 @@ class Dispatcher:
             items += prepared.items
             audit += prepared.audit
             queued += prepared.queued
-        await self._store.enqueue(items, audit)
+        await self._store.enqueue(items, audit, dropped_file=dropped_file)
         return queued
 
     def _prepare(

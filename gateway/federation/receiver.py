@@ -46,7 +46,9 @@ class EnvelopeReceiver:
         receivable_kinds: Mapping[str, frozenset[str]],
         clock: Callable[[], datetime],
         metrics: GatewayMetrics,
+        local_recipients: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
+        self._local_recipients = local_recipients or {}
         self._keyring = keyring
         self._store = store
         self._limits = limits
@@ -132,6 +134,7 @@ class EnvelopeReceiver:
             ),
             created_at=header.created_at,
             received_at=now,
+            local_recipients=self._local_recipients.get(header.kind.value, ()),
         )
 
     def _check_content(self, opened: OpenedEnvelope) -> None:

@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError
 from gateway.crypto import Keyring, ReceiptInvalid, verify_receipt
 from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import ClaimedEnvelope, DeliveryOutcome, DestinationLock, Store
+from gateway.store import ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
 from gateway.wire import envelope
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class DestinationQueue:
             await asyncio.wait_for(self._wake.wait(), timeout.total_seconds())
         self._wake.clear()
 
-    async def _deliver_while_holding(self, lock: DestinationLock) -> None:
+    async def _deliver_while_holding(self, lock: SessionLock) -> None:
         state = await self._store.destination(self._peer)
         self._failures, self._retry_at = state.failures, state.retry_at
         while lock.held:

@@ -46,6 +46,24 @@ class GatewayMetrics:
             ["reason"],
             registry=r,
         )
+        self.local_deliveries = Counter(
+            "blg_local_deliveries_total",
+            "Attempts to deliver incoming messages to local systems, by client and result.",
+            ["client", "result"],
+            registry=r,
+        )
+        self.local_backlog = Gauge(
+            "blg_local_delivery_pending",
+            "Incoming messages not yet delivered to a local system, per client.",
+            ["client"],
+            registry=r,
+        )
+        self.dropped_files = Counter(
+            "blg_dropped_files_total",
+            "Files taken from outgoing drop folders, by client and result.",
+            ["client", "result"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "blg_outbox_pending",
             "Envelopes queued or being sent, per peer.",

@@ -9,8 +9,9 @@ by (API, drop folder, console, CLI):
   as `victim_handover.escort`.
 Markings travel untouched: a victim-protected message stays victim-protected end to end.
 
-Routing picks recipients when a local system names none: the first matching rules' peers
-(by kind, and by the message's province or country), in configuration order.
+Routing picks recipients when a local system names none: the peers of every matching rule
+(by kind, and by the message's province or its country), in configuration order. A handover
+is matched by its border gate's country only (`KH` matches `KH-OYADAV`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message as ProtoMessage
 
+from gateway.config import RoutingRule
 from gateway.wire import Kind, canonical
 
 HOME_COUNTRY = "VN"
@@ -32,13 +34,6 @@ class PeerRoute:
 
     country: str
     redact: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RoutingRule:
-    kinds: frozenset[Kind]
-    provinces: tuple[str, ...]
-    to: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -105,7 +100,7 @@ class RoutePolicy:
         place = message_province(message)
         chosen: dict[str, None] = {}
         for rule in self._rules:
-            if rule.kinds and kind not in rule.kinds:
+            if kind not in rule.kinds:
                 continue
             if rule.provinces and not _matches(place, rule.provinces):
                 continue

@@ -25,6 +25,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 -- name: outbox_notify
 SELECT pg_notify('blg_outbox', $1);
 
+-- name: inbox_notify
+SELECT pg_notify('blg_inbox', $1);
+
 -- name: outbox_reset_sending
 UPDATE outbox SET state = 'queued', claimed_by = NULL, claimed_at = NULL
 WHERE recipient = $1 AND state = 'sending';
@@ -183,3 +186,47 @@ FROM inbox
 WHERE id > $1 AND kind = ANY($2::text[])
 ORDER BY id
 LIMIT $3;
+
+-- name: local_delivery_insert
+INSERT INTO local_deliveries (client, inbox_id)
+SELECT unnest($1::text[]), $2
+ON CONFLICT (client, inbox_id) DO NOTHING;
+
+-- name: local_delivery_next
+SELECT d.id, d.inbox_id, d.state::text AS state, d.attempts, d.file_name, i.sender,
+       i.message_id, i.case_id, i.kind, i.envelope
+FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
+WHERE d.client = $1 AND d.state <> 'delivered'
+ORDER BY d.id
+LIMIT $2;
+
+-- name: local_delivery_mark_delivering
+UPDATE local_deliveries SET state = 'delivering', file_name = $2
+WHERE id = $1 AND state = 'pending';
+
+-- name: local_delivery_mark_delivered
+UPDATE local_deliveries SET state = 'delivered', delivered_at = $2, last_error = NULL,
+       attempts = attempts + 1
+WHERE id = $1 AND state <> 'delivered'
+RETURNING inbox_id;
+
+-- name: local_delivery_mark_failed
+UPDATE local_deliveries SET attempts = attempts + 1, last_error = $2
+WHERE id = $1 AND state <> 'delivered';
+
+-- name: local_delivery_try_lock
+SELECT pg_try_advisory_lock(hashtext('blg.local-delivery'), hashtext($1));
+
+-- name: local_delivery_unlock
+SELECT pg_advisory_unlock(hashtext('blg.local-delivery'), hashtext($1));
+
+-- name: local_delivery_pending_count
+SELECT client, count(*) AS n, min(created_at) AS oldest
+FROM local_deliveries WHERE state <> 'delivered' GROUP BY client;
+
+-- name: dropped_file_find
+SELECT messages, rejected FROM dropped_files WHERE client = $1 AND sha256 = $2;
+
+-- name: dropped_file_insert
+INSERT INTO dropped_files (client, sha256, file_name, messages, rejected)
+VALUES ($1, $2, $3, $4, $5);

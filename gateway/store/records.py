@@ -71,6 +71,8 @@ class IncomingEnvelope:
     receipt: bytes = field(repr=False)
     created_at: datetime
     received_at: datetime
+    # Local clients to deliver this message to (webhook or drop folder), queued atomically.
+    local_recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,3 +163,30 @@ class PeerSummary:
     last_error: str | None
     last_success_at: datetime | None
     last_failure_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingLocalDelivery:
+    """An incoming message still to be delivered to one local client."""
+
+    id: int
+    inbox_id: int
+    delivering: bool
+    attempts: int
+    file_name: str | None
+    sender: str
+    message_id: uuid.UUID
+    case_id: uuid.UUID
+    kind: str
+    envelope: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DroppedFile:
+    """A file taken from an outgoing drop folder, recorded with what it queued."""
+
+    client: str
+    sha256: bytes
+    file_name: str
+    messages: int
+    rejected: int

@@ -36,11 +36,13 @@ from gateway.store.records import (
     ClaimedEnvelope,
     DeliveryOutcome,
     DestinationState,
+    DroppedFile,
     InboxRow,
     IncomingEnvelope,
     OutboxRow,
     OutgoingEnvelope,
     PeerSummary,
+    PendingLocalDelivery,
     StoredIncoming,
 )
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 OUTBOX_CHANNEL = "blg_outbox"
+INBOX_CHANNEL = "blg_inbox"
 FINAL_STATES = frozenset({"delivered", "rejected", "expired", "dead"})
 
 
@@ -56,16 +59,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class AlreadyQueued(Exception):  # noqa: N818 - a verdict, not a failure
+    """This dropped file's content was queued before (by this or another process)."""
+
+
 class OutboxStateError(Exception):
     """An operator asked for a state change the outbox does not allow."""
 
 
-class DestinationLock:
-    """A held claim to be the only sender to one peer; release() or close to give it up."""
+class SessionLock:
+    """A held PostgreSQL session-level advisory lock: this process is the only one doing
+    something (sending to a peer, delivering to a local client). release() gives it up;
+    a crash gives it up too, as the connection closes."""
 
-    def __init__(self, connection: asyncpg.Connection, peer: str) -> None:
+    def __init__(self, connection: asyncpg.Connection, key: str, unlock_query: str) -> None:
         self._connection = connection
-        self.peer = peer
+        self.key = key
+        self._unlock_query = unlock_query
 
     @property
     def held(self) -> bool:
@@ -75,7 +85,7 @@ class DestinationLock:
         if self._connection.is_closed():
             return
         try:
-            await self._connection.fetchval(Q.destination_unlock, self.peer)
+            await self._connection.fetchval(self._unlock_query, self.key)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             pass  # a lost connection has released the lock already
         finally:
@@ -116,10 +126,32 @@ class Store:
 
     # --- outbox -----------------------------------------------------------------------
 
-    async def enqueue(self, items: Sequence[OutgoingEnvelope], audit: Sequence[AuditEntry]) -> None:
-        """Queue sealed envelopes and their audit entries atomically, and wake the senders."""
+    async def enqueue(
+        self,
+        items: Sequence[OutgoingEnvelope],
+        audit: Sequence[AuditEntry],
+        *,
+        dropped_file: DroppedFile | None = None,
+    ) -> None:
+        """Queue sealed envelopes and their audit entries atomically, and wake the senders.
+
+        dropped_file, when given, is recorded in the same transaction, so a file from a
+        drop folder is either fully queued and remembered, or neither.
+        """
         now = _now()
         async with self._pool.acquire() as connection, connection.transaction():
+            if dropped_file is not None:
+                try:
+                    await connection.execute(
+                        Q.dropped_file_insert,
+                        dropped_file.client,
+                        dropped_file.sha256,
+                        dropped_file.file_name,
+                        dropped_file.messages,
+                        dropped_file.rejected,
+                    )
+                except asyncpg.UniqueViolationError:
+                    raise AlreadyQueued(dropped_file.file_name) from None
             await connection.executemany(
                 Q.outbox_insert,
                 [
@@ -143,13 +175,23 @@ class Store:
             for recipient in sorted({item.recipient for item in items}):
                 await connection.execute(Q.outbox_notify, recipient)
 
-    async def try_lock_destination(self, peer: str) -> DestinationLock | None:
+    async def try_lock_destination(self, peer: str) -> SessionLock | None:
         """Become the only sender to peer, or None if another process is."""
+        lock = await self._try_lock(Q.destination_try_lock, Q.destination_unlock, peer)
+        if lock is not None:
+            async with self._pool.acquire() as connection:
+                await connection.execute(Q.outbox_reset_sending, peer)
+        return lock
+
+    async def try_lock_local_client(self, client: str) -> SessionLock | None:
+        """Become the only process delivering to a local client, or None."""
+        return await self._try_lock(Q.local_delivery_try_lock, Q.local_delivery_unlock, client)
+
+    async def _try_lock(self, lock_query: str, unlock_query: str, key: str) -> SessionLock | None:
         connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
         try:
-            if await connection.fetchval(Q.destination_try_lock, peer):
-                await connection.execute(Q.outbox_reset_sending, peer)
-                return DestinationLock(connection, peer)
+            if await connection.fetchval(lock_query, key):
+                return SessionLock(connection, key, unlock_query)
         except BaseException:
             await connection.close()
             raise
@@ -330,6 +372,12 @@ class Store:
                     results.append(StoredIncoming(row["envelope_sha256"], row["receipt"]))
                     continue
                 results.append(StoredIncoming(item.envelope_sha256, item.receipt))
+                if item.local_recipients:
+                    await connection.execute(
+                        Q.local_delivery_insert, list(item.local_recipients), inserted
+                    )
+                    for client in item.local_recipients:
+                        await connection.execute(Q.inbox_notify, client)
                 audit.append(
                     AuditEntry(
                         "federation",
@@ -340,6 +388,67 @@ class Store:
                 )
             await self._append_audit(connection, audit, now)
         return results
+
+    # --- local delivery ---------------------------------------------------------------
+
+    async def next_local_deliveries(self, client: str, limit: int) -> list[PendingLocalDelivery]:
+        """The oldest undelivered incoming messages for a local client."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.local_delivery_next, client, limit)
+        return [
+            PendingLocalDelivery(
+                id=row["id"],
+                inbox_id=row["inbox_id"],
+                delivering=row["state"] == "delivering",
+                attempts=row["attempts"],
+                file_name=row["file_name"],
+                sender=row["sender"],
+                message_id=row["message_id"],
+                case_id=row["case_id"],
+                kind=row["kind"],
+                envelope=bytes(row["envelope"]),
+            )
+            for row in rows
+        ]
+
+    async def mark_local_delivering(self, delivery_id: int, file_name: str) -> None:
+        """Record the file about to be renamed into a drop folder (see gateway.delivery)."""
+        async with self._pool.acquire() as connection:
+            await connection.execute(Q.local_delivery_mark_delivering, delivery_id, file_name)
+
+    async def mark_local_delivered(
+        self, delivery: PendingLocalDelivery, client: str, how: str
+    ) -> None:
+        now = _now()
+        async with self._pool.acquire() as connection, connection.transaction():
+            updated = await connection.fetchval(Q.local_delivery_mark_delivered, delivery.id, now)
+            if updated is not None:
+                await self._append_audit(
+                    connection,
+                    [
+                        AuditEntry(
+                            "local-delivery",
+                            "local.delivered",
+                            str(delivery.message_id),
+                            {"client": client, "via": how},
+                        )
+                    ],
+                    now,
+                )
+
+    async def mark_local_failed(self, delivery_id: int, error: str) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(Q.local_delivery_mark_failed, delivery_id, error)
+
+    async def local_delivery_backlog(self) -> dict[str, tuple[int, datetime]]:
+        """Per client: undelivered count and the oldest one's creation time."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.local_delivery_pending_count)
+        return {row["client"]: (row["n"], row["oldest"]) for row in rows}
+
+    async def dropped_file_seen(self, client: str, sha256: bytes) -> bool:
+        async with self._pool.acquire() as connection:
+            return await connection.fetchrow(Q.dropped_file_find, client, sha256) is not None
 
     # --- audit ------------------------------------------------------------------------
 
@@ -504,12 +613,22 @@ class Store:
         self, on_recipient: Callable[[str], None]
     ) -> Callable[[], Awaitable[None]]:
         """Call on_recipient(peer) whenever envelopes are queued for peer; returns a stopper."""
+        return await self._listen({OUTBOX_CHANNEL: on_recipient})
+
+    async def listen_inbox(self, on_client: Callable[[str], None]) -> Callable[[], Awaitable[None]]:
+        """Call on_client(client) whenever a message is stored for local delivery to it."""
+        return await self._listen({INBOX_CHANNEL: on_client})
+
+    async def _listen(
+        self, handlers: dict[str, Callable[[str], None]]
+    ) -> Callable[[], Awaitable[None]]:
         connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
 
-        def deliver(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-            on_recipient(str(payload))
+        def deliver(_conn: object, _pid: int, channel: str, payload: object) -> None:
+            handlers[channel](str(payload))
 
-        await connection.add_listener(OUTBOX_CHANNEL, deliver)
+        for channel in handlers:
+            await connection.add_listener(channel, deliver)
 
         async def stop() -> None:
             await connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
@@ -17,8 +18,14 @@ GATEWAY = str(Path(sys.executable).parent / "gateway")
 EXAMPLES = Path(__file__).resolve().parents[2] / "config"
 
 
+# The example configs take the case system's webhook secret from the environment.
+ENV = {**os.environ, "BLG_CASE_SYSTEM_HMAC": "x" * 40}
+
+
 def _gateway(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GATEWAY, *args], check=False, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [GATEWAY, *args], check=False, capture_output=True, text=True, timeout=60, env=ENV
+    )
 
 
 def test_every_command_has_help() -> None:
@@ -100,7 +107,7 @@ def test_generated_keys_work_end_to_end_through_a_config(tmp_path: Path) -> None
     check = _gateway("config", "check", str(config_dir / "vn-gialai-police.yaml"))
     assert check.returncode == 0, check.stderr
     assert "ok: node vn-gialai-police" in check.stdout
-    police = load_config(config_dir / "vn-gialai-police.yaml", environ={})
+    police = load_config(config_dir / "vn-gialai-police.yaml", environ=ENV)
     snippet = yaml.safe_load(
         (config_dir / "keys" / "vn-gialai-police" / "k20261123.public.yaml").read_text()
     )

@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 
 from gateway.config import (
+    KINDS,
     ConfigError,
     ConfigIssue,
+    DropFolderDelivery,
+    Kind,
+    OutgoingFolder,
     PrivateKeyMaterial,
+    RoutingRule,
+    WebhookDelivery,
     format_private_key_file,
     load_config,
 )
@@ -26,11 +32,14 @@ ENCRYPTION_SECRET = bytes(range(160, 192))
 SIGNING_SEED_B64 = "gIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp8="
 ENCRYPTION_SECRET_B64 = "oKGio6SlpqeoqaqrrK2ur7CxsrO0tba3uLm6u7y9vr8="
 DSN = "postgresql://blg:dsn-password@db.internal/blg"
-ENV = {"BLG_DATABASE_DSN": DSN}
+HMAC_SECRET = "hmac-secret-Zm9vYmFyYmF6cXV4cXV1eA"
+ENV = {"BLG_DATABASE_DSN": DSN, "CASE_SYSTEM_HMAC": HMAC_SECRET}
 TOKEN_SHA256 = hashlib.sha256(b"case-system-token").hexdigest()
+RECORDS_TOKEN_SHA256 = hashlib.sha256(b"records-token").hexdigest()
 
 # Line numbers:  1..7 node, 8..12 keys, 13..21 listen, 22..23 database, 24 state_dir,
-# 25..53 peers (peers[0] 26..41, peers[1] 42..53), 54..58 local_clients, 59 retry, 60 limits.
+# 25..54 peers (peers[0] 26..41, peers[1] 42..54), 55..73 local_clients (local_clients[0]
+# 56..63, local_clients[1] 64..73), 74..80 routing, 81 retry, 82 limits.
 VALID_CONFIG = f"""\
 node:
   id: vn-test-police
@@ -85,11 +94,33 @@ peers:
         valid_until: 2027-11-23T00:00:00Z
     send: [victim_handover]
     receive: []
+    redact: [victim_handover.escort, wanted_person_notice.subject.identity_documents]
 local_clients:
   - id: case-system
     token_sha256: "{TOKEN_SHA256}"
     formats: [vn-police-json]
     kinds: [wanted_person_notice]
+    delivery:
+      type: webhook
+      url: https://case.test.local/blg-inbox
+      hmac_secret: !env CASE_SYSTEM_HMAC
+  - id: records
+    token_sha256: "{RECORDS_TOKEN_SHA256}"
+    formats: [kh-police-xml, hotline-111-csv]
+    kinds: [hotline_alert, victim_handover]
+    delivery: {{type: drop_folder, path: spool/in, format: kh-police-xml}}
+    outgoing_folder:
+      path: spool/out
+      format: hotline-111-csv
+      to: [kh-test-police]
+      poll_interval: 500ms
+routing:
+  - kinds: [hotline_alert]
+    provinces: [KH-16, KH]
+    to:
+      - kh-test-police
+  - kinds: [victim_handover]
+    to: [vn-local-blo]
 retry: {{initial_backoff: 500ms, max_backoff: 2h, batch_size: 10}}
 limits: {{max_envelope_bytes: 512KiB, max_batch_bytes: 4194304}}
 """
@@ -168,9 +199,40 @@ def test_valid_config_loads_typed_values(tmp_path: Path) -> None:
     assert blo.receive == frozenset()
     assert blo.tls.ca_file is None
 
-    (client,) = config.local_clients
-    assert client.token_sha256 == hashlib.sha256(b"case-system-token").digest()
-    assert client.formats == ("vn-police-json",)
+    assert kh.redact == ()
+    assert blo.redact == (
+        "victim_handover.escort",
+        "wanted_person_notice.subject.identity_documents",
+    )
+
+    case_system, records = config.local_clients
+    assert case_system.token_sha256 == hashlib.sha256(b"case-system-token").digest()
+    assert case_system.formats == ("vn-police-json",)
+    # The URL names one endpoint: kept as written, no "/" added. The format defaults to the
+    # client's first.
+    assert case_system.delivery == WebhookDelivery(
+        url="https://case.test.local/blg-inbox",
+        hmac_secret=HMAC_SECRET.encode(),
+        format="vn-police-json",
+    )
+    assert case_system.outgoing_folder is None
+    # Folders need not exist yet; relative to the config file's directory.
+    assert not (tmp_path / "spool").exists()
+    assert isinstance(records.delivery, DropFolderDelivery)
+    assert records.delivery == DropFolderDelivery(tmp_path / "spool" / "in", "kh-police-xml")
+    assert records.outgoing_folder == OutgoingFolder(
+        path=tmp_path / "spool" / "out",
+        format="hotline-111-csv",
+        to=("kh-test-police",),
+        poll_interval=timedelta(milliseconds=500),
+    )
+
+    assert config.routing == (
+        RoutingRule(
+            kinds=frozenset({Kind.HOTLINE_ALERT}), provinces=("KH-16", "KH"), to=("kh-test-police",)
+        ),
+        RoutingRule(kinds=frozenset({Kind.VICTIM_HANDOVER}), provinces=(), to=("vn-local-blo",)),
+    )
 
     assert config.retry.initial_backoff == timedelta(milliseconds=500)
     assert config.retry.max_backoff == timedelta(hours=2)
@@ -197,6 +259,7 @@ listen: {federation: {host: localhost, port: 9101}, api: {host: 127.0.0.1, port:
     assert config.listen.federation.tls is None
     assert config.peers == ()
     assert config.local_clients == ()
+    assert config.routing == ()
     assert config.retry.initial_backoff == timedelta(seconds=1)
     assert config.retry.max_backoff == timedelta(minutes=10)
     assert config.retry.batch_size == 100
@@ -214,6 +277,13 @@ def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
         assert SIGNING_SEED_B64 not in shown
         assert ENCRYPTION_SECRET_B64 not in shown
         assert "dsn-password" not in shown
+    delivery = config.local_clients[0].delivery
+    assert isinstance(delivery, WebhookDelivery)
+    assert delivery.hmac_secret == HMAC_SECRET.encode()
+    for shown in (repr(config), str(config), repr(config.local_clients[0]), repr(delivery)):
+        assert "https://case.test.local/blg-inbox" in shown
+        assert HMAC_SECRET not in shown
+        assert "Zm9vYmFy" not in shown
 
 
 # One fault, one issue line, at the right line.
@@ -333,7 +403,8 @@ def test_missing_top_level_section(tmp_path: Path) -> None:
     # The root mapping starts at line 2 once a comment line is put in front of it.
     assert issues(config_file) == [
         f"{config_file}:2: nod: unknown key 'nod' (did you mean 'node'?); expected one of: "
-        "node, keys, listen, database, state_dir, peers, local_clients, retry, retention, limits"
+        "node, keys, listen, database, state_dir, peers, local_clients, routing, retry, "
+        "retention, limits"
     ]
 
 
@@ -379,14 +450,14 @@ def test_valid_until_before_valid_from(tmp_path: Path) -> None:
 
 def test_unset_environment_variable(tmp_path: Path) -> None:
     config_file = write_node(tmp_path)
-    assert issues(config_file, environ={}) == [
+    assert issues(config_file, environ={"CASE_SYSTEM_HMAC": HMAC_SECRET}) == [
         f"{config_file}:23: database.dsn: environment variable BLG_DATABASE_DSN is not set"
     ]
 
 
 def test_bad_environment_value_is_not_echoed(tmp_path: Path) -> None:
     config_file = write_node(tmp_path)
-    environ = {"BLG_DATABASE_DSN": "mysql://blg:hunter2@db/blg"}
+    environ = {**ENV, "BLG_DATABASE_DSN": "mysql://blg:hunter2@db/blg"}
     assert issues(config_file, environ=environ) == [
         f"{config_file}:23: database.dsn: "
         "expected a PostgreSQL DSN starting with postgresql:// or postgres://"
@@ -496,13 +567,13 @@ def test_token_is_never_echoed(tmp_path: Path) -> None:
     config_file = write_node(tmp_path, edited(TOKEN_SHA256, "case-system-token"))
     (line,) = issues(config_file)
     assert "case-system-token" not in line
-    assert line.startswith(f"{config_file}:56: local_clients[0].token_sha256: expected the ")
+    assert line.startswith(f"{config_file}:57: local_clients[0].token_sha256: expected the ")
 
 
 def test_retry_bounds(tmp_path: Path) -> None:
     config_file = write_node(tmp_path, edited("max_backoff: 2h", "max_backoff: 100ms"))
     assert issues(config_file) == [
-        f"{config_file}:59: retry.max_backoff: expected at least initial_backoff (500ms), got 100ms"
+        f"{config_file}:81: retry.max_backoff: expected at least initial_backoff (500ms), got 100ms"
     ]
 
 
@@ -556,4 +627,341 @@ def test_control_character_is_an_issue_with_its_line(tmp_path: Path) -> None:
     )
     assert issues(config_file) == [
         f"{config_file}:6: invalid YAML: character #x0007 is not allowed in YAML text"
+    ]
+
+
+# Routing, redactions, deliveries and outgoing folders: one fault, one issue each.
+
+
+def test_new_sections_take_their_defaults(tmp_path: Path) -> None:
+    config = edited(
+        "    send: [wanted_person_notice, hotline_alert]\n",
+        "    send: [wanted_person_notice, hotline_alert, victim_handover]\n",
+    )
+    config = config.replace(
+        "  - kinds: [victim_handover]\n    to: [vn-local-blo]\n", "  - to: [kh-test-police]\n"
+    )
+    config = config.replace("      to: [kh-test-police]\n      poll_interval: 500ms\n", "")
+    config = config.replace("path: spool/in, format: kh-police-xml}", "path: spool/in}")
+    loaded = load_config(write_node(tmp_path, config), ENV)
+    # A rule without kinds routes every kind, one without provinces any place.
+    assert loaded.routing[1] == RoutingRule(frozenset(KINDS), (), ("kh-test-police",))
+    records = loaded.local_clients[1]
+    assert records.outgoing_folder is not None
+    assert records.outgoing_folder.to == ()
+    assert records.outgoing_folder.poll_interval == timedelta(seconds=2)
+    assert records.delivery == DropFolderDelivery(tmp_path / "spool" / "in", "kh-police-xml")
+
+
+def test_routing_to_an_unknown_peer(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("      - kh-test-police\n", "      - kh-tset-police\n")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:78: routing[0].to[0]: unknown peer 'kh-tset-police'; expected one of "
+        "the configured peers: kh-test-police, vn-local-blo"
+    ]
+
+
+def test_routing_a_kind_the_peer_does_not_accept(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("to: [vn-local-blo]", "to: [vn-local-blo, kh-test-police]")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:80: routing[1].to[1]: kh-test-police does not accept victim_handover "
+        "from this node: add it to the peer's send list or remove it from this rule's kinds"
+    ]
+
+
+def test_routing_every_kind_to_a_peer_that_accepts_some(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("  - kinds: [victim_handover]\n", "  - provinces: [VN]\n")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:80: routing[1].to[0]: vn-local-blo does not accept "
+        "wanted_person_notice, hotline_alert from this node, and a rule without kinds routes "
+        "every kind: add them to the peer's send list or give this rule kinds"
+    ]
+
+
+def test_routing_province_must_be_a_subdivision_or_country_code(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("[KH-16, KH]", "[KH-16, Ratanakiri]"))
+    assert issues(config_file) == [
+        f"{config_file}:76: routing[0].provinces[1]: expected an ISO 3166-2 subdivision code "
+        "such as KH-16 or a country code such as KH, got 'Ratanakiri'"
+    ]
+
+
+def test_routing_rule_needs_recipients(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("    to:\n      - kh-test-police\n", ""))
+    assert issues(config_file) == [f"{config_file}:75: routing[0]: missing required key 'to'"]
+    config_file = write_node(tmp_path, edited("to: [vn-local-blo]", "to: []"))
+    assert issues(config_file) == [
+        f"{config_file}:80: routing[1].to: expected at least one peer id, got an empty list"
+    ]
+
+
+def test_routing_kinds_may_not_be_an_empty_list(tmp_path: Path) -> None:
+    # Absent means every kind; an empty list would read as the opposite, so it is refused.
+    config_file = write_node(tmp_path, edited("  - kinds: [hotline_alert]\n", "  - kinds: []\n"))
+    assert issues(config_file) == [
+        f"{config_file}:75: routing[0].kinds: expected at least one message kind, got an empty list"
+    ]
+
+
+def test_routing_with_an_unknown_kind(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("  - kinds: [hotline_alert]\n", "  - kinds: [fax]\n"))
+    assert issues(config_file) == [
+        f"{config_file}:75: routing[0].kinds[0]: expected one of: "
+        "wanted_person_notice, victim_handover, hotline_alert, got 'fax'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "field_path",
+    [
+        "hotline_alert.caller",
+        "hotline_alert.caller.phone",
+        "hotline_alert.persons.person.name",
+        "hotline_alert.received_at",
+        "victim_handover.escort",
+        "victim_handover.victims.accompanying_children",
+        "wanted_person_notice.subject.identity_documents",
+        "wanted_person_notice.subject.identity_documents.number",
+    ],
+)
+def test_redaction_paths_that_exist(tmp_path: Path, field_path: str) -> None:
+    config_file = write_node(
+        tmp_path, edited("redact: [victim_handover.escort,", f"redact: [{field_path},")
+    )
+    assert load_config(config_file, ENV).peers[1].redact[0] == field_path
+
+
+def test_redaction_path_with_an_unknown_field(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("[victim_handover.escort,", "[victim_handover.escrot,")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:54: peers[1].redact[0]: unknown field 'escrot' in victim_handover.escrot; "
+        "expected a field of victim_handover: victims, border_gate, planned_at, escort, note, "
+        "attachment_ids"
+    ]
+
+
+def test_redaction_path_with_an_unknown_body(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("[victim_handover.escort,", "[handover.escort,"))
+    assert issues(config_file) == [
+        f"{config_file}:54: peers[1].redact[0]: unknown field 'handover' in handover.escort; "
+        "expected a body field of blg.v1.Message: wanted_person_notice, victim_handover, "
+        "hotline_alert"
+    ]
+
+
+def test_redaction_path_with_an_unknown_field_further_down(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("subject.identity_documents]", "subject.identity_document.number]")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:54: peers[1].redact[1]: unknown field 'identity_document' in "
+        "wanted_person_notice.subject.identity_document.number; expected a field of "
+        "wanted_person_notice.subject: name, name_latin, aliases, sex, birth_date, birth_place, "
+        "nationality, identity_documents, ethnicity, description, attachment_ids"
+    ]
+
+
+def test_redaction_path_below_a_leaf(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("subject.identity_documents]", "subject.name.first]"))
+    assert issues(config_file) == [
+        f"{config_file}:54: peers[1].redact[1]: unknown field 'first' in "
+        "wanted_person_notice.subject.name.first: wanted_person_notice.subject.name has no "
+        "fields; expected the path to end there"
+    ]
+
+
+def test_redaction_of_a_whole_body(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("[victim_handover.escort,", "[victim_handover,"))
+    assert issues(config_file) == [
+        f"{config_file}:54: peers[1].redact[0]: expected a field inside victim_handover, such "
+        "as victim_handover.victims: to send no victim_handover to this peer, leave it out of "
+        "the peer's send list"
+    ]
+
+
+def test_redaction_path_with_an_empty_segment(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("[victim_handover.escort,", "[victim_handover..escort,")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:54: peers[1].redact[0]: expected a canonical field path such as "
+        "hotline_alert.caller (field names joined by single dots), got 'victim_handover..escort'"
+    ]
+
+
+def test_unknown_delivery_type_lists_the_known_ones(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("type: webhook", "type: email"))
+    # The webhook keys next to it are not reported too: with no type, no shape is known.
+    assert issues(config_file) == [
+        f"{config_file}:61: local_clients[0].delivery.type: expected one of: "
+        "webhook, drop_folder, got 'email'"
+    ]
+
+
+def test_missing_delivery_type(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("      type: webhook\n", ""))
+    assert issues(config_file) == [
+        f"{config_file}:60: local_clients[0].delivery: missing required key 'type'"
+    ]
+
+
+def test_key_of_another_delivery_type(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("      type: webhook\n", "      type: webhook\n      path: spool/x\n")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:62: local_clients[0].delivery.path: unknown key 'path'; "
+        "expected one of: type, url, hmac_secret, format"
+    ]
+    config_file = write_node(
+        tmp_path, edited("path: spool/in, format", "path: spool/in, url: https://x.test/, format")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:68: local_clients[1].delivery.url: unknown key 'url'; "
+        "expected one of: type, path, format"
+    ]
+
+
+def test_webhook_needs_its_secret(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("      hmac_secret: !env CASE_SYSTEM_HMAC\n", ""))
+    assert issues(config_file) == [
+        f"{config_file}:60: local_clients[0].delivery: missing required key 'hmac_secret'"
+    ]
+
+
+def test_webhook_over_http_to_a_remote_host(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("url: https://case.test.local/", "url: http://case.test.local/")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:62: local_clients[0].delivery.url: expected an https:// URL (http:// "
+        "is allowed only for loopback hosts (127.0.0.1, ::1, localhost)), "
+        "got 'http://case.test.local/blg-inbox'"
+    ]
+
+
+def test_webhook_over_http_to_loopback(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("url: https://case.test.local/", "url: http://127.0.0.1:9301/")
+    )
+    delivery = load_config(config_file, ENV).local_clients[0].delivery
+    assert isinstance(delivery, WebhookDelivery)
+    assert delivery.url == "http://127.0.0.1:9301/blg-inbox"
+
+
+def test_short_hmac_secret_is_refused_without_echo(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path)
+    assert issues(config_file, {**ENV, "CASE_SYSTEM_HMAC": "short-secret"}) == [
+        f"{config_file}:63: local_clients[0].delivery.hmac_secret: expected a secret of at "
+        "least 32 characters, such as the output of `openssl rand -base64 32`, got 12 characters"
+    ]
+    config_file = write_node(tmp_path, edited("!env CASE_SYSTEM_HMAC", "short-secret"))
+    (line,) = issues(config_file)
+    assert "short-secret" not in line
+    assert line.startswith(f"{config_file}:63: local_clients[0].delivery.hmac_secret: ")
+
+
+def test_hmac_secret_never_appears_in_an_issue(tmp_path: Path) -> None:
+    literal = edited("!env CASE_SYSTEM_HMAC", f'"{HMAC_SECRET}"')
+    assert load_config(write_node(tmp_path, literal), ENV).local_clients[0].delivery is not None
+    faults = [
+        literal.replace("type: webhook", "type: email"),
+        literal.replace("type: webhook", "type: drop_folder"),
+        literal.replace("url: https://case.test.local/", "url: ftp://case.test.local/"),
+        literal.replace("[vn-police-json]", "[vn-police-json]\n    kinds: []"),
+        literal.replace("formats: [vn-police-json]", "formats: [Bad Format]"),
+        literal.replace(f'"{HMAC_SECRET}"', f'"{HMAC_SECRET}"\n      hmac_secret: "{HMAC_SECRET}"'),
+        literal.replace(f'"{HMAC_SECRET}"', f"[{HMAC_SECRET}]"),
+    ]
+    for fault in faults:
+        found = issues(write_node(tmp_path, fault))
+        assert found
+        for line in found:
+            assert HMAC_SECRET not in line
+            assert "Zm9vYmFy" not in line
+    # From the environment, a value that does not fit is not echoed either.
+    found = issues(write_node(tmp_path, edited("type: webhook", "type: !env CASE_SYSTEM_HMAC")))
+    assert found == [
+        f"{tmp_path}/node.yaml:61: local_clients[0].delivery.type: expected one of: webhook, "
+        "drop_folder, got the value of environment variable CASE_SYSTEM_HMAC"
+    ]
+
+
+def test_delivery_format_must_be_one_of_the_clients(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("format: kh-police-xml}", "format: vn-police-json}"))
+    assert issues(config_file) == [
+        f"{config_file}:68: local_clients[1].delivery.format: expected one of this client's "
+        "formats (kh-police-xml, hotline-111-csv), got 'vn-police-json'"
+    ]
+
+
+def test_outgoing_folder_format_must_be_one_of_the_clients(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("      format: hotline-111-csv\n", "      format: vn-police-json\n")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:71: local_clients[1].outgoing_folder.format: expected one of this "
+        "client's formats (kh-police-xml, hotline-111-csv), got 'vn-police-json'"
+    ]
+
+
+def test_outgoing_folder_needs_a_format(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("      format: hotline-111-csv\n", ""))
+    assert issues(config_file) == [
+        f"{config_file}:69: local_clients[1].outgoing_folder: missing required key 'format'"
+    ]
+
+
+def test_outgoing_folder_to_an_unknown_peer(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("to: [kh-test-police]", "to: [kh-nowhere]"))
+    assert issues(config_file) == [
+        f"{config_file}:72: local_clients[1].outgoing_folder.to[0]: unknown peer 'kh-nowhere'; "
+        "expected one of the configured peers: kh-test-police, vn-local-blo"
+    ]
+
+
+def test_outgoing_folder_poll_interval_is_a_duration(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path, edited("poll_interval: 500ms", "poll_interval: 2"))
+    assert issues(config_file) == [
+        f"{config_file}:73: local_clients[1].outgoing_folder.poll_interval: expected a duration "
+        "such as 500ms, 30s, 10m, 2h or 7d, got 2"
+    ]
+
+
+def test_folder_that_is_a_file(tmp_path: Path) -> None:
+    config_file = write_node(tmp_path)
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spool" / "out").mkdir()  # an existing directory is fine
+    (tmp_path / "spool" / "in").write_text("not a directory\n")
+    assert issues(config_file) == [
+        f"{config_file}:68: local_clients[1].delivery.path: expected a directory, "
+        f"{tmp_path}/spool/in exists and is not a directory"
+    ]
+
+
+def test_one_folder_for_two_purposes(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path, edited("      path: spool/out\n", "      path: ./spool/in\n")
+    )
+    assert issues(config_file) == [
+        f"{config_file}:70: local_clients[1].outgoing_folder.path: expected a directory of its "
+        f"own, got {tmp_path}/spool/in, which local_clients[1].delivery.path at line 68 already "
+        "uses"
+    ]
+
+
+def test_routing_is_not_judged_when_peers_are_broken(tmp_path: Path) -> None:
+    # The peer that failed is reported; the rules and folders naming it are not, a second time.
+    config_file = write_node(tmp_path, edited("    country: KH\n", "    country: Cambodia\n"))
+    assert issues(config_file) == [
+        f"{config_file}:28: peers[0].country: expected an ISO 3166-1 alpha-2 country code in "
+        "upper case, such as VN or KH, got 'Cambodia'"
     ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from gateway.policy import PeerRoute, RoutePolicy, RoutingRule
+from gateway.config import RoutingRule
+from gateway.policy import PeerRoute, RoutePolicy
 from gateway.wire import Kind, canonical
 
 
@@ -28,7 +29,7 @@ POLICY = RoutePolicy(
     },
     [
         RoutingRule(frozenset({Kind.HOTLINE_ALERT}), ("KH-16",), ("kh-ratanakiri-police",)),
-        RoutingRule(frozenset(), ("VN",), ("vn-gialai-blo",)),
+        RoutingRule(frozenset(Kind), ("VN",), ("vn-gialai-blo",)),
     ],
 )
 

@@ -1,0 +1,135 @@
+"""Watching an outgoing drop folder: files in, alerts out, errors beside, file to done/."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from adapters import Adapter, DocumentInvalid
+from gateway.federation.outgoing import Dispatcher, SubmissionRefused
+from gateway.ops.metrics import GatewayMetrics
+from gateway.store import AlreadyQueued, DroppedFile, Store
+from gateway.wire import canonical
+
+log = logging.getLogger(__name__)
+
+DONE = "done"
+ERRORS_SUFFIX = ".errors"
+# A file younger than this may still be being written by a copy that is not atomic.
+SETTLE_SECONDS = 1.0
+
+
+class OutgoingFolderWatcher:
+    """Polls one folder for one local client."""
+
+    def __init__(
+        self,
+        *,
+        client: str,
+        folder: Path,
+        adapter: Adapter,
+        recipients: Sequence[str],
+        dispatcher: Dispatcher,
+        store: Store,
+        poll_interval: float,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._client = client
+        self._folder = folder
+        self._adapter = adapter
+        self._recipients = tuple(recipients)
+        self._dispatcher = dispatcher
+        self._store = store
+        self._poll_interval = poll_interval
+        self._metrics = metrics
+
+    async def run(self) -> None:
+        (self._folder / DONE).mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                await self.scan()
+            except Exception:
+                log.exception("outgoing folder of %s: scan failed", self._client)
+            await asyncio.sleep(self._poll_interval)
+
+    def _ready_files(self) -> list[Path]:
+        now = time.time()
+        return [
+            path
+            for path in sorted(self._folder.iterdir())
+            if path.is_file()
+            and not path.name.startswith(".")
+            and not path.name.endswith(ERRORS_SUFFIX)
+            and now - path.stat().st_mtime >= SETTLE_SECONDS
+        ]
+
+    async def scan(self) -> int:
+        """Process every settled file; returns how many."""
+        files = self._ready_files()
+        for path in files:
+            await self.process(path)
+        return len(files)
+
+    async def process(self, path: Path) -> None:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).digest()
+        if await self._store.dropped_file_seen(self._client, digest):
+            # Queued before a crash kept us from moving it, or dropped twice: never twice sent.
+            self._move_done(path)
+            self._metrics.dropped_files.labels(self._client, "already_queued").inc()
+            return
+        errors: list[str] = []
+        messages: list[canonical.Message] = []
+        try:
+            result = self._adapter.decode(data)
+        except DocumentInvalid as invalid:
+            errors += [str(problem) for problem in invalid.problems]
+        else:
+            for record in result.rejected:
+                errors += [f"{record.record}: {problem}" for problem in record.problems]
+            for decoded in result.messages:
+                try:
+                    recipients = self._dispatcher.recipients(decoded.message, self._recipients)
+                    self._dispatcher.check(decoded.message, recipients)
+                except SubmissionRefused as refused:
+                    errors.append(f"{decoded.record}: {refused.field}: {refused.message}")
+                    continue
+                messages.append(decoded.message)
+        if errors:
+            # Written before queueing: a crash after the commit must not lose the report.
+            errors_file = self._folder / f"{path.name}{ERRORS_SUFFIX}"
+            errors_file.write_text("".join(f"{line}\n" for line in errors), encoding="utf-8")
+        dropped = DroppedFile(self._client, digest, path.name, len(messages), len(errors))
+        try:
+            await self._dispatcher.submit_all(
+                messages,
+                self._recipients,
+                actor=f"drop-folder:{self._client}",
+                local_client=self._client,
+                dropped_file=dropped,
+            )
+        except AlreadyQueued:
+            self._move_done(path)
+            return
+        self._move_done(path)
+        result_label = "partly_rejected" if errors and messages else "rejected" if errors else "ok"
+        self._metrics.dropped_files.labels(self._client, result_label).inc()
+        log.info(
+            "outgoing folder of %s: %s queued %d message(s), rejected %d record(s)",
+            self._client,
+            path.name,
+            len(messages),
+            len(errors),
+        )
+
+    def _move_done(self, path: Path) -> None:
+        target = self._folder / DONE / path.name
+        counter = 1
+        while target.exists():
+            target = self._folder / DONE / f"{path.stem}.{counter}{path.suffix}"
+            counter += 1
+        path.replace(target)
