@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters.base import CannotEncode, Problem
 from adapters.common.countries import vietnamese_from_iso
+from adapters.common.names import is_latin_script
 from adapters.common.text import nfc
 from adapters.vn_police_json import codes
 from adapters.vn_police_json.values import (
@@ -59,7 +60,11 @@ def _first(
 def _person(person: canonical.Person) -> Document:
     doc: Document = {}
     # One name field: the name in the person's own script, else the Latin form.
-    _put(doc, "ho_ten", nfc(person.name) or nfc(person.name_latin))
+    # Vietnamese officers read Latin script: a Khmer-script name goes out in its Latin form
+    # when there is one (the loss check reports the Khmer form as left out).
+    native, latin = nfc(person.name), nfc(person.name_latin)
+    readable = native if not latin or is_latin_script(native) else latin
+    _put(doc, "ho_ten", readable or latin)
     _put(doc, "ten_goi_khac", _texts(person.aliases))
     _put(doc, "gioi_tinh", codes.SEX.write(person.sex))
     if person.HasField("birth_date"):
