@@ -47,7 +47,20 @@ class RecordError:
     problems: tuple[Problem, ...]
 
     def __str__(self) -> str:
-        return "; ".join(str(problem) for problem in self.problems)
+        return "; ".join(self.lines())
+
+    def located(self) -> list[Problem]:
+        """The problems, each location naming the record unless it already does."""
+        return [
+            problem
+            if not self.record or problem.location.startswith(self.record)
+            else Problem(f"{self.record}: {problem.location}", problem.message)
+            for problem in self.problems
+        ]
+
+    def lines(self) -> list[str]:
+        """One line per problem, for files and terminals."""
+        return [str(problem) for problem in self.located()]
 
 
 @dataclass(frozen=True)

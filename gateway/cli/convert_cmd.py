@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     rejected = len(result.rejected)
     for record in result.rejected:
-        for problem in record.problems:
-            _say("error", f"{record.record}: {problem}" if record.record else str(problem))
+        for line in record.lines():
+            _say("error", line)
     documents: list[tuple[str, bytes]] = []
     for decoded in result.messages:
         label = f"{decoded.record}: " if decoded.record else ""

@@ -90,7 +90,7 @@ class OutgoingFolderWatcher:
             errors += [str(problem) for problem in invalid.problems]
         else:
             for record in result.rejected:
-                errors += [f"{record.record}: {problem}" for problem in record.problems]
+                errors += record.lines()
             for decoded in result.messages:
                 try:
                     recipients = self._dispatcher.recipients(decoded.message, self._recipients)
