@@ -81,22 +81,22 @@ async def send_samples(
     """Submit each route's sample through its sender's database; one SentMessage per copy."""
     sent: list[SentMessage] = []
     for route in routes:
-        message = load_sample(route.sample)
-        kind = message.WhichOneof("body") or "-"
         dispatcher = dispatcher_for(nodes[route.sender].config, stores[route.sender], utc_now)
-        try:
-            queued = await dispatcher.submit(message, route.recipients, actor=DEMO_ACTOR)
-        except SubmissionRefused as refused:
-            raise SendError(
-                f"{route.sender} refused {route.sample}: "
-                f"{refused.code}: {refused.field}: {refused.message}"
-            ) from None
-        sent.extend(
-            SentMessage(
-                item.message_id, route.sender, item.recipient, kind, message.sender_reference
+        for message in load_sample(route):
+            kind = message.WhichOneof("body") or "-"
+            try:
+                queued = await dispatcher.submit(message, route.recipients, actor=DEMO_ACTOR)
+            except SubmissionRefused as refused:
+                raise SendError(
+                    f"{route.sender} refused {route.sample}: "
+                    f"{refused.code}: {refused.field}: {refused.message}"
+                ) from None
+            sent.extend(
+                SentMessage(
+                    item.message_id, route.sender, item.recipient, kind, message.sender_reference
+                )
+                for item in queued
             )
-            for item in queued
-        )
     return sent
 
 

@@ -1,15 +1,10 @@
 """The demo's traffic: which node sends which partner sample to which peers.
 
-The samples in samples/ are hand-written canonical equivalents (blg.v1.Message in the protobuf
-JSON mapping) of the partner samples in shared/partners/*/samples. They stand in for the format
-adapters until those exist, so they are written the way an adapter must decode: local times
-(UTC+7) converted to UTC, `do_mat` / `classification` mapped to a handling marking, codes and
-country names mapped to the canonical enumerations and ISO codes, names kept in their own
-script with a Latin form beside them.
-
-A hotline caller never leaves Vietnam. Route policy is to strip `caller` before sealing for any
-peer outside Vietnam; until that policy exists, the Vietnamese hotline sample is written without
-the caller, since its only route leads to Ratanakiri, and a test holds every route to the rule.
+samples/ holds copies of the partner samples of shared/partners/*/samples, in their native
+formats; the demo decodes them with the same adapters the local API uses, so what crosses
+the demo federation is exactly what a partner's system would submit. The Vietnamese hotline
+alert names its caller: route policy removes the caller from the copy sealed for Ratanakiri,
+as it does for any peer outside Vietnam.
 
 The people in the samples are fictional but are handled as if real: the demo prints ids,
 kinds, references and states, never content.
@@ -20,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from google.protobuf import json_format
-
+from adapters import DocumentInvalid, adapter_for
 from gateway.wire import canonical
 
 
@@ -31,27 +25,22 @@ class DemoRoute:
 
     sender: str
     sample: str  # file name under gateway/demo/samples/
+    format: str  # the adapter that reads it
     recipients: tuple[str, ...]
 
 
+VN_JSON, KH_XML, HOTLINE_CSV = "vn-police-json", "kh-police-xml", "hotline-111-csv"
 DEMO_ROUTES: tuple[DemoRoute, ...] = (
     DemoRoute(
-        "vn-gialai-police",
-        "vn_police_truy_na.json",
-        ("vn-gialai-blo", "kh-ratanakiri-police"),
+        "vn-gialai-police", "truy_na.json", VN_JSON, ("vn-gialai-blo", "kh-ratanakiri-police")
     ),
+    DemoRoute("vn-gialai-police", "tin_bao_111.json", VN_JSON, ("kh-ratanakiri-police",)),
+    DemoRoute("vn-gialai-police", "calls.csv", HOTLINE_CSV, ("vn-gialai-blo",)),
+    DemoRoute("vn-gialai-blo", "ban_giao.json", VN_JSON, ("kh-ratanakiri-police",)),
+    DemoRoute("kh-ratanakiri-police", "wanted.xml", KH_XML, ("vn-gialai-police",)),
+    DemoRoute("kh-ratanakiri-police", "alert.xml", KH_XML, ("vn-gialai-police",)),
     DemoRoute(
-        "vn-gialai-police",
-        "vn_police_tin_bao_111_without_caller.json",
-        ("kh-ratanakiri-police",),
-    ),
-    DemoRoute("vn-gialai-blo", "vn_police_ban_giao.json", ("kh-ratanakiri-police",)),
-    DemoRoute("kh-ratanakiri-police", "kh_ratanakiri_wanted.json", ("vn-gialai-police",)),
-    DemoRoute("kh-ratanakiri-police", "kh_ratanakiri_alert.json", ("vn-gialai-police",)),
-    DemoRoute(
-        "kh-stungtreng-police",
-        "kh_stungtreng_handover.json",
-        ("vn-gialai-police", "vn-gialai-blo"),
+        "kh-stungtreng-police", "handover.xml", KH_XML, ("vn-gialai-police", "vn-gialai-blo")
     ),
 )
 
@@ -60,16 +49,17 @@ class SampleError(ValueError):
     """A demo sample is missing or is not a blg.v1.Message."""
 
 
-def load_sample(name: str) -> canonical.Message:
-    """The sample file `name` from gateway/demo/samples/, parsed."""
-    source = resources.files("gateway.demo") / "samples" / name
+def load_sample(route: DemoRoute) -> list[canonical.Message]:
+    """The messages of a route's sample file, decoded by its format's adapter."""
+    source = resources.files("gateway.demo") / "samples" / route.sample
     try:
-        text = source.read_text(encoding="utf-8")
+        data = source.read_bytes()
     except OSError as error:
-        raise SampleError(f"cannot read demo sample {name}: {error.strerror or error}") from None
-    message = canonical.Message()
+        raise SampleError(f"cannot read demo sample {route.sample}: {error.strerror}") from None
     try:
-        json_format.Parse(text, message)
-    except json_format.ParseError as error:
-        raise SampleError(f"demo sample {name} is not a blg.v1.Message: {error}") from None
-    return message
+        result = adapter_for(route.format).decode(data)
+    except DocumentInvalid as invalid:
+        raise SampleError(f"demo sample {route.sample}: {invalid}") from None
+    if result.rejected or not result.messages:
+        raise SampleError(f"demo sample {route.sample} has records that do not convert")
+    return [decoded.message for decoded in result.messages]

@@ -163,7 +163,7 @@ async def _run(options: DemoOptions, signals: StopSignals, out: TextIO) -> int:
             cleanup.push_async_callback(stores[node.id].close)
         sent = await send_samples(DEMO_ROUTES, {node.id: node for node in nodes}, stores)
         print(
-            f"demo: {len(DEMO_ROUTES)} samples queued as {len(sent)} messages; "
+            f"demo: {len(DEMO_ROUTES)} partner samples queued as {len(sent)} messages; "
             "waiting for their signed receipts",
             file=out,
         )
