@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.attachment import HashingSink, PatternSource
 from gateway.crypto import AttachmentInvalid, decrypt_attachment, encrypt_attachment
 from gateway.crypto.attachment import CHUNK_OVERHEAD
 from gateway.wire import envelope
@@ -72,34 +73,10 @@ def test_a_stream_cannot_pass_under_another_attachment_id() -> None:
     assert _decrypt_fails(stream, renamed) == "attachment_corrupt"
 
 
-class _PatternReader:
-    """size bytes of a repeating pattern, produced on demand."""
-
-    def __init__(self, size: int) -> None:
-        self.left = size
-        self.block = hashlib.sha512(b"pattern").digest() * 2048
-
-    def read(self, size: int = -1, /) -> bytes:
-        n = min(self.left, len(self.block) if size < 0 else size, len(self.block))
-        self.left -= n
-        return self.block[:n]
-
-
-class _HashingSink:
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes, /) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-
 def test_a_100_mib_attachment_round_trips_in_bounded_memory(tmp_path: Path) -> None:
     size = 100 * 1024 * 1024
-    expected = _HashingSink()
-    source = _PatternReader(size)
+    expected = HashingSink()
+    source = PatternSource(size)
     while chunk := source.read(1 << 20):
         expected.write(chunk)
     encrypted = tmp_path / "att.bin"
@@ -107,9 +84,9 @@ def test_a_100_mib_attachment_round_trips_in_bounded_memory(tmp_path: Path) -> N
     try:
         with encrypted.open("wb") as out:
             key = encrypt_attachment(
-                _PatternReader(size), out, attachment_id="att-big", media_type="image/tiff"
+                PatternSource(size), out, attachment_id="att-big", media_type="image/tiff"
             )
-        sink = _HashingSink()
+        sink = HashingSink()
         with encrypted.open("rb") as src:
             decrypt_attachment(src, sink, key)
         _, peak = tracemalloc.get_traced_memory()
