@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from datetime import timedelta
 
 from google.protobuf.message import DecodeError
 
@@ -13,6 +11,7 @@ from adapters import Adapter, CannotEncode
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_stored
 from gateway.delivery.targets import Document, LocalTarget, TargetUnavailable
 from gateway.federation.sender import RetryPolicy
+from gateway.ops.exclusive import ExclusiveWorker
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import PendingLocalDelivery, SessionLock, Store
 from gateway.wire import canonical
@@ -24,7 +23,7 @@ def _extension(media_type: str) -> str:
     return next((m for m in ("json", "xml", "csv") if m in media_type), "txt")
 
 
-class LocalDeliveryQueue:
+class LocalDeliveryQueue(ExclusiveWorker):
     """Delivers a client's incoming messages in order, until cancelled."""
 
     def __init__(
@@ -45,37 +44,21 @@ class LocalDeliveryQueue:
         self._keyring = keyring
         self._policy = policy
         self._metrics = metrics
-        self._wake = asyncio.Event()
         self._failures = 0
+        super().__init__(policy.lock_retry)
 
-    def wake(self) -> None:
-        self._wake.set()
+    def __str__(self) -> str:
+        return f"local delivery to {self.client}"
 
-    async def _wait(self, timeout: timedelta) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout.total_seconds())
-        self._wake.clear()
+    async def acquire(self) -> SessionLock | None:
+        return await self._store.try_lock_local_client(self.client)
 
-    async def run(self) -> None:
-        while True:
-            lock = await self._store.try_lock_local_client(self.client)
-            if lock is None:
-                await self._wait(self._policy.lock_retry)
-                continue
-            try:
-                await self._deliver_while_holding(lock)
-            except Exception:
-                log.exception("local delivery to %s paused", self.client)
-                await asyncio.sleep(self._policy.lock_retry.total_seconds())
-            finally:
-                await lock.release()
-
-    async def _deliver_while_holding(self, lock: SessionLock) -> None:
+    async def work(self, lock: SessionLock) -> None:
         while lock.held:
             self._wake.clear()
             pending = await self._store.next_local_deliveries(self.client, 20)
             if not pending:
-                await self._wait(self._policy.idle_poll)
+                await self.wait(self._policy.idle_poll)
                 continue
             for delivery in pending:
                 if not await self._deliver_one(delivery):

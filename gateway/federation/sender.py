@@ -15,7 +15,6 @@ with no waiting, since each success resets the count.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.crypto import Keyring, ReceiptInvalid, verify_receipt
 from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
+from gateway.ops.exclusive import ExclusiveWorker
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
 from gateway.wire import envelope
@@ -89,7 +89,7 @@ class _FinalRefusal(Exception):  # noqa: N818 - control flow inside the queue on
         self.reason = reason
 
 
-class DestinationQueue:
+class DestinationQueue(ExclusiveWorker):
     """Delivers the outbox of one peer, forever, until cancelled."""
 
     def __init__(
@@ -115,40 +115,21 @@ class DestinationQueue:
         self._owner = owner
         self._clock = clock
         self._metrics = metrics
-        self._wake = asyncio.Event()
         self._failures = 0
         self._retry_at: datetime | None = None
+        super().__init__(policy.lock_retry)
+
+    def __str__(self) -> str:
+        return f"delivery to {self._peer}"
 
     @property
     def peer(self) -> str:
         return self._peer
 
-    def wake(self) -> None:
-        """New envelopes were queued for this peer."""
-        self._wake.set()
+    async def acquire(self) -> SessionLock | None:
+        return await self._store.try_lock_destination(self._peer)
 
-    async def run(self) -> None:
-        while True:
-            lock = await self._store.try_lock_destination(self._peer)
-            if lock is None:
-                await self._wait(self._policy.lock_retry)
-                continue
-            try:
-                await self._deliver_while_holding(lock)
-            except Exception:
-                # Typically the database went away under us, and the lock with it. Whatever
-                # it was, the outbox still holds every message: log, pause, start over.
-                log.exception("delivery to %s paused", self._peer)
-                await asyncio.sleep(self._policy.lock_retry.total_seconds())
-            finally:
-                await lock.release()
-
-    async def _wait(self, timeout: timedelta) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout.total_seconds())
-        self._wake.clear()
-
-    async def _deliver_while_holding(self, lock: SessionLock) -> None:
+    async def work(self, lock: SessionLock) -> None:
         state = await self._store.destination(self._peer)
         self._failures, self._retry_at = state.failures, state.retry_at
         while lock.held:
@@ -162,7 +143,7 @@ class DestinationQueue:
             batch = await self._claim_batch()
             if not batch:
                 await self._publish_depth()
-                await self._wait(self._policy.idle_poll)
+                await self.wait(self._policy.idle_poll)
                 continue
             await self._deliver(batch)
 
