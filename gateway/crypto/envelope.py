@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 import nacl.exceptions
 import nacl.utils
 from google.protobuf.message import DecodeError
-from nacl.public import Box, PublicKey
 from nacl.signing import VerifyKey
 
 from gateway.crypto.keys import Keyring, PublicKeyPair
@@ -210,7 +209,7 @@ def seal(
     if expires_at - created_at > MAX_LIFETIME:
         raise ValueError(f"a message may live at most {MAX_LIFETIME}; receivers refuse longer")
     try:
-        box = Box(own.encryption_key, PublicKey(theirs.encryption_public))
+        box = keyring.box(own, theirs)
     except nacl.exceptions.RuntimeError:
         raise ValueError(f"peer {recipient} publishes an unusable encryption key") from None
     ciphertext = bytes(box.encrypt(payload.SerializeToString(), random_bytes(NONCE_BYTES)))
@@ -338,7 +337,7 @@ def open_envelope(
         raise EnvelopeRejected(RejectReason.DECRYPTION_FAILED, "ciphertext too short")
     try:
         # Box() itself fails on a low-order public key, so it belongs inside the try.
-        box = Box(own_key.encryption_key, PublicKey(sender_key.encryption_public))
+        box = keyring.box(own_key, sender_key)
         plaintext = box.decrypt(wire.ciphertext)
     except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError):
         raise EnvelopeRejected(

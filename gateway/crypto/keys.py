@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from nacl.public import PrivateKey
+from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey
 
 
@@ -121,10 +121,21 @@ class Keyring:
         self.node_id = node_id
         self._own = {key.key_id: key for key in own}
         self._peers = {peer: {key.key_id: key for key in keys} for peer, keys in peers.items()}
+        # A Box holds the X25519 shared key; computing it is most of sealing's cost, and the
+        # pairs are few and fixed for this keyring's life.
+        self._boxes: dict[tuple[str, bytes], Box] = {}
 
     def __repr__(self) -> str:
         own, peers = sorted(self._own), sorted(self._peers)
         return f"Keyring(node_id={self.node_id!r}, own={own}, peers={peers})"
+
+    def box(self, own: OwnKeyPair, peer: PublicKeyPair) -> Box:
+        """The crypto_box between one of our pairs and a peer's; nacl errors pass through."""
+        key = (own.key_id, peer.encryption_public)
+        box = self._boxes.get(key)
+        if box is None:
+            box = self._boxes[key] = Box(own.encryption_key, PublicKey(peer.encryption_public))
+        return box
 
     def own_key(self, key_id: str) -> OwnKeyPair | None:
         """One of this node's pairs by id, whatever its validity."""

@@ -12,6 +12,7 @@ from datetime import datetime
 from google.protobuf.message import DecodeError
 
 from gateway.crypto import (
+    EnvelopeHeader,
     EnvelopeLimits,
     EnvelopeRejected,
     Keyring,
@@ -22,7 +23,7 @@ from gateway.crypto import (
     sign_receipt,
 )
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import IncomingEnvelope, Store
+from gateway.store import IncomingEnvelope, Store, StoredIncoming
 from gateway.wire import canonical
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,20 @@ class EnvelopeReceiver:
         """Receipts for envelopes, in order; each accepted one is durably stored first."""
         now = self._clock()
         receipts: list[bytes] = [b""] * len(envelopes)
-        accepted: list[_Accepted] = []
+        headers: dict[int, EnvelopeHeader] = {}
         for index, data in enumerate(envelopes):
-            outcome = await self._check(claimed_sender, data, now)
+            checked = self._check_header(claimed_sender, data, now)
+            if isinstance(checked, bytes):
+                receipts[index] = checked
+            else:
+                headers[index] = checked
+        # One query for the whole batch: which of these did we store before?
+        known = await self._store.find_incoming(
+            claimed_sender, [header.message_id for header in headers.values()]
+        )
+        accepted: list[_Accepted] = []
+        for index, header in headers.items():
+            outcome = self._check_envelope(claimed_sender, envelopes[index], header, known, now)
             if isinstance(outcome, bytes):
                 receipts[index] = outcome
             else:
@@ -71,7 +83,7 @@ class EnvelopeReceiver:
             stored = await self._store.store_incoming([item.incoming for item in accepted])
             for item, kept in zip(accepted, stored, strict=True):
                 if kept.envelope_sha256 != item.incoming.envelope_sha256:
-                    # Another envelope with this (sender, message id) won a race to the inbox.
+                    # Another envelope with this (sender, message id) got to the inbox first.
                     receipts[item.index] = self._reject(
                         claimed_sender,
                         item.incoming.envelope,
@@ -84,11 +96,10 @@ class EnvelopeReceiver:
                 self._metrics.received.labels(claimed_sender, "accepted").inc()
         return receipts
 
-    async def _check(
+    def _check_header(
         self, claimed_sender: str, data: bytes, now: datetime
-    ) -> bytes | IncomingEnvelope:
-        """A receipt to answer with at once, or a verified envelope to store."""
-        digest = hashlib.sha256(data).digest()
+    ) -> bytes | EnvelopeHeader:
+        """A refusal to answer with at once, or the header to go on with."""
         if len(data) > self._limits.max_envelope_bytes:
             return self._reject(claimed_sender, data, None, RejectReason.ENVELOPE_TOO_LARGE, now)
         try:
@@ -99,7 +110,19 @@ class EnvelopeReceiver:
             return self._reject(
                 claimed_sender, data, header.message_id, RejectReason.SENDER_MISMATCH, now
             )
-        existing = await self._store.find_incoming(header.sender, header.message_id)
+        return header
+
+    def _check_envelope(
+        self,
+        claimed_sender: str,
+        data: bytes,
+        header: EnvelopeHeader,
+        known: Mapping[uuid.UUID, StoredIncoming],
+        now: datetime,
+    ) -> bytes | IncomingEnvelope:
+        """A receipt to answer with at once, or a verified envelope to store."""
+        digest = hashlib.sha256(data).digest()
+        existing = known.get(header.message_id)
         if existing is not None:
             if existing.envelope_sha256 == digest:
                 self._metrics.received.labels(claimed_sender, "replay").inc()

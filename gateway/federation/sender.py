@@ -37,6 +37,9 @@ from gateway.wire import envelope
 
 log = logging.getLogger(__name__)
 
+# Expiry is checked this often, not before every batch: an expiring message is rare, and the
+# check costs a query (an index scan over the peer's queued rows).
+EXPIRY_SWEEP = timedelta(seconds=10)
 # 429 and 408 say "not now", not "never": they are retried like 5xx.
 RETRYABLE_4XX = frozenset({408, 429})
 
@@ -117,6 +120,7 @@ class DestinationQueue(ExclusiveWorker):
         self._metrics = metrics
         self._failures = 0
         self._retry_at: datetime | None = None
+        self._expired_at: datetime | None = None
         super().__init__(policy.lock_retry)
 
     def __str__(self) -> str:
@@ -138,7 +142,9 @@ class DestinationQueue(ExclusiveWorker):
                 # New messages do not cut a backoff short: the peer is down either way.
                 await asyncio.sleep(min((self._retry_at - now).total_seconds(), 60.0))
                 continue
-            await self._store.expire_due(self._peer, now)
+            if self._expired_at is None or now - self._expired_at >= EXPIRY_SWEEP:
+                await self._store.expire_due(self._peer, now)
+                self._expired_at = now
             self._wake.clear()
             batch = await self._claim_batch()
             if not batch:

@@ -75,11 +75,6 @@ RETURNING id;
 -- name: outbox_pending_count
 SELECT count(*) FROM outbox WHERE recipient = $1 AND state IN ('queued', 'sending');
 
--- name: receipt_insert
-INSERT INTO receipts (message_id, receipt, accepted, reason_code, received_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (message_id) DO UPDATE
-SET receipt = $2, accepted = $3, reason_code = $4, received_at = $5, stored_at = now();
 
 -- name: destination_get
 SELECT peer, failures, retry_at, last_error, last_success_at, last_failure_at
@@ -106,12 +101,6 @@ SELECT pg_advisory_unlock(hashtext('blg.destination'), hashtext($1));
 -- name: inbox_find
 SELECT envelope_sha256, receipt FROM inbox WHERE sender = $1 AND message_id = $2;
 
--- name: inbox_insert
-INSERT INTO inbox (sender, message_id, case_id, kind, envelope, envelope_sha256, receipt,
-                   created_at, received_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (sender, message_id) DO NOTHING
-RETURNING id;
 
 -- name: audit_lock
 SELECT pg_advisory_xact_lock(hashtext('blg.audit'));
@@ -187,10 +176,6 @@ WHERE id > $1 AND kind = ANY($2::text[])
 ORDER BY id
 LIMIT $3;
 
--- name: local_delivery_insert
-INSERT INTO local_deliveries (client, inbox_id)
-SELECT unnest($1::text[]), $2
-ON CONFLICT (client, inbox_id) DO NOTHING;
 
 -- name: local_delivery_next
 SELECT d.id, d.inbox_id, d.state::text AS state, d.attempts, d.file_name, i.sender,
@@ -230,3 +215,34 @@ SELECT messages, rejected FROM dropped_files WHERE client = $1 AND sha256 = $2;
 -- name: dropped_file_insert
 INSERT INTO dropped_files (client, sha256, file_name, messages, rejected)
 VALUES ($1, $2, $3, $4, $5);
+
+-- name: outbox_finish_many
+UPDATE outbox o
+SET state = u.state::outbox_state, last_error = u.error, finished_at = $4, claimed_by = NULL
+FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(message_id, state, error)
+WHERE o.message_id = u.message_id AND o.state = 'sending'
+RETURNING o.message_id;
+
+-- name: receipt_insert_many
+INSERT INTO receipts (message_id, receipt, accepted, reason_code, received_at)
+SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::boolean[], $4::text[], $5::timestamptz[])
+ON CONFLICT (message_id) DO UPDATE
+SET receipt = EXCLUDED.receipt, accepted = EXCLUDED.accepted,
+    reason_code = EXCLUDED.reason_code, received_at = EXCLUDED.received_at, stored_at = now();
+
+-- name: inbox_find_many
+SELECT message_id, envelope_sha256, receipt
+FROM inbox WHERE sender = $1 AND message_id = ANY($2::uuid[]);
+
+-- name: inbox_insert_many
+INSERT INTO inbox (sender, message_id, case_id, kind, envelope, envelope_sha256, receipt,
+                   created_at, received_at)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::bytea[], $6::bytea[],
+                     $7::bytea[], $8::timestamptz[], $9::timestamptz[])
+ON CONFLICT (sender, message_id) DO NOTHING
+RETURNING id, sender, message_id;
+
+-- name: local_delivery_insert_many
+INSERT INTO local_deliveries (client, inbox_id)
+SELECT * FROM unnest($1::text[], $2::bigint[])
+ON CONFLICT (client, inbox_id) DO NOTHING;

@@ -253,31 +253,34 @@ class Store:
 
     async def finish(self, peer: str, outcomes: Sequence[DeliveryOutcome]) -> None:
         """Record verified receipts (delivered or rejected) in one transaction."""
+        if not outcomes:
+            return
         now = _now()
-        audit: list[AuditEntry] = []
         async with self._pool.acquire() as connection, connection.transaction():
-            for outcome in outcomes:
-                state = "delivered" if outcome.accepted else "rejected"
-                updated = await connection.fetchval(
-                    Q.outbox_finish,
-                    outcome.message_id,
-                    state,
-                    None if outcome.accepted else f"rejected by {peer}: {outcome.reason_code}",
-                    now,
-                )
-                if updated is None:
-                    continue
-                await connection.execute(
-                    Q.receipt_insert,
-                    outcome.message_id,
-                    outcome.receipt,
-                    outcome.accepted,
-                    outcome.reason_code,
-                    outcome.received_at,
-                )
+            rows = await connection.fetch(
+                Q.outbox_finish_many,
+                [o.message_id for o in outcomes],
+                ["delivered" if o.accepted else "rejected" for o in outcomes],
+                [None if o.accepted else f"rejected by {peer}: {o.reason_code}" for o in outcomes],
+                now,
+            )
+            # Only rows still being sent by us are finished; a row requeued meanwhile is not.
+            finished = {row["message_id"] for row in rows}
+            done = [o for o in outcomes if o.message_id in finished]
+            await connection.execute(
+                Q.receipt_insert_many,
+                [o.message_id for o in done],
+                [o.receipt for o in done],
+                [o.accepted for o in done],
+                [o.reason_code for o in done],
+                [o.received_at for o in done],
+            )
+            audit = []
+            for outcome in done:
                 detail: dict[str, str | int | bool | None] = {"peer": peer}
                 if not outcome.accepted:
                     detail["reason"] = outcome.reason_code
+                state = "delivered" if outcome.accepted else "rejected"
                 audit.append(
                     AuditEntry("delivery", f"outbox.{state}", str(outcome.message_id), detail)
                 )
@@ -338,46 +341,65 @@ class Store:
 
     # --- inbox ------------------------------------------------------------------------
 
-    async def find_incoming(self, sender: str, message_id: uuid.UUID) -> StoredIncoming | None:
+    async def find_incoming(
+        self, sender: str, message_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredIncoming]:
+        """What the inbox holds of these messages from sender, in one query."""
         async with self._pool.acquire() as connection:
-            row = await connection.fetchrow(Q.inbox_find, sender, message_id)
-        return None if row is None else StoredIncoming(row["envelope_sha256"], row["receipt"])
+            rows = await connection.fetch(Q.inbox_find_many, sender, list(message_ids))
+        return {
+            row["message_id"]: StoredIncoming(bytes(row["envelope_sha256"]), bytes(row["receipt"]))
+            for row in rows
+        }
 
     async def store_incoming(self, items: Sequence[IncomingEnvelope]) -> list[StoredIncoming]:
-        """Store verified envelopes with their receipts and audit entries in one transaction.
+        """Store verified envelopes with their receipts, local deliveries and audit entries in
+        one transaction.
 
-        Returns, per item, what the inbox holds afterwards: the item itself, or, when a
-        concurrent request stored the same (sender, message id) first, that earlier one.
+        Returns, per item, what the inbox holds afterwards: the item itself, or, when another
+        envelope with the same (sender, message id) got there first (a concurrent request, or
+        earlier in the same batch), that one.
         """
+        if not items:
+            return []
         now = _now()
-        results: list[StoredIncoming] = []
-        audit: list[AuditEntry] = []
         async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(
+                Q.inbox_insert_many,
+                [i.sender for i in items],
+                [i.message_id for i in items],
+                [i.case_id for i in items],
+                [i.kind for i in items],
+                [i.envelope for i in items],
+                [i.envelope_sha256 for i in items],
+                [i.receipt for i in items],
+                [i.created_at for i in items],
+                [i.received_at for i in items],
+            )
+            inserted = {(row["sender"], row["message_id"]): row["id"] for row in rows}
+            results: list[StoredIncoming] = []
+            audit: list[AuditEntry] = []
+            clients: list[str] = []
+            inbox_ids: list[int] = []
+            earlier: dict[tuple[str, uuid.UUID], StoredIncoming] = {}
             for item in items:
-                inserted = await connection.fetchval(
-                    Q.inbox_insert,
-                    item.sender,
-                    item.message_id,
-                    item.case_id,
-                    item.kind,
-                    item.envelope,
-                    item.envelope_sha256,
-                    item.receipt,
-                    item.created_at,
-                    item.received_at,
-                )
-                if inserted is None:
-                    row = await connection.fetchrow(Q.inbox_find, item.sender, item.message_id)
-                    assert row is not None, "ON CONFLICT implies the row exists"
-                    results.append(StoredIncoming(row["envelope_sha256"], row["receipt"]))
+                key = (item.sender, item.message_id)
+                inbox_id = inserted.pop(key, None)
+                if inbox_id is None:
+                    if key not in earlier:
+                        row = await connection.fetchrow(Q.inbox_find, *key)
+                        assert row is not None, "ON CONFLICT implies the row exists"
+                        earlier[key] = StoredIncoming(
+                            bytes(row["envelope_sha256"]), bytes(row["receipt"])
+                        )
+                    results.append(earlier[key])
                     continue
-                results.append(StoredIncoming(item.envelope_sha256, item.receipt))
-                if item.local_recipients:
-                    await connection.execute(
-                        Q.local_delivery_insert, list(item.local_recipients), inserted
-                    )
-                    for client in item.local_recipients:
-                        await connection.execute(Q.inbox_notify, client)
+                stored = StoredIncoming(item.envelope_sha256, item.receipt)
+                # A second envelope with this key later in the batch meets this one.
+                earlier[key] = stored
+                results.append(stored)
+                clients += item.local_recipients
+                inbox_ids += [inbox_id] * len(item.local_recipients)
                 audit.append(
                     AuditEntry(
                         "federation",
@@ -386,6 +408,10 @@ class Store:
                         {"sender": item.sender, "kind": item.kind},
                     )
                 )
+            if clients:
+                await connection.execute(Q.local_delivery_insert_many, clients, inbox_ids)
+                for client in sorted(set(clients)):
+                    await connection.execute(Q.inbox_notify, client)
             await self._append_audit(connection, audit, now)
         return results
 

@@ -194,7 +194,7 @@ def test_valid_config_loads_typed_values(tmp_path: Path) -> None:
     assert kh.send == frozenset({"wanted_person_notice", "hotline_alert"})
     assert kh.receive == frozenset({"victim_handover"})
     assert kh.rate_limit.requests_per_second == 2.5
-    assert kh.rate_limit.burst == 50
+    assert kh.rate_limit.burst == 200
     assert blo.url == "http://127.0.0.1:9102/"
     assert blo.receive == frozenset()
     assert blo.tls.ca_file is None
