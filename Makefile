@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck proto-lint unit proto demo clean
+.PHONY: test lint typecheck proto-lint alert-rules unit proto demo clean
 
-test: lint typecheck proto-lint unit
+test: lint typecheck proto-lint alert-rules unit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ typecheck: $(STAMP)
 
 proto-lint: node_modules/.bin/buf
 	cd proto && ../node_modules/.bin/buf lint
+
+# promtool comes with Debian's prometheus package (the machines here are Debian, as root).
+alert-rules:
+	command -v promtool >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null)
+	promtool check rules config/prometheus/blg-alerts.yml
+	cd config/prometheus && promtool test rules blg-alerts.test.yml
 
 unit: $(STAMP)
 	$(BIN)/pytest

@@ -368,6 +368,10 @@ class Gateway:
                 self.metrics.peer_last_success.labels(summary.peer).set(
                     summary.last_success_at.timestamp()
                 )
+        backlog = await self.store.local_delivery_backlog()
+        for client in self.local_queues:
+            pending, _oldest = backlog.get(client, (0, now))
+            self.metrics.local_backlog.labels(client).set(pending)
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
