@@ -141,6 +141,7 @@ class Dispatcher:
         local_client: str | None = None,
     ) -> list[Queued]:
         """Queue message for each recipient (or the routed ones); a new case gets an id here."""
+        await self._link_case(message)
         prepared = self._prepare(message, recipients, actor, local_client)
         await self._store.enqueue(prepared.items, prepared.audit)
         return prepared.queued
@@ -161,12 +162,24 @@ class Dispatcher:
         audit: list[AuditEntry] = []
         queued: list[Queued] = []
         for message in messages:
+            await self._link_case(message)
             prepared = self._prepare(message, recipients, actor, local_client)
             items += prepared.items
             audit += prepared.audit
             queued += prepared.queued
         await self._store.enqueue(items, audit, dropped_file=dropped_file)
         return queued
+
+    async def _link_case(self, message: canonical.Message) -> None:
+        """A message with no case id that reuses an own reference joins that reference's case:
+        a local system's update or cancellation of a notice (same so_hieu / ref) needs no id
+        of ours to stay in the notice's case."""
+        body = message.WhichOneof("body")
+        if message.case_id or not message.sender_reference or body is None:
+            return
+        found = await self._store.case_for_reference(body, message.sender_reference)
+        if found is not None:
+            message.case_id = str(found)
 
     def _prepare(
         self,

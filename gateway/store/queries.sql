@@ -246,3 +246,11 @@ RETURNING id, sender, message_id;
 INSERT INTO local_deliveries (client, inbox_id)
 SELECT * FROM unnest($1::text[], $2::bigint[])
 ON CONFLICT (client, inbox_id) DO NOTHING;
+
+-- name: case_reference_insert_many
+INSERT INTO case_references (kind, reference, case_id)
+SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])
+ON CONFLICT (kind, reference) DO NOTHING;
+
+-- name: case_reference_find
+SELECT case_id FROM case_references WHERE kind = $1 AND reference = $2;

@@ -171,9 +171,25 @@ class Store:
                     for item in items
                 ],
             )
+            referenced = [item for item in items if item.sender_reference]
+            if referenced:
+                await connection.execute(
+                    Q.case_reference_insert_many,
+                    [item.kind for item in referenced],
+                    [item.sender_reference for item in referenced],
+                    [item.case_id for item in referenced],
+                )
             await self._append_audit(connection, audit, now)
             for recipient in sorted({item.recipient for item in items}):
                 await connection.execute(Q.outbox_notify, recipient)
+
+    async def case_for_reference(self, kind: str, reference: str) -> uuid.UUID | None:
+        """The case an earlier message of this kind with this own reference opened, if any."""
+        async with self._pool.acquire() as connection:
+            found: uuid.UUID | None = await connection.fetchval(
+                Q.case_reference_find, kind, reference
+            )
+        return found
 
     async def try_lock_destination(self, peer: str) -> SessionLock | None:
         """Become the only sender to peer, or None if another process is."""

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 from google.protobuf import json_format
 
+from gateway.wire import canonical
 from tests.federation.harness import Federation, alert, local_client
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
@@ -125,3 +126,26 @@ async def test_submit_follow_and_pull_with_the_caller_removed_at_the_border(
 
     status, other = await ratanakiri.call("GET", queued["status_url"].removeprefix("/api/v1"))
     assert (status, other["error"]["code"]) == (404, "not_found")
+
+
+async def test_an_update_under_the_same_reference_joins_the_original_case(
+    federation: Federation,
+) -> None:
+    police, _ = await _start(federation)
+    first = alert("TB-30")
+    first.hotline_alert.province = "KH-16"
+    update = alert("TB-30")
+    update.action = canonical.ACTION_UPDATE
+    other = alert("TB-31")
+    answers = []
+    for message in (first, update, other):
+        status, body = await police.call(
+            "POST",
+            "/messages",
+            body=json_format.MessageToJson(message).encode(),
+            params={"to": RATANAKIRI},
+        )
+        assert status == 202, body
+        answers.append(body["messages"][0]["case_id"])
+    assert answers[0] == answers[1]
+    assert answers[2] != answers[0]
