@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.config.values import format_instant
 from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, seal, sign_receipt
 from gateway.crypto.attachment import encrypt_attachment
 from gateway.crypto.envelope import envelope_signing_input
@@ -108,8 +109,8 @@ def main() -> None:
                 "x25519_secret": secrets[1].hex(),
                 "ed25519_public": key.public().signing_public.hex(),
                 "x25519_public": key.public().encryption_public.hex(),
-                "valid_from": validity.valid_from.isoformat(),
-                "valid_until": validity.valid_until.isoformat(),
+                "valid_from": format_instant(validity.valid_from),
+                "valid_until": format_instant(validity.valid_until),
             }
             for name, node, key, secrets in (
                 ("sender", "vn-gialai-police", sender_key, sender_secrets),
@@ -137,7 +138,7 @@ def main() -> None:
             "signature": wire.signature.hex(),
             "envelope": sealed.data.hex(),
             "envelope_sha256": sealed.sha256.hex(),
-            "open_at": (created + timedelta(minutes=1)).isoformat(),
+            "open_at": format_instant(created + timedelta(minutes=1)),
         },
         "receipt": {
             "received_at_ms": (received - datetime(1970, 1, 1, tzinfo=UTC))
@@ -168,7 +169,7 @@ def main() -> None:
             {
                 "why": "opened after expires_at",
                 "envelope": sealed.data.hex(),
-                "open_at": (created + timedelta(days=8)).isoformat(),
+                "open_at": format_instant(created + timedelta(days=8)),
                 "reason": "message_expired",
             },
             {"why": "not an envelope", "envelope": "ff" * 8, "reason": "header_malformed"},

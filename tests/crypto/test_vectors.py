@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import struct
 import uuid
 from datetime import datetime, timedelta
@@ -34,6 +35,9 @@ VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parent.parent / "vectors" / "envelope-v1.json").read_text()
 )
 ENV = VECTORS["envelope"]
+# docs/PROTOCOL.md section 1: instants written as text are RFC 3339 in UTC with `Z`, at most
+# millisecond precision, so that any reader (and a YAML 1.1 or 1.2 parser) sees one instant.
+INSTANT_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z")
 
 
 def _own(name: str) -> OwnKeyPair:
@@ -54,6 +58,21 @@ SENDER_RING = Keyring("vn-gialai-police", [SENDER], {"kh-ratanakiri-police": [RE
 RECIPIENT_RING = Keyring(
     "kh-ratanakiri-police", [RECIPIENT], {"vn-gialai-police": [SENDER.public()]}
 )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VECTORS["keys"]["sender"]["valid_from"],
+        VECTORS["keys"]["sender"]["valid_until"],
+        VECTORS["keys"]["recipient"]["valid_from"],
+        VECTORS["keys"]["recipient"]["valid_until"],
+        ENV["open_at"],
+        *(vector["open_at"] for vector in VECTORS["rejections"] if "open_at" in vector),
+    ],
+)
+def test_instants_are_written_in_the_documented_form(text: str) -> None:
+    assert INSTANT_TEXT.fullmatch(text)
 
 
 def test_public_keys_derive_from_the_secrets() -> None:
