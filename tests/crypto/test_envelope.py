@@ -18,6 +18,7 @@ from gateway.crypto import (
     open_envelope,
     seal,
 )
+from gateway.crypto.envelope import parse_header, to_unix_ms
 from gateway.wire import Kind, canonical, envelope, uuid7
 from tests.crypto.support import T0, make_pair, seal_simple
 
@@ -320,3 +321,36 @@ def test_a_lifetime_beyond_the_limit_is_refused() -> None:
     assert caught.value.reason is RejectReason.LIFETIME_TOO_LONG
     with pytest.raises(ValueError, match="at most 30 days"):
         seal_simple(PAIR.police, lifetime=timedelta(days=31))
+
+
+# docs/PROTOCOL.md section 1: an instant is representable from 0001-01-01T00:00:00.000Z to
+# 9999-12-31T23:59:59.999Z; an envelope's also after the epoch (section 5, check 2j).
+LAST_REPRESENTABLE_MS = 253_402_300_799_999
+
+
+@pytest.mark.parametrize(
+    ("created_ms", "expires_ms", "accepted"),
+    [
+        (1, 2, True),
+        (LAST_REPRESENTABLE_MS - 1, LAST_REPRESENTABLE_MS, True),
+        (LAST_REPRESENTABLE_MS - 1, LAST_REPRESENTABLE_MS + 1, False),
+        (LAST_REPRESENTABLE_MS + 1, LAST_REPRESENTABLE_MS + 2, False),
+        (2**63 - 2, 2**63 - 1, False),
+        (0, 1, False),
+    ],
+)
+def test_header_instants_are_judged_by_the_documented_range(
+    created_ms: int, expires_ms: int, *, accepted: bool
+) -> None:
+    header = envelope.EnvelopeHeader.FromString(envelope.Envelope.FromString(SEALED.data).header)
+    header.created_at_ms, header.expires_at_ms = created_ms, expires_ms
+    data = envelope.Envelope(
+        header=header.SerializeToString(), ciphertext=b"c", signature=b"s"
+    ).SerializeToString()
+    if accepted:
+        _, parsed = parse_header(data)
+        assert to_unix_ms(parsed.expires_at) == expires_ms
+        return
+    with pytest.raises(EnvelopeRejected) as caught:
+        parse_header(data)
+    assert caught.value.reason is RejectReason.HEADER_MALFORMED

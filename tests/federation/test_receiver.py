@@ -106,3 +106,33 @@ async def test_envelope_level_refusals(store: Store) -> None:
     )
     assert _reason(refused, alert_data) == "kind_not_allowed"
     assert await store.list_inbox() == []
+
+
+async def test_identical_envelopes_in_one_batch_share_one_receipt(store: Store) -> None:
+    data = _sealed()
+    receipts = await _receiver(store).receive(POLICE, [data, data])
+    assert receipts[0] == receipts[1]
+    assert _reason(receipts[0], data) == "accepted"
+    assert len(await store.list_inbox()) == 1
+
+
+async def test_only_size_and_header_refusals_name_no_message_id(store: Store) -> None:
+    message_id = uuid7()
+    oversized = _sealed(message_id, summary="y" * 5000)
+    mismatched = _sealed(uuid7(), kind=Kind.WANTED_PERSON_NOTICE)
+    batch = [oversized, b"\x0a\x01", mismatched]
+    receipts = await _receiver(store).receive(POLICE, batch)
+    named = [
+        verify_receipt(
+            receipt,
+            receiver=RATANAKIRI,
+            receiver_keys=PAIR.ratanakiri.own_public_keys(),
+            envelope_data=data,
+        )
+        for receipt, data in zip(receipts, batch, strict=True)
+    ]
+    assert [(facts.reason_code, facts.message_id is None) for facts in named] == [
+        ("envelope_too_large", True),
+        ("header_malformed", True),
+        ("payload_mismatch", False),
+    ]
