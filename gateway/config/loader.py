@@ -21,6 +21,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ from gateway.config.schema import (
     COUNTRY_PATTERN,
     DEFAULT_DATABASE,
     DEFAULT_LIMITS,
+    DEFAULT_LISTENER_LIMITS,
     DEFAULT_PEER_TLS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RATE_LIMIT,
@@ -61,6 +63,7 @@ from gateway.config.schema import (
     FederationListenConfig,
     LimitsConfig,
     ListenConfig,
+    ListenerLimits,
     LocalClientConfig,
     LocalizedNames,
     NodeConfig,
@@ -172,19 +175,15 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         ),
     )
     listen = r.required("listen", _read_listen)
-    # None when listen itself is broken: then whether we can verify client certificates is
-    # unknown, and the peers' `mutual` settings are not judged against it.
-    verifies_clients = (
-        listen.federation.tls is not None and listen.federation.tls.client_ca_file is not None
-        if r.ok("listen")
-        else None
-    )
+    # None when listen itself is broken: then the peers' `mutual` settings are not judged
+    # against the listener.
+    federation_listener = listen.federation if r.ok("listen") else None
     database = r.optional("database", _read_database, DEFAULT_DATABASE)
     state_dir = r.optional("state_dir", path, value.walk.resolve_path(str(DEFAULT_STATE_DIR)))
     peers: tuple[PeerConfig, ...] = r.optional(
         "peers",
         sequence_of(
-            lambda item: _read_peer(item, node_id, verifies_clients),
+            lambda item: _read_peer(item, node_id, federation_listener),
             item="peer",
             unique_by=[("id", lambda peer: peer.id)],
         ),
@@ -392,15 +391,32 @@ def _existing_file(value: Value) -> Path:
     return file
 
 
-def _read_server_tls(value: Value) -> ServerTlsConfig:
+def _private_file(value: Value) -> Path:
+    """A TLS private key: an existing file that neither group nor others may read."""
+    file = _existing_file(value)
+    try:
+        mode = file.stat().st_mode
+    except OSError as error:
+        value.fail(f"cannot read key file {file}: {error.strerror or error}")
+    if mode & 0o077:
+        value.fail(f"key file {file} is readable by others; run chmod 600 {file}")
+    return file
+
+
+def _read_server_tls(value: Value, *, verifies_clients: bool = True) -> ServerTlsConfig:
     r = value.mapping()
     tls = ServerTlsConfig(
         cert_file=r.required("cert_file", _existing_file),
-        key_file=r.required("key_file", _existing_file),
-        client_ca_file=r.optional("client_ca_file", _existing_file, None),
+        key_file=r.required("key_file", _private_file),
+        client_ca_file=(
+            r.optional("client_ca_file", _existing_file, None) if verifies_clients else None
+        ),
     )
     r.finish()
     return tls
+
+
+_MUTUAL_TLS_WAIVER = "insecure_no_mutual_tls"
 
 
 def _read_federation_listen(value: Value) -> FederationListenConfig:
@@ -408,27 +424,101 @@ def _read_federation_listen(value: Value) -> FederationListenConfig:
     host = r.required("host", _host)
     port = r.required("port", _port)
     tls = r.optional("tls", _read_server_tls, None)
-    if r.ok("host") and not r.has("tls") and not is_loopback_host(host):
+    waived = r.optional(_MUTUAL_TLS_WAIVER, boolean, False)
+    loopback = r.ok("host") and is_loopback_host(host)
+    if r.ok("host") and not r.has("tls") and not loopback:
         r.report(
             "host",
             f"expected one of the {_LOOPBACK_HOSTS} when there is no tls section, got {host!r}; "
-            "add tls (cert_file, key_file) to serve HTTPS on other hosts",
+            "add tls (cert_file, key_file, client_ca_file) to serve HTTPS on other hosts",
         )
+    elif r.ok("host", _MUTUAL_TLS_WAIVER) and waived and not loopback:
+        r.report(
+            _MUTUAL_TLS_WAIVER,
+            f"expected false on {host!r}: mutual TLS may be waived on {_LOOPBACK_HOSTS} only; "
+            "set tls.client_ca_file to the CA of the peers' client certificates",
+        )
+    elif r.ok("host", _MUTUAL_TLS_WAIVER, "tls") and not waived:
+        if tls is None:
+            r.report(
+                "tls",
+                "expected a tls section with cert_file, key_file and client_ca_file: peers are "
+                f"known by their client certificates (or set {_MUTUAL_TLS_WAIVER}: true, "
+                "loopback only, for a demo or a TLS proxy on this machine)",
+            )
+        elif tls.client_ca_file is None:
+            r.report(
+                "tls",
+                "expected client_ca_file: it verifies the client certificates that identify "
+                f"peers (or set listen.federation.{_MUTUAL_TLS_WAIVER}: true, loopback only)",
+            )
     r.finish()
-    return FederationListenConfig(host=host, port=port, tls=tls)
+    return FederationListenConfig(host=host, port=port, tls=tls, insecure_no_mutual_tls=waived)
+
+
+_PLAIN_HTTP_WAIVER = "insecure_plain_http"
 
 
 def _read_api_listen(value: Value) -> ApiListenConfig:
     r = value.mapping()
-    api = ApiListenConfig(host=r.required("host", _host), port=r.required("port", _port))
+    host = r.required("host", _host)
+    port = r.required("port", _port)
+    tls = r.optional("tls", lambda item: _read_server_tls(item, verifies_clients=False), None)
+    waived = r.optional(_PLAIN_HTTP_WAIVER, boolean, False)
+    metrics_token = r.optional("metrics_token_sha256", _token_sha256, None)
+    plain_remote = not r.has("tls") and r.ok("host") and not is_loopback_host(host)
+    if plain_remote and r.ok(_PLAIN_HTTP_WAIVER) and not waived:
+        r.report(
+            "host",
+            f"expected one of the {_LOOPBACK_HOSTS} when there is no tls section, got "
+            f"{host!r}: bearer tokens and documents would cross the network in clear; add "
+            f"tls (cert_file, key_file), or set {_PLAIN_HTTP_WAIVER}: true behind a proxy",
+        )
     r.finish()
-    return api
+    return ApiListenConfig(
+        host=host,
+        port=port,
+        tls=tls,
+        insecure_plain_http=waived,
+        metrics_token_sha256=metrics_token,
+    )
+
+
+def _seconds_at_least(low: float) -> Callable[[Value], timedelta]:
+    def convert(value: Value) -> timedelta:
+        span = duration(value)
+        if span.total_seconds() < low:
+            value.expected(f"a duration of at least {low:g}s")
+        return span
+
+    return convert
+
+
+def _read_listener_limits(value: Value) -> ListenerLimits:
+    r = value.mapping()
+    defaults = DEFAULT_LISTENER_LIMITS
+    limits = ListenerLimits(
+        max_connections=r.optional(
+            "max_connections", integer_in(1, 100_000), defaults.max_connections
+        ),
+        header_timeout=r.optional(
+            "header_timeout", _seconds_at_least(0.1), defaults.header_timeout
+        ),
+        body_timeout=r.optional("body_timeout", _seconds_at_least(0.1), defaults.body_timeout),
+        idle_timeout=r.optional("idle_timeout", _seconds_at_least(0.1), defaults.idle_timeout),
+        max_body_bytes_in_flight=r.optional(
+            "max_body_bytes_in_flight", size, defaults.max_body_bytes_in_flight
+        ),
+    )
+    r.finish()
+    return limits
 
 
 def _read_listen(value: Value) -> ListenConfig:
     r = value.mapping()
     federation = r.required("federation", _read_federation_listen)
     api = r.required("api", _read_api_listen)
+    limits = r.optional("limits", _read_listener_limits, DEFAULT_LISTENER_LIMITS)
     if r.ok("federation", "api") and federation.port == api.port:
         hosts = {federation.host, api.host}
         if len(hosts) == 1 or hosts & set(_WILDCARD_HOSTS):
@@ -438,7 +528,7 @@ def _read_listen(value: Value) -> ListenConfig:
                 f"{api.host}:{api.port}",
             )
     r.finish()
-    return ListenConfig(federation=federation, api=api)
+    return ListenConfig(federation=federation, api=api, limits=limits)
 
 
 # Database
@@ -523,13 +613,24 @@ def _kinds(value: Value) -> frozenset[Kind]:
     return frozenset(sequence_of(choice(KINDS), item="message kind")(value))
 
 
-def _read_peer_tls(value: Value, verifies_clients: bool | None) -> PeerTlsConfig:
+def _spki_sha256(value: Value) -> bytes:
+    expected = "the SHA-256 of the certificate's Subject Public Key Info, 64 hex characters"
+    digest = value.scalar_text(expected).replace(":", "")
+    if not _SHA256_HEX.fullmatch(digest):
+        value.expected(expected)
+    return bytes.fromhex(digest)
+
+
+def _read_peer_tls(value: Value, verifies_clients: bool | None, waived: bool) -> PeerTlsConfig:
     r = value.mapping()
     tls = PeerTlsConfig(
         ca_file=r.optional("ca_file", _existing_file, None),
         client_cert_file=r.optional("client_cert_file", _existing_file, None),
-        client_key_file=r.optional("client_key_file", _existing_file, None),
-        mutual=r.optional("mutual", boolean, DEFAULT_PEER_TLS.mutual),
+        client_key_file=r.optional("client_key_file", _private_file, None),
+        mutual=r.optional("mutual", boolean, verifies_clients is not False),
+        spki_sha256=r.optional(
+            "spki_sha256", sequence_of(_spki_sha256, item="SPKI digest", min_items=1), ()
+        ),
     )
     for present, absent in (
         ("client_cert_file", "client_key_file"),
@@ -544,6 +645,12 @@ def _read_peer_tls(value: Value, verifies_clients: bool | None) -> PeerTlsConfig
             "mutual",
             "expected listen.federation.tls.client_ca_file to be set: it verifies the client "
             "certificate that mutual: true requires from this peer",
+        )
+    elif r.ok("mutual") and not tls.mutual and not waived and verifies_clients is not None:
+        r.report(
+            "mutual",
+            "expected true (the default): without a client certificate any host could claim "
+            f"this peer; only listen.federation.{_MUTUAL_TLS_WAIVER} (loopback) turns it off",
         )
     r.finish()
     return tls
@@ -561,7 +668,9 @@ def _read_rate_limit(value: Value) -> RateLimitConfig:
     return rate_limit
 
 
-def _read_peer(value: Value, node_id: str | None, verifies_clients: bool | None) -> PeerConfig:
+def _read_peer(
+    value: Value, node_id: str | None, listener: FederationListenConfig | None
+) -> PeerConfig:
     r = value.mapping()
     peer_id = r.required("id", text_matching(NODE_ID_PATTERN, "a node id"))
     if r.ok("id") and peer_id == node_id:
@@ -569,7 +678,18 @@ def _read_peer(value: Value, node_id: str | None, verifies_clients: bool | None)
     names = r.required("names", _read_names)
     country = r.required("country", _country)
     url = r.required("url", _peer_url)
-    tls = r.optional("tls", lambda tls: _read_peer_tls(tls, verifies_clients), DEFAULT_PEER_TLS)
+    # Mutual TLS by default, unless the listener cannot verify client certificates (waived).
+    verifies_clients = (
+        None
+        if listener is None
+        else listener.tls is not None and listener.tls.client_ca_file is not None
+    )
+    waived = listener is not None and listener.insecure_no_mutual_tls
+    tls = r.optional(
+        "tls",
+        lambda tls: _read_peer_tls(tls, verifies_clients, waived),
+        replace(DEFAULT_PEER_TLS, mutual=verifies_clients is not False),
+    )
     keys = r.required(
         "keys",
         sequence_of(

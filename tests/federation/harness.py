@@ -2,7 +2,8 @@
 
 Each node is a `gateway run` subprocess with its own config, keys and database (all
 databases live in the session's one embedded PostgreSQL). The federation listeners speak
-HTTPS with certificates from a throwaway CA (trustme), like production, not plain HTTP.
+HTTPS with certificates from a throwaway CA (trustme), like production, not plain HTTP, and
+by default with mutual TLS and per-peer key pins both ways, as production must.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -36,6 +38,7 @@ from gateway.config import (
     load_config,
 )
 from gateway.crypto import Keyring, KeyValidity, OwnKeyPair
+from gateway.federation.identity import spki_sha256
 from gateway.federation.outgoing import Queued
 from gateway.store import EmbeddedPostgres, Store
 from gateway.wire import canonical
@@ -79,6 +82,8 @@ class Node:
     federation_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # SHA-256 of the SPKI of the node's TLS certificate (server and client alike).
+    spki_sha256: str = ""
 
 
 def alert(reference: str, case_id: str = "") -> canonical.Message:
@@ -112,6 +117,8 @@ class Federation:
         # Extra top-level config sections per node (local_clients, routing...), kept across
         # rewrites of its config.
         self.sections: dict[str, dict[str, Any]] = {}
+        # Every node accepts this bearer token on /metrics (listen.api.metrics_token_sha256).
+        self.metrics_token = secrets.token_urlsafe(24)
         self.retry: dict[str, str | int] = {
             "initial_backoff": "100ms",
             "max_backoff": "2s",
@@ -123,7 +130,16 @@ class Federation:
             dsn = await self.postgres.ensure_database(
                 f"{node_id.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
             )
-            self.nodes[node_id] = Node(node_id, OwnKeyPair.generate("k1", KEY_VALIDITY), dsn)
+            node = Node(node_id, OwnKeyPair.generate("k1", KEY_VALIDITY), dsn)
+            self.nodes[node_id] = node
+            folder = self.root / node_id
+            folder.mkdir(exist_ok=True)
+            cert = self.ca.issue_cert("127.0.0.1", node_id)
+            cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+            cert.private_key_pem.write_to_path(str(folder / "cert.key"))
+            (folder / "cert.key").chmod(0o600)
+            der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+            node.spki_sha256 = spki_sha256(der).hex()
         for node_id in node_ids:
             self.write_config(node_id)
 
@@ -138,12 +154,14 @@ class Federation:
         federation_port: int | None = None,
         api_port: int | None = None,
         extra_peer_keys: dict[str, list[PeerKeyConfig]] | None = None,
-        mutual_tls: bool = False,
-        present_client_cert: bool = False,
+        mutual_tls: bool = True,
+        present_client_cert: bool = True,
+        pins: bool = True,
         omit_peers: Iterable[str] = (),
     ) -> Path:
         """Write node_id's config; mutual_tls makes it require client certificates of its
-        peers, present_client_cert makes it show its own when it connects to them."""
+        peers (else it waives mutual TLS, on loopback), present_client_cert makes it show its
+        own when it connects to them, pins makes it pin its peers' keys both ways."""
         node = self.nodes[node_id]
         folder = self.root / node_id
         folder.mkdir(exist_ok=True)
@@ -157,9 +175,6 @@ class Federation:
                 )
             )
             key_file.chmod(0o600)
-            cert = self.ca.issue_cert("127.0.0.1", node_id)
-            cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
-            cert.private_key_pem.write_to_path(str(folder / "cert.key"))
         peers = []
         for peer_id, peer in self.nodes.items():
             if peer_id == node_id or peer_id in omit_peers:
@@ -193,6 +208,7 @@ class Federation:
                     "tls": {
                         "ca_file": str(self.ca_file),
                         "mutual": mutual_tls,
+                        **({"spki_sha256": [peer.spki_sha256]} if pins else {}),
                         **(
                             {"client_cert_file": "cert.pem", "client_key_file": "cert.key"}
                             if present_client_cert
@@ -224,8 +240,13 @@ class Federation:
                         "key_file": "cert.key",
                         **({"client_ca_file": str(self.ca_file)} if mutual_tls else {}),
                     },
+                    **({} if mutual_tls else {"insecure_no_mutual_tls": True}),
                 },
-                "api": {"host": "127.0.0.1", "port": api_port or node.api_port},
+                "api": {
+                    "host": "127.0.0.1",
+                    "port": api_port or node.api_port,
+                    "metrics_token_sha256": hashlib.sha256(self.metrics_token.encode()).hexdigest(),
+                },
             },
             "database": {"dsn": node.dsn},
             "state_dir": "state",
@@ -236,6 +257,14 @@ class Federation:
         path = self.config_path(node_id, variant)
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         return path
+
+    def client_ssl(self, as_node: str | None = None) -> ssl.SSLContext:
+        """TLS towards a node's federation listener, showing as_node's client certificate."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        if as_node is not None:
+            folder = self.root / as_node
+            context.load_cert_chain(str(folder / "cert.pem"), str(folder / "cert.key"))
+        return context
 
     def config(self, node_id: str) -> NodeConfig:
         return load_config(self.config_path(node_id), environ={})
