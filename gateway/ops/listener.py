@@ -93,6 +93,7 @@ class GuardedListener:
         self._max_body = 0
         self._log = _ThrottledLog()
         metrics.listener_connections.labels(name).set(0)
+        metrics.listener_body_bytes.labels(name).set(0)
 
     @property
     def open_connections(self) -> int:
@@ -195,6 +196,7 @@ class GuardedListener:
                 busy.force_close()
                 return busy
             self._bytes_in_flight += declared
+            self._metrics.listener_body_bytes.labels(self.name).set(self._bytes_in_flight)
             try:
                 return await handler(request)
             except ConnectionError:
@@ -205,6 +207,7 @@ class GuardedListener:
                 raise web.HTTPRequestTimeout() from None
             finally:
                 self._bytes_in_flight -= declared
+                self._metrics.listener_body_bytes.labels(self.name).set(self._bytes_in_flight)
         finally:
             if connection is not None:
                 connection.request_finished()

@@ -52,6 +52,12 @@ class GatewayMetrics:
             ["listener"],
             registry=r,
         )
+        self.listener_body_bytes = Gauge(
+            "blg_listener_body_bytes_in_flight",
+            "Declared lengths of the request bodies a listener is receiving or handling.",
+            ["listener"],
+            registry=r,
+        )
         self.listener_refusals = Counter(
             "blg_listener_refused_connections_total",
             "Connections a listener closed or requests it refused for its own limits, by "

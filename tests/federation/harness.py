@@ -117,6 +117,8 @@ class Federation:
         # Extra top-level config sections per node (local_clients, routing...), kept across
         # rewrites of its config.
         self.sections: dict[str, dict[str, Any]] = {}
+        # listen.limits per node (caps and deadlines of its listeners), kept across rewrites.
+        self.listen_limits: dict[str, dict[str, Any]] = {}
         # Every node accepts this bearer token on /metrics (listen.api.metrics_token_sha256).
         self.metrics_token = secrets.token_urlsafe(24)
         self.retry: dict[str, str | int] = {
@@ -157,11 +159,13 @@ class Federation:
         mutual_tls: bool = True,
         present_client_cert: bool = True,
         pins: bool = True,
+        pin_overrides: dict[str, str] | None = None,
         omit_peers: Iterable[str] = (),
     ) -> Path:
         """Write node_id's config; mutual_tls makes it require client certificates of its
         peers (else it waives mutual TLS, on loopback), present_client_cert makes it show its
-        own when it connects to them, pins makes it pin its peers' keys both ways."""
+        own when it connects to them, pins makes it pin its peers' keys both ways (with
+        pin_overrides giving another digest for some peers)."""
         node = self.nodes[node_id]
         folder = self.root / node_id
         folder.mkdir(exist_ok=True)
@@ -208,7 +212,11 @@ class Federation:
                     "tls": {
                         "ca_file": str(self.ca_file),
                         "mutual": mutual_tls,
-                        **({"spki_sha256": [peer.spki_sha256]} if pins else {}),
+                        **(
+                            {"spki_sha256": [(pin_overrides or {}).get(peer_id, peer.spki_sha256)]}
+                            if pins
+                            else {}
+                        ),
                         **(
                             {"client_cert_file": "cert.pem", "client_key_file": "cert.key"}
                             if present_client_cert
@@ -247,6 +255,9 @@ class Federation:
                     "port": api_port or node.api_port,
                     "metrics_token_sha256": hashlib.sha256(self.metrics_token.encode()).hexdigest(),
                 },
+                **(
+                    {"limits": self.listen_limits[node_id]} if node_id in self.listen_limits else {}
+                ),
             },
             "database": {"dsn": node.dsn},
             "state_dir": "state",
