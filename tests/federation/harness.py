@@ -119,6 +119,8 @@ class Federation:
         self.sections: dict[str, dict[str, Any]] = {}
         # listen.limits per node (caps and deadlines of its listeners), kept across rewrites.
         self.listen_limits: dict[str, dict[str, Any]] = {}
+        # Nodes whose local API serves HTTPS (with their federation certificate).
+        self.api_tls: set[str] = set()
         # Every node accepts this bearer token on /metrics (listen.api.metrics_token_sha256).
         self.metrics_token = secrets.token_urlsafe(24)
         self.retry: dict[str, str | int] = {
@@ -253,6 +255,11 @@ class Federation:
                 "api": {
                     "host": "127.0.0.1",
                     "port": api_port or node.api_port,
+                    **(
+                        {"tls": {"cert_file": "cert.pem", "key_file": "cert.key"}}
+                        if node_id in self.api_tls
+                        else {}
+                    ),
                     "metrics_token_sha256": hashlib.sha256(self.metrics_token.encode()).hexdigest(),
                 },
                 **(
@@ -283,10 +290,18 @@ class Federation:
     def keyring(self, node_id: str) -> Keyring:
         return keyring_from_config(self.config(node_id))
 
-    def start(self, node_id: str, *, variant: str = "") -> subprocess.Popen[bytes]:
+    def api_url(self, node_id: str, api_port: int | None = None) -> str:
+        scheme = "https" if node_id in self.api_tls else "http"
+        return f"{scheme}://127.0.0.1:{api_port or self.nodes[node_id].api_port}"
+
+    def start(
+        self, node_id: str, *, variant: str = "", open_files: int | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `gateway run`; open_files caps its descriptors (soft and hard limit)."""
+        limit = ["prlimit", f"--nofile={open_files}:{open_files}"] if open_files else []
         with (self.root / node_id / f"run{variant}.log").open("ab") as log:
             process = subprocess.Popen(
-                [GATEWAY, "run", "--config", str(self.config_path(node_id, variant))],
+                [*limit, GATEWAY, "run", "--config", str(self.config_path(node_id, variant))],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -308,15 +323,16 @@ class Federation:
     async def wait_ready(
         self, node_id: str, *, api_port: int | None = None, timeout: float = 30
     ) -> None:
-        port = api_port or self.nodes[node_id].api_port
+        url = f"{self.api_url(node_id, api_port)}/readyz"
         deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
+        connector = aiohttp.TCPConnector(ssl=self.client_ssl())
+        async with aiohttp.ClientSession(connector=connector) as session:
             while time.monotonic() < deadline:
                 for process in self.nodes[node_id].processes:
                     if process.poll() is not None:
                         raise AssertionError(f"{node_id} exited: {self.log_tail(node_id)}")
                 try:
-                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    async with session.get(url) as response:
                         if response.status == 200:
                             return
                 except aiohttp.ClientError:

@@ -346,3 +346,67 @@ async def test_metrics_and_the_openapi_document_need_a_token_health_does_not(
                 assert response.status == status, (path, bearer)
                 if status == 401:
                     assert (await response.json())["error"]["code"] == "unauthorized"
+
+
+async def test_out_of_descriptors_is_a_counted_line_not_a_traceback_per_accept(
+    federation: Federation,
+) -> None:
+    await federation.add(POLICE, RATANAKIRI)
+    # A cap above what the process may open: the kernel, not the listener, says no first.
+    federation.listen_limits[RATANAKIRI] = {
+        **SLOW_LIMITS,
+        "header_timeout": "60s",
+        "max_connections": 1000,
+    }
+    federation.write_config(RATANAKIRI)
+    federation.start(RATANAKIRI, open_files=200)
+    await federation.wait_ready(RATANAKIRI)
+    node = federation.nodes[RATANAKIRI]
+    held = [await _open(node.federation_port, None) for _ in range(300)]
+    try:
+
+        async def complained() -> bool:
+            return "accept() failed for want of resources" in federation.log_tail(RATANAKIRI)
+
+        await _until(complained, "the node logs that accept() ran out of descriptors")
+    finally:
+        for _, writer in held:
+            writer.close()
+    log = federation.log_tail(RATANAKIRI)
+    assert "Traceback" not in log
+    assert log.count("Too many open files") == 1
+
+    async def counted() -> bool:
+        labels = 'listener="any",reason="out_of_file_descriptors"'
+        try:
+            found = await _metric(
+                federation, RATANAKIRI, "blg_listener_refused_connections_total", labels
+            )
+        except aiohttp.ClientError:
+            return False
+        return found >= 1
+
+    await _until(counted, "the node counts the failed accepts and serves its API again")
+
+
+async def test_the_local_api_can_serve_https(federation: Federation) -> None:
+    await federation.add(POLICE, RATANAKIRI)
+    federation.api_tls.add(RATANAKIRI)
+    federation.write_config(RATANAKIRI)
+    federation.start(RATANAKIRI)
+    await federation.wait_ready(RATANAKIRI)
+    api = federation.api_url(RATANAKIRI)
+    assert api.startswith("https://")
+    headers = {"Authorization": f"Bearer {federation.metrics_token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(
+            f"{api}/metrics", headers=headers, ssl=federation.client_ssl()
+        ) as response:
+            assert response.status == 200
+        plain = api.replace("https://", "http://")
+        try:
+            async with session.get(f"{plain}/healthz") as response:
+                answered = response.status
+        except aiohttp.ClientError:
+            answered = None
+        assert answered is None
