@@ -33,7 +33,7 @@ from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
-from gateway.ops.listener import GuardedListener, quiet_accept_errors, raise_open_file_limit
+from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import EmbeddedPostgres, Store, start_embedded
@@ -401,7 +401,7 @@ class Gateway:
 
 async def run_until_signalled(config: NodeConfig) -> None:
     """Run a node until SIGINT or SIGTERM."""
-    raise_open_file_limit()
+    check_open_file_limit(config.listen.limits)
     gateway = Gateway(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

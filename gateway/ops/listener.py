@@ -224,6 +224,7 @@ class _Connection(asyncio.Protocol):
         self._raw: asyncio.Transport | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._pending: list[bytes] = []
+        self._handshaking: asyncio.Task[None] | None = None
         self._eof = False
         self._admitted = False
         self._closed = False
@@ -243,7 +244,8 @@ class _Connection(asyncio.Protocol):
         if context is None:
             self._attach(transport)
         else:
-            self._loop.create_task(self._handshake(transport, context))
+            # Kept: the loop holds tasks only weakly.
+            self._handshaking = self._loop.create_task(self._handshake(transport, context))
 
     async def _handshake(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
         try:
@@ -394,6 +396,21 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop, metrics: GatewayMetrics
             loop.default_exception_handler(context)
 
     loop.set_exception_handler(handle)
+
+
+def check_open_file_limit(limits: ListenerLimits) -> None:
+    """Lift the descriptor limit, and warn when it is below what the caps allow for."""
+    available = raise_open_file_limit()
+    # Two listeners, each at its cap, plus the database pool, log files and some slack.
+    wanted = 2 * limits.max_connections + 256
+    if available < wanted:
+        log.warning(
+            "the process may open %d files, below the %d that two listeners at "
+            "listen.limits.max_connections (%d) need: lower the cap or raise `ulimit -n`",
+            available,
+            wanted,
+            limits.max_connections,
+        )
 
 
 def raise_open_file_limit() -> int:
