@@ -16,9 +16,7 @@ a routing rule that sends a peer a kind it does not accept.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -36,12 +34,22 @@ from gateway.config.keyfiles import (
     parse_private_key_file,
     parse_public_key,
 )
+from gateway.config.listen import (
+    LOOPBACK_HOSTS,
+    MUTUAL_TLS_WAIVER,
+    existing_file,
+    is_host,
+    is_loopback_host,
+    private_file,
+    read_listen,
+    read_token_sha256,
+    spki_sha256,
+)
 from gateway.config.schema import (
     CLIENT_ID_PATTERN,
     COUNTRY_PATTERN,
     DEFAULT_DATABASE,
     DEFAULT_LIMITS,
-    DEFAULT_LISTENER_LIMITS,
     DEFAULT_PEER_TLS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RATE_LIMIT,
@@ -57,13 +65,10 @@ from gateway.config.schema import (
     MIN_HMAC_SECRET_CHARS,
     NODE_ID_PATTERN,
     PROVINCE_PATTERN,
-    ApiListenConfig,
     DatabaseConfig,
     DropFolderDelivery,
     FederationListenConfig,
     LimitsConfig,
-    ListenConfig,
-    ListenerLimits,
     LocalClientConfig,
     LocalizedNames,
     NodeConfig,
@@ -77,7 +82,6 @@ from gateway.config.schema import (
     RetentionConfig,
     RetryConfig,
     RoutingRule,
-    ServerTlsConfig,
     WebhookDelivery,
 )
 from gateway.config.values import format_duration, format_instant
@@ -100,14 +104,6 @@ from gateway.config.walker import (
     text_matching,
 )
 from gateway.wire import Kind, canonical
-
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
-)
-_WILDCARD_HOSTS = ("0.0.0.0", "::")  # noqa: S104 (recognised, not bound to)
-_SHA256_HEX = re.compile(r"[0-9A-Fa-f]{64}")
-_LOOPBACK_HOSTS = "loopback hosts (127.0.0.1, ::1, localhost)"
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
@@ -174,7 +170,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
             unique_by=[("id", lambda key: key.id)],
         ),
     )
-    listen = r.required("listen", _read_listen)
+    listen = r.required("listen", read_listen)
     # None when listen itself is broken: then the peers' `mutual` settings are not judged
     # against the listener.
     federation_listener = listen.federation if r.ok("listen") else None
@@ -351,186 +347,6 @@ def _load_private_key(
     return None if problems else material
 
 
-# Listeners
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return _HOSTNAME.fullmatch(host) is not None
-    return True
-
-
-def _host(value: Value) -> str:
-    host = value.scalar_text("a host name or IP address")
-    if not _is_host(host):
-        value.expected("a host name or IP address")
-    return host
-
-
-_port = integer_in(1, 65535, "a port number")
-
-
-def _existing_file(value: Value) -> Path:
-    file = path(value)
-    # os.path, not Path.is_file(): it answers False instead of raising on permission errors.
-    if not os.path.exists(file):
-        value.fail(f"file not found: {file}")
-    if not os.path.isfile(file):
-        value.fail(f"expected a file, {file} is not a regular file")
-    return file
-
-
-def _private_file(value: Value) -> Path:
-    """A TLS private key: an existing file that neither group nor others may read."""
-    file = _existing_file(value)
-    try:
-        mode = file.stat().st_mode
-    except OSError as error:
-        value.fail(f"cannot read key file {file}: {error.strerror or error}")
-    if mode & 0o077:
-        value.fail(f"key file {file} is readable by others; run chmod 600 {file}")
-    return file
-
-
-def _read_server_tls(value: Value, *, verifies_clients: bool = True) -> ServerTlsConfig:
-    r = value.mapping()
-    tls = ServerTlsConfig(
-        cert_file=r.required("cert_file", _existing_file),
-        key_file=r.required("key_file", _private_file),
-        client_ca_file=(
-            r.optional("client_ca_file", _existing_file, None) if verifies_clients else None
-        ),
-    )
-    r.finish()
-    return tls
-
-
-_MUTUAL_TLS_WAIVER = "insecure_no_mutual_tls"
-
-
-def _read_federation_listen(value: Value) -> FederationListenConfig:
-    r = value.mapping()
-    host = r.required("host", _host)
-    port = r.required("port", _port)
-    tls = r.optional("tls", _read_server_tls, None)
-    waived = r.optional(_MUTUAL_TLS_WAIVER, boolean, False)
-    loopback = r.ok("host") and is_loopback_host(host)
-    if r.ok("host") and not r.has("tls") and not loopback:
-        r.report(
-            "host",
-            f"expected one of the {_LOOPBACK_HOSTS} when there is no tls section, got {host!r}; "
-            "add tls (cert_file, key_file, client_ca_file) to serve HTTPS on other hosts",
-        )
-    elif r.ok("host", _MUTUAL_TLS_WAIVER) and waived and not loopback:
-        r.report(
-            _MUTUAL_TLS_WAIVER,
-            f"expected false on {host!r}: mutual TLS may be waived on {_LOOPBACK_HOSTS} only; "
-            "set tls.client_ca_file to the CA of the peers' client certificates",
-        )
-    elif r.ok("host", _MUTUAL_TLS_WAIVER, "tls") and not waived:
-        if tls is None:
-            r.report(
-                "tls",
-                "expected a tls section with cert_file, key_file and client_ca_file: peers are "
-                f"known by their client certificates (or set {_MUTUAL_TLS_WAIVER}: true, "
-                "loopback only, for a demo or a TLS proxy on this machine)",
-            )
-        elif tls.client_ca_file is None:
-            r.report(
-                "tls",
-                "expected client_ca_file: it verifies the client certificates that identify "
-                f"peers (or set listen.federation.{_MUTUAL_TLS_WAIVER}: true, loopback only)",
-            )
-    r.finish()
-    return FederationListenConfig(host=host, port=port, tls=tls, insecure_no_mutual_tls=waived)
-
-
-_PLAIN_HTTP_WAIVER = "insecure_plain_http"
-
-
-def _read_api_listen(value: Value) -> ApiListenConfig:
-    r = value.mapping()
-    host = r.required("host", _host)
-    port = r.required("port", _port)
-    tls = r.optional("tls", lambda item: _read_server_tls(item, verifies_clients=False), None)
-    waived = r.optional(_PLAIN_HTTP_WAIVER, boolean, False)
-    metrics_token = r.optional("metrics_token_sha256", _token_sha256, None)
-    plain_remote = not r.has("tls") and r.ok("host") and not is_loopback_host(host)
-    if plain_remote and r.ok(_PLAIN_HTTP_WAIVER) and not waived:
-        r.report(
-            "host",
-            f"expected one of the {_LOOPBACK_HOSTS} when there is no tls section, got "
-            f"{host!r}: bearer tokens and documents would cross the network in clear; add "
-            f"tls (cert_file, key_file), or set {_PLAIN_HTTP_WAIVER}: true behind a proxy",
-        )
-    r.finish()
-    return ApiListenConfig(
-        host=host,
-        port=port,
-        tls=tls,
-        insecure_plain_http=waived,
-        metrics_token_sha256=metrics_token,
-    )
-
-
-def _seconds_at_least(low: float) -> Callable[[Value], timedelta]:
-    def convert(value: Value) -> timedelta:
-        span = duration(value)
-        if span.total_seconds() < low:
-            value.expected(f"a duration of at least {low:g}s")
-        return span
-
-    return convert
-
-
-def _read_listener_limits(value: Value) -> ListenerLimits:
-    r = value.mapping()
-    defaults = DEFAULT_LISTENER_LIMITS
-    limits = ListenerLimits(
-        max_connections=r.optional(
-            "max_connections", integer_in(1, 100_000), defaults.max_connections
-        ),
-        header_timeout=r.optional(
-            "header_timeout", _seconds_at_least(0.1), defaults.header_timeout
-        ),
-        body_timeout=r.optional("body_timeout", _seconds_at_least(0.1), defaults.body_timeout),
-        idle_timeout=r.optional("idle_timeout", _seconds_at_least(0.1), defaults.idle_timeout),
-        max_body_bytes_in_flight=r.optional(
-            "max_body_bytes_in_flight", size, defaults.max_body_bytes_in_flight
-        ),
-    )
-    r.finish()
-    return limits
-
-
-def _read_listen(value: Value) -> ListenConfig:
-    r = value.mapping()
-    federation = r.required("federation", _read_federation_listen)
-    api = r.required("api", _read_api_listen)
-    limits = r.optional("limits", _read_listener_limits, DEFAULT_LISTENER_LIMITS)
-    if r.ok("federation", "api") and federation.port == api.port:
-        hosts = {federation.host, api.host}
-        if len(hosts) == 1 or hosts & set(_WILDCARD_HOSTS):
-            r.report(
-                "api",
-                f"expected a port other than listen.federation's, got the same address "
-                f"{api.host}:{api.port}",
-            )
-    r.finish()
-    return ListenConfig(federation=federation, api=api, limits=limits)
-
-
 # Database
 
 
@@ -565,14 +381,14 @@ def _http_url(value: Value) -> str:
         value.fail("expected a URL without a user name or password")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         value.expected("an https:// or http:// URL")
-    if not _is_host(parts.hostname):
+    if not is_host(parts.hostname):
         value.expected("an https:// or http:// URL with a valid host name or IP address")
     if port == 0:
         value.expected("a URL with a port number from 1 to 65535")
     if parts.query or parts.fragment:
         value.expected("a URL without ?query or #fragment")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        value.expected(f"an https:// URL (http:// is allowed only for {_LOOPBACK_HOSTS})")
+        value.expected(f"an https:// URL (http:// is allowed only for {LOOPBACK_HOSTS})")
     return url
 
 
@@ -613,23 +429,15 @@ def _kinds(value: Value) -> frozenset[Kind]:
     return frozenset(sequence_of(choice(KINDS), item="message kind")(value))
 
 
-def _spki_sha256(value: Value) -> bytes:
-    expected = "the SHA-256 of the certificate's Subject Public Key Info, 64 hex characters"
-    digest = value.scalar_text(expected).replace(":", "")
-    if not _SHA256_HEX.fullmatch(digest):
-        value.expected(expected)
-    return bytes.fromhex(digest)
-
-
 def _read_peer_tls(value: Value, verifies_clients: bool | None, waived: bool) -> PeerTlsConfig:
     r = value.mapping()
     tls = PeerTlsConfig(
-        ca_file=r.optional("ca_file", _existing_file, None),
-        client_cert_file=r.optional("client_cert_file", _existing_file, None),
-        client_key_file=r.optional("client_key_file", _private_file, None),
+        ca_file=r.optional("ca_file", existing_file, None),
+        client_cert_file=r.optional("client_cert_file", existing_file, None),
+        client_key_file=r.optional("client_key_file", private_file, None),
         mutual=r.optional("mutual", boolean, verifies_clients is not False),
         spki_sha256=r.optional(
-            "spki_sha256", sequence_of(_spki_sha256, item="SPKI digest", min_items=1), ()
+            "spki_sha256", sequence_of(spki_sha256, item="SPKI digest", min_items=1), ()
         ),
     )
     for present, absent in (
@@ -650,7 +458,7 @@ def _read_peer_tls(value: Value, verifies_clients: bool | None, waived: bool) ->
         r.report(
             "mutual",
             "expected true (the default): without a client certificate any host could claim "
-            f"this peer; only listen.federation.{_MUTUAL_TLS_WAIVER} (loopback) turns it off",
+            f"this peer; only listen.federation.{MUTUAL_TLS_WAIVER} (loopback) turns it off",
         )
     r.finish()
     return tls
@@ -761,17 +569,6 @@ def _field_path(value: Value) -> str:
 # Local clients
 
 
-def _token_sha256(value: Value) -> bytes:
-    digest = value.scalar_text("the SHA-256 of the bearer token as 64 hexadecimal characters")
-    if not _SHA256_HEX.fullmatch(digest):
-        # Not echoed: a common mistake is pasting the token itself here.
-        value.fail(
-            "expected the SHA-256 of the bearer token as 64 hexadecimal characters (never the "
-            f"token itself), got {len(digest)} characters"
-        )
-    return bytes.fromhex(digest)
-
-
 def _read_local_client(
     value: Value,
     peers: Mapping[str, PeerConfig] | None,
@@ -779,7 +576,7 @@ def _read_local_client(
 ) -> LocalClientConfig:
     r = value.mapping()
     client_id = r.required("id", text_matching(CLIENT_ID_PATTERN, "a client id"))
-    token_sha256 = r.required("token_sha256", _token_sha256)
+    token_sha256 = r.required("token_sha256", read_token_sha256)
     formats = r.required(
         "formats",
         sequence_of(text_matching(FORMAT_ID_PATTERN, "a format id"), item="format id", min_items=1),

@@ -95,16 +95,6 @@ class GuardedListener:
         metrics.listener_connections.labels(name).set(0)
         metrics.listener_body_bytes.labels(name).set(0)
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._connections)
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
     async def start(self, app: web.Application, host: str, port: int) -> None:
         # aiohttp exposes no getter for the size limit the app was made with.
         self._max_body = app._client_max_size
