@@ -65,6 +65,7 @@ import platform
 import pstats
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,7 @@ from gateway.crypto import (
     sign_receipt,
     verify_receipt,
 )
+from gateway.federation.identity import spki_sha256
 from gateway.store import AuditEntry, EmbeddedPostgres, OutgoingEnvelope, Store
 from gateway.store.queries import Q
 from gateway.wire import Kind, canonical, envelope, uuid7
@@ -226,6 +228,8 @@ class Cluster:
         self.batch_size = batch_size
         self.rate_limit = rate_limit
         self.nodes: dict[str, Node] = {}
+        # SHA-256 of the SPKI of each node's certificate, hex.
+        self.pins: dict[str, str] = {}
 
     async def add(self, *node_ids: str) -> None:
         for node_id in node_ids:
@@ -245,6 +249,10 @@ class Cluster:
             cert = self.ca.issue_cert("127.0.0.1", node_id)
             cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
             cert.private_key_pem.write_to_path(str(folder / "cert.key"))
+            (folder / "cert.key").chmod(0o600)
+            self.pins[node_id] = spki_sha256(
+                ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+            ).hex()
             self.nodes[node_id] = node
         for node_id in self.nodes:
             self._write_config(node_id)
@@ -262,7 +270,13 @@ class Cluster:
                     "names": {"en": peer_id},
                     "country": peer_id[:2].upper(),
                     "url": f"https://127.0.0.1:{peer.federation_port}/",
-                    "tls": {"ca_file": str(self.ca_file)},
+                    # Mutual TLS with pinned keys both ways, as in production.
+                    "tls": {
+                        "ca_file": str(self.ca_file),
+                        "client_cert_file": "cert.pem",
+                        "client_key_file": "cert.key",
+                        "spki_sha256": [self.pins[peer_id]],
+                    },
                     "keys": [
                         {
                             "id": public.key_id,
@@ -294,7 +308,11 @@ class Cluster:
                 "federation": {
                     "host": "127.0.0.1",
                     "port": node.federation_port,
-                    "tls": {"cert_file": "cert.pem", "key_file": "cert.key"},
+                    "tls": {
+                        "cert_file": "cert.pem",
+                        "key_file": "cert.key",
+                        "client_ca_file": str(self.ca_file),
+                    },
                 },
                 "api": {"host": "127.0.0.1", "port": node.api_port},
             },

@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import socket
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,15 +23,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters import adapter_for
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
-from gateway.config import NodeConfig, PeerConfig, WebhookDelivery
+from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
+from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
+from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import EmbeddedPostgres, Store, start_embedded
@@ -145,16 +146,6 @@ def local_recipients(config: NodeConfig) -> dict[str, tuple[str, ...]]:
     return {kind: tuple(clients) for kind, clients in found.items()}
 
 
-def client_ssl_context(peer: PeerConfig) -> ssl.SSLContext | None:
-    """TLS towards a peer: its CA if configured (else the system's), our client cert if any."""
-    if not peer.url.startswith("https://"):
-        return None
-    context = ssl.create_default_context(cafile=str(peer.tls.ca_file) if peer.tls.ca_file else None)
-    if peer.tls.client_cert_file and peer.tls.client_key_file:
-        context.load_cert_chain(str(peer.tls.client_cert_file), str(peer.tls.client_key_file))
-    return context
-
-
 class Gateway:
     """A running node."""
 
@@ -173,11 +164,12 @@ class Gateway:
         self.queues: dict[str, DestinationQueue] = {}
         self.local_queues: dict[str, LocalDeliveryQueue] = {}
         self._database: NodeDatabase | None = None
-        self._runners: list[web.AppRunner] = []
+        self._listeners: list[GuardedListener] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stop_inbox_listening: Callable[[], Awaitable[None]] | None = None
+        self._local_api: LocalApi | None = None
         self.ready = False
 
     @property
@@ -206,21 +198,23 @@ class Gateway:
             receiver=receiver,
             peers={
                 peer.id: PeerAdmission(
-                    peer.rate_limit.requests_per_second, peer.rate_limit.burst, peer.tls.mutual
+                    peer.rate_limit.requests_per_second,
+                    peer.rate_limit.burst,
+                    peer.tls.mutual,
+                    frozenset(peer.tls.spki_sha256),
                 )
                 for peer in config.peers
             },
             max_batch_bytes=config.limits.max_batch_bytes,
             metrics=self.metrics,
         )
-        federation = web.Application(client_max_size=config.limits.max_batch_bytes)
-        federation.add_routes(endpoint.routes())
-        listen = config.listen.federation
-        tls = listen.tls
-        await self._serve(
-            federation,
-            listen.host,
-            listen.port,
+        listen = config.listen
+        quiet_accept_errors(asyncio.get_running_loop(), self.metrics)
+        tls = listen.federation.tls
+        federation_listener = GuardedListener(
+            "federation",
+            listen.limits,
+            self.metrics,
             server_ssl_context(
                 str(tls.cert_file),
                 str(tls.key_file),
@@ -229,13 +223,35 @@ class Gateway:
             if tls
             else None,
         )
+        federation = web.Application(
+            client_max_size=config.limits.max_batch_bytes,
+            middlewares=[federation_listener.middleware],
+        )
+        federation.add_routes(endpoint.routes())
+        await self._serve(
+            federation_listener, federation, listen.federation.host, listen.federation.port
+        )
         local_api = LocalApi(
             clients=api_clients(config.local_clients),
             store=self.store,
             keyring=self.keyring,
             dispatcher=self.dispatcher,
+            metrics_token_sha256=listen.api.metrics_token_sha256,
         )
-        ops = web.Application(client_max_size=MAX_DOCUMENT_BYTES, middlewares=[error_middleware])
+        self._local_api = local_api
+        api_tls = listen.api.tls
+        api_listener = GuardedListener(
+            "api",
+            listen.limits,
+            self.metrics,
+            server_ssl_context(str(api_tls.cert_file), str(api_tls.key_file), None)
+            if api_tls
+            else None,
+        )
+        ops = web.Application(
+            client_max_size=MAX_DOCUMENT_BYTES,
+            middlewares=[api_listener.middleware, error_middleware],
+        )
         ops.add_routes(
             [
                 web.get("/healthz", self._healthz),
@@ -244,7 +260,14 @@ class Gateway:
                 *local_api.routes(),
             ]
         )
-        await self._serve(ops, config.listen.api.host, config.listen.api.port, None)
+        if api_tls is None and not is_loopback_host(listen.api.host):
+            log.warning(
+                "the local API listens on %s in plain HTTP (listen.api.insecure_plain_http): "
+                "bearer tokens and documents cross the network in clear unless a TLS proxy "
+                "on this machine fronts it",
+                listen.api.host,
+            )
+        await self._serve(api_listener, ops, listen.api.host, listen.api.port)
 
         self._session = aiohttp.ClientSession()
         policy = retry_policy(config)
@@ -269,10 +292,10 @@ class Gateway:
         log.info(
             "node %s up: federation on %s:%d, operations on %s:%d, %d peers",
             config.node.id,
-            listen.host,
-            listen.port,
-            config.listen.api.host,
-            config.listen.api.port,
+            listen.federation.host,
+            listen.federation.port,
+            listen.api.host,
+            listen.api.port,
             len(config.peers),
         )
 
@@ -323,12 +346,10 @@ class Gateway:
             queue.wake()
 
     async def _serve(
-        self, app: web.Application, host: str, port: int, context: ssl.SSLContext | None
+        self, listener: GuardedListener, app: web.Application, host: str, port: int
     ) -> None:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        self._runners.append(runner)
-        await web.TCPSite(runner, host, port, ssl_context=context).start()
+        self._listeners.append(listener)
+        await listener.start(app, host, port)
 
     async def stop(self) -> None:
         self.ready = False
@@ -340,8 +361,8 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
-        for runner in reversed(self._runners):
-            await runner.cleanup()
+        for listener in reversed(self._listeners):
+            await listener.stop()
         if self._database is not None:
             await self._database.close()
 
@@ -357,7 +378,9 @@ class Gateway:
             return web.json_response({"status": "database unavailable"}, status=503)
         return web.json_response({"status": "ready"})
 
-    async def _metrics(self, _request: web.Request) -> web.Response:
+    async def _metrics(self, request: web.Request) -> web.Response:
+        assert self._local_api is not None
+        self._local_api.authorize_metrics(request)
         now = self.clock()
         for summary in await self.store.peer_summaries([peer.id for peer in self.config.peers]):
             self.metrics.queue_depth.labels(summary.peer).set(summary.pending)
@@ -378,6 +401,7 @@ class Gateway:
 
 async def run_until_signalled(config: NodeConfig) -> None:
     """Run a node until SIGINT or SIGTERM."""
+    check_open_file_limit(config.listen.limits)
     gateway = Gateway(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -158,9 +158,11 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
-                    "summary": "This document",
-                    "security": [],
-                    "responses": {"200": {"description": "The OpenAPI document."}},
+                    "summary": "This document (for configured clients only: it names formats)",
+                    "responses": {
+                        "200": {"description": "The OpenAPI document."},
+                        **_errors(401),
+                    },
                 }
             },
         },

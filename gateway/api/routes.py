@@ -51,6 +51,10 @@ async def error_middleware(
         return await handler(request)
     except ApiError as error:
         return error.response()
+    except ConnectionError:
+        # The client went away or a listener deadline closed the connection: nobody to
+        # answer, and nothing worth a traceback (gateway/ops/listener.py counts it).
+        raise
     except web.HTTPRequestEntityTooLarge:
         return ApiError(413, "body_too_large", f"at most {MAX_DOCUMENT_BYTES} bytes").response()
     except web.HTTPException as error:
@@ -74,8 +78,10 @@ class LocalApi:
         keyring: Keyring,
         dispatcher: Dispatcher,
         adapters: Mapping[str, Adapter] | None = None,
+        metrics_token_sha256: bytes | None = None,
     ) -> None:
         self._clients = tuple(clients)
+        self._metrics_token_sha256 = metrics_token_sha256
         self._store = store
         self._keyring = keyring
         self._dispatcher = dispatcher
@@ -93,16 +99,7 @@ class LocalApi:
     # --- shared checks ----------------------------------------------------------------
 
     def _client(self, request: web.Request) -> ApiClient:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(
-                401,
-                "unauthorized",
-                "expected an Authorization: Bearer <token> header",
-                headers={"WWW-Authenticate": 'Bearer realm="blg"'},
-            )
-        digest = hashlib.sha256(token.strip().encode()).digest()
+        digest = _bearer_digest(request)
         found = None
         for client in self._clients:
             if hmac.compare_digest(client.token_sha256, digest):
@@ -115,6 +112,14 @@ class LocalApi:
                 headers={"WWW-Authenticate": 'Bearer realm="blg", error="invalid_token"'},
             )
         return found
+
+    def authorize_metrics(self, request: web.Request) -> None:
+        """Metrics name peers, clients and volumes: a client's or the metrics token only."""
+        digest = _bearer_digest(request)
+        metrics_token = self._metrics_token_sha256
+        if metrics_token is not None and hmac.compare_digest(metrics_token, digest):
+            return
+        self._client(request)
 
     def _adapter(self, client: ApiClient, format_id: str | None, media_type: str) -> Adapter:
         if format_id:
@@ -145,7 +150,8 @@ class LocalApi:
 
     # --- handlers ---------------------------------------------------------------------
 
-    async def openapi(self, _request: web.Request) -> web.Response:
+    async def openapi(self, request: web.Request) -> web.Response:
+        self._client(request)
         return web.json_response(openapi_document(sorted(self._adapters)))
 
     async def post_messages(self, request: web.Request) -> web.Response:
@@ -299,6 +305,20 @@ class LocalApi:
             "document": encoded.data.decode("utf-8-sig"),
             "warnings": [{"location": w.location, "message": w.message} for w in encoded.warnings],
         }
+
+
+def _bearer_digest(request: web.Request) -> bytes:
+    """SHA-256 of the request's bearer token; 401 without one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "expected an Authorization: Bearer <token> header",
+            headers={"WWW-Authenticate": 'Bearer realm="blg"'},
+        )
+    return hashlib.sha256(token.strip().encode()).digest()
 
 
 def api_clients(local_clients: Sequence[Any]) -> list[ApiClient]:

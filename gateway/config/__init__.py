@@ -25,7 +25,8 @@ from gateway.config.keyfiles import (
     parse_private_key_file,
     parse_public_key,
 )
-from gateway.config.loader import is_loopback_host, load_config
+from gateway.config.listen import is_loopback_host
+from gateway.config.loader import load_config
 from gateway.config.schema import (
     DELIVERY_TYPES,
     KINDS,
@@ -38,6 +39,7 @@ from gateway.config.schema import (
     Language,
     LimitsConfig,
     ListenConfig,
+    ListenerLimits,
     LocalClientConfig,
     LocalizedNames,
     NodeConfig,
@@ -81,6 +83,7 @@ __all__ = [
     "Language",
     "LimitsConfig",
     "ListenConfig",
+    "ListenerLimits",
     "LocalClientConfig",
     "LocalizedNames",
     "NodeConfig",

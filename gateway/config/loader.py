@@ -16,11 +16,10 @@ a routing rule that sends a peer a kind it does not accept.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import stat
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,6 +33,17 @@ from gateway.config.keyfiles import (
     PrivateKeyMaterial,
     parse_private_key_file,
     parse_public_key,
+)
+from gateway.config.listen import (
+    LOOPBACK_HOSTS,
+    MUTUAL_TLS_WAIVER,
+    existing_file,
+    is_host,
+    is_loopback_host,
+    private_file,
+    read_listen,
+    read_token_sha256,
+    spki_sha256,
 )
 from gateway.config.schema import (
     CLIENT_ID_PATTERN,
@@ -55,12 +65,10 @@ from gateway.config.schema import (
     MIN_HMAC_SECRET_CHARS,
     NODE_ID_PATTERN,
     PROVINCE_PATTERN,
-    ApiListenConfig,
     DatabaseConfig,
     DropFolderDelivery,
     FederationListenConfig,
     LimitsConfig,
-    ListenConfig,
     LocalClientConfig,
     LocalizedNames,
     NodeConfig,
@@ -74,7 +82,6 @@ from gateway.config.schema import (
     RetentionConfig,
     RetryConfig,
     RoutingRule,
-    ServerTlsConfig,
     WebhookDelivery,
 )
 from gateway.config.values import format_duration, format_instant
@@ -97,14 +104,6 @@ from gateway.config.walker import (
     text_matching,
 )
 from gateway.wire import Kind, canonical
-
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
-)
-_WILDCARD_HOSTS = ("0.0.0.0", "::")  # noqa: S104 (recognised, not bound to)
-_SHA256_HEX = re.compile(r"[0-9A-Fa-f]{64}")
-_LOOPBACK_HOSTS = "loopback hosts (127.0.0.1, ::1, localhost)"
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
@@ -171,20 +170,16 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
             unique_by=[("id", lambda key: key.id)],
         ),
     )
-    listen = r.required("listen", _read_listen)
-    # None when listen itself is broken: then whether we can verify client certificates is
-    # unknown, and the peers' `mutual` settings are not judged against it.
-    verifies_clients = (
-        listen.federation.tls is not None and listen.federation.tls.client_ca_file is not None
-        if r.ok("listen")
-        else None
-    )
+    listen = r.required("listen", read_listen)
+    # None when listen itself is broken: then the peers' `mutual` settings are not judged
+    # against the listener.
+    federation_listener = listen.federation if r.ok("listen") else None
     database = r.optional("database", _read_database, DEFAULT_DATABASE)
     state_dir = r.optional("state_dir", path, value.walk.resolve_path(str(DEFAULT_STATE_DIR)))
     peers: tuple[PeerConfig, ...] = r.optional(
         "peers",
         sequence_of(
-            lambda item: _read_peer(item, node_id, verifies_clients),
+            lambda item: _read_peer(item, node_id, federation_listener),
             item="peer",
             unique_by=[("id", lambda peer: peer.id)],
         ),
@@ -352,95 +347,6 @@ def _load_private_key(
     return None if problems else material
 
 
-# Listeners
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return _HOSTNAME.fullmatch(host) is not None
-    return True
-
-
-def _host(value: Value) -> str:
-    host = value.scalar_text("a host name or IP address")
-    if not _is_host(host):
-        value.expected("a host name or IP address")
-    return host
-
-
-_port = integer_in(1, 65535, "a port number")
-
-
-def _existing_file(value: Value) -> Path:
-    file = path(value)
-    # os.path, not Path.is_file(): it answers False instead of raising on permission errors.
-    if not os.path.exists(file):
-        value.fail(f"file not found: {file}")
-    if not os.path.isfile(file):
-        value.fail(f"expected a file, {file} is not a regular file")
-    return file
-
-
-def _read_server_tls(value: Value) -> ServerTlsConfig:
-    r = value.mapping()
-    tls = ServerTlsConfig(
-        cert_file=r.required("cert_file", _existing_file),
-        key_file=r.required("key_file", _existing_file),
-        client_ca_file=r.optional("client_ca_file", _existing_file, None),
-    )
-    r.finish()
-    return tls
-
-
-def _read_federation_listen(value: Value) -> FederationListenConfig:
-    r = value.mapping()
-    host = r.required("host", _host)
-    port = r.required("port", _port)
-    tls = r.optional("tls", _read_server_tls, None)
-    if r.ok("host") and not r.has("tls") and not is_loopback_host(host):
-        r.report(
-            "host",
-            f"expected one of the {_LOOPBACK_HOSTS} when there is no tls section, got {host!r}; "
-            "add tls (cert_file, key_file) to serve HTTPS on other hosts",
-        )
-    r.finish()
-    return FederationListenConfig(host=host, port=port, tls=tls)
-
-
-def _read_api_listen(value: Value) -> ApiListenConfig:
-    r = value.mapping()
-    api = ApiListenConfig(host=r.required("host", _host), port=r.required("port", _port))
-    r.finish()
-    return api
-
-
-def _read_listen(value: Value) -> ListenConfig:
-    r = value.mapping()
-    federation = r.required("federation", _read_federation_listen)
-    api = r.required("api", _read_api_listen)
-    if r.ok("federation", "api") and federation.port == api.port:
-        hosts = {federation.host, api.host}
-        if len(hosts) == 1 or hosts & set(_WILDCARD_HOSTS):
-            r.report(
-                "api",
-                f"expected a port other than listen.federation's, got the same address "
-                f"{api.host}:{api.port}",
-            )
-    r.finish()
-    return ListenConfig(federation=federation, api=api)
-
-
 # Database
 
 
@@ -475,14 +381,14 @@ def _http_url(value: Value) -> str:
         value.fail("expected a URL without a user name or password")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         value.expected("an https:// or http:// URL")
-    if not _is_host(parts.hostname):
+    if not is_host(parts.hostname):
         value.expected("an https:// or http:// URL with a valid host name or IP address")
     if port == 0:
         value.expected("a URL with a port number from 1 to 65535")
     if parts.query or parts.fragment:
         value.expected("a URL without ?query or #fragment")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        value.expected(f"an https:// URL (http:// is allowed only for {_LOOPBACK_HOSTS})")
+        value.expected(f"an https:// URL (http:// is allowed only for {LOOPBACK_HOSTS})")
     return url
 
 
@@ -523,13 +429,16 @@ def _kinds(value: Value) -> frozenset[Kind]:
     return frozenset(sequence_of(choice(KINDS), item="message kind")(value))
 
 
-def _read_peer_tls(value: Value, verifies_clients: bool | None) -> PeerTlsConfig:
+def _read_peer_tls(value: Value, verifies_clients: bool | None, waived: bool) -> PeerTlsConfig:
     r = value.mapping()
     tls = PeerTlsConfig(
-        ca_file=r.optional("ca_file", _existing_file, None),
-        client_cert_file=r.optional("client_cert_file", _existing_file, None),
-        client_key_file=r.optional("client_key_file", _existing_file, None),
-        mutual=r.optional("mutual", boolean, DEFAULT_PEER_TLS.mutual),
+        ca_file=r.optional("ca_file", existing_file, None),
+        client_cert_file=r.optional("client_cert_file", existing_file, None),
+        client_key_file=r.optional("client_key_file", private_file, None),
+        mutual=r.optional("mutual", boolean, verifies_clients is not False),
+        spki_sha256=r.optional(
+            "spki_sha256", sequence_of(spki_sha256, item="SPKI digest", min_items=1), ()
+        ),
     )
     for present, absent in (
         ("client_cert_file", "client_key_file"),
@@ -544,6 +453,12 @@ def _read_peer_tls(value: Value, verifies_clients: bool | None) -> PeerTlsConfig
             "mutual",
             "expected listen.federation.tls.client_ca_file to be set: it verifies the client "
             "certificate that mutual: true requires from this peer",
+        )
+    elif r.ok("mutual") and not tls.mutual and not waived and verifies_clients is not None:
+        r.report(
+            "mutual",
+            "expected true (the default): without a client certificate any host could claim "
+            f"this peer; only listen.federation.{MUTUAL_TLS_WAIVER} (loopback) turns it off",
         )
     r.finish()
     return tls
@@ -561,7 +476,9 @@ def _read_rate_limit(value: Value) -> RateLimitConfig:
     return rate_limit
 
 
-def _read_peer(value: Value, node_id: str | None, verifies_clients: bool | None) -> PeerConfig:
+def _read_peer(
+    value: Value, node_id: str | None, listener: FederationListenConfig | None
+) -> PeerConfig:
     r = value.mapping()
     peer_id = r.required("id", text_matching(NODE_ID_PATTERN, "a node id"))
     if r.ok("id") and peer_id == node_id:
@@ -569,7 +486,18 @@ def _read_peer(value: Value, node_id: str | None, verifies_clients: bool | None)
     names = r.required("names", _read_names)
     country = r.required("country", _country)
     url = r.required("url", _peer_url)
-    tls = r.optional("tls", lambda tls: _read_peer_tls(tls, verifies_clients), DEFAULT_PEER_TLS)
+    # Mutual TLS by default, unless the listener cannot verify client certificates (waived).
+    verifies_clients = (
+        None
+        if listener is None
+        else listener.tls is not None and listener.tls.client_ca_file is not None
+    )
+    waived = listener is not None and listener.insecure_no_mutual_tls
+    tls = r.optional(
+        "tls",
+        lambda tls: _read_peer_tls(tls, verifies_clients, waived),
+        replace(DEFAULT_PEER_TLS, mutual=verifies_clients is not False),
+    )
     keys = r.required(
         "keys",
         sequence_of(
@@ -641,17 +569,6 @@ def _field_path(value: Value) -> str:
 # Local clients
 
 
-def _token_sha256(value: Value) -> bytes:
-    digest = value.scalar_text("the SHA-256 of the bearer token as 64 hexadecimal characters")
-    if not _SHA256_HEX.fullmatch(digest):
-        # Not echoed: a common mistake is pasting the token itself here.
-        value.fail(
-            "expected the SHA-256 of the bearer token as 64 hexadecimal characters (never the "
-            f"token itself), got {len(digest)} characters"
-        )
-    return bytes.fromhex(digest)
-
-
 def _read_local_client(
     value: Value,
     peers: Mapping[str, PeerConfig] | None,
@@ -659,7 +576,7 @@ def _read_local_client(
 ) -> LocalClientConfig:
     r = value.mapping()
     client_id = r.required("id", text_matching(CLIENT_ID_PATTERN, "a client id"))
-    token_sha256 = r.required("token_sha256", _token_sha256)
+    token_sha256 = r.required("token_sha256", read_token_sha256)
     formats = r.required(
         "formats",
         sequence_of(text_matching(FORMAT_ID_PATTERN, "a format id"), item="format id", min_items=1),

@@ -86,6 +86,7 @@ class OwnKeyConfig:
 @dataclass(frozen=True)
 class ServerTlsConfig:
     cert_file: Path
+    # Refused when group or others may read it, like the gateway's own private key files.
     key_file: Path
     # Present: peers must show a client certificate signed by this CA (see PeerConfig.tls).
     client_ca_file: Path | None = None
@@ -98,18 +99,49 @@ class FederationListenConfig:
     # None means plain HTTP, which the loader allows only on loopback hosts (for a local demo
     # or behind a TLS-terminating proxy on the same machine).
     tls: ServerTlsConfig | None = None
+    # Mutual TLS is the rule: without this waiver the loader requires tls with a
+    # client_ca_file, so that a peer is known by its certificate, not by the BLG-Sender header
+    # it claims. The waiver is allowed on loopback hosts only (demo, tests, a local proxy).
+    insecure_no_mutual_tls: bool = False
 
 
 @dataclass(frozen=True)
 class ApiListenConfig:
     host: str
     port: int
+    # None means plain HTTP, which the loader refuses on a non-loopback host unless
+    # insecure_plain_http waives it (and the node then warns at every start).
+    tls: ServerTlsConfig | None = None
+    insecure_plain_http: bool = False
+    # SHA-256 of a bearer token that may read /metrics and nothing else (a Prometheus
+    # scraper); any local client's token may read it too.
+    metrics_token_sha256: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ListenerLimits:
+    """Caps and deadlines of each listener (federation and local API, each on its own).
+
+    A connection counts from its TCP accept, TLS handshake included; beyond max_connections
+    it is closed at once. header_timeout runs from accept (or from the end of the previous
+    response) to the end of the request headers, TLS handshake included; body_timeout from
+    the end of the headers to the last byte of the body; idle_timeout is the keep-alive wait
+    for the next request. max_body_bytes_in_flight bounds the sum of the declared lengths of
+    the bodies being received or handled at once; a request beyond it is answered 503.
+    """
+
+    max_connections: int = 512
+    header_timeout: timedelta = timedelta(seconds=10)
+    body_timeout: timedelta = timedelta(seconds=60)
+    idle_timeout: timedelta = timedelta(seconds=30)
+    max_body_bytes_in_flight: int = 64 * 1024**2
 
 
 @dataclass(frozen=True)
 class ListenConfig:
     federation: FederationListenConfig
     api: ApiListenConfig
+    limits: ListenerLimits = ListenerLimits()
 
 
 @dataclass(frozen=True)
@@ -122,9 +154,19 @@ class DatabaseConfig:
 class PeerTlsConfig:
     ca_file: Path | None = None
     client_cert_file: Path | None = None
+    # Refused when group or others may read it.
     client_key_file: Path | None = None
-    # True: this peer must present a client certificate when it connects to us.
-    mutual: bool = False
+    # True: this peer must present a client certificate naming it when it connects to us.
+    # The loader makes it the default unless listen.federation.insecure_no_mutual_tls.
+    mutual: bool = True
+    # SHA-256 digests of the Subject Public Key Info of the peer's certificates (its server
+    # certificate and its client certificate), hex. Empty: any certificate of the CA that
+    # names the peer. SPKI rather than whole-certificate digests: a certificate renewed on
+    # the same key (new validity, same agency) keeps its pin, so a routine renewal needs no
+    # change at every peer, while a certificate of another peer, even from the same CA, has
+    # another key and is refused (RFC 7469 pins the same way). Several pins allow a key
+    # rollover without a flag day.
+    spki_sha256: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -258,6 +300,7 @@ DEFAULT_RATE_LIMIT = RateLimitConfig()
 DEFAULT_RETRY = RetryConfig()
 DEFAULT_RETENTION = RetentionConfig()
 DEFAULT_LIMITS = LimitsConfig()
+DEFAULT_LISTENER_LIMITS = ListenerLimits()
 # Relative to the config file's directory, like every other path in the file.
 DEFAULT_STATE_DIR = Path("state")
 

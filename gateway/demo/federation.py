@@ -19,7 +19,9 @@ shows its log.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import secrets
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,6 +194,13 @@ def make_federation_configs(
         )
         for agency in agencies
     ]
+    # /metrics wants a bearer token: one for all the demo's nodes, in a file only we can read.
+    token = secrets.token_urlsafe(24)
+    token_file = metrics_token_file(workdir)
+    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(token + "\n")
+    token_sha256 = hashlib.sha256(token.encode()).hexdigest()
     nodes: list[DemoNode] = []
     for plan in plans:
         directory = workdir / plan.agency.id
@@ -200,7 +209,7 @@ def make_federation_configs(
         config_file.write_text(
             f"# Demo config of {plan.agency.id}, written by `gateway demo`.\n"
             + yaml.dump(
-                _node_document(plan, peers),
+                _node_document(plan, peers, token_sha256),
                 Dumper=_ConfigDumper,
                 sort_keys=False,
                 allow_unicode=True,
@@ -251,7 +260,14 @@ def _generate_keys(directory: Path, agency: DemoAgency, validity: KeyValidity) -
     return _PublishedKey(key_id, validity, private_key_file, snippet)
 
 
-def _node_document(node: _NodePlan, peers: Sequence[_NodePlan]) -> dict[str, Any]:
+def metrics_token_file(workdir: Path) -> Path:
+    """Where the demo keeps the bearer token its nodes accept on /metrics."""
+    return workdir / "metrics.token"
+
+
+def _node_document(
+    node: _NodePlan, peers: Sequence[_NodePlan], metrics_token_sha256: str
+) -> dict[str, Any]:
     """The YAML document of one node's config."""
     return {
         "node": {
@@ -269,8 +285,18 @@ def _node_document(node: _NodePlan, peers: Sequence[_NodePlan]) -> dict[str, Any
             }
         ],
         "listen": {
-            "federation": {"host": LOOPBACK, "port": node.federation_port},
-            "api": {"host": LOOPBACK, "port": node.api_port},
+            # Plain HTTP on loopback, for a demo without certificates: mutual TLS waived by
+            # name, which the loader allows on loopback only.
+            "federation": {
+                "host": LOOPBACK,
+                "port": node.federation_port,
+                "insecure_no_mutual_tls": True,
+            },
+            "api": {
+                "host": LOOPBACK,
+                "port": node.api_port,
+                "metrics_token_sha256": metrics_token_sha256,
+            },
         },
         # A temporary directory of ours, on a Unix socket with trust authentication: no
         # password in the DSN, so writing it here is harmless.

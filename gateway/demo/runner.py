@@ -38,7 +38,13 @@ from gateway.demo.exchange import (
     send_samples,
     wait_for_delivery,
 )
-from gateway.demo.federation import DEMO_AGENCIES, DemoNode, DemoSetupError, make_federation_configs
+from gateway.demo.federation import (
+    DEMO_AGENCIES,
+    DemoNode,
+    DemoSetupError,
+    make_federation_configs,
+    metrics_token_file,
+)
 from gateway.demo.processes import NodeFailedError, start_nodes, wait_until_ready
 from gateway.demo.routes import DEMO_ROUTES, SampleError
 from gateway.store import EmbeddedPostgres, Store, start_embedded
@@ -243,7 +249,11 @@ def print_running_federation(nodes: Sequence[DemoNode], workdir: Path, out: Text
         node.id: (f"{node.operations_url}/metrics", str(node.log_file)) for node in nodes
     }
     width = max(len(node_id) for node_id in rows)
-    print("The federation keeps running. Each node's metrics and log:", file=out)
+    print(
+        "The federation keeps running. Each node's metrics (send Authorization: Bearer "
+        f"$(cat {metrics_token_file(workdir)})) and log:",
+        file=out,
+    )
     for node_id, (metrics, log) in rows.items():
         print(f"  {node_id.ljust(width)}  {metrics}  {log}", file=out)
     example = nodes[0].config_file

@@ -2,7 +2,8 @@
 
 Everything that can be refused without reading the body is refused first, in the order
 of cost: the claimed sender (BLG-Sender header) must be a peer, present a client certificate
-if its config says mutual TLS, be under its rate limit, send the right media type and a body
+naming it (and carrying a pinned key, when its config lists pins) if its config says mutual
+TLS (the default; see identity.py), be under its rate limit, send the right media type and a body
 under the size limit. Each refusal is an HTTP 4xx with a JSON body naming a reason code; a
 sender treats 429 as "later" and any other 4xx as final for that batch.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from google.protobuf.message import DecodeError
 
+from gateway.federation.identity import CLIENT_CERTIFICATE_NOT_PINNED, client_identity_problem
 from gateway.federation.ratelimit import TokenBucket
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
@@ -37,6 +39,8 @@ class PeerAdmission:
     rate_per_second: float
     burst: int
     mutual_tls: bool
+    # SPKI SHA-256 digests; empty: any certificate of the client CA that names the peer.
+    pins: frozenset[bytes] = frozenset()
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
@@ -75,10 +79,14 @@ class FederationEndpoint:
             return self._refuse(
                 403, "unknown_peer", f"{SENDER_HEADER} must name a peer of this node"
             )
-        if admission.mutual_tls and not _client_certificate_names(request, sender):
-            return self._refuse(
-                403, "client_certificate_required", "this peer must present its client certificate"
-            )
+        if admission.mutual_tls:
+            problem = client_identity_problem(request, sender, admission.pins)
+            if problem == CLIENT_CERTIFICATE_NOT_PINNED:
+                return self._refuse(
+                    403, problem, "the client certificate's key is not one pinned for this peer"
+                )
+            if problem is not None:
+                return self._refuse(403, problem, "this peer must present its client certificate")
         wait = self._buckets[sender].try_take()
         if wait:
             self._metrics.refused_requests.labels("rate_limited").inc()
@@ -109,20 +117,6 @@ class FederationEndpoint:
         return web.Response(body=answer.SerializeToString(), content_type=PROTOBUF)
 
 
-def _client_certificate_names(request: web.Request, peer: str) -> bool:
-    """True when the TLS client certificate names peer (subject CN or a DNS SAN)."""
-    transport = request.transport
-    if transport is None:
-        return False
-    certificate = transport.get_extra_info("peercert")
-    if not certificate:
-        return False
-    names = {value for kind, value in certificate.get("subjectAltName", ()) if kind == "DNS"}
-    for rdn in certificate.get("subject", ()):
-        names.update(value for key, value in rdn if key == "commonName")
-    return peer in names
-
-
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
     """TLS for the federation listener; client certificates verified when a CA is given."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -130,6 +124,7 @@ def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None
     context.load_cert_chain(cert_file, key_file)
     if client_ca_file:
         context.load_verify_locations(client_ca_file)
-        # Optional at the handshake: which peers must present one is decided per request.
+        # Optional at the handshake: which peer a certificate must name (and which key it
+        # must carry) is known only from the request's BLG-Sender header.
         context.verify_mode = ssl.CERT_OPTIONAL
     return context

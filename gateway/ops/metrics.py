@@ -46,6 +46,26 @@ class GatewayMetrics:
             ["reason"],
             registry=r,
         )
+        self.listener_connections = Gauge(
+            "blg_listener_connections",
+            "Open connections per listener (federation, api), TLS handshakes included.",
+            ["listener"],
+            registry=r,
+        )
+        self.listener_body_bytes = Gauge(
+            "blg_listener_body_bytes_in_flight",
+            "Declared lengths of the request bodies a listener is receiving or handling.",
+            ["listener"],
+            registry=r,
+        )
+        self.listener_refusals = Counter(
+            "blg_listener_refused_connections_total",
+            "Connections a listener closed or requests it refused for its own limits, by "
+            "reason (connection_limit, header_timeout, body_timeout, tls_handshake, "
+            "bytes_in_flight, out_of_file_descriptors).",
+            ["listener", "reason"],
+            registry=r,
+        )
         self.local_deliveries = Counter(
             "blg_local_deliveries_total",
             "Attempts to deliver incoming messages to local systems, by client and result.",

@@ -150,7 +150,9 @@ node: {{id: vn-gialai-police, names: {{en: Gia Lai}}, country: VN}}
 keys:
   - {{id: k20261123, private_key_file: k.key, valid_from: 2026-11-23T00:00:00Z,
      valid_until: 2027-11-23T00:00:00Z}}
-listen: {{federation: {{host: 127.0.0.1, port: 9101}}, api: {{host: 127.0.0.1, port: 9201}}}}
+listen:
+  federation: {{host: 127.0.0.1, port: 9101, insecure_no_mutual_tls: true}}
+  api: {{host: 127.0.0.1, port: 9201}}
 peers:
   - id: kh-ratanakiri-police
     names: {{en: Ratanakiri}}

@@ -138,6 +138,7 @@ def write_node(
     (directory / "tls").mkdir(exist_ok=True)
     for name in ("server.crt", "server.key", "ca.crt"):
         (directory / "tls" / name).write_text("placeholder\n")
+    (directory / "tls" / "server.key").chmod(0o600)
     config_file = directory / "node.yaml"
     config_file.write_text(config)
     return config_file
@@ -250,7 +251,9 @@ node: {id: vn-test-police, names: {en: Test}, country: VN}
 keys:
   - {id: k1, private_key_file: keys/k1.key, valid_from: 2026-11-23T00:00:00Z,
      valid_until: 2027-11-23T00:00:00Z}
-listen: {federation: {host: localhost, port: 9101}, api: {host: 127.0.0.1, port: 9201}}
+listen:
+  federation: {host: localhost, port: 9101, insecure_no_mutual_tls: true}
+  api: {host: 127.0.0.1, port: 9201}
 """
     config = load_config(write_node(tmp_path, minimal), {})
     assert config.node.province is None
@@ -379,7 +382,7 @@ def test_typo_in_a_required_key_is_one_issue(tmp_path: Path) -> None:
     config_file = write_node(tmp_path, edited("    port: 9101\n", "    prot: 9101\n"))
     assert issues(config_file) == [
         f"{config_file}:16: listen.federation.prot: unknown key 'prot' (did you mean 'port'?); "
-        "expected one of: host, port, tls"
+        "expected one of: host, port, tls, insecure_no_mutual_tls"
     ]
 
 
@@ -517,15 +520,16 @@ def test_plain_http_listener_on_a_remote_interface(tmp_path: Path) -> None:
     assert issues(config_file) == [
         f"{config_file}:15: listen.federation.host: expected one of the loopback hosts "
         "(127.0.0.1, ::1, localhost) when there is no tls section, got '0.0.0.0'; add tls "
-        "(cert_file, key_file) to serve HTTPS on other hosts"
+        "(cert_file, key_file, client_ca_file) to serve HTTPS on other hosts"
     ]
 
 
 def test_mutual_tls_needs_a_client_ca(tmp_path: Path) -> None:
     config_file = write_node(tmp_path, edited("      client_ca_file: tls/ca.crt\n", "\n"))
     assert issues(config_file) == [
-        f"{config_file}:32: peers[0].tls.mutual: expected listen.federation.tls.client_ca_file "
-        "to be set: it verifies the client certificate that mutual: true requires from this peer"
+        f"{config_file}:17: listen.federation.tls: expected client_ca_file: it verifies the "
+        "client certificates that identify peers (or set "
+        "listen.federation.insecure_no_mutual_tls: true, loopback only)"
     ]
 
 

@@ -2,7 +2,8 @@
 
 Each node is a `gateway run` subprocess with its own config, keys and database (all
 databases live in the session's one embedded PostgreSQL). The federation listeners speak
-HTTPS with certificates from a throwaway CA (trustme), like production, not plain HTTP.
+HTTPS with certificates from a throwaway CA (trustme), like production, not plain HTTP, and
+by default with mutual TLS and per-peer key pins both ways, as production must.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -36,6 +38,7 @@ from gateway.config import (
     load_config,
 )
 from gateway.crypto import Keyring, KeyValidity, OwnKeyPair
+from gateway.federation.identity import spki_sha256
 from gateway.federation.outgoing import Queued
 from gateway.store import EmbeddedPostgres, Store
 from gateway.wire import canonical
@@ -79,6 +82,8 @@ class Node:
     federation_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # SHA-256 of the SPKI of the node's TLS certificate (server and client alike).
+    spki_sha256: str = ""
 
 
 def alert(reference: str, case_id: str = "") -> canonical.Message:
@@ -112,6 +117,12 @@ class Federation:
         # Extra top-level config sections per node (local_clients, routing...), kept across
         # rewrites of its config.
         self.sections: dict[str, dict[str, Any]] = {}
+        # listen.limits per node (caps and deadlines of its listeners), kept across rewrites.
+        self.listen_limits: dict[str, dict[str, Any]] = {}
+        # Nodes whose local API serves HTTPS (with their federation certificate).
+        self.api_tls: set[str] = set()
+        # Every node accepts this bearer token on /metrics (listen.api.metrics_token_sha256).
+        self.metrics_token = secrets.token_urlsafe(24)
         self.retry: dict[str, str | int] = {
             "initial_backoff": "100ms",
             "max_backoff": "2s",
@@ -123,7 +134,16 @@ class Federation:
             dsn = await self.postgres.ensure_database(
                 f"{node_id.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
             )
-            self.nodes[node_id] = Node(node_id, OwnKeyPair.generate("k1", KEY_VALIDITY), dsn)
+            node = Node(node_id, OwnKeyPair.generate("k1", KEY_VALIDITY), dsn)
+            self.nodes[node_id] = node
+            folder = self.root / node_id
+            folder.mkdir(exist_ok=True)
+            cert = self.ca.issue_cert("127.0.0.1", node_id)
+            cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+            cert.private_key_pem.write_to_path(str(folder / "cert.key"))
+            (folder / "cert.key").chmod(0o600)
+            der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+            node.spki_sha256 = spki_sha256(der).hex()
         for node_id in node_ids:
             self.write_config(node_id)
 
@@ -138,12 +158,16 @@ class Federation:
         federation_port: int | None = None,
         api_port: int | None = None,
         extra_peer_keys: dict[str, list[PeerKeyConfig]] | None = None,
-        mutual_tls: bool = False,
-        present_client_cert: bool = False,
+        mutual_tls: bool = True,
+        present_client_cert: bool = True,
+        pins: bool = True,
+        pin_overrides: dict[str, str] | None = None,
         omit_peers: Iterable[str] = (),
     ) -> Path:
         """Write node_id's config; mutual_tls makes it require client certificates of its
-        peers, present_client_cert makes it show its own when it connects to them."""
+        peers (else it waives mutual TLS, on loopback), present_client_cert makes it show its
+        own when it connects to them, pins makes it pin its peers' keys both ways (with
+        pin_overrides giving another digest for some peers)."""
         node = self.nodes[node_id]
         folder = self.root / node_id
         folder.mkdir(exist_ok=True)
@@ -157,9 +181,6 @@ class Federation:
                 )
             )
             key_file.chmod(0o600)
-            cert = self.ca.issue_cert("127.0.0.1", node_id)
-            cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
-            cert.private_key_pem.write_to_path(str(folder / "cert.key"))
         peers = []
         for peer_id, peer in self.nodes.items():
             if peer_id == node_id or peer_id in omit_peers:
@@ -194,6 +215,11 @@ class Federation:
                         "ca_file": str(self.ca_file),
                         "mutual": mutual_tls,
                         **(
+                            {"spki_sha256": [(pin_overrides or {}).get(peer_id, peer.spki_sha256)]}
+                            if pins
+                            else {}
+                        ),
+                        **(
                             {"client_cert_file": "cert.pem", "client_key_file": "cert.key"}
                             if present_client_cert
                             else {}
@@ -224,8 +250,21 @@ class Federation:
                         "key_file": "cert.key",
                         **({"client_ca_file": str(self.ca_file)} if mutual_tls else {}),
                     },
+                    **({} if mutual_tls else {"insecure_no_mutual_tls": True}),
                 },
-                "api": {"host": "127.0.0.1", "port": api_port or node.api_port},
+                "api": {
+                    "host": "127.0.0.1",
+                    "port": api_port or node.api_port,
+                    **(
+                        {"tls": {"cert_file": "cert.pem", "key_file": "cert.key"}}
+                        if node_id in self.api_tls
+                        else {}
+                    ),
+                    "metrics_token_sha256": hashlib.sha256(self.metrics_token.encode()).hexdigest(),
+                },
+                **(
+                    {"limits": self.listen_limits[node_id]} if node_id in self.listen_limits else {}
+                ),
             },
             "database": {"dsn": node.dsn},
             "state_dir": "state",
@@ -237,16 +276,32 @@ class Federation:
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         return path
 
+    def client_ssl(self, as_node: str | None = None) -> ssl.SSLContext:
+        """TLS towards a node's federation listener, showing as_node's client certificate."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        if as_node is not None:
+            folder = self.root / as_node
+            context.load_cert_chain(str(folder / "cert.pem"), str(folder / "cert.key"))
+        return context
+
     def config(self, node_id: str) -> NodeConfig:
         return load_config(self.config_path(node_id), environ={})
 
     def keyring(self, node_id: str) -> Keyring:
         return keyring_from_config(self.config(node_id))
 
-    def start(self, node_id: str, *, variant: str = "") -> subprocess.Popen[bytes]:
+    def api_url(self, node_id: str, api_port: int | None = None) -> str:
+        scheme = "https" if node_id in self.api_tls else "http"
+        return f"{scheme}://127.0.0.1:{api_port or self.nodes[node_id].api_port}"
+
+    def start(
+        self, node_id: str, *, variant: str = "", open_files: int | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `gateway run`; open_files caps its descriptors (soft and hard limit)."""
+        limit = ["prlimit", f"--nofile={open_files}:{open_files}"] if open_files else []
         with (self.root / node_id / f"run{variant}.log").open("ab") as log:
             process = subprocess.Popen(
-                [GATEWAY, "run", "--config", str(self.config_path(node_id, variant))],
+                [*limit, GATEWAY, "run", "--config", str(self.config_path(node_id, variant))],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -268,15 +323,16 @@ class Federation:
     async def wait_ready(
         self, node_id: str, *, api_port: int | None = None, timeout: float = 30
     ) -> None:
-        port = api_port or self.nodes[node_id].api_port
+        url = f"{self.api_url(node_id, api_port)}/readyz"
         deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
+        connector = aiohttp.TCPConnector(ssl=self.client_ssl())
+        async with aiohttp.ClientSession(connector=connector) as session:
             while time.monotonic() < deadline:
                 for process in self.nodes[node_id].processes:
                     if process.poll() is not None:
                         raise AssertionError(f"{node_id} exited: {self.log_tail(node_id)}")
                 try:
-                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    async with session.get(url) as response:
                         if response.status == 200:
                             return
                 except aiohttp.ClientError:

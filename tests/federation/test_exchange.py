@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-import ssl
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -87,10 +86,6 @@ async def test_delivery_with_a_verified_stored_receipt_and_intact_audit_chains(
         await receiver.close()
 
 
-def _client_ssl(federation: Federation) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(federation.ca_file))
-
-
 async def _post(
     federation: Federation, to: str, sender_header: str, envelopes: list[bytes]
 ) -> tuple[int, bytes]:
@@ -102,7 +97,9 @@ async def _post(
             url,
             data=io.BytesIO(body),
             headers={"Content-Type": PROTOBUF, SENDER_HEADER: sender_header},
-            ssl=_client_ssl(federation),
+            # The police's certificate, whoever the header claims: the receipts are what
+            # these tests look at.
+            ssl=federation.client_ssl(POLICE),
         ) as response,
     ):
         return response.status, await response.read()
@@ -208,7 +205,12 @@ async def test_kill_9_of_sender_and_receiver_loses_nothing_and_duplicates_nothin
 
 async def _replays_seen(federation: Federation, node_id: str) -> float:
     url = f"http://127.0.0.1:{federation.nodes[node_id].api_port}/metrics"
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+    headers = {"Authorization": f"Bearer {federation.metrics_token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, headers=headers) as response,
+    ):
+        assert response.status == 200
         text = await response.text()
     total = 0.0
     for line in text.splitlines():

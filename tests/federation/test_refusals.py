@@ -32,7 +32,7 @@ async def test_a_peer_marked_mutual_must_present_its_client_certificate(
     federation: Federation,
 ) -> None:
     await federation.add(POLICE, RATANAKIRI)
-    federation.write_config(RATANAKIRI, mutual_tls=True)
+    federation.write_config(POLICE, present_client_cert=False)
     for node in (POLICE, RATANAKIRI):
         federation.start(node)
         await federation.wait_ready(node)
@@ -41,7 +41,7 @@ async def test_a_peer_marked_mutual_must_present_its_client_certificate(
     assert error == f"refused by {RATANAKIRI}: http_403: client_certificate_required"
 
     federation.kill(POLICE)
-    federation.write_config(POLICE, present_client_cert=True)
+    federation.write_config(POLICE)
     federation.start(POLICE)
     await federation.wait_ready(POLICE)
     await federation.send(POLICE, RATANAKIRI, [alert("TB-2")])
