@@ -194,7 +194,7 @@ async def test_kill_9_of_sender_and_receiver_loses_nothing_and_duplicates_nothin
     progress = await federation.store(POLICE)
     try:
         for victim, after in KILLS:
-            deadline = asyncio.get_running_loop().time() + 60
+            deadline = asyncio.get_running_loop().time() + 120
             while await _delivered(progress) < after:
                 assert asyncio.get_running_loop().time() < deadline, (victim, after)
                 await asyncio.sleep(0.01)
