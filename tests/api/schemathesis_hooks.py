@@ -11,6 +11,7 @@ refusals keep being tested too. Every answer is logged for the test to count.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import string
@@ -63,12 +64,45 @@ def _documents(adapter: Adapter, samples: list[canonical.Message]) -> st.SearchS
     )
 
 
+SAMPLES = _samples()
 for _adapter in registry().values():
-    schemathesis.openapi.media_type(_adapter.media_type, _documents(_adapter, _samples()))
+    schemathesis.openapi.media_type(_adapter.media_type, _documents(_adapter, SAMPLES))
 
 
 def _is_uuid(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 36 and value.count("-") == 4
+
+
+# The coverage phase builds its cases from the document alone, without the strategies above:
+# its positive submissions get a sample document of their media type (a different one each
+# time) and the peer, so that they too are valid.
+_COVERAGE_DOCUMENTS = {
+    adapter.media_type: [
+        data
+        for index, message in enumerate(SAMPLES)
+        if (data := _encoded(adapter, message, f"COVERAGE-{index}")) is not None
+        and Kind(message.WhichOneof("body") or "") in adapter.kinds
+    ]
+    for adapter in registry().values()
+}
+_coverage_draws = itertools.count()
+
+
+@schemathesis.hook
+def map_case(context: schemathesis.HookContext, case: Any) -> Any:
+    del context
+    if (
+        case.operation.path == MESSAGES_PATH
+        and case.method.upper() == "POST"
+        and case.meta is not None
+        and case.meta.phase.name.value == "coverage"
+        and case.meta.generation.mode.value == "positive"
+        and _COVERAGE_DOCUMENTS.get(case.media_type)
+    ):
+        documents = _COVERAGE_DOCUMENTS[case.media_type]
+        case.body = documents[next(_coverage_draws) % len(documents)]
+        case.query = {"to": [PEER]}
+    return case
 
 
 @schemathesis.hook
@@ -105,6 +139,11 @@ def after_call(context: schemathesis.HookContext, case: Any, response: Any) -> N
     del context
     status = int(response.status_code)
     with ANSWERS.open("a") as log:
-        log.write(f"{case.method.upper()} {case.operation.path} {status} {case.media_type}\n")
+        phase = (
+            f"{case.meta.phase.name.value}/{case.meta.generation.mode.value}" if case.meta else "-"
+        )
+        log.write(
+            f"{case.method.upper()} {case.operation.path} {status} {case.media_type} {phase}\n"
+        )
     if status == 202 and case.operation.path == MESSAGES_PATH:
         SENT_IDS.extend(item["id"] for item in response.json()["messages"])
