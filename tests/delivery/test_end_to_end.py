@@ -134,6 +134,15 @@ async def _wait_for(predicate: Any, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def _outbox_size(federation: Federation, node: str) -> int:
+    """Envelopes node ever queued, in any state."""
+    store = await federation.store(node)
+    try:
+        return sum((await store.state_counts()).values())
+    finally:
+        await store.close()
+
+
 def _what_the_peer_can_hold(
     source: Adapter, target: Adapter, document: bytes, peer_country: str
 ) -> canonical.Message:
@@ -261,8 +270,11 @@ async def test_hotline_exports_dropped_in_a_folder_reach_ratanakiri_without_call
             *("111-X-1", "111-20261122-0031"),
         ]
     )
-    # Dropping the same export again queues nothing twice.
+    # Dropping the same export again queues nothing twice. A file reaches done/ only after
+    # what it queued is committed, so the sender's outbox is final at that point: no waiting
+    # for deliveries that might still come.
     shutil.copy(setup.hotline_folder / "done" / "calls.csv", setup.hotline_folder / "again.csv")
     await _wait_for((setup.hotline_folder / "done" / "again.csv").exists, "again.csv done")
-    await asyncio.sleep(1)
+    assert await _outbox_size(federation, POLICE) == 5
+    await federation.wait_delivered(POLICE, 5)
     assert len(list(setup.drop_folder.glob("hotline_alert-*.xml"))) == 5

@@ -167,6 +167,17 @@ async def test_a_peer_down_gets_everything_in_order_per_case_when_it_returns(
         await receiver.close()
 
 
+# Who is killed once the sender has seen how many receipts: alternating sides, the last one
+# with a third of the run still to go, so each kill lands mid-run even on a slow machine.
+KILLS = [(POLICE, 100), (RATANAKIRI, 350), (POLICE, 600), (RATANAKIRI, 850), (POLICE, 1100)]
+KILLS += [(RATANAKIRI, 1350)]
+
+
+async def _delivered(store: Store) -> int:
+    counts = await store.state_counts()
+    return sum(n for (_, state), n in counts.items() if state == "delivered")
+
+
 async def test_kill_9_of_sender_and_receiver_loses_nothing_and_duplicates_nothing(
     federation: Federation,
 ) -> None:
@@ -175,17 +186,25 @@ async def test_kill_9_of_sender_and_receiver_loses_nothing_and_duplicates_nothin
     queued = await federation.send(POLICE, RATANAKIRI, [alert(f"TB-{i}") for i in range(2000)])
     rng = random.Random(2026)
     await _start(federation, POLICE, RATANAKIRI)
-    delivered_at_kills = []
-    for round_ in range(6):
-        await asyncio.sleep(rng.uniform(0.05, 0.6))
-        victim = POLICE if round_ % 2 == 0 else RATANAKIRI
-        delivered_at_kills.append(await federation.delivered_count(POLICE))
-        federation.kill(victim)
-        await asyncio.sleep(rng.uniform(0.0, 0.3))
-        await _start(federation, victim)
+    # Kills after which the sender still had messages to deliver, per side.
+    mid_run = {POLICE: 0, RATANAKIRI: 0}
+    progress = await federation.store(POLICE)
+    try:
+        for victim, after in KILLS:
+            deadline = asyncio.get_running_loop().time() + 120
+            while await _delivered(progress) < after:
+                assert asyncio.get_running_loop().time() < deadline, (victim, after)
+                await asyncio.sleep(0.01)
+            federation.kill(victim)
+            # Counted once the victim is dead: work was left, so it died mid-run.
+            if await _delivered(progress) < 2000:
+                mid_run[victim] += 1
+            await asyncio.sleep(rng.uniform(0.0, 0.3))
+            await _start(federation, victim)
+    finally:
+        await progress.close()
     await federation.wait_delivered(POLICE, 2000, timeout=120)
-    # The kills must have landed mid-run, not before the first or after the last delivery.
-    assert any(0 < n < 2000 for n in delivered_at_kills), delivered_at_kills
+    assert mid_run == {POLICE: 3, RATANAKIRI: 3}
 
     sender, receiver = await federation.store(POLICE), await federation.store(RATANAKIRI)
     try:
