@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 
 from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.local_feed import LocalFeed
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
     AuditEntry,
@@ -92,7 +93,7 @@ class SessionLock:
             self._connection.terminate()
 
 
-class Store:
+class Store(LocalFeed):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
