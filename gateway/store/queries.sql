@@ -205,10 +205,6 @@ SELECT pg_try_advisory_lock(hashtext('blg.local-delivery'), hashtext($1));
 -- name: local_delivery_unlock
 SELECT pg_advisory_unlock(hashtext('blg.local-delivery'), hashtext($1));
 
--- name: local_delivery_pending_count
-SELECT client, count(*) AS n, min(created_at) AS oldest
-FROM local_deliveries WHERE state IN ('pending', 'delivering') GROUP BY client;
-
 -- name: dropped_file_find
 SELECT messages, rejected FROM dropped_files WHERE client = $1 AND sha256 = $2;
 

@@ -483,12 +483,6 @@ class Store(LocalFeed):
         async with self._pool.acquire() as connection:
             await connection.execute(Q.local_delivery_mark_failed, delivery_id, error)
 
-    async def local_delivery_backlog(self) -> dict[str, tuple[int, datetime]]:
-        """Per client: undelivered count and the oldest one's creation time."""
-        async with self._pool.acquire() as connection:
-            rows = await connection.fetch(Q.local_delivery_pending_count)
-        return {row["client"]: (row["n"], row["oldest"]) for row in rows}
-
     async def dropped_file_seen(self, client: str, sha256: bytes) -> bool:
         async with self._pool.acquire() as connection:
             return await connection.fetchrow(Q.dropped_file_find, client, sha256) is not None

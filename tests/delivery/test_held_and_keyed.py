@@ -59,15 +59,20 @@ def _without_channel(message: canonical.Message) -> canonical.Message:
     return message
 
 
-def _without_issued_at(message: canonical.Message) -> canonical.Message:
-    message.ClearField("issued_at")
-    return message
+def _handover_without_issued_at(message: canonical.Message) -> canonical.Message:
+    """A victim handover under the alert's reference, written without a time."""
+    return canonical.Message(
+        sender_reference=message.sender_reference,
+        action=canonical.ACTION_PROPOSE,
+        handling=canonical.HANDLING_RESTRICTED,
+        victim_handover=canonical.VictimHandover(border_gate="VN-LETHANH", note="Hai anh em"),
+    )
 
 
 @pytest.mark.parametrize(
     ("native", "spoil"),
-    [("hotline-111-csv", _without_channel), ("vn-police-json", _without_issued_at)],
-    ids=["csv-alert-without-channel", "vn-json-without-issued-at"],
+    [("hotline-111-csv", _without_channel), ("vn-police-json", _handover_without_issued_at)],
+    ids=["csv-alert-without-channel", "vn-json-handover-without-issued-at"],
 )
 async def test_a_message_the_format_cannot_render_is_held_and_the_feed_flows_on(
     federation: Federation,
@@ -75,7 +80,7 @@ async def test_a_message_the_format_cannot_render_is_held_and_the_feed_flows_on(
     native: str,
     spoil: Callable[[canonical.Message], canonical.Message],
 ) -> None:
-    _token, client = local_client("police-records", [native, "kh-police-xml"], ["hotline_alert"])
+    _token, client = local_client("police-records", [native, "kh-police-xml"])
     folder = tmp_path / "rtk-in"
     client["delivery"] = {"type": "drop_folder", "path": str(folder), "format": native}
     await federation.add(POLICE, RATANAKIRI)
@@ -119,7 +124,7 @@ async def test_a_message_the_format_cannot_render_is_held_and_the_feed_flows_on(
     assert f"{delivery_id}\tpolice-records\t{POLICE}\t{poison}\trequeued" in requeued.stdout
     await wait_for(lambda: len(list(folder.glob("*.xml"))) == 1, "the requeued one delivered")
     [fixed] = folder.glob("*.xml")
-    assert fixed.name == f"hotline_alert-{POLICE}-{poison}.xml"
+    assert fixed.name.endswith(f"-{POLICE}-{poison}.xml")
     [decoded] = adapter_for("kh-police-xml").decode(fixed.read_bytes()).messages
     assert decoded.message.sender_reference == "TB-2"
 

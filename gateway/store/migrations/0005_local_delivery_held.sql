@@ -1,7 +1,8 @@
 -- A local delivery that cannot be rendered (the client's format cannot carry the message,
 -- the envelope no longer opens) is held aside with its reason, so that the client's feed
--- behind it flows on; an operator requeues it after a fix. Retention purges delivered rows
--- by their delivery time, hence the index.
+-- behind it flows on; an operator requeues it after a fix. Retention purges finished rows
+-- by their times, hence the indexes (and the one on inbox_id, which its NOT EXISTS checks
+-- and the foreign key's deletes need: the unique key leads with client).
 --
 -- The new enum value is not used as a literal here: inside the migration's transaction it
 -- may not be (PostgreSQL refuses an uncommitted enum value), so the trigger compares text.
@@ -28,6 +29,7 @@ BEGIN
 END;
 $$;
 
+CREATE INDEX local_deliveries_inbox ON local_deliveries (inbox_id);
 CREATE INDEX local_deliveries_delivered ON local_deliveries (delivered_at)
     WHERE delivered_at IS NOT NULL;
 CREATE INDEX outbox_finished ON outbox (finished_at) WHERE finished_at IS NOT NULL;
