@@ -132,21 +132,29 @@ class DropFolderTarget:
         name = f"{delivery.kind}-{delivery.sender}-{delivery.message_id}.{extension}"
         return self._folder / name, self._folder / f".{name}.tmp"
 
+    def _recorded_paths(self, delivery: PendingLocalDelivery) -> tuple[Path, Path]:
+        name = delivery.file_name
+        if not name or "/" in name or name.startswith("."):
+            raise TargetUnavailable("filesystem: no usable recorded file name")
+        return self._folder / name, self._folder / f".{name}.tmp"
+
     async def deliver(
         self,
         delivery: PendingLocalDelivery,
         document: Document,
         record_file_name: Callable[[str], Awaitable[None]],
     ) -> None:
-        final, temporary = self._paths(delivery, document.extension)
         try:
             if delivery.delivering:
-                # A crash came between recording the name and marking it done.
+                # A crash came between recording the name and marking it done: finish from
+                # the recorded name (the document is not needed, nor rendered again).
+                final, temporary = self._recorded_paths(delivery)
                 if is_regular_file(temporary):
                     refuse_unless_regular_or_absent(final)
                     os.replace(temporary, final)
                     sync_folder(self._folder)
                 return
+            final, temporary = self._paths(delivery, document.extension)
             private_folder(self._folder)
             refuse_unless_regular_or_absent(final)
             try:

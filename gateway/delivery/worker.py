@@ -78,10 +78,16 @@ class LocalDeliveryQueue(ExclusiveWorker):
 
     async def _deliver_one(self, delivery: PendingLocalDelivery) -> bool:
         """True when the queue may go on: delivered, or held aside as unrenderable."""
-        try:
-            document = self._render(delivery)
-        except Unrenderable as unrenderable:
-            return await self._hold(delivery, unrenderable.reason)
+        if delivery.delivering:
+            # A crash came between recording the file name and marking it delivered: the
+            # target finishes from what it recorded, without the document (which may not
+            # render any more: a key removed since, the client's format changed).
+            document = Document(b"", self._adapter.media_type, "")
+        else:
+            try:
+                document = self._render(delivery)
+            except Unrenderable as unrenderable:
+                return await self._hold(delivery, unrenderable.reason)
         try:
             await self._target.deliver(
                 delivery,
@@ -100,12 +106,6 @@ class LocalDeliveryQueue(ExclusiveWorker):
         return True
 
     async def _hold(self, delivery: PendingLocalDelivery, reason: str) -> bool:
-        if delivery.delivering:
-            # Its file name is recorded and the file may already be in the folder: never set
-            # aside what may have been delivered; retried until an operator looks.
-            await self._store.mark_local_failed(delivery.id, reason)
-            self._metrics.local_deliveries.labels(self.client, "cannot_render").inc()
-            return False
         await self._store.hold_local(delivery, self.client, reason)
         self._metrics.local_deliveries.labels(self.client, "held").inc()
         log.error(
