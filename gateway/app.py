@@ -195,7 +195,10 @@ class Gateway:
 
     async def start(self) -> None:
         config = self.config
-        private_folder(config.state_dir)
+        if config.state_dir.exists():
+            # Tightened if an older version or an operator left it open. Not created when
+            # nothing uses it (a DSN configured): the config's folder may be read-only.
+            private_folder(config.state_dir)
         self._database = await open_database(config)
         receiver = EnvelopeReceiver(
             keyring=self.keyring,

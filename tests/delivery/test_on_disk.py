@@ -54,6 +54,8 @@ async def test_files_are_private_under_umask_000_and_a_planted_errors_symlink_is
     federation.sections[RATANAKIRI] = {"local_clients": [records]}
     for node in (POLICE, RATANAKIRI):
         federation.write_config(node)
+        # As an earlier version left it: open to all.
+        (federation.root / node / "state").mkdir(mode=0o755)
         _start_with_umask(federation, node, 0)
         await federation.wait_ready(node)
 
