@@ -1,9 +1,10 @@
 """One gateway node: every component, wired explicitly, with one start and one stop.
 
 Start order: database (embedded when the config names no DSN), migrations, keyring,
-federation endpoint, operations endpoint (/healthz, /readyz, /metrics), delivery queues, then
-the NOTIFY listener that wakes them. Stop runs in reverse. Nothing here holds state that is
-not also in PostgreSQL, so stopping at any point, even by kill -9, loses nothing.
+federation endpoint, operations endpoint (/healthz, /readyz, /metrics), delivery queues, the
+retention sweep, then the NOTIFY listener that wakes them. Stop runs in reverse. Nothing here
+holds state that is not also in PostgreSQL, so stopping at any point, even by kill -9, loses
+nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
 from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.private_files import private_folder
+from gateway.ops.retention import RetentionSweep
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import EmbeddedPostgres, Store, start_embedded
 
@@ -184,6 +187,10 @@ class Gateway:
 
     async def start(self) -> None:
         config = self.config
+        if config.state_dir.exists():
+            # Tightened if an older version or an operator left it open. Not created when
+            # nothing uses it (a DSN configured): the config's folder may be read-only.
+            private_folder(config.state_dir)
         self._database = await open_database(config)
         receiver = EnvelopeReceiver(
             keyring=self.keyring,
@@ -286,6 +293,7 @@ class Gateway:
             self.queues[peer.id] = queue
             self._tasks.append(asyncio.create_task(queue.run(), name=f"deliver:{peer.id}"))
         self._start_local_delivery(policy)
+        self._start_retention()
         self._stop_listening = await self.store.listen_outbox(self._wake)
         self._stop_inbox_listening = await self.store.listen_inbox(self._wake_local)
         self.ready = True
@@ -308,7 +316,10 @@ class Gateway:
                 target: LocalTarget = (
                     WebhookTarget(delivery.url, delivery.hmac_secret, self._session)
                     if isinstance(delivery, WebhookDelivery)
-                    else DropFolderTarget(delivery.path)
+                    else DropFolderTarget(
+                        delivery.path,
+                        self.metrics.unsafe_paths.labels(client.id, "delivered").inc,
+                    )
                 )
                 queue = LocalDeliveryQueue(
                     client=client.id,
@@ -334,6 +345,23 @@ class Gateway:
                     metrics=self.metrics,
                 )
                 self._tasks.append(asyncio.create_task(watcher.run(), name=f"drop:{client.id}"))
+
+    def _start_retention(self) -> None:
+        retention = self.config.retention
+        sweep = RetentionSweep(
+            store=self.store,
+            outgoing_folders=[
+                client.outgoing_folder.path
+                for client in self.config.local_clients
+                if client.outgoing_folder is not None
+            ],
+            delivered_messages=retention.delivered_messages,
+            done_files=retention.done_files,
+            interval=retention.sweep_interval,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+        self._tasks.append(asyncio.create_task(sweep.run(), name="retention"))
 
     def _wake_local(self, client: str) -> None:
         queue = self.local_queues.get(client)
@@ -391,10 +419,9 @@ class Gateway:
                 self.metrics.peer_last_success.labels(summary.peer).set(
                     summary.last_success_at.timestamp()
                 )
-        backlog = await self.store.local_delivery_backlog()
-        for client in self.local_queues:
-            pending, _oldest = backlog.get(client, (0, now))
-            self.metrics.local_backlog.labels(client).set(pending)
+        for local in await self.store.local_client_summaries(list(self.local_queues)):
+            self.metrics.local_backlog.labels(local.client).set(local.backlog)
+            self.metrics.local_held.labels(local.client).set(local.held)
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

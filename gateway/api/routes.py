@@ -19,7 +19,7 @@ from gateway.api.errors import ApiError
 from gateway.api.openapi import openapi_document
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_stored
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
-from gateway.store import Store
+from gateway.store import AuditEntry, Store
 from gateway.wire import Kind, canonical
 
 log = logging.getLogger(__name__)
@@ -285,6 +285,20 @@ class LocalApi:
                 }
             )
         next_cursor = str(rows[-1][0].id) if rows else after_text
+        if rows:
+            # Who read which incoming message, as for any disclosure of police data; ids and
+            # the client only, never content. An empty poll discloses nothing and is not kept.
+            await self._store.audit(
+                [
+                    AuditEntry(
+                        f"api:{client.id}",
+                        "inbox.read",
+                        str(row.message_id),
+                        {"client": client.id, "sender": row.sender, "format": adapter.format_id},
+                    )
+                    for row, _ in rows
+                ]
+            )
         return web.json_response({"messages": items, "next_cursor": next_cursor})
 
     def _inbox_item(self, adapter: Adapter, inbox_id: int, data: bytes) -> dict[str, Any]:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from gateway.config import ConfigError, NodeConfig, load_config
+from gateway.store import Store
+
+StoreCommand = Callable[[argparse.Namespace, NodeConfig, Store], Awaitable[int]]
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -28,3 +33,26 @@ def load_or_report(path: Path) -> NodeConfig | None:
 def fail(command: str, message: str) -> int:
     print(f"gateway {command}: {message}", file=sys.stderr)
     return 1
+
+
+def with_store(command: StoreCommand) -> Callable[[argparse.Namespace], int]:
+    """An argparse handler that runs command against the node's database."""
+
+    def handler(args: argparse.Namespace) -> int:
+        config = load_or_report(args.config)
+        if config is None:
+            return 1
+
+        async def main() -> int:
+            # Imported here: gateway.app pulls in the whole node, which config check need not.
+            from gateway.app import open_database  # noqa: PLC0415
+
+            database = await open_database(config)
+            try:
+                return await command(args, config, database.store)
+            finally:
+                await database.close()
+
+        return asyncio.run(main())
+
+    return handler

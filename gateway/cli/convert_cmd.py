@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import Adapter, CannotEncode, DocumentInvalid, UnknownFormatError, adapter_for
+from gateway.ops.private_files import UnsafePath, private_folder, replace_private
 
 USAGE_ERROR = 2
 
@@ -88,10 +89,16 @@ def run(args: argparse.Namespace) -> int:
             _say("warning", f"{label}{warning}")
         documents.append((decoded.message.sender_reference, encoded.data))
     if args.out_dir is not None:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
+        # Converted documents hold the same police data as the node's: 0600 in 0700.
+        private_folder(args.out_dir)
         extension = _extension(target)
         for index, (reference, document) in enumerate(documents, 1):
-            (args.out_dir / _file_name(index, reference, extension)).write_bytes(document)
+            name = _file_name(index, reference, extension)
+            try:
+                replace_private(args.out_dir / name, document)
+            except UnsafePath:
+                _say("error", f"{name}: not written: a symlink or other non-file holds the name")
+                rejected += 1
     elif len(documents) == 1:
         sys.stdout.buffer.write(documents[0][1])
     elif documents:

@@ -6,7 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, convert_cmd, demo_cmd, keys_cmd, node_cmds
+from gateway.cli import (
+    config_cmd,
+    convert_cmd,
+    delivery_cmds,
+    demo_cmd,
+    keys_cmd,
+    node_cmds,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands)
     convert_cmd.register(commands)
     node_cmds.register(commands)
+    delivery_cmds.register(commands)
     demo_cmd.register(commands)
     return parser
 

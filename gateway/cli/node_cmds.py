@@ -12,16 +12,17 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
 
-from gateway.app import dispatcher_for, open_database, run_until_signalled, utc_now
+from gateway.app import dispatcher_for, run_until_signalled, utc_now
 from gateway.cli.common import add_config_argument, fail, load_or_report
+from gateway.cli.common import with_store as _with_store
 from gateway.config import NodeConfig
 from gateway.federation.outgoing import SubmissionRefused
 from gateway.store import OutboxStateError, Store
@@ -105,33 +106,15 @@ def _run(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     _configure_logging()
+    # Whatever the node or the libraries it runs create (the embedded PostgreSQL, files of
+    # local targets) is for this user alone; the gateway's own files set their modes too.
+    os.umask(0o077)
     try:
         asyncio.run(run_until_signalled(config))
     except OSError as error:
         # Typically a listen address in use or not ours; the config names both ports.
         return fail("run", f"cannot start node {config.node.id}: {error.strerror or error}")
     return 0
-
-
-StoreCommand = Callable[[argparse.Namespace, NodeConfig, Store], Awaitable[int]]
-
-
-def _with_store(command: StoreCommand) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        config = load_or_report(args.config)
-        if config is None:
-            return 1
-
-        async def main() -> int:
-            database = await open_database(config)
-            try:
-                return await command(args, config, database.store)
-            finally:
-                await database.close()
-
-        return asyncio.run(main())
-
-    return handler
 
 
 async def _migrate(_args: argparse.Namespace, _config: NodeConfig, _store: Store) -> int:

@@ -208,6 +208,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     retry = r.optional("retry", _read_retry, DEFAULT_RETRY)
     retention = r.optional("retention", _read_retention, DEFAULT_RETENTION)
     limits = r.optional("limits", _read_limits, DEFAULT_LIMITS)
+    _check_retention_against_lifetime(r, retention, limits)
     r.finish()
     return NodeConfig(
         config_file=config_file,
@@ -803,9 +804,34 @@ def _read_retention(value: Value) -> RetentionConfig:
             "delivered_messages", duration, DEFAULT_RETENTION.delivered_messages
         ),
         audit_log=r.optional("audit_log", duration, DEFAULT_RETENTION.audit_log),
+        done_files=r.optional("done_files", duration, DEFAULT_RETENTION.done_files),
+        sweep_interval=r.optional("sweep_interval", duration, DEFAULT_RETENTION.sweep_interval),
     )
+    if r.ok("sweep_interval") and retention.sweep_interval <= timedelta(0):
+        r.report("sweep_interval", "expected a positive duration such as 1h")
     r.finish()
     return retention
+
+
+def _check_retention_against_lifetime(
+    r: MappingReader, retention: RetentionConfig, limits: LimitsConfig
+) -> None:
+    """Purging an inbox row before the message it records has expired would let a replay of
+    that message in as new: refuse a shorter retention."""
+    if not (
+        r.ok("retention", "limits")
+        and isinstance(retention, RetentionConfig)
+        and isinstance(limits, LimitsConfig)
+    ):
+        return  # a broken section has been reported already; it cannot be judged
+    shortest = MAX_MESSAGE_TTL + limits.max_clock_skew
+    if retention.delivered_messages < shortest:
+        r.report(
+            "retention",
+            f"delivered_messages: expected at least {format_duration(shortest)} (the longest "
+            "message lifetime plus max_clock_skew: inbox rows recognise replays until then), "
+            f"got {format_duration(retention.delivered_messages)}",
+        )
 
 
 def _read_limits(value: Value) -> LimitsConfig:

@@ -283,8 +283,15 @@ class RetryConfig:
 
 @dataclass(frozen=True)
 class RetentionConfig:
+    # Delivered outbox rows and inbox rows every local client has had. At least the longest
+    # message lifetime plus clock skew: the inbox row is what recognises a replay.
     delivered_messages: timedelta = timedelta(days=90)
+    # Not pruned yet: the audit log is a hash chain (see gateway.store.local_feed).
     audit_log: timedelta = timedelta(days=3650)
+    # Files in an outgoing folder's done/ (hotline exports hold callers' names and phones).
+    done_files: timedelta = timedelta(days=7)
+    # How often the sweep runs; the first runs at start.
+    sweep_interval: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,27 @@
-"""Watching an outgoing drop folder: files in, alerts out, errors beside, file to done/."""
+"""Watching an outgoing drop folder: files in, alerts out, errors beside, file to done/.
+
+Only regular files are taken (a symlink could point anywhere the gateway can read). The
+`.errors` report is written 0600 and never through a symlink: one planted at its name is
+refused, counted and logged by name only. A file moved to `done/` is made 0600 and its time
+set to the move, so retention (purge_done) counts its age from then.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import os
+import stat
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from adapters import Adapter, DocumentInvalid
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.private_files import PRIVATE_FILE, UnsafePath, private_folder, replace_private
 from gateway.store import AlreadyQueued, DroppedFile, Store
 from gateway.wire import canonical
 
@@ -48,7 +58,7 @@ class OutgoingFolderWatcher:
         self._metrics = metrics
 
     async def run(self) -> None:
-        (self._folder / DONE).mkdir(parents=True, exist_ok=True)
+        private_folder(self._folder / DONE)
         while True:
             try:
                 await self.scan()
@@ -58,14 +68,14 @@ class OutgoingFolderWatcher:
 
     def _ready_files(self) -> list[Path]:
         now = time.time()
-        return [
-            path
-            for path in sorted(self._folder.iterdir())
-            if path.is_file()
-            and not path.name.startswith(".")
-            and not path.name.endswith(ERRORS_SUFFIX)
-            and now - path.stat().st_mtime >= SETTLE_SECONDS
-        ]
+        ready = []
+        for path in sorted(self._folder.iterdir()):
+            if path.name.startswith(".") or path.name.endswith(ERRORS_SUFFIX):
+                continue
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= SETTLE_SECONDS:
+                ready.append(path)
+        return ready
 
     async def scan(self) -> int:
         """Process every settled file; returns how many."""
@@ -75,7 +85,11 @@ class OutgoingFolderWatcher:
         return len(files)
 
     async def process(self, path: Path) -> None:
-        data = path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as dropped_file:
+            # A caller's export, written with the hotline's umask: 0600 before it goes to done/.
+            os.fchmod(dropped_file.fileno(), PRIVATE_FILE)
+            data = dropped_file.read()
         digest = hashlib.sha256(data).digest()
         if await self._store.dropped_file_seen(self._client, digest):
             # Queued before a crash kept us from moving it, or dropped twice: never twice sent.
@@ -101,8 +115,7 @@ class OutgoingFolderWatcher:
                 messages.append(decoded.message)
         if errors:
             # Written before queueing: a crash after the commit must not lose the report.
-            errors_file = self._folder / f"{path.name}{ERRORS_SUFFIX}"
-            errors_file.write_text("".join(f"{line}\n" for line in errors), encoding="utf-8")
+            self._write_errors(path, errors)
         dropped = DroppedFile(self._client, digest, path.name, len(messages), len(errors))
         try:
             await self._dispatcher.submit_all(
@@ -126,10 +139,47 @@ class OutgoingFolderWatcher:
             len(errors),
         )
 
+    def _write_errors(self, path: Path, errors: Sequence[str]) -> None:
+        errors_file = self._folder / f"{path.name}{ERRORS_SUFFIX}"
+        report = "".join(f"{line}\n" for line in errors).encode("utf-8")
+        try:
+            replace_private(errors_file, report)
+        except UnsafePath:
+            self._metrics.unsafe_paths.labels(self._client, "errors").inc()
+            log.warning(
+                "outgoing folder of %s: %s not written: a symlink or other non-regular file "
+                "holds the name; %d error(s) not reported",
+                self._client,
+                errors_file.name,
+                len(errors),
+            )
+
     def _move_done(self, path: Path) -> None:
         target = self._folder / DONE / path.name
         counter = 1
-        while target.exists():
+        while os.path.lexists(target):
             target = self._folder / DONE / f"{path.stem}.{counter}{path.suffix}"
             counter += 1
+        # Aged from the move: retention purges done/ by this time.
+        os.utime(path, follow_symlinks=False)
         path.replace(target)
+
+
+def purge_done(folder: Path, older_than: timedelta, now: float) -> int:
+    """Delete regular files in folder/done/ moved there before now - older_than; how many."""
+    done = folder / DONE
+    cutoff = now - older_than.total_seconds()
+    removed = 0
+    try:
+        entries = list(done.iterdir())
+    except FileNotFoundError:
+        return 0
+    for path in entries:
+        try:
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue  # removed meanwhile (another node sharing the folder)
+    return removed

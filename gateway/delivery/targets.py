@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,17 @@ from typing import Protocol
 
 import aiohttp
 
+from gateway.ops.private_files import (
+    UnsafePath,
+    is_regular_file,
+    private_folder,
+    refuse_unless_regular_or_absent,
+    sync_folder,
+    write_new_private,
+)
 from gateway.store import PendingLocalDelivery
+
+log = logging.getLogger(__name__)
 
 
 class TargetUnavailable(Exception):  # noqa: N818 - a state of the target, not our failure
@@ -46,9 +57,19 @@ class LocalTarget(Protocol):
         ...
 
 
-def webhook_signature(secret: bytes, timestamp: int, body: bytes) -> str:
-    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`: timestamped against replay."""
-    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+def delivery_key(delivery: PendingLocalDelivery) -> str:
+    """What identifies one delivery to a local system: message ids are the sender's, so two
+    peers may use the same one; the pair is unique (the inbox's own key)."""
+    return f"{delivery.sender}:{delivery.message_id}"
+
+
+def webhook_signature(secret: bytes, timestamp: int, key: str, body: bytes) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<idempotency key>." + body>`.
+
+    The timestamp guards against replay; the key (`<sender>:<message id>`) is signed so that
+    whoever can replay a body cannot relabel it as another message or another sender's."""
+    signed = f"{timestamp}.{key}.".encode() + body
+    mac = hmac.new(secret, signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={mac}"
 
 
@@ -72,14 +93,15 @@ class WebhookTarget:
         record_file_name: Callable[[str], Awaitable[None]],
     ) -> None:
         del record_file_name  # webhooks have no file
+        key = delivery_key(delivery)
         headers = {
             "Content-Type": document.media_type,
-            "Idempotency-Key": str(delivery.message_id),
+            "Idempotency-Key": key,
             "BLG-Message-Id": str(delivery.message_id),
             "BLG-Case-Id": str(delivery.case_id),
             "BLG-Kind": delivery.kind,
             "BLG-From": delivery.sender,
-            "BLG-Signature": webhook_signature(self._secret, int(time.time()), document.data),
+            "BLG-Signature": webhook_signature(self._secret, int(time.time()), key, document.data),
         }
         try:
             async with self._session.post(
@@ -94,15 +116,26 @@ class WebhookTarget:
 
 
 class DropFolderTarget:
-    """Writes each document into a folder: temporary name, recorded, then renamed."""
+    """Writes each document into a folder: temporary name, recorded, then renamed.
+
+    Names carry the sender as well as the message id (two peers may use the same id). Files
+    are created 0600 with O_EXCL | O_NOFOLLOW; a symlink standing at either name is refused
+    (counted, logged without content) and the delivery waits, never writing through it."""
 
     via = "drop_folder"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, on_unsafe: Callable[[], None] = lambda: None) -> None:
         self._folder = folder
+        self._on_unsafe = on_unsafe
 
     def _paths(self, delivery: PendingLocalDelivery, extension: str) -> tuple[Path, Path]:
-        name = f"{delivery.kind}-{delivery.message_id}.{extension}"
+        name = f"{delivery.kind}-{delivery.sender}-{delivery.message_id}.{extension}"
+        return self._folder / name, self._folder / f".{name}.tmp"
+
+    def _recorded_paths(self, delivery: PendingLocalDelivery) -> tuple[Path, Path]:
+        name = delivery.file_name
+        if not name or "/" in name or name.startswith("."):
+            raise TargetUnavailable("filesystem: no usable recorded file name")
         return self._folder / name, self._folder / f".{name}.tmp"
 
     async def deliver(
@@ -111,31 +144,38 @@ class DropFolderTarget:
         document: Document,
         record_file_name: Callable[[str], Awaitable[None]],
     ) -> None:
-        final, temporary = self._paths(delivery, document.extension)
         try:
             if delivery.delivering:
-                # A crash came between recording the name and marking it done.
-                if temporary.exists():
+                # A crash came between recording the name and marking it done: finish from
+                # the recorded name (the document is not needed, nor rendered again).
+                final, temporary = self._recorded_paths(delivery)
+                if is_regular_file(temporary):
+                    refuse_unless_regular_or_absent(final)
                     os.replace(temporary, final)
-                    _sync_folder(self._folder)
+                    sync_folder(self._folder)
                 return
-            self._folder.mkdir(parents=True, exist_ok=True)
-            with temporary.open("wb") as out:
-                out.write(document.data)
-                out.flush()
-                os.fsync(out.fileno())
+            final, temporary = self._paths(delivery, document.extension)
+            private_folder(self._folder)
+            refuse_unless_regular_or_absent(final)
+            try:
+                write_new_private(temporary, document.data)
+            except FileExistsError:
+                # Our own leftover from a crash before the name was recorded.
+                temporary.unlink()
+                write_new_private(temporary, document.data)
             await record_file_name(final.name)
             os.replace(temporary, final)
-            _sync_folder(self._folder)
+            sync_folder(self._folder)
+        except UnsafePath as unsafe:
+            self._on_unsafe()
+            log.warning(
+                "drop folder %s: refused to write %s: a symlink or other non-regular file "
+                "holds the name",
+                self._folder,
+                unsafe.path.name,
+            )
+            raise TargetUnavailable("filesystem: unsafe path") from None
         except OSError as error:
             raise TargetUnavailable(
                 f"filesystem: {error.strerror or type(error).__name__}"
             ) from None
-
-
-def _sync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

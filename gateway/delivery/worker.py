@@ -1,4 +1,12 @@
-"""One LocalDeliveryQueue per local client with a delivery target."""
+"""One LocalDeliveryQueue per local client with a delivery target.
+
+In order, one at a time: a target that does not take a document (webhook down, disk full)
+is retried with backoff and everything behind waits, since the next message may depend on
+it. A message that cannot be rendered at all (the client's format cannot carry it, the
+stored envelope no longer opens, corrupt payload) is not retried: no retry fixes it, and
+retrying it forever stalled the whole feed. It is held aside (state `held`, with a reason
+code), the feed goes on, and an operator requeues it after a fix.
+"""
 
 from __future__ import annotations
 
@@ -69,8 +77,18 @@ class LocalDeliveryQueue(ExclusiveWorker):
                 self._failures = 0
 
     async def _deliver_one(self, delivery: PendingLocalDelivery) -> bool:
+        """True when the queue may go on: delivered, or held aside as unrenderable."""
+        if delivery.delivering:
+            # A crash came between recording the file name and marking it delivered: the
+            # target finishes from what it recorded, without the document (which may not
+            # render any more: a key removed since, the client's format changed).
+            document = Document(b"", self._adapter.media_type, "")
+        else:
+            try:
+                document = self._render(delivery)
+            except Unrenderable as unrenderable:
+                return await self._hold(delivery, unrenderable.reason)
         try:
-            document = self._render(delivery)
             await self._target.deliver(
                 delivery,
                 document,
@@ -87,21 +105,41 @@ class LocalDeliveryQueue(ExclusiveWorker):
         self._metrics.local_deliveries.labels(self.client, "delivered").inc()
         return True
 
+    async def _hold(self, delivery: PendingLocalDelivery, reason: str) -> bool:
+        await self._store.hold_local(delivery, self.client, reason)
+        self._metrics.local_deliveries.labels(self.client, "held").inc()
+        log.error(
+            "delivery %d (message %s from %s) to %s held: %s; the feed goes on, "
+            "`gateway deliveries requeue` after a fix",
+            delivery.id,
+            delivery.message_id,
+            delivery.sender,
+            self.client,
+            reason,
+        )
+        return True
+
     def _render(self, delivery: PendingLocalDelivery) -> Document:
+        """The client's document; Unrenderable when nothing a retry does can make one."""
         try:
             opened = reopen_stored(self._keyring, delivery.envelope)
             message = canonical.Message.FromString(opened.payload.message)
             encoded = self._adapter.encode(message)
-        except (EnvelopeRejected, DecodeError, CannotEncode) as error:
-            # Nothing a retry can fix without an operator (a removed key, an adapter change):
-            # keep the message waiting, in order, and make it loud.
-            log.error(
-                "message %s cannot be rendered for %s: %s",
-                delivery.message_id,
-                self.client,
-                type(error).__name__,
-            )
-            raise TargetUnavailable("cannot_render") from None
+        except CannotEncode as error:
+            # The location is a field path of the canonical message, never a value.
+            raise Unrenderable(f"cannot_encode:{error.problem.location}") from None
+        except EnvelopeRejected as error:
+            raise Unrenderable(f"envelope_rejected:{error.reason}") from None
+        except DecodeError:
+            raise Unrenderable("decode_error") from None
         return Document(
             encoded.data, self._adapter.media_type, _extension(self._adapter.media_type)
         )
+
+
+class Unrenderable(Exception):  # noqa: N818 - a verdict on one message
+    """The message cannot be put in the client's format (a reason code, never content)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -78,6 +78,33 @@ class GatewayMetrics:
             ["client"],
             registry=r,
         )
+        self.local_held = Gauge(
+            "blg_local_deliveries_held",
+            "Incoming messages held aside because the client's format cannot render them "
+            "(requeue after a fix), per client.",
+            ["client"],
+            registry=r,
+        )
+        self.unsafe_paths = Counter(
+            "blg_unsafe_paths_refused_total",
+            "Files the gateway refused to write because a symlink or another file stood at "
+            "the path, by client and file role (errors, delivered).",
+            ["client", "role"],
+            registry=r,
+        )
+        self.retention_sweeps = Counter(
+            "blg_retention_sweeps_total",
+            "Retention sweeps run, by result (ok, failed).",
+            ["result"],
+            registry=r,
+        )
+        self.retention_purged = Counter(
+            "blg_retention_purged_total",
+            "Rows and files removed by retention, by what (outbox, inbox, local_deliveries, "
+            "done_files).",
+            ["what"],
+            registry=r,
+        )
         self.dropped_files = Counter(
             "blg_dropped_files_total",
             "Files taken from outgoing drop folders, by client and result.",

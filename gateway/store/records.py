@@ -190,3 +190,49 @@ class DroppedFile:
     file_name: str
     messages: int
     rejected: int
+
+
+@dataclass(frozen=True)
+class LocalDeliveryRow:
+    """One local delivery as operators see it: states and reasons, never content."""
+
+    id: int
+    client: str
+    state: str
+    attempts: int
+    last_error: str | None
+    held_reason: str | None
+    held_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    sender: str
+    message_id: uuid.UUID
+    kind: str
+
+
+@dataclass(frozen=True)
+class LocalClientSummary:
+    """Per local client: what waits (in order), how often its head was tried, what is held."""
+
+    client: str
+    backlog: int
+    oldest_pending: datetime | None
+    head_attempts: int
+    held: int
+
+
+@dataclass(frozen=True)
+class RequeuedDelivery:
+    id: int
+    client: str
+    sender: str
+    message_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class PurgedRows:
+    """What one retention sweep removed from the database (counts only)."""
+
+    outbox: int
+    inbox: int
+    local_deliveries: int

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 
 from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.local_feed import LocalFeed
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
     AuditEntry,
@@ -92,7 +93,7 @@ class SessionLock:
             self._connection.terminate()
 
 
-class Store:
+class Store(LocalFeed):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
@@ -481,12 +482,6 @@ class Store:
     async def mark_local_failed(self, delivery_id: int, error: str) -> None:
         async with self._pool.acquire() as connection:
             await connection.execute(Q.local_delivery_mark_failed, delivery_id, error)
-
-    async def local_delivery_backlog(self) -> dict[str, tuple[int, datetime]]:
-        """Per client: undelivered count and the oldest one's creation time."""
-        async with self._pool.acquire() as connection:
-            rows = await connection.fetch(Q.local_delivery_pending_count)
-        return {row["client"]: (row["n"], row["oldest"]) for row in rows}
 
     async def dropped_file_seen(self, client: str, sha256: bytes) -> bool:
         async with self._pool.acquire() as connection:

@@ -209,12 +209,13 @@ async def test_kh_samples_reach_the_vn_case_system_by_signed_webhook(
     by_reference: dict[str, bytes] = {}
     for headers, body in webhook.received:
         timestamp, mac = headers["BLG-Signature"].split(",")
+        key = headers["Idempotency-Key"]
         expected_mac = hmac.new(
-            HMAC_SECRET.encode(), f"{timestamp[2:]}.".encode() + body, hashlib.sha256
+            HMAC_SECRET.encode(), f"{timestamp[2:]}.{key}.".encode() + body, hashlib.sha256
         ).hexdigest()
         assert mac == f"v1={expected_mac}"
         assert headers["Content-Type"].startswith(vn.media_type)
-        assert headers["Idempotency-Key"] == headers["BLG-Message-Id"]
+        assert key == f"{RATANAKIRI}:{headers['BLG-Message-Id']}"
         [decoded] = vn.decode(body).messages
         by_reference[decoded.message.sender_reference] = body
     for document in documents.values():

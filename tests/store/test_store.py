@@ -55,7 +55,8 @@ def _accepted(message_id: uuid.UUID) -> DeliveryOutcome:
 
 
 def test_every_query_name_used_by_the_store_exists() -> None:
-    source = (Path(__file__).parents[2] / "gateway" / "store" / "store.py").read_text()
+    folder = Path(__file__).parents[2] / "gateway" / "store"
+    source = "".join(path.read_text() for path in sorted(folder.glob("*.py")))
     used = set(re.findall(r"\bQ\.([a-z0-9_]+)", source))
     assert used == set(Q.names()), "a query name is misspelt, or a query is dead"
 
