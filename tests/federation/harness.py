@@ -112,6 +112,8 @@ class Federation:
         # Extra top-level config sections per node (local_clients, routing...), kept across
         # rewrites of its config.
         self.sections: dict[str, dict[str, Any]] = {}
+        # rate_limit entries by (node, peer), merged over the default of every peer entry.
+        self.rate_limits: dict[tuple[str, str], dict[str, float | int]] = {}
         self.retry: dict[str, str | int] = {
             "initial_backoff": "100ms",
             "max_backoff": "2s",
@@ -184,6 +186,8 @@ class Federation:
                         "valid_until": _instant(extra.valid_until),
                     }
                 )
+            rate_limit: dict[str, float | int] = {"requests_per_second": 1000, "burst": 1000}
+            rate_limit.update(self.rate_limits.get((node_id, peer_id), {}))
             peers.append(
                 {
                     "id": peer_id,
@@ -202,7 +206,7 @@ class Federation:
                     "keys": keys,
                     "send": ALL_KINDS,
                     "receive": ALL_KINDS,
-                    "rate_limit": {"requests_per_second": 1000, "burst": 1000},
+                    "rate_limit": rate_limit,
                 }
             )
         document: dict[str, Any] = {
