@@ -148,11 +148,11 @@ class RateLimitConfig:
     requests_per_second: float = 100.0
     burst: int = 200
     # Envelopes, not requests, are what cost a receiver (a verify, a decrypt and a signed
-    # receipt each), so they have a bucket of their own. 1,000/s is about a fifth of one
-    # core's crypto ceiling and several times a real border's traffic; the burst holds 20 full
-    # batches, so a peer back from an outage drains its backlog at full speed for a while.
-    envelopes_per_second: float = 1000.0
-    envelope_burst: int = 2000
+    # receipt each), so they have a bucket of their own. 2,000/s is about 40 % of one core's
+    # crypto ceiling (bench/README.md), above the measured exchange throughput (~1,700/s) and
+    # far above a real border's traffic; the burst holds 40 full batches.
+    envelopes_per_second: float = 2000.0
+    envelope_burst: int = 4000
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ class PeerAdmission:
     rate_per_second: float
     burst: int
     mutual_tls: bool
-    envelopes_per_second: float = 1000.0
-    envelope_burst: int = 2000
+    envelopes_per_second: float
+    envelope_burst: int
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:

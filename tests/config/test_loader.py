@@ -623,7 +623,7 @@ def test_envelope_rate_limit_is_read_per_peer(tmp_path: Path) -> None:
     config = load_config(config_file, ENV)
     kh, blo = config.peers
     assert (kh.rate_limit.envelopes_per_second, kh.rate_limit.envelope_burst) == (50.0, 300)
-    assert (blo.rate_limit.envelopes_per_second, blo.rate_limit.envelope_burst) == (1000.0, 2000)
+    assert (blo.rate_limit.envelopes_per_second, blo.rate_limit.envelope_burst) == (2000.0, 4000)
 
 
 def test_all_independent_issues_are_collected_in_file_order(tmp_path: Path) -> None:
