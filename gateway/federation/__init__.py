@@ -11,9 +11,10 @@ Receiving (receiver.py, server.py) refuses what it can before reading the body (
 sender, wrong media type, too large, over the request or envelope rate limit), counts the
 envelopes as the body arrives and refuses a batch of too many (batch.py), then verifies each
 envelope on a thread pool, off the event loop, deduplicates it on (sender, message id), and
-stores it with its signed receipt in one transaction before answering. A replay gets the stored receipt back, so a sender that lost
-our answer can ask again as often as it likes: that, plus the outbox, is how a message
-reaches its peer exactly once as far as anyone can see.
+stores it with its signed receipt in one transaction before answering. A replay gets the
+stored receipt back, so a sender that lost our answer can ask again as often as it likes:
+that, plus the outbox, is how a message reaches its peer exactly once as far as anyone can
+see.
 """
 
 from __future__ import annotations
