@@ -45,10 +45,6 @@ class BatchScanner:
         self._counted_up_to = 0
         self._spans: list[tuple[int, int]] = []
 
-    @property
-    def records(self) -> int:
-        return self._records
-
     def feed(self, chunk: bytes) -> None:
         self._buffer += chunk
         while self._position < len(self._buffer):
