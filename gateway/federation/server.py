@@ -5,10 +5,10 @@ of cost: the claimed sender (BLG-Sender header) must be a peer, present a client
 if its config says mutual TLS, be under its request and envelope rate limits, send the right
 media type and a body under the size limit. The body is then read as it arrives and its
 envelopes counted (batch.py): a batch over `max_envelopes_per_batch` is refused as soon as the
-first envelope past the limit begins, and a full batch must find that many tokens in the
-peer's envelope bucket. Only then does any crypto or database work start, on the receiver's
-thread pool. So one request costs at most max_envelopes_per_batch envelopes' work, and its
-answer is at most that many receipts.
+first envelope past the limit begins, and a batch must find as many tokens as it holds
+envelopes in the peer's envelope bucket, or is refused taking none. Only then does any
+crypto or database work start, on the receiver's thread pool. So one request costs at most
+max_envelopes_per_batch envelopes' work, and its answer is at most that many receipts.
 
 Each refusal is an HTTP 4xx with a JSON body naming a reason code; a sender treats 429 as
 "later" (after Retry-After), 413 `too_many_envelopes` as "in smaller batches", and any other
