@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -81,6 +82,12 @@ def envelope_limits(config: NodeConfig) -> EnvelopeLimits:
         max_envelope_bytes=config.limits.max_envelope_bytes,
         max_clock_skew=config.limits.max_clock_skew,
     )
+
+
+def crypto_threads() -> int:
+    """One thread per core, at least two: libsodium releases the GIL, so they run in parallel,
+    and more threads than cores would only add latency to every batch."""
+    return max(2, os.cpu_count() or 1)
 
 
 def retry_policy(config: NodeConfig) -> RetryPolicy:
@@ -173,6 +180,8 @@ class Gateway:
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stop_inbox_listening: Callable[[], Awaitable[None]] | None = None
         self._local_api: LocalApi | None = None
+        # Opening envelopes and signing receipts, off the event loop (receiver.py).
+        self._crypto = ThreadPoolExecutor(max_workers=crypto_threads(), thread_name_prefix="crypto")
         self.ready = False
 
     @property
@@ -199,6 +208,7 @@ class Gateway:
             receivable_kinds={peer.id: frozenset(peer.receive) for peer in config.peers},
             clock=self.clock,
             metrics=self.metrics,
+            crypto=self._crypto,
             local_recipients=local_recipients(config),
         )
         endpoint = FederationEndpoint(
@@ -208,11 +218,14 @@ class Gateway:
                     peer.rate_limit.requests_per_second,
                     peer.rate_limit.burst,
                     peer.tls.mutual,
+                    peer.rate_limit.envelopes_per_second,
+                    peer.rate_limit.envelope_burst,
                     frozenset(peer.tls.spki_sha256),
                 )
                 for peer in config.peers
             },
             max_batch_bytes=config.limits.max_batch_bytes,
+            max_envelopes_per_batch=config.limits.max_envelopes_per_batch,
             metrics=self.metrics,
         )
         listen = config.listen
@@ -393,6 +406,7 @@ class Gateway:
             await listener.stop()
         if self._database is not None:
             await self._database.close()
+        self._crypto.shutdown(wait=True, cancel_futures=True)
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "node": self.config.node.id})

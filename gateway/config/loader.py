@@ -176,10 +176,13 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     federation_listener = listen.federation if r.ok("listen") else None
     database = r.optional("database", _read_database, DEFAULT_DATABASE)
     state_dir = r.optional("state_dir", path, value.walk.resolve_path(str(DEFAULT_STATE_DIR)))
+    # Read before the sections it bounds (peers' rate limits, retry); None when broken.
+    limits = r.optional("limits", _read_limits, DEFAULT_LIMITS)
+    per_batch = limits.max_envelopes_per_batch if r.ok("limits") else None
     peers: tuple[PeerConfig, ...] = r.optional(
         "peers",
         sequence_of(
-            lambda item: _read_peer(item, node_id, federation_listener),
+            lambda item: _read_peer(item, node_id, federation_listener, per_batch),
             item="peer",
             unique_by=[("id", lambda peer: peer.id)],
         ),
@@ -205,9 +208,8 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         sequence_of(lambda item: _read_routing_rule(item, peers_by_id), item="routing rule"),
         (),
     )
-    retry = r.optional("retry", _read_retry, DEFAULT_RETRY)
+    retry = r.optional("retry", lambda item: _read_retry(item, per_batch), DEFAULT_RETRY)
     retention = r.optional("retention", _read_retention, DEFAULT_RETENTION)
-    limits = r.optional("limits", _read_limits, DEFAULT_LIMITS)
     _check_retention_against_lifetime(r, retention, limits)
     r.finish()
     return NodeConfig(
@@ -465,20 +467,36 @@ def _read_peer_tls(value: Value, verifies_clients: bool | None, waived: bool) ->
     return tls
 
 
-def _read_rate_limit(value: Value) -> RateLimitConfig:
+def _read_rate_limit(value: Value, per_batch: int | None) -> RateLimitConfig:
     r = value.mapping()
     rate_limit = RateLimitConfig(
         requests_per_second=r.optional(
             "requests_per_second", positive_number, DEFAULT_RATE_LIMIT.requests_per_second
         ),
         burst=r.optional("burst", integer_in(1, 1_000_000), DEFAULT_RATE_LIMIT.burst),
+        envelopes_per_second=r.optional(
+            "envelopes_per_second", positive_number, DEFAULT_RATE_LIMIT.envelopes_per_second
+        ),
+        envelope_burst=r.optional(
+            "envelope_burst", integer_in(1, 100_000_000), DEFAULT_RATE_LIMIT.envelope_burst
+        ),
     )
+    # A bucket smaller than a full batch would refuse that batch forever.
+    if per_batch is not None and r.ok("envelope_burst") and rate_limit.envelope_burst < per_batch:
+        r.report(
+            "envelope_burst",
+            f"expected at least limits.max_envelopes_per_batch ({per_batch}), "
+            f"got {rate_limit.envelope_burst}",
+        )
     r.finish()
     return rate_limit
 
 
 def _read_peer(
-    value: Value, node_id: str | None, listener: FederationListenConfig | None
+    value: Value,
+    node_id: str | None,
+    listener: FederationListenConfig | None,
+    per_batch: int | None,
 ) -> PeerConfig:
     r = value.mapping()
     peer_id = r.required("id", text_matching(NODE_ID_PATTERN, "a node id"))
@@ -510,7 +528,9 @@ def _read_peer(
     )
     send = r.required("send", _kinds)
     receive = r.required("receive", _kinds)
-    rate_limit = r.optional("rate_limit", _read_rate_limit, DEFAULT_RATE_LIMIT)
+    rate_limit = r.optional(
+        "rate_limit", lambda item: _read_rate_limit(item, per_batch), DEFAULT_RATE_LIMIT
+    )
     redact: tuple[str, ...] = r.optional("redact", sequence_of(_field_path, item="field path"), ())
     r.finish()
     return PeerConfig(
@@ -773,7 +793,7 @@ def _read_routing_rule(value: Value, peers: Mapping[str, PeerConfig] | None) -> 
 MAX_MESSAGE_TTL = timedelta(days=30)
 
 
-def _read_retry(value: Value) -> RetryConfig:
+def _read_retry(value: Value, per_batch: int | None) -> RetryConfig:
     r = value.mapping()
     retry = RetryConfig(
         initial_backoff=r.optional("initial_backoff", duration, DEFAULT_RETRY.initial_backoff),
@@ -787,6 +807,14 @@ def _read_retry(value: Value) -> RetryConfig:
             r.report("max_backoff", f"expected at least initial_backoff ({low}), got {high}")
         else:
             r.report("initial_backoff", f"expected at most max_backoff ({high}), got {low}")
+    # Our own receiver's limit stands for the peers': a node whose batches its own endpoint
+    # would refuse is misconfigured on one side or the other.
+    if per_batch is not None and r.ok("batch_size") and retry.batch_size > per_batch:
+        r.report(
+            "batch_size",
+            f"expected at most limits.max_envelopes_per_batch ({per_batch}), "
+            f"got {retry.batch_size}",
+        )
     if r.ok("message_ttl") and retry.message_ttl > MAX_MESSAGE_TTL:
         r.report(
             "message_ttl",
@@ -842,6 +870,11 @@ def _read_limits(value: Value) -> LimitsConfig:
         ),
         max_batch_bytes=r.optional("max_batch_bytes", size, DEFAULT_LIMITS.max_batch_bytes),
         max_clock_skew=r.optional("max_clock_skew", duration, DEFAULT_LIMITS.max_clock_skew),
+        max_envelopes_per_batch=r.optional(
+            "max_envelopes_per_batch",
+            integer_in(1, 10_000),
+            DEFAULT_LIMITS.max_envelopes_per_batch,
+        ),
     )
     envelope, batch = limits.max_envelope_bytes, limits.max_batch_bytes
     # A batch that cannot hold one envelope of the largest allowed size would never drain.

@@ -189,6 +189,12 @@ class RateLimitConfig:
     # requests/s leaves room for a peer's replicas and a backlog drain at full speed.
     requests_per_second: float = 100.0
     burst: int = 200
+    # Envelopes, not requests, are what cost a receiver (a verify, a decrypt and a signed
+    # receipt each), so they have a bucket of their own. 2,000/s is about 40 % of one core's
+    # crypto ceiling (bench/README.md), above the measured exchange throughput (~1,700/s) and
+    # far above a real border's traffic; the burst holds 40 full batches.
+    envelopes_per_second: float = 2000.0
+    envelope_burst: int = 4000
 
 
 @dataclass(frozen=True)
@@ -298,6 +304,9 @@ class RetentionConfig:
 class LimitsConfig:
     max_envelope_bytes: int = 1024**2
     max_batch_bytes: int = 16 * 1024**2
+    # Envelopes per federation request, refused before any crypto: bounds the work and the
+    # size of the answer of one request. Equal to the sender's default batch size.
+    max_envelopes_per_batch: int = 100
     max_clock_skew: timedelta = timedelta(minutes=5)
 
 

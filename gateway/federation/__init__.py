@@ -8,11 +8,13 @@ is marked delivered; 4xx answers end the messages of that batch (rejected), 5xx,
 network errors put them back in the queue.
 
 Receiving (receiver.py, server.py) refuses what it can before reading the body (unknown
-sender, wrong media type, too large, over the rate limit), then verifies each envelope,
-deduplicates it on (sender, message id), and stores it with its signed receipt in one
-transaction before answering. A replay gets the stored receipt back, so a sender that lost
-our answer can ask again as often as it likes: that, plus the outbox, is how a message
-reaches its peer exactly once as far as anyone can see.
+sender, wrong media type, too large, over the request or envelope rate limit), counts the
+envelopes as the body arrives and refuses a batch of too many (batch.py), then verifies each
+envelope on a thread pool, off the event loop, deduplicates it on (sender, message id), and
+stores it with its signed receipt in one transaction before answering. A replay gets the
+stored receipt back, so a sender that lost our answer can ask again as often as it likes:
+that, plus the outbox, is how a message reaches its peer exactly once as far as anyone can
+see.
 """
 
 from __future__ import annotations

@@ -1,11 +1,22 @@
-"""Verifying, deduplicating and storing a batch of incoming envelopes."""
+"""Verifying, deduplicating and storing a batch of incoming envelopes.
+
+The per-envelope work (parsing headers, opening envelopes, signing receipts) runs on a thread
+pool, never on the event loop: the loop also serves every other peer, the local API and
+/healthz, and a batch of 100 envelopes of 1 MiB costs a good fraction of a second of CPU.
+PyNaCl calls libsodium through cffi, which releases the GIL, so the pool's threads also run
+crypto in parallel with the loop. The work per request is bounded by the endpoint, which
+admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` bytes.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,8 +58,11 @@ class EnvelopeReceiver:
         receivable_kinds: Mapping[str, frozenset[str]],
         clock: Callable[[], datetime],
         metrics: GatewayMetrics,
+        crypto: Executor | None = None,
         local_recipients: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
+        # None: the loop's default executor (tests); app.py passes a pool of its own.
+        self._crypto = crypto
         self._local_recipients = local_recipients or {}
         self._keyring = keyring
         self._store = store
@@ -60,25 +74,27 @@ class EnvelopeReceiver:
     async def receive(self, claimed_sender: str, envelopes: list[bytes]) -> list[bytes]:
         """Receipts for envelopes, in order; each accepted one is durably stored first."""
         now = self._clock()
+        loop = asyncio.get_running_loop()
         receipts: list[bytes] = [b""] * len(envelopes)
-        headers: dict[int, EnvelopeHeader] = {}
-        for index, data in enumerate(envelopes):
-            checked = self._check_header(claimed_sender, data, now)
-            if isinstance(checked, bytes):
-                receipts[index] = checked
-            else:
-                headers[index] = checked
+        headers = await loop.run_in_executor(
+            self._crypto, self._check_headers, claimed_sender, envelopes, receipts, now
+        )
         # One query for the whole batch: which of these did we store before?
         known = await self._store.find_incoming(
             claimed_sender, [header.message_id for header in headers.values()]
         )
-        accepted: list[_Accepted] = []
-        for index, header in headers.items():
-            outcome = self._check_envelope(claimed_sender, envelopes[index], header, known, now)
-            if isinstance(outcome, bytes):
-                receipts[index] = outcome
-            else:
-                accepted.append(_Accepted(index, outcome))
+        accepted = await loop.run_in_executor(
+            self._crypto,
+            functools.partial(
+                self._check_envelopes,
+                claimed_sender,
+                envelopes,
+                headers=headers,
+                known=known,
+                receipts=receipts,
+                now=now,
+            ),
+        )
         if accepted:
             stored = await self._store.store_incoming([item.incoming for item in accepted])
             for item, kept in zip(accepted, stored, strict=True):
@@ -95,6 +111,39 @@ class EnvelopeReceiver:
                 receipts[item.index] = kept.receipt
                 self._metrics.received.labels(claimed_sender, "accepted").inc()
         return receipts
+
+    def _check_headers(
+        self, claimed_sender: str, envelopes: list[bytes], receipts: list[bytes], now: datetime
+    ) -> dict[int, EnvelopeHeader]:
+        """On the pool: the headers to go on with; refusals go straight into receipts."""
+        headers: dict[int, EnvelopeHeader] = {}
+        for index, data in enumerate(envelopes):
+            checked = self._check_header(claimed_sender, data, now)
+            if isinstance(checked, bytes):
+                receipts[index] = checked
+            else:
+                headers[index] = checked
+        return headers
+
+    def _check_envelopes(
+        self,
+        claimed_sender: str,
+        envelopes: list[bytes],
+        *,
+        headers: Mapping[int, EnvelopeHeader],
+        known: Mapping[uuid.UUID, StoredIncoming],
+        receipts: list[bytes],
+        now: datetime,
+    ) -> list[_Accepted]:
+        """On the pool: the verified envelopes to store; other answers go into receipts."""
+        accepted: list[_Accepted] = []
+        for index, header in headers.items():
+            outcome = self._check_envelope(claimed_sender, envelopes[index], header, known, now)
+            if isinstance(outcome, bytes):
+                receipts[index] = outcome
+            else:
+                accepted.append(_Accepted(index, outcome))
+        return accepted
 
     def _check_header(
         self, claimed_sender: str, data: bytes, now: datetime

@@ -50,6 +50,8 @@ class RetryPolicy:
 
     initial_backoff: timedelta = timedelta(seconds=1)
     max_backoff: timedelta = timedelta(minutes=10)
+    # At most the receiver's limits.max_envelopes_per_batch (the loader checks ours); a peer
+    # with a smaller one answers 413 and the queue halves its batches (DestinationQueue).
     batch_size: int = 100
     # Envelope bytes per request; the peer refuses larger bodies (413), which would end the
     # batch's messages, so the tail of an oversized claim goes back to the queue instead.
@@ -84,6 +86,10 @@ class _TransientFailure(Exception):  # noqa: N818 - control flow inside the queu
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class _BatchTooLarge(Exception):  # noqa: N818 - control flow inside the queue only
+    """413: the peer takes fewer envelopes or bytes per request than we sent."""
 
 
 class _FinalRefusal(Exception):  # noqa: N818 - control flow inside the queue only
@@ -121,6 +127,9 @@ class DestinationQueue(ExclusiveWorker):
         self._failures = 0
         self._retry_at: datetime | None = None
         self._expired_at: datetime | None = None
+        # Lowered for the life of the queue when the peer answers 413 (it is configured with a
+        # smaller max_envelopes_per_batch or max_batch_bytes than ours).
+        self._batch_limit = policy.batch_size
         super().__init__(policy.lock_retry)
 
     def __str__(self) -> str:
@@ -154,7 +163,7 @@ class DestinationQueue(ExclusiveWorker):
             await self._deliver(batch)
 
     async def _claim_batch(self) -> list[ClaimedEnvelope]:
-        batch = await self._store.claim(self._peer, self._policy.batch_size, self._owner)
+        batch = await self._store.claim(self._peer, self._batch_limit, self._owner)
         total, keep = 0, 0
         for keep, item in enumerate(batch):
             total += len(item.envelope)
@@ -173,6 +182,18 @@ class DestinationQueue(ExclusiveWorker):
         except _TransientFailure as failure:
             await self._store.release(ids, failure.reason)
             await self._record_failure(failure.reason, at_least=failure.retry_after)
+            return
+        except _BatchTooLarge:
+            # Not a failure of the peer's and not the messages' fault: resend at once, in
+            # halves, down to one envelope, whose 413 is then final like any other 4xx.
+            await self._store.release(ids, None)
+            self._batch_limit = max(1, len(batch) // 2)
+            log.warning(
+                "%s refused a batch of %d as too large; sending at most %d per request",
+                self._peer,
+                len(batch),
+                self._batch_limit,
+            )
             return
         except _FinalRefusal as refusal:
             await self._store.reject_unreceipted(self._peer, ids, refusal.reason)
@@ -236,6 +257,9 @@ class DestinationQueue(ExclusiveWorker):
             self._metrics.delivery_requests.labels(self._peer, "ok").inc()
             return [receipt.SerializeToString() for receipt in answer.receipts]
         code = _error_code(payload)
+        if status == 413 and len(batch) > 1:
+            self._metrics.delivery_requests.labels(self._peer, "http_4xx").inc()
+            raise _BatchTooLarge(code)
         if 400 <= status < 500 and status not in RETRYABLE_4XX:
             self._metrics.delivery_requests.labels(self._peer, "http_4xx").inc()
             raise _FinalRefusal(f"http_{status}: {code}")

@@ -42,7 +42,7 @@ class GatewayMetrics:
         )
         self.refused_requests = Counter(
             "blg_federation_refused_requests_total",
-            "Federation requests refused before any envelope was read, by reason code.",
+            "Federation requests refused before any envelope was opened, by reason code.",
             ["reason"],
             registry=r,
         )

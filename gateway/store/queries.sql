@@ -58,11 +58,13 @@ WHERE message_id = ANY($1::uuid[]) AND state = 'sending';
 
 -- name: outbox_release_invalid
 UPDATE outbox
-SET state = CASE WHEN invalid_receipts + 1 >= $3 THEN 'dead'::outbox_state
+SET state = CASE WHEN invalid_receipts + 1 >= $3::integer THEN 'dead'::outbox_state
                  ELSE 'queued'::outbox_state END,
     invalid_receipts = invalid_receipts + 1,
     last_error = $2, claimed_by = NULL, claimed_at = NULL,
-    finished_at = CASE WHEN invalid_receipts + 1 >= $3 THEN $4 ELSE NULL END
+    -- Typed: a parameter that only appears beside NULL in a CASE is inferred as text.
+    finished_at = CASE WHEN invalid_receipts + 1 >= $3::integer THEN $4::timestamptz
+                       ELSE NULL END
 WHERE message_id = ANY($1::uuid[]) AND state = 'sending'
 RETURNING message_id, state::text AS state;
 

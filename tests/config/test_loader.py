@@ -268,6 +268,7 @@ listen:
     assert config.retry.batch_size == 100
     assert config.retention.delivered_messages == timedelta(days=90)
     assert config.limits.max_batch_bytes == 16 * 1024 * 1024
+    assert config.limits.max_envelopes_per_batch == config.retry.batch_size == 100
 
 
 def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
@@ -390,7 +391,8 @@ def test_unknown_key_in_an_optional_section(tmp_path: Path) -> None:
     config_file = write_node(tmp_path, edited("{requests_per_second: 2.5}", "{burts: 5}"))
     assert issues(config_file) == [
         f"{config_file}:41: peers[0].rate_limit.burts: unknown key 'burts' "
-        "(did you mean 'burst'?); expected one of: requests_per_second, burst"
+        "(did you mean 'burst'?); expected one of: requests_per_second, burst, "
+        "envelopes_per_second, envelope_burst"
     ]
 
 
@@ -406,8 +408,8 @@ def test_missing_top_level_section(tmp_path: Path) -> None:
     # The root mapping starts at line 2 once a comment line is put in front of it.
     assert issues(config_file) == [
         f"{config_file}:2: nod: unknown key 'nod' (did you mean 'node'?); expected one of: "
-        "node, keys, listen, database, state_dir, peers, local_clients, routing, retry, "
-        "retention, limits"
+        "node, keys, listen, database, state_dir, limits, peers, local_clients, routing, "
+        "retry, retention"
     ]
 
 
@@ -579,6 +581,53 @@ def test_retry_bounds(tmp_path: Path) -> None:
     assert issues(config_file) == [
         f"{config_file}:81: retry.max_backoff: expected at least initial_backoff (500ms), got 100ms"
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "issue"),
+    [
+        (
+            "batch_size: 10}",
+            "batch_size: 101}",
+            "81: retry.batch_size: expected at most limits.max_envelopes_per_batch (100), got 101",
+        ),
+        (
+            "max_batch_bytes: 4194304}",
+            "max_batch_bytes: 4194304, max_envelopes_per_batch: 5}",
+            "81: retry.batch_size: expected at most limits.max_envelopes_per_batch (5), got 10",
+        ),
+        (
+            "rate_limit: {requests_per_second: 2.5}",
+            "rate_limit: {requests_per_second: 2.5, envelope_burst: 99}",
+            "41: peers[0].rate_limit.envelope_burst: expected at least "
+            "limits.max_envelopes_per_batch (100), got 99",
+        ),
+        (
+            "max_batch_bytes: 4194304}",
+            "max_batch_bytes: 4194304, max_envelopes_per_batch: 0}",
+            "82: limits.max_envelopes_per_batch: expected an integer from 1 to 10000, got 0",
+        ),
+    ],
+)
+def test_envelope_count_limits_bound_batches_and_buckets(
+    tmp_path: Path, old: str, new: str, issue: str
+) -> None:
+    config_file = write_node(tmp_path, edited(old, new))
+    assert issues(config_file) == [f"{config_file}:{issue}"]
+
+
+def test_envelope_rate_limit_is_read_per_peer(tmp_path: Path) -> None:
+    config_file = write_node(
+        tmp_path,
+        edited(
+            "rate_limit: {requests_per_second: 2.5}",
+            "rate_limit: {requests_per_second: 2.5, envelopes_per_second: 50, envelope_burst: 300}",
+        ),
+    )
+    config = load_config(config_file, ENV)
+    kh, blo = config.peers
+    assert (kh.rate_limit.envelopes_per_second, kh.rate_limit.envelope_burst) == (50.0, 300)
+    assert (blo.rate_limit.envelopes_per_second, blo.rate_limit.envelope_burst) == (2000.0, 4000)
 
 
 def test_all_independent_issues_are_collected_in_file_order(tmp_path: Path) -> None:

@@ -123,6 +123,8 @@ class Federation:
         self.api_tls: set[str] = set()
         # Every node accepts this bearer token on /metrics (listen.api.metrics_token_sha256).
         self.metrics_token = secrets.token_urlsafe(24)
+        # rate_limit entries by (node, peer), merged over the default of every peer entry.
+        self.rate_limits: dict[tuple[str, str], dict[str, float | int]] = {}
         self.retry: dict[str, str | int] = {
             "initial_backoff": "100ms",
             "max_backoff": "2s",
@@ -205,6 +207,8 @@ class Federation:
                         "valid_until": _instant(extra.valid_until),
                     }
                 )
+            rate_limit: dict[str, float | int] = {"requests_per_second": 1000, "burst": 1000}
+            rate_limit.update(self.rate_limits.get((node_id, peer_id), {}))
             peers.append(
                 {
                     "id": peer_id,
@@ -228,7 +232,7 @@ class Federation:
                     "keys": keys,
                     "send": ALL_KINDS,
                     "receive": ALL_KINDS,
-                    "rate_limit": {"requests_per_second": 1000, "burst": 1000},
+                    "rate_limit": rate_limit,
                 }
             )
         document: dict[str, Any] = {

@@ -30,3 +30,15 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     assert bucket.try_take() == 0.5
     now[0] += 100
     assert [bucket.try_take() for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
+
+
+def test_token_bucket_takes_several_tokens_or_none() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=10.0, burst=100, monotonic=lambda: now[0])
+    assert bucket.try_take(100) == 0.0
+    assert bucket.wait_for(1) == 0.1
+    now[0] += 5
+    # 50 tokens there: a request for 80 waits for the other 30 and takes nothing meanwhile.
+    assert bucket.try_take(80) == 3.0
+    assert bucket.try_take(50) == 0.0
+    assert bucket.wait_for() == 0.1
