@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 EXPIRY_SWEEP = timedelta(seconds=10)
 # 429 and 408 say "not now", not "never": they are retried like 5xx.
 RETRYABLE_4XX = frozenset({408, 429})
+# A peer's Retry-After is honoured up to this; longer would look like a lost peer.
+RETRY_AFTER_CAP = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -316,10 +318,17 @@ class DestinationQueue(ExclusiveWorker):
 
 
 def _retry_after(value: str | None) -> timedelta | None:
-    """Retry-After in seconds (the only form peers send), capped at an hour."""
-    if value is None or not value.isdigit():
+    """Retry-After in seconds (the only form peers send), capped at an hour.
+
+    ASCII digits only: str.isdigit() alone admits "²", and int() of a number past its digit
+    limit raises; either ValueError would escape the delivery loop. Any value over 5 digits is
+    past the cap anyway.
+    """
+    if value is None or not (value.isascii() and value.isdigit()):
         return None
-    return timedelta(seconds=min(int(value), 3600))
+    if len(value) > 5:
+        return RETRY_AFTER_CAP
+    return min(timedelta(seconds=int(value)), RETRY_AFTER_CAP)
 
 
 def _error_code(payload: bytes) -> str:

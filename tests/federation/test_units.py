@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from gateway.federation.ratelimit import TokenBucket
-from gateway.federation.sender import RetryPolicy
+from gateway.federation.sender import RetryPolicy, _retry_after
 
 
 def test_backoff_doubles_with_jitter_and_stops_at_the_cap() -> None:
@@ -42,3 +44,24 @@ def test_token_bucket_takes_several_tokens_or_none() -> None:
     assert bucket.try_take(80) == 3.0
     assert bucket.try_take(50) == 0.0
     assert bucket.wait_for() == 0.1
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("7", timedelta(seconds=7)),
+        ("0", timedelta(0)),
+        ("86400", timedelta(hours=1)),
+        ("9" * 4301, timedelta(hours=1)),
+        ("²", None),
+        ("٣", None),
+        ("-1", None),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", None),
+    ],
+)
+def test_retry_after_is_read_as_bounded_ascii_seconds(
+    header: str | None, expected: timedelta | None
+) -> None:
+    assert _retry_after(header) == expected
