@@ -48,12 +48,6 @@ async def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def metrics_text(federation: Federation, node: str) -> str:
-    url = f"http://127.0.0.1:{federation.nodes[node].api_port}/metrics"
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        return await response.text()
-
-
 def _without_channel(message: canonical.Message) -> canonical.Message:
     message.hotline_alert.ClearField("channel")
     return message
@@ -107,8 +101,9 @@ async def test_a_message_the_format_cannot_render_is_held_and_the_feed_flows_on(
     assert status.returncode == 0, status.stderr
     assert "police-records\t0\t-\t0\t1" in status.stdout.splitlines()
     assert f"{POLICE}\t0\t" in status.stdout
-    assert 'blg_local_deliveries_held{client="police-records"} 1.0' in await metrics_text(
-        federation, RATANAKIRI
+    assert (
+        'blg_local_deliveries_held{client="police-records"} 1.0'
+        in await federation.metrics_text(RATANAKIRI)
     )
     for output in (held.stdout, status.stdout):
         assert "Hai anh em" not in output  # never content

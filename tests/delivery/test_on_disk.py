@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.delivery.test_held_and_keyed import metrics_text, wait_for
+from tests.delivery.test_held_and_keyed import wait_for
 from tests.federation.harness import Federation, alert, local_client
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
@@ -84,7 +84,7 @@ async def test_files_are_private_under_umask_000_and_a_planted_errors_symlink_is
     assert (outgoing / "calls-2.csv.errors").read_text().startswith("line 4")
     assert (
         'blg_unsafe_paths_refused_total{client="hotline-111",role="errors"} 1.0'
-        in await metrics_text(federation, POLICE)
+        in await federation.metrics_text(POLICE)
     )
     log = federation.log_tail(POLICE)
     assert "calls.csv.errors not written" in log
@@ -187,7 +187,7 @@ async def test_retention_purges_old_rows_and_done_files_and_keeps_the_rest(
     assert {"outbox": 2, "done_files": 2} in [
         {"outbox": d["outbox"], "done_files": d["done_files"]} for d in sweeps
     ]
-    text = await metrics_text(federation, POLICE)
+    text = await federation.metrics_text(POLICE)
     assert 'blg_retention_purged_total{what="done_files"} 2.0' in text
     assert 'blg_retention_sweeps_total{result="ok"}' in text
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import ssl
 import time
 import uuid
 from dataclasses import dataclass
@@ -68,10 +67,6 @@ class Answer:
         return error
 
 
-def client_ssl(federation: Federation) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(federation.ca_file))
-
-
 async def post_batch(
     session: aiohttp.ClientSession,
     federation: Federation,
@@ -86,7 +81,9 @@ async def post_batch(
         # A file-like body is streamed in chunks; raw bytes would be written in one piece.
         data=io.BytesIO(body),
         headers={"Content-Type": PROTOBUF, SENDER_HEADER: claimed},
-        ssl=client_ssl(federation),
+        # The claimed peer's own certificate: the attacker is a peer gone bad, since mutual
+        # TLS keeps everyone else out before any of this.
+        ssl=federation.client_ssl(claimed),
         timeout=aiohttp.ClientTimeout(total=timeout),
     ) as response:
         payload = await response.read()

@@ -324,6 +324,25 @@ class Federation:
         for node_id in self.nodes:
             self.kill(node_id, signal.SIGTERM)
 
+    async def metrics_text(self, node_id: str) -> str:
+        """The node's /metrics page, fetched with the metrics token every node accepts."""
+        headers = {"Authorization": f"Bearer {self.metrics_token}"}
+        connector = aiohttp.TCPConnector(ssl=self.client_ssl())
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get(f"{self.api_url(node_id)}/metrics", headers=headers) as response,
+        ):
+            assert response.status == 200, response.status
+            return await response.text()
+
+    @staticmethod
+    def metric_value(text: str, name: str, labels: str) -> float:
+        """The sum of the samples of name whose label set is exactly {labels}."""
+        prefix = f"{name}{{{labels}}} "
+        return sum(
+            float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)
+        )
+
     async def wait_ready(
         self, node_id: str, *, api_port: int | None = None, timeout: float = 30
     ) -> None:

@@ -151,15 +151,6 @@ async def test_the_sender_waits_out_429_and_halves_its_batches_after_413(
     await federation.wait_delivered(POLICE, 30, timeout=60)
     assert await _inbox_size(federation, RATANAKIRI) == 30
     assert "refused a batch of" in federation.log_tail(POLICE)
-    metrics = await _metrics(federation, RATANAKIRI)
+    metrics = await federation.metrics_text(RATANAKIRI)
     assert 'blg_federation_refused_requests_total{reason="too_many_envelopes"}' in metrics
     assert 'blg_federation_refused_requests_total{reason="rate_limited"}' in metrics
-
-
-async def _metrics(federation: Federation, node: str) -> str:
-    port = federation.nodes[node].api_port
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{port}/metrics") as response,
-    ):
-        return await response.text()

@@ -223,19 +223,12 @@ async def test_kill_9_of_sender_and_receiver_loses_nothing_and_duplicates_nothin
 
 
 async def _replays_seen(federation: Federation, node_id: str) -> float:
-    url = f"http://127.0.0.1:{federation.nodes[node_id].api_port}/metrics"
-    headers = {"Authorization": f"Bearer {federation.metrics_token}"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(url, headers=headers) as response,
-    ):
-        assert response.status == 200
-        text = await response.text()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("blg_received_envelopes_total{") and 'result="replay"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    text = await federation.metrics_text(node_id)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("blg_received_envelopes_total{") and 'result="replay"' in line
+    )
 
 
 async def test_two_sender_processes_on_one_database_send_each_message_once(

@@ -47,16 +47,7 @@ async def _post(port: int, context: ssl.SSLContext, claimed: str, body: bytes) -
 
 
 async def _metric(federation: Federation, node: str, name: str, labels: str) -> float:
-    url = f"http://{LOOPBACK}:{federation.nodes[node].api_port}/metrics"
-    headers = {"Authorization": f"Bearer {federation.metrics_token}"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(url, headers=headers) as response,
-    ):
-        assert response.status == 200
-        text = await response.text()
-    prefix = f"{name}{{{labels}}} "
-    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
+    return federation.metric_value(await federation.metrics_text(node), name, labels)
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
