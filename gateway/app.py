@@ -29,6 +29,7 @@ from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, Pub
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
+from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
@@ -178,6 +179,8 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stop_inbox_listening: Callable[[], Awaitable[None]] | None = None
+        # Documents from local systems are decoded off the loop that serves the federation.
+        self._decoder = DocumentDecoder()
         self.ready = False
 
     @property
@@ -234,6 +237,7 @@ class Gateway:
             store=self.store,
             keyring=self.keyring,
             dispatcher=self.dispatcher,
+            decoder=self._decoder,
         )
         ops = web.Application(client_max_size=MAX_DOCUMENT_BYTES, middlewares=[error_middleware])
         ops.add_routes(
@@ -306,6 +310,7 @@ class Gateway:
                     adapter=adapter_for(outgoing.format),
                     recipients=outgoing.to,
                     dispatcher=dispatcher,
+                    decoder=self._decoder,
                     store=self.store,
                     poll_interval=outgoing.poll_interval.total_seconds(),
                     metrics=self.metrics,
@@ -342,6 +347,7 @@ class Gateway:
             await self._session.close()
         for runner in reversed(self._runners):
             await runner.cleanup()
+        self._decoder.close()
         if self._database is not None:
             await self._database.close()
 
