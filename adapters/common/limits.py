@@ -5,7 +5,7 @@ A hostile or broken document (10 MB of empty XML elements, JSON nested a million
 the bound and the place, never the value. The bounds are far above any real partner document
 (a notice is a few kB, nests five levels and has some fifty elements; a hotline export has at
 most a few thousand rows) and low enough that decoding a document at the bounds takes tens of
-milliseconds (single-message formats) to about a second (a full CSV export).
+milliseconds (single-message formats) to a few seconds (a full CSV export, 10,000 rows).
 
 Time is bounded too, cooperatively: the node sets a deadline for the decode it runs in a worker
 thread (see gateway.documents) and decoders call `check_deadline` at element and row
@@ -41,7 +41,7 @@ MESSAGE_LIMITS = DecodeLimits(
 )
 # Many messages per document: hotline exports (rows, not elements, are the nodes).
 EXPORT_LIMITS = DecodeLimits(
-    max_bytes=10 * 1024 * 1024, max_nodes=20_000, max_depth=1, max_field_chars=65_536
+    max_bytes=10 * 1024 * 1024, max_nodes=10_000, max_depth=1, max_field_chars=65_536
 )
 
 _deadline: ContextVar[float | None] = ContextVar("decode_deadline", default=None)
