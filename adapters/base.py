@@ -96,6 +96,19 @@ class DocumentInvalid(Exception):  # noqa: N818 - a verdict on the caller's inpu
         self.problems = tuple(problems)
 
 
+class DocumentTooComplex(DocumentInvalid):
+    """The document exceeds one of the decoder's bounds (bytes, elements, depth, field length,
+    number length, rows): refused before it can cost the node time or memory.
+
+    limit names the bound (`bytes`, `elements`, `depth`, ...) so that callers can answer 413
+    for size and 422 for the rest; the problem names the place, never the value.
+    """
+
+    def __init__(self, limit: str, problem: Problem) -> None:
+        super().__init__([problem])
+        self.limit = limit
+
+
 class CannotEncode(Exception):  # noqa: N818 - a verdict on the request
     """The target format cannot carry this message at all (e.g. a kind it does not know)."""
 
@@ -126,7 +139,8 @@ class Adapter(Protocol):
         ...
 
     def decode(self, data: bytes) -> DecodeResult:
-        """Raises DocumentInvalid for an unusable document; bad records go in `rejected`."""
+        """Raises DocumentInvalid for an unusable document (DocumentTooComplex when it exceeds
+        the adapter's bounds); bad records go in `rejected`. Nothing else escapes."""
         ...
 
     def encode(self, message: canonical.Message) -> Encoded:

@@ -30,6 +30,7 @@ from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, Pub
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
+from gateway.documents import DocumentDecoder
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
@@ -182,6 +183,8 @@ class Gateway:
         self._local_api: LocalApi | None = None
         # Opening envelopes and signing receipts, off the event loop (receiver.py).
         self._crypto = ThreadPoolExecutor(max_workers=crypto_threads(), thread_name_prefix="crypto")
+        # Documents from local systems are decoded off the loop that serves the federation.
+        self._decoder = DocumentDecoder()
         self.ready = False
 
     @property
@@ -257,6 +260,7 @@ class Gateway:
             keyring=self.keyring,
             dispatcher=self.dispatcher,
             metrics_token_sha256=listen.api.metrics_token_sha256,
+            decoder=self._decoder,
         )
         self._local_api = local_api
         api_tls = listen.api.tls
@@ -353,6 +357,7 @@ class Gateway:
                     adapter=adapter_for(outgoing.format),
                     recipients=outgoing.to,
                     dispatcher=dispatcher,
+                    decoder=self._decoder,
                     store=self.store,
                     poll_interval=outgoing.poll_interval.total_seconds(),
                     metrics=self.metrics,
@@ -404,6 +409,7 @@ class Gateway:
             await self._session.close()
         for listener in reversed(self._listeners):
             await listener.stop()
+        self._decoder.close()
         if self._database is not None:
             await self._database.close()
         self._crypto.shutdown(wait=True, cancel_futures=True)

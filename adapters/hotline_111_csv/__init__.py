@@ -28,7 +28,8 @@ Choices where the export says nothing:
 The gateway only reads this format (alerts leave it in canonical form), so `encode` exists for
 `gateway convert` and for round-trip tests. It writes what the hotline's exporter writes (UTF-8
 with BOM, CRLF, quoting only when needed), so decoding a sample and encoding it again gives
-the sample's bytes. A row needs a call id (sender_reference when call_id is empty), a time
+the sample's bytes; formulas are neutralised the way OWASP recommends (see `table`). A row
+needs a call id (sender_reference when call_id is empty), a time
 (issued_at when received_at is unset), and a channel, category and urgency the export has
 words for; a message without them cannot be written (CannotEncode), and in
 particular CHANNEL_MESSAGING is refused rather than guessed as Zalo or Facebook. Persons that
@@ -51,6 +52,7 @@ from adapters.base import (
     Problem,
     RecordError,
 )
+from adapters.common.limits import EXPORT_LIMITS, check_deadline, check_size
 from adapters.common.localtime import (
     PARTNER_ZONE,
     from_timestamp,
@@ -325,7 +327,8 @@ class Hotline111Csv:
     many_per_document = True
 
     def decode(self, data: bytes) -> DecodeResult:
-        rows = [row for row in read_rows(read_text(data)) if not row.is_blank()]
+        check_size(data, EXPORT_LIMITS)
+        rows = [row for row in read_rows(read_text(data), EXPORT_LIMITS) if not row.is_blank()]
         if not rows:
             raise DocumentInvalid(
                 [Problem("line 1", "expected a header row: " + ";".join(col.HEADERS))]
@@ -334,7 +337,9 @@ class Hotline111Csv:
         messages: list[Decoded] = []
         rejected: list[RecordError] = []
         seen: dict[str, int] = {}
-        for row in rows[1:]:
+        for number, row in enumerate(rows[1:], 1):
+            if number % 1000 == 0:
+                check_deadline(f"line {row.line}")
             outcome = _decode_row(row, layout, seen)
             record = f"line {row.line}"
             if isinstance(outcome, list):

@@ -9,6 +9,19 @@ reader that records the line of every field is shorter than working around `csv`
 The reader never gives up on a record: syntax faults (a quote inside an unquoted field,
 text after a closing quote, a quote never closed) are attached to the field where they occur
 and the reader goes on, so one bad row costs one row.
+
+Bounds (EXPORT_LIMITS): rows and fields per row are counted as they are read and the document
+is refused at the first one too many (DocumentTooComplex with the line), so a file of a
+million `;` never becomes a million fields; a field longer than the bound is a fault of its
+row only.
+
+Formulas: a cell that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`,
+a tab or a carriage return) is written the way OWASP recommends for CSV injection: with a
+leading `'` and quoted, so that a hostile peer's `=HYPERLINK(...)` reaches the operator as
+text. The reader takes that `'` off again, so decode(encode(m)) keeps the content: a field
+that starts with one or more `'` followed by one of those characters loses one `'`, and the
+writer adds one to every field of that shape, so a value that really begins `'=` survives too.
+Hotline exports themselves never start a cell with `'` (the spreadsheet hides such a quote).
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import re
 from dataclasses import dataclass, field
 
 from adapters.base import DocumentInvalid, Problem
+from adapters.common.limits import EXPORT_LIMITS, DecodeLimits, check_deadline, too_complex
 
 SEPARATOR = ";"
 QUOTE = '"'
@@ -30,6 +44,10 @@ FIELD_LINE_BREAK = "\n"
 _QUOTED = re.compile(r'"([^"]*(?:""[^"]*)*)"')
 _UNQUOTED = re.compile(r"[^;\r\n]*")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+FORMULA_STARTS = "=+-@\t\r"
+# A cell the writer neutralised: one or more `'`, then a character that starts a formula (or
+# LF, which is what a CR in a quoted field is read as).
+_NEUTRALISED = re.compile("'+[" + re.escape(FORMULA_STARTS + "\n") + "]")
 
 _ENCODING_EXPECTED = "expected UTF-8 text (with or without a byte-order mark) or Windows-1258"
 
@@ -88,14 +106,28 @@ def _line_breaks(text: str) -> int:
     return len(_LINE_BREAK.findall(text))
 
 
-def read_rows(text: str) -> list[RawRow]:
-    """Every record of the text, blank lines included (the caller decides what blank means)."""
+def _formula_free(value: str) -> bool:
+    return not value.startswith(tuple(FORMULA_STARTS)) and _NEUTRALISED.match(value) is None
+
+
+def read_rows(text: str, limits: DecodeLimits = EXPORT_LIMITS) -> list[RawRow]:
+    """Every record of the text, blank lines included (the caller decides what blank means).
+
+    DocumentTooComplex when it holds more rows, or a row more fields, than limits allow."""
     rows: list[RawRow] = []
     pos, line, end = 0, 1, len(text)
     while pos < end:
+        if len(rows) >= limits.max_nodes:
+            raise too_complex("rows", f"line {line}", f"expected at most {limits.max_nodes} rows")
+        if len(rows) % 1000 == 999:
+            check_deadline(f"line {line}")
         row = RawRow(line=line)
         while True:
             index, field_line = len(row.fields), line
+            if index >= limits.max_columns:
+                raise too_complex(
+                    "columns", f"line {line}", f"expected at most {limits.max_columns} fields"
+                )
             if text.startswith(QUOTE, pos):
                 quoted = _QUOTED.match(text, pos)
                 if quoted is None:
@@ -126,6 +158,13 @@ def read_rows(text: str) -> list[RawRow]:
                     row.faults.append(
                         (index, 'expected a field holding `"` to be quoted, with `"` doubled')
                     )
+            if len(value) > limits.max_field_chars:
+                row.faults.append(
+                    (index, f"expected at most {limits.max_field_chars} characters in a field")
+                )
+                value = value[: limits.max_field_chars]
+            if _NEUTRALISED.match(value):
+                value = value[1:]
             row.fields.append(Field(value, field_line))
             if pos >= end:
                 row.last_line = line  # the file ends without a final line break
@@ -142,7 +181,10 @@ def read_rows(text: str) -> list[RawRow]:
 
 
 def quote(value: str) -> str:
-    """A field as the hotline's exporter writes it: quoted only when it must be."""
+    """A field as the hotline's exporter writes it: quoted only when it must be, and a
+    formula neutralised (see the module's note)."""
+    if not _formula_free(value):
+        return QUOTE + "'" + value.replace(QUOTE, QUOTE * 2) + QUOTE
     if any(c in value for c in ';"\r\n'):
         return QUOTE + value.replace(QUOTE, QUOTE * 2) + QUOTE
     return value

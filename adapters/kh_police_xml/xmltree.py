@@ -7,6 +7,12 @@ entity declaration, the vehicle of "billion laughs" and external-entity attacks)
 outright rather than parsed carefully, external entities are never fetched, an encoding other
 than UTF-8 is refused rather than guessed, and nesting depth is bounded so that a hostile
 document cannot make the decoder's recursion fail.
+
+Size is bounded while parsing, not after: the document's bytes first, then elements,
+attributes and text are counted in expat's callbacks and the parse stops at the first bound
+exceeded (DocumentTooComplex naming the line and path), so 10 MB of empty elements never
+becomes a tree of millions of nodes. At the bounds (MESSAGE_LIMITS: 1 MiB, 10,000 elements)
+a parse takes some tens of milliseconds and a few MB.
 """
 
 from __future__ import annotations
@@ -14,10 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
-from adapters.base import DocumentInvalid, Problem
+from adapters.base import DocumentInvalid, DocumentTooComplex, Problem
+from adapters.common.limits import MESSAGE_LIMITS, check_deadline, check_size, too_complex
 
 # Far deeper than any real notice (which nests five levels), shallow enough to be harmless.
 MAX_DEPTH = 64
+LIMITS = MESSAGE_LIMITS
+# Attributes per element: the format uses at most three; expat builds them all before the
+# callback sees them, so their number is bounded by the byte size only, and checked here.
+MAX_ATTRIBUTES = 32
 _SEPARATOR = " "  # expat joins namespace and local name with it; no URI holds a space
 
 
@@ -39,9 +50,10 @@ class Node:
 
 
 class _Refused(Exception):  # noqa: N818 - internal signal carrying the problem
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, limit: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.limit = limit
 
 
 def _split(expanded: str) -> tuple[str, str]:
@@ -89,7 +101,9 @@ def assign_paths(root: Node) -> None:
 
 
 def parse(data: bytes) -> Node:
-    """The document's root element; DocumentInvalid with line and path when unusable."""
+    """The document's root element; DocumentInvalid with line and path when unusable,
+    DocumentTooComplex when it exceeds LIMITS."""
+    check_size(data, LIMITS)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -102,6 +116,7 @@ def parse(data: bytes) -> Node:
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     stack: list[Node] = []
     roots: list[Node] = []
+    counts = {"elements": 0, "chars": 0}
 
     def refuse_doctype(*_: object) -> None:
         raise _Refused("expected no DOCTYPE or entity declarations (refused for safety)")
@@ -115,7 +130,19 @@ def parse(data: bytes) -> Node:
 
     def start(expanded: str, attributes: dict[str, str]) -> None:
         if len(stack) >= MAX_DEPTH:
-            raise _Refused(f"expected elements nested at most {MAX_DEPTH} deep")
+            raise _Refused(f"expected elements nested at most {MAX_DEPTH} deep", "depth")
+        counts["elements"] += 1
+        if counts["elements"] > LIMITS.max_nodes:
+            raise _Refused(f"expected at most {LIMITS.max_nodes} elements", "elements")
+        if counts["elements"] % 1000 == 0:
+            check_deadline(f"line {parser.CurrentLineNumber}")
+        if len(attributes) > MAX_ATTRIBUTES:
+            raise _Refused(f"expected at most {MAX_ATTRIBUTES} attributes", "attributes")
+        if any(len(value) > LIMITS.max_field_chars for value in attributes.values()):
+            raise _Refused(
+                f"expected attribute values of at most {LIMITS.max_field_chars} characters",
+                "field_length",
+            )
         namespace, local = _split(expanded)
         node = Node(
             namespace=namespace,
@@ -131,8 +158,16 @@ def parse(data: bytes) -> Node:
 
     def end(_expanded: str) -> None:
         stack.pop()
+        counts["chars"] = 0
 
     def characters(text: str) -> None:
+        # Counted per run of text between tags: an element's own text is one such run in
+        # this format (mixed content is not used), and any run beyond the bound is refused.
+        counts["chars"] += len(text)
+        if counts["chars"] > LIMITS.max_field_chars:
+            raise _Refused(
+                f"expected text of at most {LIMITS.max_field_chars} characters", "field_length"
+            )
         if stack:
             stack[-1].text_parts.append(text)
 
@@ -148,7 +183,11 @@ def parse(data: bytes) -> Node:
         parser.Parse(data, True)
     except _Refused as refusal:
         location = f"line {parser.CurrentLineNumber}: {_open_path(stack)}"
+        if refusal.limit:
+            raise too_complex(refusal.limit, location, refusal.message) from None
         raise DocumentInvalid([Problem(location, refusal.message)]) from None
+    except DocumentTooComplex:  # the deadline, raised from inside a callback
+        raise
     except expat.ExpatError as error:
         # ErrorString names the kind of fault only ("mismatched tag"), never document text.
         location = f"line {error.lineno}: {_open_path(stack)}"

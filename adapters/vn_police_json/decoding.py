@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from adapters.base import Decoded, DocumentInvalid, Problem
+from adapters.common import bounded_json
 from adapters.common.countries import VIETNAMESE_NAMES, iso_from_vietnamese
+from adapters.common.limits import MESSAGE_LIMITS, check_size
 from adapters.common.names import family_first_latin, is_latin_script
 from adapters.common.text import nfc
 from adapters.vn_police_json import codes
@@ -125,7 +127,9 @@ def pointer(parent: str, token: str | int) -> str:
 
 
 def load(data: bytes) -> object:
-    """The JSON value of a document, or DocumentInvalid saying where its syntax breaks."""
+    """The JSON value of a document, or DocumentInvalid saying where its syntax breaks
+    (DocumentTooComplex where it exceeds MESSAGE_LIMITS)."""
+    check_size(data, MESSAGE_LIMITS)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -133,7 +137,7 @@ def load(data: bytes) -> object:
             [Problem("/", f"expected UTF-8 text; byte {error.start} is not UTF-8")]
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=_object_pairs)
+        return bounded_json.loads(text, MESSAGE_LIMITS, object_pairs_hook=_object_pairs)
     except json.JSONDecodeError as error:
         # msg is the parser's description (`Expecting ',' delimiter`); it never quotes input.
         raise DocumentInvalid(
@@ -145,8 +149,6 @@ def load(data: bytes) -> object:
                 )
             ]
         ) from None
-    except RecursionError:
-        raise DocumentInvalid([Problem("/", "expected JSON nested a few levels deep")]) from None
 
 
 def name_forms(written: str, nationality: str) -> tuple[str, str]:

@@ -18,9 +18,12 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "Missing or unknown bearer token.",
         403: "This client may not use that format or kind.",
         404: "No such message for this client.",
-        413: "The document is too large.",
+        413: "The document is too large (document_too_complex names the bound).",
         415: "Unknown format or Content-Type.",
-        422: "The document or a record in it is invalid, or cannot be routed; nothing queued.",
+        422: (
+            "The document or a record in it is invalid, exceeds a decoding bound "
+            "(document_too_complex), or cannot be routed; nothing queued."
+        ),
     }
     return {
         str(status): {

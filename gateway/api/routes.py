@@ -14,10 +14,18 @@ from typing import Any
 from aiohttp import web
 from google.protobuf.message import DecodeError
 
-from adapters import Adapter, CannotEncode, DocumentInvalid, UnknownFormatError, registry
+from adapters import (
+    Adapter,
+    CannotEncode,
+    DocumentInvalid,
+    DocumentTooComplex,
+    UnknownFormatError,
+    registry,
+)
 from gateway.api.errors import ApiError
 from gateway.api.openapi import openapi_document
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_stored
+from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.store import AuditEntry, Store
 from gateway.wire import Kind, canonical
@@ -77,6 +85,7 @@ class LocalApi:
         store: Store,
         keyring: Keyring,
         dispatcher: Dispatcher,
+        decoder: DocumentDecoder,
         adapters: Mapping[str, Adapter] | None = None,
         metrics_token_sha256: bytes | None = None,
     ) -> None:
@@ -85,6 +94,7 @@ class LocalApi:
         self._store = store
         self._keyring = keyring
         self._dispatcher = dispatcher
+        self._decoder = decoder
         self._adapters = dict(adapters) if adapters is not None else registry()
         self._by_media_type = {a.media_type: a for a in self._adapters.values()}
 
@@ -173,7 +183,15 @@ class LocalApi:
         if not data:
             raise ApiError(422, "invalid_document", "body: expected a document, got none")
         try:
-            result = adapter.decode(data)
+            result = await self._decoder.decode(adapter, data)
+        except DocumentTooComplex as refused:
+            # 413 for the size, 422 for the structure; the problem names the bound and place.
+            raise ApiError(
+                413 if refused.limit == "bytes" else 422,
+                "document_too_complex",
+                f"the document exceeds the {adapter.format_id} decoder's {refused.limit} bound",
+                refused.problems,
+            ) from None
         except DocumentInvalid as invalid:
             raise ApiError(
                 422, "invalid_document", "the document could not be read", invalid.problems

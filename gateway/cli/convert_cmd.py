@@ -4,6 +4,9 @@ The same adapters as the running gateway, with no node, keys or database: for ch
 a partner's system will receive, and for converting exports by hand. Exit codes: 0 all
 converted, 1 some records (or the whole document) rejected while the rest were still
 written, 2 unusable arguments. Every error and warning is one line on stderr.
+
+The adapters' bounds (adapters.common.limits) apply here as in the node, so a hostile document
+(10 MB of empty XML elements took 1.7 GB) is refused at once, in a few MB.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import Adapter, CannotEncode, DocumentInvalid, UnknownFormatError, adapter_for
+from gateway.documents import decode_guarded
 from gateway.ops.private_files import UnsafePath, private_folder, replace_private
 
 USAGE_ERROR = 2
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         _say("error", f"cannot read {args.file}: {error.strerror}")
         return USAGE_ERROR
     try:
-        result = source.decode(data)
+        # Guarded like the node's decodes: a decoder fault is an error line, not a traceback.
+        result = decode_guarded(source, data)
     except DocumentInvalid as invalid:
         for problem in invalid.problems:
             _say("error", str(problem))

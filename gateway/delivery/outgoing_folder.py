@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters import Adapter, DocumentInvalid
+from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.private_files import PRIVATE_FILE, UnsafePath, private_folder, replace_private
@@ -44,6 +45,7 @@ class OutgoingFolderWatcher:
         adapter: Adapter,
         recipients: Sequence[str],
         dispatcher: Dispatcher,
+        decoder: DocumentDecoder,
         store: Store,
         poll_interval: float,
         metrics: GatewayMetrics,
@@ -53,6 +55,7 @@ class OutgoingFolderWatcher:
         self._adapter = adapter
         self._recipients = tuple(recipients)
         self._dispatcher = dispatcher
+        self._decoder = decoder
         self._store = store
         self._poll_interval = poll_interval
         self._metrics = metrics
@@ -81,7 +84,12 @@ class OutgoingFolderWatcher:
         """Process every settled file; returns how many."""
         files = self._ready_files()
         for path in files:
-            await self.process(path)
+            try:
+                await self.process(path)
+            except Exception:
+                # Left in place for the next scan (a database outage passes); the files after
+                # it still go on, so one file never holds up the folder.
+                log.exception("outgoing folder of %s: a file failed", self._client)
         return len(files)
 
     async def process(self, path: Path) -> None:
@@ -99,7 +107,7 @@ class OutgoingFolderWatcher:
         errors: list[str] = []
         messages: list[canonical.Message] = []
         try:
-            result = self._adapter.decode(data)
+            result = await self._decoder.decode(self._adapter, data)
         except DocumentInvalid as invalid:
             errors += [str(problem) for problem in invalid.problems]
         else:
