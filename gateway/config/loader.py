@@ -69,6 +69,7 @@ from gateway.config.schema import (
     DropFolderDelivery,
     FederationListenConfig,
     LimitsConfig,
+    ListenConfig,
     LocalClientConfig,
     LocalizedNames,
     NodeConfig,
@@ -211,6 +212,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     retry = r.optional("retry", lambda item: _read_retry(item, per_batch), DEFAULT_RETRY)
     retention = r.optional("retention", _read_retention, DEFAULT_RETENTION)
     _check_retention_against_lifetime(r, retention, limits)
+    _check_in_flight_against_batch(r, listen, limits)
     r.finish()
     return NodeConfig(
         config_file=config_file,
@@ -531,6 +533,18 @@ def _read_peer(
     rate_limit = r.optional(
         "rate_limit", lambda item: _read_rate_limit(item, per_batch), DEFAULT_RATE_LIMIT
     )
+    if (
+        not r.has("rate_limit")
+        and per_batch is not None
+        and DEFAULT_RATE_LIMIT.envelope_burst < per_batch
+    ):
+        # The default bucket is smaller than a full batch: that batch would be refused forever.
+        r.report(
+            "rate_limit",
+            f"expected a rate_limit section with an envelope_burst of at least "
+            f"limits.max_envelopes_per_batch ({per_batch}): the default burst "
+            f"({DEFAULT_RATE_LIMIT.envelope_burst}) is smaller than one batch",
+        )
     redact: tuple[str, ...] = r.optional("redact", sequence_of(_field_path, item="field path"), ())
     r.finish()
     return PeerConfig(
@@ -859,6 +873,26 @@ def _check_retention_against_lifetime(
             f"delivered_messages: expected at least {format_duration(shortest)} (the longest "
             "message lifetime plus max_clock_skew: inbox rows recognise replays until then), "
             f"got {format_duration(retention.delivered_messages)}",
+        )
+
+
+def _check_in_flight_against_batch(
+    r: MappingReader, listen: ListenConfig, limits: LimitsConfig
+) -> None:
+    """A batch body larger than the listener's in-flight budget would be answered 503 on
+    every attempt, and a peer would resend it until its messages expire: refuse that."""
+    if not (
+        r.ok("listen", "limits")
+        and isinstance(listen, ListenConfig)
+        and isinstance(limits, LimitsConfig)
+    ):
+        return
+    budget = listen.limits.max_body_bytes_in_flight
+    if budget < limits.max_batch_bytes:
+        r.report(
+            "listen",
+            f"limits.max_body_bytes_in_flight: expected at least limits.max_batch_bytes "
+            f"({limits.max_batch_bytes} bytes), got {budget} bytes",
         )
 
 

@@ -122,6 +122,18 @@ CASES = {
         _no_change,
         "22: listen.limits.max_connections: expected an integer from 1 to 100000, got 0",
     ),
+    "an in-flight budget smaller than one batch": (
+        _edit(
+            (
+                "  api: {host: 127.0.0.1, port: 9201}\n",
+                "  api: {host: 127.0.0.1, port: 9201}\n"
+                "  limits: {max_body_bytes_in_flight: 1MiB}\n",
+            )
+        ),
+        _no_change,
+        "13: listen: limits.max_body_bytes_in_flight: expected at least limits.max_batch_bytes "
+        "(4194304 bytes), got 1048576 bytes",
+    ),
 }
 
 
@@ -145,3 +157,19 @@ def test_a_plain_local_api_on_a_public_address_loads_when_waived_by_name(tmp_pat
     assert (listen.api.tls, listen.api.insecure_plain_http) == (None, True)
     assert listen.federation.insecure_no_mutual_tls is False
     assert listen.limits.max_connections == 512
+
+
+def test_a_peer_left_on_the_default_envelope_burst_must_hold_a_full_batch(
+    tmp_path: Path,
+) -> None:
+    config = _edit(
+        ("max_batch_bytes: 4194304}", "max_batch_bytes: 4194304, max_envelopes_per_batch: 5000}")
+    )
+    config_file = write_node(tmp_path, config)
+    assert issues(config_file) == [
+        f"{config_file}:41: peers[0].rate_limit.envelope_burst: expected at least "
+        "limits.max_envelopes_per_batch (5000), got 4000",
+        f"{config_file}:42: peers[1].rate_limit: expected a rate_limit section with an "
+        "envelope_burst of at least limits.max_envelopes_per_batch (5000): the default burst "
+        "(4000) is smaller than one batch",
+    ]
