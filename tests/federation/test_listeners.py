@@ -46,6 +46,18 @@ async def _post(port: int, context: ssl.SSLContext, claimed: str, body: bytes) -
         return response.status, text
 
 
+def _envelope_start(length: int) -> bytes:
+    """The start of an EnvelopeBatch entry announcing an envelope of length bytes, so that
+    the bytes trickled after it are envelope content the endpoint must wait for, not a
+    malformed batch it refuses at once."""
+    varint = bytearray()
+    while True:
+        low, length = length & 0x7F, length >> 7
+        varint.append(low | (0x80 if length else 0))
+        if not length:
+            return b"\x0a" + bytes(varint)
+
+
 async def _metric(federation: Federation, node: str, name: str, labels: str) -> float:
     return federation.metric_value(await federation.metrics_text(node), name, labels)
 
@@ -129,6 +141,8 @@ SLOW_LIMITS = {
     "max_connections": 300,
     "max_body_bytes_in_flight": "2MiB",
 }
+# config check wants room in flight for one whole batch.
+SLOW_BATCHES = {"limits": {"max_batch_bytes": "2MiB"}}
 # Far above every deadline above, far below what an unguarded node holds a connection.
 CLOSE_WITHIN = 8.0
 
@@ -160,7 +174,7 @@ async def test_slow_handshakes_headers_and_bodies_are_closed_after_their_deadlin
 ) -> None:
     token, client = local_client("case-system", ["canonical-json"])
     await federation.add(POLICE, RATANAKIRI)
-    federation.sections[RATANAKIRI] = {"local_clients": [client]}
+    federation.sections[RATANAKIRI] = {"local_clients": [client], **SLOW_BATCHES}
     federation.listen_limits[RATANAKIRI] = SLOW_LIMITS
     federation.write_config(RATANAKIRI)
     federation.start(RATANAKIRI)
@@ -178,25 +192,32 @@ async def test_slow_handshakes_headers_and_bodies_are_closed_after_their_deadlin
     cases = [
         # (what, port, TLS client certificate of (None: no TLS at all), bytes sent at once,
         #  then one byte every 0.2 s, reason)
-        ("silent TLS handshake", node.federation_port, None, "", b"", "header_timeout"),
+        ("silent TLS handshake", node.federation_port, None, b"", b"", "header_timeout"),
         (
             "slow federation headers",
             node.federation_port,
             POLICE,
-            "POST / HTTP/1.1\r\n",
+            b"POST / HTTP/1.1\r\n",
             b"X",
             "header_timeout",
         ),
-        ("slow federation body", node.federation_port, POLICE, fed_head, b"\x00", "body_timeout"),
+        (
+            "slow federation body",
+            node.federation_port,
+            POLICE,
+            fed_head.encode() + _envelope_start(90_000),
+            b"\x00",
+            "body_timeout",
+        ),
         (
             "slow api headers",
             node.api_port,
             None,
-            "GET /healthz HTTP/1.1\r\n",
+            b"GET /healthz HTTP/1.1\r\n",
             b"X",
             "header_timeout",
         ),
-        ("slow api body", node.api_port, None, api_head, b" ", "body_timeout"),
+        ("slow api body", node.api_port, None, api_head.encode(), b" ", "body_timeout"),
     ]
     for what, port, tls_as, first, drip, reason in cases:
         listener = "federation" if port == node.federation_port else "api"
@@ -206,7 +227,7 @@ async def test_slow_handshakes_headers_and_bodies_are_closed_after_their_deadlin
         )
         context = None if tls_as is None else federation.client_ssl(tls_as)
         reader, writer = await _open(port, context)
-        writer.write(first.encode())
+        writer.write(first)
 
         def trickle(writer: asyncio.StreamWriter = writer, drip: bytes = drip) -> None:
             if drip and not writer.is_closing():
@@ -226,6 +247,7 @@ async def test_beyond_its_connection_cap_a_node_closes_new_connections_and_stays
     federation: Federation,
 ) -> None:
     await federation.add(POLICE, RATANAKIRI)
+    federation.sections.setdefault(RATANAKIRI, {}).update(SLOW_BATCHES)
     federation.listen_limits[RATANAKIRI] = {**SLOW_LIMITS, "header_timeout": "60s"}
     federation.write_config(RATANAKIRI)
     federation.start(RATANAKIRI)
@@ -276,6 +298,7 @@ async def test_request_bodies_beyond_the_bytes_in_flight_are_answered_503(
     federation: Federation,
 ) -> None:
     await federation.add(POLICE, RATANAKIRI)
+    federation.sections.setdefault(RATANAKIRI, {}).update(SLOW_BATCHES)
     federation.listen_limits[RATANAKIRI] = {**SLOW_LIMITS, "body_timeout": "60s"}
     federation.write_config(RATANAKIRI)
     federation.start(RATANAKIRI)
@@ -288,6 +311,7 @@ async def test_request_bodies_beyond_the_bytes_in_flight_are_answered_503(
             f"POST {ENVELOPES_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {PROTOBUF}\r\n"
             f"{SENDER_HEADER}: {POLICE}\r\nContent-Length: {held_length}\r\n\r\n"
         ).encode()
+        + _envelope_start(512 * 1024)
         + b"\x00" * 1024
     )
 
@@ -344,6 +368,7 @@ async def test_out_of_descriptors_is_a_counted_line_not_a_traceback_per_accept(
 ) -> None:
     await federation.add(POLICE, RATANAKIRI)
     # A cap above what the process may open: the kernel, not the listener, says no first.
+    federation.sections.setdefault(RATANAKIRI, {}).update(SLOW_BATCHES)
     federation.listen_limits[RATANAKIRI] = {
         **SLOW_LIMITS,
         "header_timeout": "60s",
