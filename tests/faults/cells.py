@@ -93,6 +93,18 @@ class Exchange:
             if line.startswith(name + "{") and all(label in line for label in wanted)
         )
 
+    async def wait_metric(
+        self, node_id: str, name: str, *, timeout: float = 30, **labels: str
+    ) -> float:
+        """Until the counter is above 0 on node_id (bounded); its value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = await self.metric(node_id, name, **labels)
+            if value > 0:
+                return value
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{name} {labels} stayed 0 on {node_id} for {timeout}s")
+
     async def assert_exactly_once(self, queued: list[Queued], timeout: float = 90) -> None:
         """Every queued message delivered once: receipts valid, inbox and drop folder exact,
         each audit chain intact with one entry per message and step."""
