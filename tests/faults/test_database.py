@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +22,7 @@ from tests.faults.cells import RECEIVER, SENDER, Exchange
 from tests.federation.harness import Federation
 
 MESSAGES = 200
-OUTAGE = 8.0
+OUTAGE = 6.0
 
 
 class RestartablePostgres:
@@ -90,6 +91,33 @@ async def _wait_unready(exchange: Exchange, *node_ids: str, timeout: float = 30)
                 await asyncio.sleep(0.05)
 
 
+async def _wait_listening(dsn: str, exchange: Exchange, timeout: float = 20) -> None:
+    """Until each node LISTENs again on both channels (outbox and inbox wake-ups): without
+    that, every later message waits for the workers' 30 s idle poll."""
+    databases = _databases(exchange)
+    connection = await asyncpg.connect(dsn)
+    sessions: list[int] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listening = await connection.fetch(
+                "SELECT datname, count(*) AS sessions FROM pg_stat_activity"
+                " WHERE datname = ANY($1::text[]) AND query LIKE 'LISTEN %' GROUP BY datname",
+                databases,
+            )
+            sessions = sorted(row["sessions"] for row in listening)
+            if sessions == [2, 2]:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
+    raise AssertionError(f"LISTEN sessions per node after {timeout}s: {sessions}, want [2, 2]")
+
+
+def _databases(exchange: Exchange) -> list[str]:
+    return [urlsplit(node.dsn).path.lstrip("/") for node in exchange.federation.nodes.values()]
+
+
 async def test_postgresql_restarted_mid_exchange(
     own_federation: Federation, own_postgres: RestartablePostgres
 ) -> None:
@@ -104,6 +132,7 @@ async def test_postgresql_restarted_mid_exchange(
     await asyncio.sleep(OUTAGE)
     await asyncio.to_thread(own_postgres.start)
     await exchange.assert_exactly_once(queued)
+    await _wait_listening(own_postgres.server.dsn(), exchange)
 
 
 async def _terminate_sessions(connection: asyncpg.Connection, exchange: Exchange) -> int:
@@ -134,6 +163,7 @@ async def test_gateway_sessions_killed_with_pg_terminate_backend(
         await connection.close()
     assert all(n > 0 for n in killed), killed
     await exchange.assert_exactly_once(queued)
+    await _wait_listening(postgres.dsn(), exchange)
 
 
 async def _take_free_slots(postgres: EmbeddedPostgres, hogs: list[asyncpg.Connection]) -> None:
