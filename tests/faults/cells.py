@@ -147,10 +147,13 @@ class Exchange:
         files = [path.name for path in self.drop_folder.iterdir() if not path.name.startswith(".")]
         assert len(files) == count
         assert {_message_id_of(name) for name in files} == {str(m) for m in expected}
-        for node_id in (SENDER, RECEIVER):
-            code, output = await gateway_cli(
-                "audit", "verify", "--config", str(federation.config_path(node_id))
+        verdicts = await asyncio.gather(
+            *(
+                gateway_cli("audit", "verify", "--config", str(federation.config_path(node_id)))
+                for node_id in (SENDER, RECEIVER)
             )
+        )
+        for code, output in verdicts:
             assert code == 0, output
             assert "audit chain intact" in output, output
 
