@@ -38,8 +38,14 @@ class Exchange:
     drop_folder: Path
 
     @classmethod
-    async def create(cls, federation: Federation, drop_folder: Path | None = None) -> Exchange:
-        federation.retry = {"initial_backoff": "50ms", "max_backoff": "1s", "batch_size": 50}
+    async def create(
+        cls, federation: Federation, drop_folder: Path | None = None, batch_size: int = 50
+    ) -> Exchange:
+        federation.retry = {
+            "initial_backoff": "50ms",
+            "max_backoff": "1s",
+            "batch_size": batch_size,
+        }
         folder = drop_folder or federation.root / "drop"
         _, client = local_client(LOCAL_CLIENT, ["canonical-json"])
         client["delivery"] = {"type": "drop_folder", "path": str(folder)}
@@ -66,6 +72,14 @@ class Exchange:
         return await self.federation.send(
             SENDER, RECEIVER, [alert(f"{tag}-{i}") for i in range(count)]
         )
+
+    async def queue_then_start(self, count: int, tag: str) -> list[Queued]:
+        """Queue count messages with the sender stopped, then start both nodes: the whole
+        run is then ahead, in batches, for a fault to land in the middle of."""
+        await self.start(RECEIVER)
+        queued = await self.send(count, tag)
+        await self.start(SENDER)
+        return queued
 
     async def delivered(self) -> int:
         return await self.federation.delivered_count(SENDER)

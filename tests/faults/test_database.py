@@ -22,6 +22,9 @@ from tests.faults.cells import RECEIVER, SENDER, Exchange
 from tests.federation.harness import Federation
 
 MESSAGES = 200
+# Small batches: many steps of progress, so that each fault lands with messages in flight.
+BATCH = 10
+KILL_ROUNDS = 3
 OUTAGE = 6.0
 
 
@@ -121,9 +124,8 @@ def _databases(exchange: Exchange) -> list[str]:
 async def test_postgresql_restarted_mid_exchange(
     own_federation: Federation, own_postgres: RestartablePostgres
 ) -> None:
-    exchange = await Exchange.create(own_federation)
-    await exchange.start(RECEIVER, SENDER)
-    queued = await exchange.send(MESSAGES, "restart")
+    exchange = await Exchange.create(own_federation, batch_size=BATCH)
+    queued = await exchange.queue_then_start(MESSAGES, "restart")
     await exchange.wait_delivered_between(1, MESSAGES)
     await asyncio.to_thread(own_postgres.stop)
     await _wait_unready(exchange, SENDER, RECEIVER)
@@ -149,18 +151,19 @@ async def _terminate_sessions(connection: asyncpg.Connection, exchange: Exchange
 async def test_gateway_sessions_killed_with_pg_terminate_backend(
     federation: Federation, postgres: EmbeddedPostgres
 ) -> None:
-    exchange = await Exchange.create(federation)
-    await exchange.start(RECEIVER, SENDER)
-    queued = await exchange.send(MESSAGES, "terminate")
-    killed = []
+    exchange = await Exchange.create(federation, batch_size=BATCH)
+    queued = await exchange.queue_then_start(MESSAGES, "terminate")
+    killed: list[int] = []
     connection = await asyncpg.connect(postgres.dsn())
     try:
-        for round_ in range(3):
-            # Each round lands mid-run, a third further on than the one before.
-            await exchange.wait_delivered_between(max(1, round_ * MESSAGES // 3), MESSAGES)
+        delivered = await exchange.wait_delivered_between(1, MESSAGES)
+        while len(killed) < KILL_ROUNDS and delivered < MESSAGES:
             killed.append(await _terminate_sessions(connection, exchange))
+            # The next round only once the nodes have recovered and delivered more.
+            delivered = await exchange.wait_delivered_between(delivered + 1, MESSAGES + 1)
     finally:
         await connection.close()
+    assert len(killed) == KILL_ROUNDS, f"only {len(killed)} rounds landed mid-run"
     assert all(n > 0 for n in killed), killed
     await exchange.assert_exactly_once(queued)
     await _wait_listening(postgres.dsn(), exchange)
@@ -180,9 +183,8 @@ async def _take_free_slots(postgres: EmbeddedPostgres, hogs: list[asyncpg.Connec
 async def test_every_connection_slot_taken_by_another_client(
     federation: Federation, postgres: EmbeddedPostgres
 ) -> None:
-    exchange = await Exchange.create(federation)
-    await exchange.start(RECEIVER, SENDER)
-    queued = await exchange.send(MESSAGES, "exhausted")
+    exchange = await Exchange.create(federation, batch_size=BATCH)
+    queued = await exchange.queue_then_start(MESSAGES, "exhausted")
     await exchange.wait_delivered_between(1, MESSAGES)
     hogs: list[asyncpg.Connection] = []
     try:

@@ -115,6 +115,7 @@ async def test_clocks_4_minutes_apart_work_10_minutes_apart_are_refused_until_fi
     )
     assert code == 0, shown
     assert "created_in_future" in shown, shown
+    assert await exchange.metric(SENDER, "blg_deliveries_total", outcome="deferred") > 0
 
     # The receiver's clock is fixed (restarted without the offset): everything goes through.
     federation.kill(RECEIVER)
