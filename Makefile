@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck proto-lint alert-rules unit proto demo clean
+.PHONY: test lint typecheck proto-lint alert-rules faketime unit proto demo clean
 
 test: lint typecheck proto-lint alert-rules unit
 
@@ -36,7 +36,13 @@ alert-rules:
 	promtool check rules config/prometheus/blg-alerts.yml
 	cd config/prometheus && promtool test rules blg-alerts.test.yml
 
-unit: $(STAMP)
+# libfaketime shifts one gateway's clock in the fault matrix (tests/faults); Debian's faketime
+# package brings it along with the faketime command.
+faketime:
+	command -v faketime >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null)
+
+unit: $(STAMP) faketime
 	$(BIN)/pytest
 
 # Regenerates gateway/wire from proto/ with the pinned protoc; tests fail when it is stale.

@@ -44,6 +44,11 @@ EXPIRY_SWEEP = timedelta(seconds=10)
 RETRYABLE_4XX = frozenset({408, 429})
 # A peer's Retry-After is honoured up to this; longer would look like a lost peer.
 RETRY_AFTER_CAP = timedelta(hours=1)
+# A signed refusal that says only that the two nodes' clocks disagree is about neither the
+# message nor the peer's will to take it: ended `rejected`, the message would be lost to a
+# fault an operator fixes in minutes. It goes back to the queue (with backoff) instead, until
+# the clocks agree or the message expires.
+CLOCK_REFUSALS = frozenset({"created_in_future"})
 
 
 @dataclass(frozen=True)
@@ -211,7 +216,23 @@ class DestinationQueue(ExclusiveWorker):
                 outcomes.append(self._verify(item, receipt))
             except ReceiptInvalid as error:
                 invalid.append((item, error.reason))
+        deferred = [o for o in outcomes if not o.accepted and o.reason_code in CLOCK_REFUSALS]
+        if deferred:
+            outcomes = [o for o in outcomes if o.accepted or o.reason_code not in CLOCK_REFUSALS]
         await self._store.finish(self._peer, outcomes)
+        if deferred:
+            reason = deferred[0].reason_code
+            await self._store.release(
+                [o.message_id for o in deferred],
+                f"refused by {self._peer}: {reason} (clocks apart?), sent again later",
+            )
+            self._metrics.deliveries.labels(self._peer, "deferred").inc(len(deferred))
+            log.warning(
+                "%s refused %d envelopes as %s: are the two clocks apart?",
+                self._peer,
+                len(deferred),
+                reason,
+            )
         if invalid:
             await self._store.release_invalid(
                 [item.message_id for item, _ in invalid],
@@ -225,6 +246,8 @@ class DestinationQueue(ExclusiveWorker):
         if invalid:
             log.warning("%d receipts from %s did not verify", len(invalid), self._peer)
             await self._record_failure("invalid_receipt")
+        elif deferred:
+            await self._record_failure(f"refused: {deferred[0].reason_code}")
         else:
             await self._record_success()
 

@@ -47,7 +47,15 @@ class ExclusiveWorker(ABC):
 
     async def run(self) -> None:
         while True:
-            lock = await self.acquire()
+            try:
+                lock = await self.acquire()
+            except Exception as error:
+                # The database is down or has no connection slot left. Raised out of here,
+                # this would end the task, and with it all work for this key until the
+                # process restarts: pause and try again, like after a failure of the work.
+                log.warning("%s cannot take its lock: %s", self, type(error).__name__)
+                await asyncio.sleep(self._lock_retry.total_seconds())
+                continue
             if lock is None:
                 await self.wait(self._lock_retry)
                 continue

@@ -14,7 +14,8 @@ Design notes:
 - Rows are claimed with FOR UPDATE SKIP LOCKED in queue order, so a claim never waits on
   another transaction and never takes a row twice.
 - Wake-ups go through LISTEN/NOTIFY on channel `blg_outbox` with the recipient as payload;
-  NOTIFY is transactional, so a worker is woken only for committed rows.
+  NOTIFY is transactional, so a worker is woken only for committed rows. The listening
+  session is replaced when it is lost (gateway.store.listening).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 
 from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
@@ -659,18 +661,9 @@ class Store(LocalFeed):
     async def _listen(
         self, handlers: dict[str, Callable[[str], None]]
     ) -> Callable[[], Awaitable[None]]:
-        connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
-
-        def deliver(_conn: object, _pid: int, channel: str, payload: object) -> None:
-            handlers[channel](str(payload))
-
-        for channel in handlers:
-            await connection.add_listener(channel, deliver)
-
-        async def stop() -> None:
-            await connection.close()
-
-        return stop
+        listener = Listener(self._dsn, handlers)
+        await listener.start()
+        return listener.stop
 
 
 def _finite(value: datetime | None) -> datetime | None:
