@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import yaml
 
 from gateway.crypto import verify_receipt
@@ -97,9 +96,7 @@ class Exchange:
 
     async def metric(self, node_id: str, name: str, **labels: str) -> float:
         """Sum of a counter's samples on node_id's /metrics whose labels include labels."""
-        url = f"http://127.0.0.1:{self.federation.nodes[node_id].api_port}/metrics"
-        async with aiohttp.ClientSession() as session, session.get(url) as response:
-            text = await response.text()
+        text = await self.federation.metrics_text(node_id)
         wanted = [f'{key}="{value}"' for key, value in labels.items()]
         return sum(
             float(line.rsplit(" ", 1)[1])
