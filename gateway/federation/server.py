@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from google.protobuf.message import DecodeError
 
+from gateway.federation.batch import BatchLimits, BatchRefused, parse_envelope_batch
 from gateway.federation.ratelimit import TokenBucket
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
@@ -95,14 +95,11 @@ class FederationEndpoint:
                 f"body must declare a length of at most {self._max_batch_bytes} bytes",
             )
         body = await request.read()
-        batch = envelope.EnvelopeBatch()
         try:
-            batch.ParseFromString(body)
-        except DecodeError:
-            return self._refuse(400, "malformed_request", "body is not a blg.v1.EnvelopeBatch")
-        if not batch.envelopes:
-            return self._refuse(400, "malformed_request", "batch holds no envelopes")
-        receipts = await self._receiver.receive(sender, list(batch.envelopes))
+            envelopes = parse_envelope_batch(body, BatchLimits(self._max_batch_bytes))
+        except BatchRefused as refused:
+            return self._refuse(refused.status, refused.code, refused.message)
+        receipts = await self._receiver.receive(sender, envelopes)
         answer = envelope.ReceiptBatch(
             receipts=[envelope.Receipt.FromString(receipt) for receipt in receipts]
         )
