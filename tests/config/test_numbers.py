@@ -7,12 +7,17 @@ or size leaked Python's own message as the "expected" text; a 30-digit size was 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.config.values import parse_duration, parse_size
-from tests.config.test_loader import edited, issues, write_node
+from tests.config.test_loader import ENV, edited, issues, write_node
+
+GATEWAY = str(Path(sys.executable).parent / "gateway")
 
 DIGITS = "9" * 4301
 RATE = "requests_per_second: 2.5"
@@ -87,3 +92,29 @@ def test_the_text_parsers_refuse_huge_values_with_their_own_words(
 
 def test_the_largest_size_is_accepted() -> None:
     assert parse_size("1024GiB") == 1024**4
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key"),
+    [
+        (BATCH, f"batch_size: {DIGITS}", 81, "retry.batch_size"),
+        (RATE, "requests_per_second: 1" + "0" * 400, 41, "peers[0].rate_limit.requests_per_second"),
+        (ENVELOPE, f"max_envelope_bytes: {DIGITS}", 82, "limits.max_envelope_bytes"),
+    ],
+)
+def test_config_check_prints_the_line_not_a_traceback(
+    tmp_path: Path, old: str, new: str, line: int, key: str
+) -> None:
+    config_file = write_node(tmp_path, edited(old, new))
+    result = subprocess.run(
+        [GATEWAY, "config", "check", str(config_file)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **ENV},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [reported] = result.stderr.strip().splitlines()
+    assert reported.startswith(f"{config_file}:{line}: {key}: expected "), reported
