@@ -20,7 +20,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "No such message for this client.",
         413: "The document is too large.",
         415: "Unknown format or Content-Type.",
-        422: "The document or a record in it is invalid, or cannot be routed; nothing queued.",
+        422: (
+            "The document or a record in it is invalid, cannot be routed, or would seal larger "
+            "than limits.max_envelope_bytes (message_too_large); nothing queued."
+        ),
     }
     return {
         str(status): {

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.policy.identifiers import (
     MAX_IDENTIFIER_BYTES,
@@ -92,3 +96,17 @@ def test_every_identifier_field_of_a_message_is_normalised_in_place() -> None:
     plain = canonical.Message(sender_reference="x")
     normalise_identifiers(plain)
     assert not plain.HasField("hotline_alert")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=200))
+def test_normalising_is_idempotent_and_leaves_nothing_invisible(text: str) -> None:
+    try:
+        once = normalise_identifier("sender_reference", text)
+    except IdentifierInvalid:
+        return  # refusals are covered above; here only what is accepted matters
+    assert normalise_identifier("sender_reference", once) == once
+    assert unicodedata.is_normalized("NFC", once)
+    assert not any(unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"} for char in once)
+    assert len(once) <= MAX_IDENTIFIER_CHARS
+    assert len(once.encode()) <= MAX_IDENTIFIER_BYTES
