@@ -25,10 +25,9 @@ with an undocumented reason code). Crash inputs are written to --crashes DIR whe
 a real EnvelopeReceiver backed by a real Store on embedded PostgreSQL, as the federation
 endpoint does, and counts inbox rows at the end: `stored` must be 0 (the unmodified test
 vector, which is validly signed, is the one input allowed to be stored and is not counted).
-It is some hundred times slower than the pure target, so use it for smaller counts; the pure
-target suffices for the large ones because the receiver stores only what open_envelope
-returns, and a mutated input that opens would show as a Crash-free *return* the property
-tests already forbid (tests/fuzzing: only the vector itself opens).
+It is slower, so use it for smaller counts; the pure target suffices for the large ones,
+because the receiver stores only what open_envelope returns, and the open_envelope target
+counts any input other than the signed test vector that opens as a crash.
 """
 
 from __future__ import annotations
