@@ -24,6 +24,9 @@ from tests.federation.harness import Federation, alert, local_client
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 CASE = "0193f0c2-7d4e-7abc-8def-0123456789ab"
+VN_SAMPLES = (
+    Path(__file__).resolve().parents[3] / "shared" / "partners" / "vn-police-json" / "samples"
+)
 
 
 def _document(reference: str, case_id: str = "", summary: str = "") -> bytes:
@@ -34,7 +37,7 @@ def _document(reference: str, case_id: str = "", summary: str = "") -> bytes:
 
 
 async def _start(federation: Federation, folder: Path) -> Client:
-    token, client = local_client("case-system", ["canonical-json"])
+    token, client = local_client("case-system", ["canonical-json", "vn-police-json"])
     client["outgoing_folder"] = {
         "path": str(folder),
         "format": "canonical-json",
@@ -98,8 +101,20 @@ async def test_unusable_identifiers_are_refused_by_the_api_naming_the_field(
     cases.append(
         (json_format.MessageToJson(long_call).encode(), "hotline_alert.call_id", "at most")
     )
-    for body, field, expected in cases:
-        status, answer = await _post(police, body)
+    notice = json.loads((VN_SAMPLES / "truy_na.json").read_text())
+    notice["so_hieu"] = "12\u0000/TB"
+    vn_nul = json.dumps(notice).encode()
+    for body, field, expected in [*cases, (vn_nul, "sender_reference", "control characters")]:
+        if body is vn_nul:
+            status, answer = await police.call(
+                "POST",
+                "/messages",
+                body=body,
+                content_type="application/vnd.vn-police+json",
+                params={"to": RATANAKIRI},
+            )
+        else:
+            status, answer = await _post(police, body)
         assert (status, answer["error"]["code"]) == (422, "invalid_records"), answer
         [problem] = answer["error"]["problems"]
         assert problem["location"].endswith(field), problem
