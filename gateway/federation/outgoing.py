@@ -147,6 +147,8 @@ class Dispatcher:
         The limit is this node's limits.max_envelope_bytes, which is also what it accepts
         from peers: the federation shares one envelope limit (1 MiB by default)."""
         copy = self._policy.apply(message, recipient).message
+        if not copy.case_id:
+            copy.case_id = str(uuid.UUID(int=0))  # as long as the id _prepare will give it
         plaintext = envelope.SealedPayload(message=copy.SerializeToString()).ByteSize()
         now = self._clock()
         try:
@@ -154,7 +156,7 @@ class Dispatcher:
                 self._keyring,
                 recipient=recipient,
                 kind=kind,
-                case_id=uuid.UUID(message.case_id) if message.case_id else uuid.UUID(int=0),
+                case_id=uuid.UUID(copy.case_id),
                 created_at=now,
                 expires_at=now + self._ttl,
                 plaintext_length=plaintext,
