@@ -141,6 +141,7 @@ def dispatcher_for(config: NodeConfig, store: Store, clock: Callable[[], datetim
         policy=route_policy(config),
         message_ttl=config.retry.message_ttl,
         clock=clock,
+        max_envelope_bytes=config.limits.max_envelope_bytes,
     )
 
 

@@ -22,7 +22,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         415: "Unknown format or Content-Type.",
         422: (
             "The document or a record in it is invalid, exceeds a decoding bound "
-            "(document_too_complex), or cannot be routed; nothing queued."
+            "(document_too_complex), cannot be routed, or would seal larger than "
+            "limits.max_envelope_bytes (message_too_large); nothing queued."
         ),
     }
     return {

@@ -222,6 +222,20 @@ class LocalApi:
                 )
             if case_id:
                 message.case_id = case_id
+        problems = []
+        for decoded in result.messages:
+            try:
+                self._dispatcher.normalise(decoded.message)
+            except SubmissionRefused as refused:
+                place = f"{decoded.record}: {refused.field}" if decoded.record else refused.field
+                problems.append((place, refused.message))
+        if problems:
+            raise ApiError(
+                422,
+                "invalid_records",
+                f"{len(problems)} record(s) are invalid; nothing was queued",
+                problems,
+            )
         try:
             queued = await self._dispatcher.submit_all(
                 messages, recipients, actor=f"api:{client.id}", local_client=client.id

@@ -24,6 +24,12 @@ DURATION_UNITS: dict[str, timedelta] = {
     "d": timedelta(days=1),
 }
 SIZE_UNITS: dict[str, int] = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+# Every size is a limit on something held in memory or on disk; past this it is a typo, and
+# a 30-digit size would overflow the 64-bit integers of the libraries it is handed to.
+MAX_SIZE = 1024 * 1024**3
+MAX_SIZE_TEXT = "1024GiB"
+# A 64-bit count of anything is 20 digits; more is a typo, and past 4,300 Python refuses.
+_MAX_AMOUNT_DIGITS = 20
 
 DURATION_EXPECTED = "expected a duration such as 500ms, 30s, 10m, 2h or 7d"
 SIZE_EXPECTED = "expected a size such as 512KiB, 1MiB, 16MiB or a whole number of bytes"
@@ -50,7 +56,7 @@ def parse_duration(text: str) -> timedelta:
             ),
             timedelta(),
         )
-    except OverflowError:
+    except (OverflowError, ValueError):  # ValueError: past Python's 4,300-digit int limit
         raise ValueError(f"{DURATION_EXPECTED}, at most 999999999d") from None
     if total <= timedelta():
         raise ValueError(f"{DURATION_EXPECTED}, longer than zero")
@@ -78,9 +84,13 @@ def parse_size(text: str) -> int:
         )
         raise ValueError(SIZE_EXPECTED + hint)
     amount, unit = match.groups()
+    if len(amount) > _MAX_AMOUNT_DIGITS:
+        raise ValueError(f"{SIZE_EXPECTED}, at most {MAX_SIZE_TEXT}")
     size = int(amount) * SIZE_UNITS[unit or "B"]
     if size <= 0:
         raise ValueError(f"{SIZE_EXPECTED}, larger than zero")
+    if size > MAX_SIZE:
+        raise ValueError(f"{SIZE_EXPECTED}, at most {MAX_SIZE_TEXT}")
     return size
 
 

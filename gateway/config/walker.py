@@ -37,6 +37,8 @@ from gateway.config.issues import ConfigIssue
 from gateway.config.values import (
     DURATION_EXPECTED,
     INSTANT_EXPECTED,
+    MAX_SIZE,
+    MAX_SIZE_TEXT,
     SIZE_EXPECTED,
     parse_duration,
     parse_instant,
@@ -46,6 +48,10 @@ from gateway.config.values import (
 
 T = TypeVar("T")
 S = TypeVar("S", bound=str)
+N = TypeVar("N", int, float)
+# Longer than any sensible setting (a 64-bit integer is 20 digits), far below the 4,300 digits
+# at which Python refuses to read an integer.
+MAX_NUMBER_CHARS = 64
 
 _STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
 TAG_NULL = _STANDARD_TAG_PREFIX + "null"
@@ -355,11 +361,24 @@ def text_matching(pattern: re.Pattern[str], what: str) -> Callable[[Value], str]
     return convert
 
 
+def _number(value: Value, node: yaml.ScalarNode, construct: Callable[[yaml.ScalarNode], N]) -> N:
+    """YAML's own reading of a number, refused past MAX_NUMBER_CHARS characters.
+
+    Without the bound, 4,301 digits raise Python's ValueError (its int-from-text limit), and
+    a 400-digit integer overflows float(): both escaped as a traceback instead of a line."""
+    if len(node.value) > MAX_NUMBER_CHARS:
+        value.expected(f"a number of at most {MAX_NUMBER_CHARS} characters")
+    try:
+        return construct(node)
+    except (ValueError, OverflowError):
+        value.expected("a number")
+
+
 def integer(value: Value) -> int:
     node = value.scalar_node("an integer")
     if node.tag != TAG_INT:
         value.expected("an integer")
-    return _CONSTRUCTOR.construct_yaml_int(node)
+    return _number(value, node, _CONSTRUCTOR.construct_yaml_int)
 
 
 def integer_in(low: int, high: int, what: str = "an integer") -> Callable[[Value], int]:
@@ -375,14 +394,14 @@ def integer_in(low: int, high: int, what: str = "an integer") -> Callable[[Value
 def positive_number(value: Value) -> float:
     node = value.scalar_node("a number")
     if node.tag == TAG_INT:
-        result = float(_CONSTRUCTOR.construct_yaml_int(node))
+        result = float(_number(value, node, _CONSTRUCTOR.construct_yaml_int))
     elif node.tag == TAG_FLOAT:
-        result = _CONSTRUCTOR.construct_yaml_float(node)
+        result = _number(value, node, _CONSTRUCTOR.construct_yaml_float)
     else:
         value.expected("a number")
     # The comparison is False for NaN, so NaN is refused along with zero and negatives.
     if not 0 < result < float("inf"):
-        value.expected("a number larger than zero")
+        value.expected("a finite number larger than zero")
     return result
 
 
@@ -414,9 +433,9 @@ def duration(value: Value) -> timedelta:
 def size(value: Value) -> int:
     node = value.scalar_node(SIZE_EXPECTED)
     if node.tag == TAG_INT:
-        result = _CONSTRUCTOR.construct_yaml_int(node)
-        if result <= 0:
-            value.expected("a size larger than zero")
+        result = _number(value, node, _CONSTRUCTOR.construct_yaml_int)
+        if not 0 < result <= MAX_SIZE:
+            value.expected(f"a size larger than zero and at most {MAX_SIZE_TEXT}")
         return result
     try:
         return parse_size(value.scalar_text(SIZE_EXPECTED))

@@ -19,6 +19,7 @@ from gateway.crypto.envelope import (
     parse_header,
     reopen_stored,
     seal,
+    sealed_length,
 )
 from gateway.crypto.keys import Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
 from gateway.crypto.receipt import ReceiptFacts, ReceiptInvalid, sign_receipt, verify_receipt
@@ -43,6 +44,7 @@ __all__ = [
     "parse_header",
     "reopen_stored",
     "seal",
+    "sealed_length",
     "sign_receipt",
     "verify_receipt",
 ]

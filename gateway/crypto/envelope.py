@@ -220,6 +220,52 @@ def seal(
     return SealedEnvelope(header=header, data=data)
 
 
+def _field_length(length: int) -> int:
+    """Bytes a non-empty length-delimited protobuf field (number < 16) of length bytes takes."""
+    varint = 1
+    while length >= 1 << (7 * varint):
+        varint += 1
+    return 1 + varint + length if length else 0
+
+
+def sealed_length(
+    keyring: Keyring,
+    *,
+    recipient: str,
+    kind: Kind,
+    case_id: uuid.UUID,
+    created_at: datetime,
+    expires_at: datetime,
+    plaintext_length: int,
+) -> int:
+    """The exact length seal() would give for a payload of plaintext_length bytes.
+
+    No cryptographic work: lets a sender refuse a message the recipient's size limit would
+    refuse, before anything is queued. Raises ValueError where seal() would."""
+    own = keyring.own_key_at(created_at)
+    theirs = keyring.peer_key_at(recipient, created_at)
+    if own is None or theirs is None:
+        raise ValueError(f"this node or peer {recipient} has no key pair valid at {created_at}")
+    header = EnvelopeHeader(
+        sender=keyring.node_id,
+        recipient=recipient,
+        message_id=uuid.UUID(int=0),
+        kind=kind,
+        case_id=case_id,
+        created_at=created_at,
+        expires_at=expires_at,
+        sender_key_id=own.key_id,
+        recipient_key_id=theirs.key_id,
+    )
+    # Ids are fixed-length bytes fields, so a zero id takes the room a real one does.
+    header_length = header.to_wire().ByteSize()
+    return (
+        _field_length(header_length)
+        + _field_length(NONCE_BYTES + BOX_OVERHEAD + plaintext_length)
+        + _field_length(SIGNATURE_BYTES)
+    )
+
+
 def parse_header(data: bytes) -> tuple[envelope.Envelope, EnvelopeHeader]:
     """Parse an envelope and its header without any cryptographic check.
 

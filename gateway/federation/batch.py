@@ -9,9 +9,18 @@ envelopes, and the protobuf parser would build every one before anyone could cou
 Records of other fields (a later protocol version's) are skipped but count toward the limit,
 so they cannot be used to smuggle an unbounded number of entries past it. Groups (wire types
 3 and 4, deprecated and never used by the protocol) and field number 0 are malformed.
+
+`parse_envelope_batch` is the same reading for a body held whole: a pure function of the
+bytes, property-tested and fuzzed (tests/fuzzing, tools/fuzz.py) without a server. Whatever a
+client sends, the answer is a list of envelopes or a BatchRefused with the HTTP status and a
+reason code of docs/PROTOCOL.md, never an exception of a parser.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.config.schema import DEFAULT_LIMITS
 
 ENVELOPES_FIELD = 1
 _VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5
@@ -19,13 +28,39 @@ _FIXED_SIZES = {_FIXED64: 8, _FIXED32: 4}
 _MAX_VARINT_BYTES = 10
 
 
+# The HTTP status each refusal of a body is answered with.
+REFUSAL_STATUS = {"body_too_large": 413, "too_many_envelopes": 413, "malformed_request": 400}
+BATCH_REFUSAL_CODES = frozenset(REFUSAL_STATUS)
+
+
 class BatchRefused(Exception):  # noqa: N818 - a verdict on the request
     """The body cannot be processed; `code` is the reason code of the refusal."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    @property
+    def status(self) -> int:
+        return REFUSAL_STATUS[self.code]
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """Bounds on one request body."""
+
+    max_batch_bytes: int
+    max_envelopes: int = DEFAULT_LIMITS.max_envelopes_per_batch
+
+
+def parse_envelope_batch(body: bytes, limits: BatchLimits) -> list[bytes]:
+    """The envelopes of a whole request body, in order; BatchRefused if it must be refused."""
+    if len(body) > limits.max_batch_bytes:
+        raise BatchRefused("body_too_large", f"body must be at most {limits.max_batch_bytes} bytes")
+    scanner = BatchScanner(limits.max_envelopes)
+    scanner.feed(body)
+    return scanner.envelopes()
 
 
 class _NeedMoreBytesError(Exception):

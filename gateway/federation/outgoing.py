@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.crypto import Keyring, seal
+from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
 from gateway.policy import RoutePolicy
+from gateway.policy.identifiers import IdentifierInvalid, normalise_identifiers
 from gateway.store import AuditEntry, DroppedFile, OutgoingEnvelope, Store
 from gateway.wire import Kind, canonical, envelope, uuid7
 
@@ -77,8 +78,10 @@ class Dispatcher:
         policy: RoutePolicy,
         message_ttl: timedelta,
         clock: Callable[[], datetime],
+        max_envelope_bytes: int = EnvelopeLimits.max_envelope_bytes,
     ) -> None:
         self._keyring = keyring
+        self._max_envelope_bytes = max_envelope_bytes
         self._store = store
         self._sendable = sendable_kinds
         self._policy = policy
@@ -97,8 +100,19 @@ class Dispatcher:
             )
         return chosen
 
+    def normalise(self, message: canonical.Message) -> None:
+        """Identifiers rewritten in place to the form they are indexed in (see
+        gateway.policy.identifiers), or SubmissionRefused naming the field."""
+        try:
+            normalise_identifiers(message)
+        except IdentifierInvalid as invalid:
+            raise SubmissionRefused("invalid_field", invalid.field, invalid.expected) from None
+
     def check(self, message: canonical.Message, recipients: Sequence[str]) -> Kind:
-        """Refuse what cannot be sent, before anything is written; returns the kind."""
+        """Refuse what cannot be sent, before anything is written; returns the kind.
+
+        Normalises the message's identifiers first (in place)."""
+        self.normalise(message)
         body = message.WhichOneof("body")
         if body is None:
             raise SubmissionRefused(
@@ -112,13 +126,6 @@ class Dispatcher:
             raise SubmissionRefused(
                 "invalid_field", "action", f"expected for {kind.value} one of {', '.join(allowed)}"
             )
-        if message.case_id:
-            try:
-                uuid.UUID(message.case_id)
-            except ValueError:
-                raise SubmissionRefused(
-                    "invalid_field", "case_id", "expected a UUID such as 0193f0c2-7d4e-..."
-                ) from None
         if not recipients:
             raise SubmissionRefused("no_recipient", "to", "expected at least one peer")
         for recipient in recipients:
@@ -130,7 +137,39 @@ class Dispatcher:
                 raise SubmissionRefused(
                     "kind_not_allowed", "to", f"{kind.value} may not be sent to {recipient}"
                 )
+        for recipient in recipients:
+            self._check_size(message, kind, recipient)
         return kind
+
+    def _check_size(self, message: canonical.Message, kind: Kind, recipient: str) -> None:
+        """Refuse now what the peer would refuse as envelope_too_large after we queued it.
+
+        The limit is this node's limits.max_envelope_bytes, which is also what it accepts
+        from peers: the federation shares one envelope limit (1 MiB by default)."""
+        copy = self._policy.apply(message, recipient).message
+        if not copy.case_id:
+            copy.case_id = str(uuid.UUID(int=0))  # as long as the id _prepare will give it
+        plaintext = envelope.SealedPayload(message=copy.SerializeToString()).ByteSize()
+        now = self._clock()
+        try:
+            length = sealed_length(
+                self._keyring,
+                recipient=recipient,
+                kind=kind,
+                case_id=uuid.UUID(copy.case_id),
+                created_at=now,
+                expires_at=now + self._ttl,
+                plaintext_length=plaintext,
+            )
+        except ValueError:
+            return  # no usable key: seal() reports it, as it always has
+        if length > self._max_envelope_bytes:
+            raise SubmissionRefused(
+                "message_too_large",
+                "body",
+                f"the sealed message for {recipient} would be {length} bytes; "
+                f"at most {self._max_envelope_bytes} may be sent (limits.max_envelope_bytes)",
+            )
 
     async def submit(
         self,
@@ -141,6 +180,7 @@ class Dispatcher:
         local_client: str | None = None,
     ) -> list[Queued]:
         """Queue message for each recipient (or the routed ones); a new case gets an id here."""
+        self.normalise(message)
         await self._link_case(message)
         prepared = self._prepare(message, recipients, actor, local_client)
         await self._store.enqueue(prepared.items, prepared.audit)
@@ -162,6 +202,7 @@ class Dispatcher:
         audit: list[AuditEntry] = []
         queued: list[Queued] = []
         for message in messages:
+            self.normalise(message)
             await self._link_case(message)
             prepared = self._prepare(message, recipients, actor, local_client)
             items += prepared.items

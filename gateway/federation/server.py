@@ -127,8 +127,7 @@ class FederationEndpoint:
                 scanner.feed(chunk)
             envelopes = scanner.envelopes()
         except BatchRefused as refused:
-            status = 413 if refused.code == "too_many_envelopes" else 400
-            return self._refuse(status, refused.code, refused.message)
+            return self._refuse(refused.status, refused.code, refused.message)
         wait = self._envelope_buckets[sender].try_take(len(envelopes))
         if wait:
             return self._rate_limited(wait)

@@ -47,6 +47,15 @@ AWKWARD_VALUES = [
     "https://[::1",
     "http://[::1]:99999/",
     "ed25519:" + "A" * 43 + "=",
+    # Over-long numbers: found by fuzzing only once they were seeds (issue 7).
+    "9" * 4301,
+    "9" * 4301 + "KiB",
+    "9" * 4301 + "s",
+    "1" + "0" * 400,
+    "1" + "0" * 400 + ".5",
+    "1.0e+400",
+    "0x" + "f" * 300,
+    "99999999999999999999999GiB",
 ]
 
 LINES = VALID_CONFIG.splitlines()
