@@ -36,6 +36,9 @@ def _document(reference: str, case_id: str = "", summary: str = "") -> bytes:
     return json_format.MessageToJson(message).encode()
 
 
+ENVELOPE_LIMIT = 32 * 1024
+
+
 async def _start(federation: Federation, folder: Path) -> Client:
     token, client = local_client("case-system", ["canonical-json", "vn-police-json"])
     client["outgoing_folder"] = {
@@ -45,7 +48,12 @@ async def _start(federation: Federation, folder: Path) -> Client:
         "poll_interval": "100ms",
     }
     await federation.add(POLICE, RATANAKIRI)
-    federation.sections[POLICE] = {"local_clients": [client]}
+    # A small envelope limit, so that a document well inside the decoders' bounds (1 MiB,
+    # 65,536 characters a field) still seals too large.
+    federation.sections[POLICE] = {
+        "local_clients": [client],
+        "limits": {"max_envelope_bytes": ENVELOPE_LIMIT},
+    }
     for node in (POLICE, RATANAKIRI):
         federation.write_config(node)
         federation.start(node)
@@ -169,7 +177,7 @@ async def test_a_message_over_the_envelope_limit_is_refused_at_submit(
     federation: Federation, tmp_path: Path
 ) -> None:
     police = await _start(federation, tmp_path / "out")
-    status, answer = await _post(police, _document("TB-8", summary="x" * (1 << 20)))
+    status, answer = await _post(police, _document("TB-8", summary="x" * (ENVELOPE_LIMIT + 1000)))
     assert (status, answer["error"]["code"]) == (422, "message_too_large"), answer
     assert "limits.max_envelope_bytes" in answer["error"]["message"]
     store = await federation.store(POLICE)
@@ -178,7 +186,7 @@ async def test_a_message_over_the_envelope_limit_is_refused_at_submit(
     finally:
         await store.close()
     # Just under the limit still goes, and arrives.
-    status, answer = await _post(police, _document("TB-9", summary="x" * 1_000_000))
+    status, answer = await _post(police, _document("TB-9", summary="x" * (ENVELOPE_LIMIT - 3000)))
     assert status == 202, answer
     assert await _state(police, answer["messages"][0]["id"], "delivered") == "delivered"
 
@@ -192,7 +200,7 @@ async def test_the_outgoing_folder_reports_bad_files_and_keeps_flowing(
     files = {
         "a-long.json": _document(LONG),
         "b-nul.json": _document("TB-\x00-2"),
-        "c-large.json": _document("TB-10", summary="x" * (1 << 20)),
+        "c-large.json": _document("TB-10", summary="x" * (ENVELOPE_LIMIT + 1000)),
         "d-good.json": _document("TB-11"),
     }
     for name, data in files.items():

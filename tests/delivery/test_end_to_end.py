@@ -10,49 +10,23 @@ import hmac
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-from aiohttp import web
 
 from adapters import Adapter, adapter_for
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.wire import canonical
-from tests.federation.harness import Federation, free_port, local_client
+from tests.delivery.conftest import Webhook
+from tests.federation.harness import Federation, local_client
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "partners"
 HMAC_SECRET = "a-shared-secret-of-at-least-32-characters"
 VN_SAMPLES = ["truy_na.json", "ban_giao.json", "tin_bao_111.json"]
 KH_SAMPLES = ["wanted.xml", "handover.xml", "alert.xml"]
-
-
-@dataclass
-class Webhook:
-    """A local system's webhook endpoint, recording what it is sent."""
-
-    port: int = field(default_factory=free_port)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
-
-
-@pytest.fixture
-async def webhook() -> AsyncIterator[Webhook]:
-    hook = Webhook()
-    app = web.Application()
-    app.add_routes([web.post("/blg-inbox", hook.handle)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    yield hook
-    await runner.cleanup()
 
 
 @dataclass

@@ -12,18 +12,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 import gateway.federation.outgoing
 from adapters import adapter_for
 from gateway.wire import canonical
-from tests.federation.harness import Federation, alert, free_port, local_client
+from tests.delivery.conftest import Webhook
+from tests.federation.harness import Federation, alert, local_client
 
 GATEWAY = str(Path(sys.executable).parent / "gateway")
 POLICE, RATANAKIRI, STUNGTRENG = (
@@ -137,28 +136,6 @@ async def test_a_message_the_format_cannot_render_is_held_and_the_feed_flows_on(
     again = gateway_cli("deliveries", "requeue", "--config", config, delivery_id)
     assert again.returncode == 1
     assert f"not held (or not this client's): {delivery_id}" in again.stderr
-
-
-@dataclass
-class Webhook:
-    port: int = field(default_factory=free_port)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
-
-
-@pytest.fixture
-async def webhook() -> AsyncIterator[Webhook]:
-    hook = Webhook()
-    app = web.Application()
-    app.add_routes([web.post("/blg-inbox", hook.handle)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    yield hook
-    await runner.cleanup()
 
 
 async def test_two_peers_reusing_one_message_id_give_two_deliveries_and_reads_are_audited(
