@@ -38,18 +38,13 @@ from gateway.federation.batch import (
     parse_envelope_batch,
 )
 from gateway.wire import envelope
+from tests import fuzz_seeds
 
 # The valid node config of the loader's tests, and the key and TLS files it names.
 from tests.config.test_loader import ENV, VALID_CONFIG, write_node
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS_FILE = ROOT / "tests" / "vectors" / "envelope-v1.json"
-PARTNERS = ROOT.parent / "shared" / "partners"
-ADAPTER_SAMPLES = {
-    "vn-police-json": PARTNERS / "vn-police-json" / "samples",
-    "kh-police-xml": PARTNERS / "kh-police-xml" / "samples",
-    "hotline-111-csv": PARTNERS / "hotline-111-csv" / "samples",
-}
 BATCH_LIMITS = BatchLimits(max_batch_bytes=16 * 1024 * 1024)
 REASONS = frozenset(reason.value for reason in RejectReason)
 
@@ -242,15 +237,9 @@ def _adapter_target(format_id: str) -> Target:
     adapter = registry()[format_id]
 
     def seeds() -> list[bytes]:
-        folder = ADAPTER_SAMPLES.get(format_id)
-        found = sorted(folder.iterdir()) if folder is not None and folder.is_dir() else []
-        samples = [path.read_bytes() for path in found if path.is_file()]
-        if format_id == "canonical-json":
-            samples.append(
-                b'{"senderReference": "TB-1", "action": "ACTION_ISSUE", "hotlineAlert": '
-                b'{"callId": "111-1", "summary": "x"}}'
-            )
-        return samples + edge_inputs()
+        # The format's samples and format-aware edges (shared with the property tests of
+        # tests/adapters), then the format-blind edges every target gets.
+        return [*fuzz_seeds.seeds(format_id), *edge_inputs()]
 
     return Target(format_id, adapter.decode, (DocumentInvalid,), seeds)
 
