@@ -78,6 +78,7 @@ TOKENS = [
     b"x" * 70_000,
 ]
 MAX_CORPUS = 2000
+PROGRESS_SECONDS = 30.0
 
 
 @dataclass
@@ -110,10 +111,14 @@ class Harness:
         self.crashes_dir = crashes_dir
         self.outcomes: set[str] = set()
         self.receiver: StoreCheck | None = None
+        self._started = time.monotonic()
+        self._next_progress = self._started + PROGRESS_SECONDS
 
     def run(self, data: bytes) -> bool:
         """Run once; True when the outcome was new (the input is worth keeping)."""
         self.summary.inputs += 1
+        if self.summary.inputs % 1000 == 0:
+            self._progress()
         try:
             result = self.target.call(data)
         except Crash as crash:
@@ -134,6 +139,20 @@ class Harness:
             return False
         self.outcomes.add(key)
         return True
+
+    def _progress(self) -> None:
+        """A line on stderr every PROGRESS_SECONDS: long runs take hours on slow targets."""
+        now = time.monotonic()
+        if now < self._next_progress:
+            return
+        self._next_progress = now + PROGRESS_SECONDS
+        summary = self.summary
+        print(
+            f"progress: target={summary.target} inputs={summary.inputs} "
+            f"crashes={summary.crashes} rate={summary.inputs / (now - self._started):.0f}/s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _record(self, crash: Crash, data: bytes) -> None:
         cause = crash.__cause__
