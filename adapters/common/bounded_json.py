@@ -15,10 +15,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from adapters.base import DocumentInvalid, Problem
 from adapters.common.limits import DecodeLimits, check_deadline, too_complex
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*')
 _POINTER_TOKEN_CHARS = 40
+# JSON may escape half a surrogate pair (\ud800) and json.loads gives it back as a lone
+# surrogate, which is not text: protobuf's field lookup fails on such a member name with a
+# SystemError (found by the long fuzz run), so no member name may hold one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _NumberTooLong(Exception):  # noqa: N818 - internal signal out of json's hooks
@@ -72,6 +77,10 @@ def check_value(value: object, limits: DecodeLimits) -> None:
             if isinstance(item, dict):
                 for key, member in reversed(list(item.items())):
                     at = json_pointer(where, key)
+                    if _SURROGATE.search(key):
+                        raise DocumentInvalid(
+                            [Problem(at, "expected a member name without an unpaired surrogate")]
+                        )
                     if len(key) > limits.max_field_chars:
                         raise too_complex(
                             "field_length",

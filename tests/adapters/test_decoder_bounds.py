@@ -193,3 +193,15 @@ def test_convert_of_millions_of_elements_stays_under_a_memory_bound(
     assert "error: " in stderr
     assert "expected at most" in stderr
     assert peak < CONVERT_RSS_BOUND, f"peak RSS {peak / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize("format_id", ["canonical-json", "vn-police-json"])
+def test_a_member_name_with_a_lone_surrogate_is_refused_not_a_crash(format_id: str) -> None:
+    # Found by the long fuzz run: protobuf's field lookup raised SystemError on such a name.
+    sample = fuzz_seeds.samples(format_id)[0]
+    document = sample.replace(b'"', b'"\\ud800', 1)
+    with pytest.raises(DocumentInvalid) as refused:
+        adapter_for(format_id).decode(document)
+    assert [problem.message for problem in refused.value.problems] == [
+        "expected a member name without an unpaired surrogate"
+    ]
