@@ -21,9 +21,14 @@ from adapters.common.limits import DecodeLimits, check_deadline, too_complex
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*')
 _POINTER_TOKEN_CHARS = 40
 # JSON may escape half a surrogate pair (\ud800) and json.loads gives it back as a lone
-# surrogate, which is not text: protobuf's field lookup fails on such a member name with a
-# SystemError (found by the long fuzz run), so no member name may hold one.
+# surrogate, which is not text: protobuf's lookups of a field or enum value by such a name fail
+# with SystemError (found by the long fuzz run), and no field could store it. No string of a
+# document may hold one.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+UNPAIRED_SURROGATE = "expected text in valid Unicode; an escape names half a character"
+UNPAIRED_SURROGATE_IN_NAME = (
+    "expected a member name in valid Unicode; an escape names half a character"
+)
 
 
 class _NumberTooLong(Exception):  # noqa: N818 - internal signal out of json's hooks
@@ -61,6 +66,8 @@ def check_value(value: object, limits: DecodeLimits) -> None:
         if depth > limits.max_depth:
             raise too_complex("depth", where, f"expected nesting at most {limits.max_depth} deep")
         if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise DocumentInvalid([Problem(where or "/", UNPAIRED_SURROGATE)])
             if len(item) > limits.max_field_chars:
                 raise too_complex(
                     "field_length",
@@ -78,9 +85,7 @@ def check_value(value: object, limits: DecodeLimits) -> None:
                 for key, member in reversed(list(item.items())):
                     at = json_pointer(where, key)
                     if _SURROGATE.search(key):
-                        raise DocumentInvalid(
-                            [Problem(at, "expected a member name without an unpaired surrogate")]
-                        )
+                        raise DocumentInvalid([Problem(at, UNPAIRED_SURROGATE_IN_NAME)])
                     if len(key) > limits.max_field_chars:
                         raise too_complex(
                             "field_length",

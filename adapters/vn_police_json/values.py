@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -107,8 +106,3 @@ def read_phone(text: str) -> str:
 def read_call_id(text: str) -> str:
     # The call id is matched against the hotline's own exports, which write ASCII digits.
     return ascii_digits(text)
-
-
-def has_lone_surrogate(text: str) -> bool:
-    """JSON `\\ud800` escapes decode to text that cannot be written back as UTF-8."""
-    return any(unicodedata.category(char) == "Cs" for char in text)

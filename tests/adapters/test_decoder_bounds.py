@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters import DocumentInvalid, DocumentTooComplex, adapter_for
+from adapters.common import bounded_json
 from adapters.common.limits import EXPORT_LIMITS, MESSAGE_LIMITS, deadline
 from tests import fuzz_seeds
 
@@ -196,12 +197,21 @@ def test_convert_of_millions_of_elements_stays_under_a_memory_bound(
 
 
 @pytest.mark.parametrize("format_id", ["canonical-json", "vn-police-json"])
-def test_a_member_name_with_a_lone_surrogate_is_refused_not_a_crash(format_id: str) -> None:
-    # Found by the long fuzz run: protobuf's field lookup raised SystemError on such a name.
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (b'"', bounded_json.UNPAIRED_SURROGATE_IN_NAME),
+        (b': "', bounded_json.UNPAIRED_SURROGATE),
+    ],
+    ids=["member name", "value"],
+)
+def test_a_lone_surrogate_is_refused_not_a_crash(
+    format_id: str, where: bytes, message: str
+) -> None:
+    # Found by the long fuzz run: protobuf's lookup of a field or enum value by such a name
+    # raised SystemError.
     sample = fuzz_seeds.samples(format_id)[0]
-    document = sample.replace(b'"', b'"\\ud800', 1)
+    document = sample.replace(where, where + b"\\ud800", 1)
     with pytest.raises(DocumentInvalid) as refused:
         adapter_for(format_id).decode(document)
-    assert [problem.message for problem in refused.value.problems] == [
-        "expected a member name without an unpaired surrogate"
-    ]
+    assert [problem.message for problem in refused.value.problems] == [message]
