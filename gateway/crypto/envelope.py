@@ -30,7 +30,7 @@ import nacl.utils
 from google.protobuf.message import DecodeError
 from nacl.signing import VerifyKey
 
-from gateway.crypto.keys import Keyring, PublicKeyPair
+from gateway.crypto.keys import Keyring, OwnKeyPair, PublicKeyPair
 from gateway.wire import Kind, envelope, is_uuid7
 
 PROTOCOL_VERSION = 1
@@ -165,6 +165,38 @@ def envelope_signing_input(header: bytes, ciphertext: bytes) -> bytes:
     )
 
 
+def _header(
+    keyring: Keyring,
+    *,
+    recipient: str,
+    message_id: uuid.UUID,
+    kind: Kind,
+    case_id: uuid.UUID,
+    created_at: datetime,
+    expires_at: datetime,
+) -> tuple[OwnKeyPair, PublicKeyPair, EnvelopeHeader]:
+    """The key pairs valid at created_at and the header naming them; ValueError if either side
+    has none (so seal() and sealed_length() refuse alike)."""
+    own = keyring.own_key_at(created_at)
+    if own is None:
+        raise ValueError(f"node {keyring.node_id} has no key pair valid at {created_at}")
+    theirs = keyring.peer_key_at(recipient, created_at)
+    if theirs is None:
+        raise ValueError(f"peer {recipient} has no key pair valid at {created_at}")
+    header = EnvelopeHeader(
+        sender=keyring.node_id,
+        recipient=recipient,
+        message_id=message_id,
+        kind=kind,
+        case_id=case_id,
+        created_at=created_at,
+        expires_at=expires_at,
+        sender_key_id=own.key_id,
+        recipient_key_id=theirs.key_id,
+    )
+    return own, theirs, header
+
+
 def seal(
     keyring: Keyring,
     *,
@@ -182,27 +214,19 @@ def seal(
     Raises ValueError when this node or the recipient has no key valid at created_at, or the
     header would be invalid; callers check peers and policy before sealing.
     """
-    own = keyring.own_key_at(created_at)
-    if own is None:
-        raise ValueError(f"node {keyring.node_id} has no key pair valid at {created_at}")
-    theirs = keyring.peer_key_at(recipient, created_at)
-    if theirs is None:
-        raise ValueError(f"peer {recipient} has no key pair valid at {created_at}")
-    if not is_uuid7(message_id):
-        raise ValueError("message_id must be a UUIDv7")
-    if expires_at <= created_at:
-        raise ValueError("expires_at must be after created_at")
-    header = EnvelopeHeader(
-        sender=keyring.node_id,
+    own, theirs, header = _header(
+        keyring,
         recipient=recipient,
         message_id=message_id,
         kind=kind,
         case_id=case_id,
         created_at=created_at,
         expires_at=expires_at,
-        sender_key_id=own.key_id,
-        recipient_key_id=theirs.key_id,
     )
+    if not is_uuid7(message_id):
+        raise ValueError("message_id must be a UUIDv7")
+    if expires_at <= created_at:
+        raise ValueError("expires_at must be after created_at")
     header_bytes = header.to_wire().SerializeToString()
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise ValueError(f"header is {len(header_bytes)} bytes; the limit is {MAX_HEADER_BYTES}")
@@ -242,22 +266,16 @@ def sealed_length(
 
     No cryptographic work: lets a sender refuse a message the recipient's size limit would
     refuse, before anything is queued. Raises ValueError where seal() would."""
-    own = keyring.own_key_at(created_at)
-    theirs = keyring.peer_key_at(recipient, created_at)
-    if own is None or theirs is None:
-        raise ValueError(f"this node or peer {recipient} has no key pair valid at {created_at}")
-    header = EnvelopeHeader(
-        sender=keyring.node_id,
+    # Ids are fixed-length bytes fields, so a zero id takes the room a real one does.
+    _own, _theirs, header = _header(
+        keyring,
         recipient=recipient,
         message_id=uuid.UUID(int=0),
         kind=kind,
         case_id=case_id,
         created_at=created_at,
         expires_at=expires_at,
-        sender_key_id=own.key_id,
-        recipient_key_id=theirs.key_id,
     )
-    # Ids are fixed-length bytes fields, so a zero id takes the room a real one does.
     header_length = header.to_wire().ByteSize()
     return (
         _field_length(header_length)
