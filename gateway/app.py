@@ -25,7 +25,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters import adapter_for
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
-from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
+from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
+from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
@@ -142,6 +143,42 @@ def dispatcher_for(config: NodeConfig, store: Store, clock: Callable[[], datetim
         message_ttl=config.retry.message_ttl,
         clock=clock,
         max_envelope_bytes=config.limits.max_envelope_bytes,
+    )
+
+
+def _names(names: LocalizedNames) -> dict[str, str]:
+    return {language: names.in_language(language) for language in ("vi", "km", "en")}
+
+
+def _latest(validities: list[datetime]) -> datetime | None:
+    return max(validities, default=None)
+
+
+def console_context(
+    config: NodeConfig, store: Store, clock: Callable[[], datetime]
+) -> ConsoleContext:
+    """What the console's pages work with (gateway/console/context.py)."""
+    return ConsoleContext(
+        node_id=config.node.id,
+        node_country=config.node.country,
+        node_names=_names(config.node.names),
+        settings=ConsoleSettings(secure_cookies=config.listen.api.tls is not None),
+        store=store,
+        keyring=keyring_from_config(config),
+        dispatcher=dispatcher_for(config, store, clock),
+        peers=tuple(
+            PeerView(
+                id=peer.id,
+                country=peer.country,
+                names=_names(peer.names),
+                url=peer.url,
+                keys_valid_until=_latest([key.valid_until for key in peer.keys]),
+            )
+            for peer in config.peers
+        ),
+        own_keys_valid_until=_latest([key.valid_until for key in config.keys]),
+        local_clients=tuple(client.id for client in config.local_clients),
+        clock=clock,
     )
 
 
@@ -285,6 +322,7 @@ class Gateway:
                 *local_api.routes(),
             ]
         )
+        ops.add_subapp("/console/", build_console(console_context(config, self.store, self.clock)))
         if api_tls is None and not is_loopback_host(listen.api.host):
             log.warning(
                 "the local API listens on %s in plain HTTP (listen.api.insecure_plain_http): "

@@ -1,0 +1,17 @@
+"""The console's aiohttp application: view modules, middlewares, static assets."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.console import approvals, auth, cases, compose, operator, rendering
+from gateway.console.context import ConsoleContext
+
+
+def build_console(ctx: ConsoleContext) -> web.Application:
+    """The application mounted at /console/ on the local listener."""
+    app = web.Application(middlewares=[*rendering.middlewares(ctx), *auth.middlewares(ctx)])
+    rendering.setup(app, ctx)
+    for module in (auth, cases, compose, approvals, operator):
+        app.add_routes(module.routes(ctx))
+    return app
