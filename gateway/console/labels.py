@@ -47,6 +47,10 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "awaiting_approval": N_("Awaiting approval"),
         "approved": N_("Approved"),
         "withdrawn": N_("Withdrawn"),
+        # Local deliveries to the node's own systems (local_delivery_state).
+        "pending": N_("Waiting for the local system"),
+        "delivering": N_("Handing to the local system"),
+        "held": N_("Held for the operator"),
     },
     "handling": {
         "normal": N_("Normal"),

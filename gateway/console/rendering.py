@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
+import jinja2.runtime
 from aiohttp import web
 from babel.support import Translations
 
@@ -153,20 +154,26 @@ def _ngettext(singular: str, plural: str, count: int) -> str:
     return _current().translations.ungettext(singular, plural, count)
 
 
-def _label(group: str, value: object) -> str:
+def label(group: str, value: object) -> str:
+    """A coded value in the language of the page being rendered (template global)."""
     message = labels.msgid(group, value)
     return str(value) if message is None else _gettext(message)
 
 
-def _datetime_filter(value: datetime | None) -> str:
+# The filters take the template context only so that Jinja never folds them over a constant
+# at compile time (`{{ 42|digits }}`): a compiled template serves every language.
+@jinja2.pass_context
+def _datetime_filter(_context: jinja2.runtime.Context, value: datetime | None) -> str:
     return "" if value is None else format_local_datetime(value, _current().language)
 
 
-def _date_filter(value: object) -> str:
+@jinja2.pass_context
+def _date_filter(_context: jinja2.runtime.Context, value: object) -> str:
     return format_partial_date(value, _current().language)
 
 
-def _digits_filter(value: object) -> str:
+@jinja2.pass_context
+def _digits_filter(_context: jinja2.runtime.Context, value: object) -> str:
     return digits(value, _current().language)
 
 
@@ -267,7 +274,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         return f"{PREFIX}/static/{name}?v={version}"
 
     env.globals.update(
-        label=_label,
+        label=label,
         peer_name=peer_name,
         static_url=static_url,
         current_csrf_token=_current_csrf_token,
@@ -397,6 +404,7 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "LANGUAGE_COOKIE",
     "error_page",
+    "label",
     "middlewares",
     "page_language",
     "reading_in",
