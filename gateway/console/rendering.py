@@ -8,6 +8,7 @@ Design notes:
   (imported templates do not see the page's context).
 - Page language: the switcher's cookie, else the user's default, else the node's country
   (vi for VN, km for KH), else English.
+- Static assets: gateway/console/assets.py.
 - Every console response carries a strict Content-Security-Policy (no inline script or
   style), nosniff, no referrer, and `no-store` unless it is a static asset.
 - An HTTP error raised by a view becomes error.html in the reader's language, with the
@@ -22,14 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import hashlib
 import logging
 import re
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +38,7 @@ import jinja2.runtime
 from aiohttp import web
 from babel.support import Translations
 
-from gateway.console import labels
+from gateway.console import assets, labels
 from gateway.console.context import (
     CONSOLE_LANGUAGES,
     OPERATORS,
@@ -78,8 +77,6 @@ SECURITY_HEADERS: Mapping[str, str] = {
     # For browsers that predate frame-ancestors.
     "X-Frame-Options": "DENY",
 }
-# Assets are addressed with a version (static_url) or do not change within a release.
-ASSET_CACHE = "public, max-age=31536000, immutable"
 
 # Each language's name in its own script, for the switcher.
 LANGUAGE_NAMES: Mapping[ConsoleLanguage, str] = {
@@ -204,39 +201,6 @@ def page_language(request: web.Request) -> ConsoleLanguage:
     return COUNTRY_LANGUAGES.get(ctx.node_country, DEFAULT_LANGUAGE)
 
 
-def _asset(name: str) -> bytes:
-    return (resources.files("gateway.console") / "static" / name).read_bytes()
-
-
-def _font_files() -> resources.abc.Traversable:
-    return resources.files("fontpkg_noto_sans_khmer")
-
-
-def _khmer_font() -> bytes:
-    # The package names the file after its axes ("NotoSansKhmer[wdth,wght].ttf"); find it
-    # rather than hard-code a name a font update may change.
-    folder = _font_files() / "files"
-    fonts = sorted(e.name for e in folder.iterdir() if e.name.startswith("NotoSansKhmer"))
-    if not fonts:
-        raise FileNotFoundError("fontpkg-noto-sans-khmer holds no NotoSansKhmer font")
-    return (folder / fonts[0]).read_bytes()
-
-
-def _font_licence() -> bytes:
-    return (_font_files() / "LICENSE").read_bytes()
-
-
-def _asset_route(
-    body: bytes, content_type: str
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def serve(request: web.Request) -> web.Response:  # noqa: ARG001 - aiohttp handler
-        return web.Response(
-            body=body, content_type=content_type, headers={"Cache-Control": ASSET_CACHE}
-        )
-
-    return serve
-
-
 def safe_next(target: str | None) -> str:
     """`target` if it is a console path on this site; otherwise the console's start page."""
     default = f"{PREFIX}/"
@@ -260,8 +224,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         extensions=["jinja2.ext.i18n"],
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    css = _asset("console.css")
-    css_version = hashlib.sha256(css).hexdigest()[:12]
+    static = assets.load(LANGUAGE_NAMES["km"])
 
     def peer_name(peer_id: str) -> str:
         peer = ctx.peer(peer_id)
@@ -270,8 +233,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         return peer.names.get(_current().language) or peer.names.get("en") or peer_id
 
     def static_url(name: str) -> str:
-        version = css_version if name == "console.css" else "1"
-        return f"{PREFIX}/static/{name}?v={version}"
+        return f"{PREFIX}/static/{name}?v={static[name].version}"
 
     env.globals.update(
         label=label,
@@ -309,9 +271,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
     app.add_routes(
         [
             web.get("/lang/{code}", switch_language),
-            web.get("/static/console.css", _asset_route(css, "text/css")),
-            web.get("/static/fonts/NotoSansKhmer.ttf", _asset_route(_khmer_font(), "font/ttf")),
-            web.get("/static/fonts/OFL.txt", _asset_route(_font_licence(), "text/plain")),
+            *assets.routes(static),
         ]
     )
 
