@@ -32,7 +32,7 @@ from tests.console.shell_app import fake_context
             "ការប្រគល់ជនរងគ្រោះ",
             "Victim handover",
         ),
-        ("action", "counter_propose", "Đề nghị lại", "បានស្នើតប", "Counter-proposed"),
+        ("action", "counter_propose", "Đề nghị điều chỉnh", "បានស្នើតប", "Counter-proposed"),
         ("action", canonical_pb2.ACTION_ACCEPT, "Chấp thuận", "បានយល់ព្រម", "Accepted"),
         ("state", "awaiting_approval", "Chờ phê duyệt", "កំពុងរង់ចាំការអនុម័ត", "Awaiting approval"),
         ("state", "delivered", "Đã chuyển đến", "បានផ្ញើដល់", "Delivered"),

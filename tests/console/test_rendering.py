@@ -229,3 +229,25 @@ async def test_static_assets(client: Client, path: str, content_type: str, start
     assert body.startswith(starts)
     if path.endswith("OFL.txt"):
         assert b"SIL OPEN FONT LICENSE" in body
+
+
+# A page must load over a slow border link: HTML, stylesheets and scripts, fonts aside.
+PAGE_BUDGET = 100 * 1024
+_SUBRESOURCE = re.compile(r'<(?:link rel="stylesheet" href|script[^>]* src)="([^"]+)"')
+
+
+async def page_weight(client: Client, path: str) -> int:
+    """Bytes of the page at `path` and of every stylesheet and script it references."""
+    response = await client.get(path)
+    assert response.status < 500
+    page = await response.read()
+    total = len(page)
+    for url in _SUBRESOURCE.findall(page.decode()):
+        assert url.startswith("/console/"), url  # nothing from elsewhere
+        total += len(await (await client.get(url)).read())
+    return total
+
+
+async def test_the_frame_leaves_most_of_the_budget_to_the_page(client: Client) -> None:
+    weight = await page_weight(client, "/console/probe/page?role=supervisor")
+    assert weight < PAGE_BUDGET // 4, weight
