@@ -2,8 +2,9 @@
 
 Debian's Chromium (/usr/bin/chromium, installed by `make test` when missing) rather than
 Playwright's own download: `playwright install` needs the network, the tests must not. Each
-test gets a fresh profile under tmp_path, so no cookie, cache or font survives between tests.
-Screenshots go to artefacts/console/ (ignored by git) for a person to look at.
+test gets a fresh profile under tmp_path, so no cookie, cache or font survives between tests,
+and `new_page()` opens each page in a context of its own (its own cookies: one signed-in
+person each). Screenshots go to artefacts/console/ (ignored by git) for people to look at.
 
 Use: `from tests.console.browser import browser_fixture, new_page_fixture  # noqa: F401` in
 a test module (they are the `browser` and `new_page` fixtures), then `page = await
@@ -18,7 +19,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    async_playwright,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts" / "console"
@@ -32,6 +40,7 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}  # a small laptop
 # Long enough for a first page on a loaded 2-core machine, short enough to fail a hung test.
 TIMEOUT_MS = 30_000
 
@@ -39,36 +48,42 @@ NewPage = Callable[[], Awaitable[Page]]
 
 
 @pytest.fixture(name="browser")
-async def browser_fixture(tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    """A Chromium with a fresh profile (its --user-data-dir under tmp_path)."""
+async def browser_fixture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Browser]:
+    """A Chromium whose profile (--user-data-dir) is a fresh folder under tmp_path."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    # Playwright refuses --user-data-dir among the arguments of launch() and makes a fresh
+    # profile folder in its driver's temporary folder instead: that folder is tmp_path.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     async with async_playwright() as playwright:
-        # Playwright passes the profile as --user-data-dir itself; it refuses it among args.
-        context = await playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",
-            executable_path=CHROMIUM,
-            args=list(CHROMIUM_ARGS),
-            headless=True,
-            viewport={"width": 1366, "height": 768},  # a small laptop
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True
         )
-        context.set_default_timeout(TIMEOUT_MS)
         try:
-            yield context
+            yield launched
         finally:
-            await context.close()
+            await launched.close()
 
 
 @pytest.fixture(name="new_page")
-def new_page_fixture(browser: BrowserContext) -> NewPage:
-    """Opens a new tab in the test's browser."""
+async def new_page_fixture(browser: Browser) -> AsyncIterator[NewPage]:
+    """Opens a page in a new browser context: each page has its own cookies, so two pages
+    are two people signed in side by side."""
+    contexts: list[BrowserContext] = []
 
     async def open_page() -> Page:
-        page = await browser.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        return page
+        context = await browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return await context.new_page()
 
-    return open_page
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            await context.close()
 
 
 def console_messages(page: Page) -> list[ConsoleMessage]:

@@ -4,6 +4,7 @@ Content-Security-Policy stops inline script."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -86,3 +87,14 @@ async def test_the_policy_blocks_inline_script(server: TestServer, new_page: New
     )
     assert ran is False
     assert any("Content Security Policy" in message.text for message in messages)
+
+
+async def test_each_page_has_its_own_cookies_and_the_profile_is_under_tmp_path(
+    server: TestServer, new_page: NewPage, tmp_path: Path
+) -> None:
+    first, second = await new_page(), await new_page()
+    await first.goto(str(server.make_url("/console/lang/km?next=/console/probe/page")))
+    await second.goto(str(server.make_url("/console/probe/page")))
+    assert await first.get_attribute("html", "lang") == "km"
+    assert await second.get_attribute("html", "lang") == "vi"  # the node's country
+    assert any(tmp_path.glob("playwright*profile*")), list(tmp_path.iterdir())
