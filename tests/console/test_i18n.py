@@ -204,3 +204,22 @@ def test_peer_names_follow_the_reader() -> None:
     with rendering.reading_in("en"):
         # No English name configured: the peer's id rather than a blank.
         assert template.render() == "kh-ratanakiri-police|la-unknown"
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("vi", "Không được phép"), ("km", "មិនត្រូវបានអនុញ្ញាត"), ("en", "Not allowed")],
+)
+def test_the_macros_work_when_imported_without_context(language: str, message: str) -> None:
+    app = web.Application()
+    rendering.setup(app, fake_context())
+    template = aiohttp_jinja2.get_env(app).from_string(
+        '{% from "_macros.html" import csrf_field, field_error %}'
+        '{{ csrf_field() }}{{ field_error(errors, "to") }}{{ field_error(errors, "note") }}'
+    )
+    with rendering.reading_in(language, csrf_token="t<o>ken"):
+        shown = template.render(errors={"to": "Not allowed"})
+    assert shown == (
+        '<input type="hidden" name="csrf_token" value="t&lt;o&gt;ken">'
+        f'<p class="field-error" data-field="to" id="error-to">{message}</p>'
+    )

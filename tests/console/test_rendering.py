@@ -6,11 +6,12 @@ import logging
 import re
 from collections.abc import AsyncIterator
 
+import aiohttp_jinja2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.console.rendering import CONTENT_SECURITY_POLICY, LANGUAGE_COOKIE
+from gateway.console.rendering import CONTENT_SECURITY_POLICY, LANGUAGE_COOKIE, setup
 from tests.console.shell_app import SECRET, fake_context, shell_app
 
 Client = TestClient[web.Request, web.Application]
@@ -251,3 +252,14 @@ async def page_weight(client: Client, path: str) -> int:
 async def test_the_frame_leaves_most_of_the_budget_to_the_page(client: Client) -> None:
     weight = await page_weight(client, "/console/probe/page?role=supervisor")
     assert weight < PAGE_BUDGET // 4, weight
+
+
+def test_every_console_template_compiles() -> None:
+    """A syntax error in any part's template fails here, not on an officer's screen."""
+    app = web.Application()
+    setup(app, fake_context())
+    env = aiohttp_jinja2.get_env(app)
+    names = env.list_templates(extensions=["html"])
+    assert {"base.html", "error.html", "_macros.html"} <= set(names)
+    for name in names:
+        env.get_template(name)
