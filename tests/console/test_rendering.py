@@ -263,3 +263,25 @@ def test_every_console_template_compiles() -> None:
     assert {"base.html", "error.html", "_macros.html"} <= set(names)
     for name in names:
         env.get_template(name)
+
+
+_INLINE = {
+    "inline script": re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE),
+    "style element": re.compile(r"<style\b", re.IGNORECASE),
+    "style attribute": re.compile(r"\sstyle\s*=", re.IGNORECASE),
+    "event handler attribute": re.compile(r"\son[a-z]+\s*=", re.IGNORECASE),
+    "javascript: URL": re.compile(r"javascript:", re.IGNORECASE),
+}
+
+
+def test_no_template_holds_what_the_policy_would_block() -> None:
+    """The CSP refuses inline script and style: in a template they would silently not work."""
+    app = web.Application()
+    setup(app, fake_context())
+    env = aiohttp_jinja2.get_env(app)
+    assert env.loader is not None
+    found = []
+    for name in env.list_templates(extensions=["html"]):
+        source, _filename, _uptodate = env.loader.get_source(env, name)
+        found += [f"{name}: {what}" for what, pattern in _INLINE.items() if pattern.search(source)]
+    assert not found
