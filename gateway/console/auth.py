@@ -158,9 +158,15 @@ def middlewares(ctx: ConsoleContext) -> Sequence[Any]:
             form = await request.post()
             if not _same_token(form.get(CSRF_FIELD), request["csrf_token"]):
                 raise csrf_failed()
-        response = await handler(request)
-        if session_id and live is None and not response.prepared:
-            # A stale cookie: drop it so that the browser stops sending it.
+        stale = bool(session_id) and live is None
+        try:
+            response = await handler(request)
+        except web.HTTPException as answer:
+            if stale and answer.status < 400:  # redirects are raised, and keep their cookies
+                _clear_cookie(ctx, answer, SESSION_COOKIE)
+            raise
+        if stale and not response.prepared:
+            # Drop the stale cookie, so that the browser stops sending it.
             _clear_cookie(ctx, response, SESSION_COOKIE)
         return response
 
