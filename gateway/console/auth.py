@@ -14,9 +14,11 @@ Design notes:
 - The sign-in form has no session yet; its token is a double-submit cookie (`blg_signin`,
   random, HttpOnly, SameSite=Strict, Path=/console/) that the form repeats. Chosen over a
   signed token because it needs no server secret to keep, share between processes or rotate,
-  and what it guards (login CSRF: signing a victim into the attacker's account) is fully
-  covered: another site can neither read the cookie nor set one for this origin's path. A new
-  session id is issued at every sign-in, so nothing set before sign-in survives it.
+  and what it guards against (login CSRF: signing a victim into the attacker's account) needs
+  no more: another site cannot read the cookie, and its cross-site post does not carry it.
+  (A host that may set cookies for this one, such as a sibling subdomain, could plant a
+  token; the console lives on the node's local listener, not under a shared parent domain.)
+  A new session id is issued at every sign-in, so nothing set before sign-in survives it.
 - Every refusal of a sign-in (unknown name, wrong password, locked, disabled) gets the same
   page and status; the difference is only in the audit log.
 - A state-changing request without a live session is sent to sign-in before its handler
@@ -26,6 +28,7 @@ Design notes:
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -51,6 +54,8 @@ SIGN_IN_COOKIE = "blg_signin"
 COOKIE_PATH = f"{PREFIX}/"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
+# The shape of secrets.token_urlsafe(32); a cookie of another shape is replaced.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 # The cookie's session id of a signed-in request, for sign-out (auth's own key).
 SESSION_ID = web.RequestKey("blg_session_id", str)
 # Longer than any sign-in name; longer input is refused without a database round trip.
@@ -150,13 +155,17 @@ def middlewares(ctx: ConsoleContext) -> Sequence[Any]:
                 _put(request, "user", live.user)
                 _put(request, "csrf_token", live.csrf_token)
                 request[SESSION_ID] = session_id
-        if live is None and request.path == SIGN_IN_PATH:
-            _put(request, "csrf_token", request.cookies.get(SIGN_IN_COOKIE, ""))
         if request.method in STATE_CHANGING:
-            if live is None and request.path != SIGN_IN_PATH:
+            if request.path == SIGN_IN_PATH:
+                # The sign-in form carries the pre-session token, even when the browser
+                # has a session already (a form left open in another tab).
+                expected = request.cookies.get(SIGN_IN_COOKIE, "")
+            elif live is None:
                 raise sign_in_redirect(request)
+            else:
+                expected = live.csrf_token
             form = await request.post()
-            if not _same_token(form.get(CSRF_FIELD), request["csrf_token"]):
+            if not _same_token(form.get(CSRF_FIELD), expected):
                 raise csrf_failed()
         stale = bool(session_id) and live is None
         try:
@@ -187,9 +196,11 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         refused: bool = False,
         status: int = 200,
     ) -> web.Response:
-        # A fresh pre-session token for each form shown: a token seen by anyone before is
-        # not reused.
-        token = secrets.token_urlsafe(32)
+        # The browser's pre-session token when it has one, so that two sign-in tabs, or a
+        # form shown again after a refusal, keep working; else a fresh one.
+        token = request.cookies.get(SIGN_IN_COOKIE, "")
+        if not _TOKEN.fullmatch(token):
+            token = secrets.token_urlsafe(32)
         _put(request, "csrf_token", token)
         response = rendering.render(
             request,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.console import ConsoleSettings, Role
+from gateway.console import ConsoleSettings, Role, accounts
 from gateway.console.accounts import (
     AccountError,
     add_user,
@@ -22,6 +23,7 @@ from gateway.console.accounts import (
     live_session,
     sign_in,
 )
+from gateway.crypto import passwords
 from gateway.store import Store
 from gateway.store.console_users import SignInRefusal
 
@@ -235,3 +237,33 @@ async def test_bad_users_are_refused_with_the_field_named(
         await add_user(store, name=name, password=password, role=Role.OFFICER, language="en")
     assert str(refused.value).startswith(message)
     assert len(await store.console_users()) == 1
+
+
+async def test_concurrent_hashes_are_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many sign-ins arrive at once, at most MAX_CONCURRENT_HASHES Argon2id hashes
+    (64 MiB each) run at the same time; the rest wait their turn."""
+    names = [f"user-{n}" for n in range(6)]
+    for name in names:
+        await _user(store, name)
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    real = passwords.password_matches
+
+    def counted(password_hash: str, password: str) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            return real(password_hash, password)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr("gateway.console.accounts.password_matches", counted)
+    # Distinct accounts: attempts on one account are serialised by its row lock anyway.
+    attempts = [sign_in(store, SETTINGS, name=name, password=PASSWORD, now=T0) for name in names]
+    results = await asyncio.gather(*attempts)
+    assert all(signed_in is not None for signed_in, _ in results)
+    assert most == accounts.MAX_CONCURRENT_HASHES
