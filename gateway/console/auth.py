@@ -52,6 +52,7 @@ START_PATH = f"{PREFIX}/cases"
 SESSION_COOKIE = "blg_session"
 SIGN_IN_COOKIE = "blg_signin"
 COOKIE_PATH = f"{PREFIX}/"
+STATIC_PREFIX = f"{PREFIX}/static/"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 # The shape of secrets.token_urlsafe(32); a cookie of another shape is replaced.
@@ -147,7 +148,10 @@ def middlewares(ctx: ConsoleContext) -> Sequence[Any]:
     async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
         _put(request, "user", None)
         _put(request, "csrf_token", "")
-        session_id = request.cookies.get(SESSION_COOKIE)
+        # Static assets need no user: no database round trip for each stylesheet or font.
+        session_id = (
+            None if request.path.startswith(STATIC_PREFIX) else request.cookies.get(SESSION_COOKIE)
+        )
         live = None
         if session_id:
             live = await accounts.live_session(ctx.store, ctx.settings, session_id, now=ctx.clock())
@@ -241,9 +245,14 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             # Same page, same status, whatever the reason; the name is kept in the field
             # (it is what the user typed) but the password never comes back.
             return sign_in_page(request, name=name[:MAX_NAME_CHARS], refused=True, status=401)
+        previous = request.get(SESSION_ID)
+        if previous is not None:
+            # Signing in again (as someone else, say) ends the session the browser had.
+            await accounts.sign_out(ctx.store, previous, now=ctx.clock())
         response = web.HTTPSeeOther(_safe_next(request.query.get("next")))
+        # blg_signin stays: it lets a sign-in form open in another tab work, and is good for
+        # nothing but signing in.
         _set_cookie(ctx, response, SESSION_COOKIE, signed_in.session_id)
-        _clear_cookie(ctx, response, SIGN_IN_COOKIE)
         raise response
 
     async def sign_out(request: web.Request) -> web.StreamResponse:
