@@ -40,11 +40,7 @@ from aiohttp.web_exceptions import NotAppKeyWarning
 
 from gateway.console import accounts, rendering
 from gateway.console.context import ConsoleContext, ConsoleUser, Role
-
-
-def N_(message: str) -> str:  # noqa: N802 - until the shell's gateway.console.i18n is merged
-    return message
-
+from gateway.console.i18n import N_
 
 PREFIX = "/console"
 SIGN_IN_PATH = f"{PREFIX}/sign-in"
@@ -87,15 +83,12 @@ def csrf_failed() -> web.HTTPForbidden:
 
 
 def _safe_next(target: str | None) -> str:
-    """`target` if it is a console path on this site; otherwise the start page."""
-    if not target or any(ch in target for ch in "\\\r\n\t") or target.startswith("//"):
+    """Where to go after signing in: `target` if it is a console page on this site (never
+    sign-in or sign-out themselves), otherwise the start page."""
+    path = rendering.safe_next(target)
+    if urlsplit(path).path in (f"{PREFIX}/", SIGN_IN_PATH, f"{PREFIX}/sign-out"):
         return START_PATH
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith(COOKIE_PATH):
-        return START_PATH
-    if parts.path in (SIGN_IN_PATH, f"{PREFIX}/sign-out"):
-        return START_PATH
-    return target
+    return path
 
 
 def sign_in_redirect(request: web.Request) -> web.HTTPSeeOther:
