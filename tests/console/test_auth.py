@@ -357,3 +357,26 @@ async def test_a_sign_in_form_left_open_in_another_tab_still_works(
     assert (await _actions(console))[-2:] == ["console.sign_in", "console.sign_out"]
     assert await _start_with(console, officer) == "/console/sign-in"
     assert await _start(console) == "/console/cases"
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "refusal"),
+    [
+        ("vi", "Đăng nhập", "Tên đăng nhập hoặc mật khẩu không đúng"),
+        ("km", "ចូលគណនី", "ឈ្មោះអ្នកប្រើ ឬពាក្យសម្ងាត់មិនត្រឹមត្រូវ"),
+        ("en", "Sign in", "The name or the password is not right"),
+    ],
+)
+async def test_the_sign_in_page_speaks_the_readers_language(
+    console: ConsoleHarness, language: str, title: str, refusal: str
+) -> None:
+    await console.client.get(f"/console/lang/{language}", params={"next": "/console/sign-in"})
+    page = await (await console.client.get("/console/sign-in")).text()
+    assert f'<html lang="{language}">' in page
+    assert f'<button type="submit" id="sign-in">{title}</button>' in page
+    refused = await (await console.post_sign_in("nobody", "not a password")).text()
+    assert refusal in refused
+    empty = await console.post_sign_in("", "")
+    assert empty.status == 400
+    errors = re.findall(r'<p class="field-error" data-field="(\w+)"', await empty.text())
+    assert errors == ["name", "password"]
