@@ -55,7 +55,8 @@ CSRF_FIELD = "csrf_token"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 # The cookie's session id of a signed-in request, for sign-out (auth's own key).
 SESSION_ID = web.RequestKey("blg_session_id", str)
-# Longer than any sign-in name; longer input is refused without a database round trip.
+# Longer than any sign-in name (63): what is typed into the field is cut to this, so a
+# megabyte pasted there is neither looked up nor shown again.
 MAX_NAME_CHARS = 256
 
 REFUSED = N_(
