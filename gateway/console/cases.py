@@ -22,14 +22,10 @@ from aiohttp import web
 from gateway.console import auth
 from gateway.console.case_view import MessageView, enum_value, instant, message_views, open_many
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
+from gateway.console.i18n import N_
 from gateway.console.rendering import render
 from gateway.store import AuditEntry
 from gateway.store.cases import MAX_THREAD_MESSAGES, CaseSummary
-
-
-def N_(msgid: str) -> str:  # noqa: N802 - until the shell's gateway.console.i18n lands
-    return msgid
-
 
 PAGE_SIZE = 50
 MAX_PAGE = 10_000
