@@ -269,3 +269,19 @@ async def test_a_filter_outside_its_options_is_named(
     page = await answer.text()
     assert f'<p class="field-error" data-field="{field}"' in page
     assert '<table class="cases">' not in page
+
+
+async def test_a_long_handover_thread_stays_light_on_a_slow_link(console: ConsoleHarness) -> None:
+    """Twenty full handovers (two victims, escort, note) in one case: page and stylesheet
+    together, the font aside, stay under the issue's 100 KB."""
+    case = uuid.uuid4()
+    start = datetime.now(UTC) - timedelta(hours=2)
+    for minute in range(20):
+        await _receive(
+            console, _handover_from_ratanakiri(), case, at=start + timedelta(minutes=minute)
+        )
+    await console.sign_in(Role.OFFICER, "km")
+    page = await (await console.client.get(f"/console/cases/{case}")).read()
+    css = await (await console.client.get("/console/static/console.css")).read()
+    assert len(_articles(page.decode())) == 20
+    assert len(page) + len(css) < 100_000, (len(page), len(css))
