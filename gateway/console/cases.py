@@ -16,11 +16,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gateway.console import auth
-from gateway.console.case_view import MessageView, enum_value, instant, message_views, open_many
+from gateway.console.case_view import (
+    MessageView,
+    action_of,
+    enum_value,
+    instant,
+    message_views,
+    open_many,
+)
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
 from gateway.console.i18n import N_
 from gateway.console.rendering import render
@@ -50,8 +58,7 @@ class Filters:
 
     def query(self, page: int) -> str:
         """The list's query string for another page with the same filters."""
-        parts = [f"{name}={value}" for name, value in self._chosen()]
-        return "?" + "&".join([*parts, f"page={page}"])
+        return "?" + urlencode([*self._chosen(), ("page", str(page))])
 
     def _chosen(self) -> list[tuple[str, str]]:
         chosen = (("kind", self.kind), ("peer", self.peer), ("state", self.state))
@@ -99,10 +106,18 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             total = page.total
             latest = [(case.latest_direction, case.latest_row) for case in page.cases]
             envelopes = await ctx.store.case_envelopes(latest)
-            opened = await open_many(ctx.keyring, [(key[0], envelopes[key]) for key in latest])
+            # A row purged by retention since the list was read has no envelope: no action.
+            present = [key for key in latest if key in envelopes]
+            opened = dict(
+                zip(
+                    present,
+                    await open_many(ctx.keyring, [(key[0], envelopes[key]) for key in present]),
+                    strict=True,
+                )
+            )
             rows = [
-                CaseRow(case, "" if message is None else enum_value("action", message.action))
-                for case, message in zip(page.cases, opened, strict=True)
+                CaseRow(case, action_of(opened.get(key)))
+                for case, key in zip(page.cases, latest, strict=True)
             ]
         return render(
             request,

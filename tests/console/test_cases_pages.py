@@ -112,6 +112,7 @@ async def test_a_khmer_officer_reads_a_received_handover_in_khmer(
     text = await listing.text()
     assert f'<tr class="case" data-case="{case}">' in text
     assert f'<a class="case-link" href="/console/cases/{case}">' in text
+    assert '<td class="last-action" data-action="propose">' in text
 
     answer = await console.client.get(f"/console/cases/{case}")
     assert answer.status == 200
@@ -285,3 +286,24 @@ async def test_a_long_handover_thread_stays_light_on_a_slow_link(console: Consol
     css = await (await console.client.get("/console/static/console.css")).read()
     assert len(_articles(page.decode())) == 20
     assert len(page) + len(css) < 100_000, (len(page), len(css))
+
+
+async def test_case_list_pages_keep_the_filters(
+    console: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.console.cases.PAGE_SIZE", 2)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    cases = [uuid.uuid4() for _ in range(3)]
+    for minute, case in enumerate(cases):
+        await _receive(
+            console, _handover_from_ratanakiri(), case, at=start + timedelta(minutes=minute)
+        )
+    await console.sign_in(Role.OFFICER)
+    first = await (await console.client.get("/console/cases?kind=victim_handover")).text()
+    assert re.findall(r'data-case="([^"]+)"', first) == [str(cases[2]), str(cases[1])]
+    assert 'href="/console/cases?kind=victim_handover&amp;page=2"' in first
+    assert 'class="previous"' not in first
+    second = await (await console.client.get("/console/cases?kind=victim_handover&page=2")).text()
+    assert re.findall(r'data-case="([^"]+)"', second) == [str(cases[0])]
+    assert 'href="/console/cases?kind=victim_handover&amp;page=1"' in second
+    assert 'class="next"' not in second
