@@ -402,3 +402,70 @@ RETURNING u.id, u.name, u.role::text AS role, u.language, s.csrf_token;
 
 -- name: console_session_delete
 DELETE FROM console_sessions WHERE id_sha256 = $1 RETURNING user_id;
+
+-- console: cases
+-- A case is every outbox row (one per recipient) and inbox row sharing a case_id. Its state
+-- is that of its latest message ('received' for an incoming one); peers are everyone it was
+-- exchanged with. Pages are bounded by the caller (at most 100 cases).
+
+-- name: case_list
+WITH messages AS (
+    SELECT case_id, kind, recipient AS peer, state::text AS state, queued_at AS at,
+           'out' AS direction, id AS row_id
+    FROM outbox
+    UNION ALL
+    SELECT case_id, kind, sender, 'received', received_at, 'in', id
+    FROM inbox
+), cases AS (
+    SELECT case_id,
+           max(at) AS last_at,
+           min(at) AS first_at,
+           array_agg(DISTINCT kind ORDER BY kind) AS kinds,
+           array_agg(DISTINCT peer ORDER BY peer) AS peers,
+           count(*) FILTER (WHERE direction = 'out') AS sent,
+           count(*) FILTER (WHERE direction = 'in') AS received,
+           (array_agg(state ORDER BY at DESC, direction, row_id DESC))[1] AS latest_state,
+           (array_agg(direction ORDER BY at DESC, direction, row_id DESC))[1] AS latest_direction,
+           (array_agg(row_id ORDER BY at DESC, direction, row_id DESC))[1] AS latest_row
+    FROM messages
+    GROUP BY case_id
+)
+SELECT case_id, last_at, first_at, kinds, peers, sent, received, latest_state,
+       latest_direction, latest_row, count(*) OVER () AS total
+FROM cases
+WHERE ($1::text IS NULL OR $1 = ANY (kinds))
+  AND ($2::text IS NULL OR $2 = ANY (peers))
+  AND ($3::text IS NULL OR latest_state = $3)
+ORDER BY last_at DESC, case_id DESC
+LIMIT $4 OFFSET $5;
+
+-- name: case_envelopes
+SELECT 'out' AS direction, id AS row_id, envelope FROM outbox WHERE id = ANY ($1::bigint[])
+UNION ALL
+SELECT 'in', id, envelope FROM inbox WHERE id = ANY ($2::bigint[]);
+
+-- name: case_thread
+SELECT 'out' AS direction, o.id AS row_id, o.message_id, o.recipient AS peer, o.kind,
+       o.handling, o.state::text AS state, o.queued_at AS at, o.queued_at,
+       r.received_at AS receipt_at, r.accepted AS receipt_accepted,
+       NULL::timestamptz AS received_at, o.envelope
+FROM outbox o LEFT JOIN receipts r USING (message_id)
+WHERE o.case_id = $1
+UNION ALL
+SELECT 'in', i.id, i.message_id, i.sender, i.kind, NULL, 'received', i.received_at,
+       i.created_at, NULL, NULL, i.received_at, i.envelope
+FROM inbox i
+WHERE i.case_id = $1
+ORDER BY at, direction DESC, row_id
+LIMIT $2;
+
+-- name: case_of_message
+-- Our own message first; then the earliest-received incoming one (message ids are the
+-- sender's: two peers could use the same one).
+SELECT case_id FROM (
+    SELECT case_id, 0 AS rank, queued_at AS at FROM outbox WHERE message_id = $1
+    UNION ALL
+    SELECT case_id, 1, received_at FROM inbox WHERE message_id = $1
+) found
+ORDER BY rank, at
+LIMIT 1;
