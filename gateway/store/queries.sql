@@ -326,3 +326,44 @@ WITH gone AS (
     RETURNING 1
 )
 SELECT count(*) FROM gone;
+
+
+-- console: compose (drafts awaiting a second person's approval; see 0007_console_drafts.sql)
+
+-- name: draft_insert
+INSERT INTO drafts (case_id, kind, recipients, composed_by, composed_at, key_id,
+                    sealed_message)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id;
+
+-- name: draft_get
+SELECT id, case_id, kind, recipients, composed_by, composed_at, state::text AS state,
+       decided_by, decided_at, message_ids, key_id, sealed_message
+FROM drafts
+WHERE id = $1;
+
+-- name: draft_list_case
+SELECT id, case_id, kind, recipients, composed_by, composed_at, state::text AS state,
+       decided_by, decided_at, message_ids
+FROM drafts
+WHERE case_id = $1
+ORDER BY id;
+
+-- name: draft_list_awaiting
+SELECT id, case_id, kind, recipients, composed_by, composed_at, state::text AS state,
+       decided_by, decided_at, message_ids
+FROM drafts
+WHERE state = 'awaiting_approval'
+ORDER BY id;
+
+-- name: draft_approve
+UPDATE drafts
+SET state = 'approved', decided_by = $2, decided_at = $3, message_ids = $4
+WHERE id = $1 AND state = 'awaiting_approval' AND composed_by <> $2
+RETURNING id;
+
+-- name: draft_withdraw
+UPDATE drafts
+SET state = 'withdrawn', decided_by = $2, decided_at = $3
+WHERE id = $1 AND state = 'awaiting_approval' AND (composed_by = $2 OR $4::boolean)
+RETURNING id, case_id, kind, recipients, composed_by;
