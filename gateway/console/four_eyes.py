@@ -14,9 +14,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from google.protobuf.message import DecodeError
 
+from adapters.common.localtime import from_timestamp
 from gateway.console.context import ConsoleContext, ConsoleUser
 from gateway.crypto.drafts import DraftUnreadable, SealedDraft, open_draft, seal_draft
 from gateway.federation.outgoing import Queued
@@ -28,6 +30,11 @@ from gateway.wire import canonical
 class OpenedDraft:
     row: DraftRow
     message: canonical.Message
+
+    @property
+    def planned_at(self) -> datetime | None:
+        handover = self.message.victim_handover
+        return from_timestamp(handover.planned_at) if handover.HasField("planned_at") else None
 
 
 def _context(case_id: uuid.UUID, kind: str, recipients: Sequence[str], composed_by: int) -> str:

@@ -89,6 +89,11 @@ class Dispatcher:
         self._ttl = message_ttl
         self._clock = clock
 
+    def sendable_to(self, kind: Kind) -> tuple[str, ...]:
+        """The peers this node may send kind to (configuration order), e.g. for a form's list
+        of recipients."""
+        return tuple(peer for peer, kinds in self._sendable.items() if kind.value in kinds)
+
     def recipients(self, message: canonical.Message, requested: Sequence[str]) -> tuple[str, ...]:
         """The peers asked for, or those the routing rules choose; refused when none."""
         chosen = tuple(dict.fromkeys(requested)) or self._policy.route(message)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from gateway.store.queries import Q
-from gateway.store.records import AuditEntry
+from gateway.store.records import AuditEntry, InboxRow
 
 if TYPE_CHECKING:
     from gateway.store.store import Connection
@@ -68,6 +68,9 @@ class DraftRow:
     decided_by: int | None
     decided_at: datetime | None
     message_ids: tuple[uuid.UUID, ...]
+    # Sign-in names of the console users (the ids are what the audit log holds).
+    composed_by_name: str = ""
+    decided_by_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ def _draft_row(row: asyncpg.Record) -> DraftRow:
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
         message_ids=tuple(row["message_ids"] or ()),
+        composed_by_name=row["composed_by_name"] or "",
+        decided_by_name=row["decided_by_name"],
     )
 
 
@@ -164,6 +169,24 @@ class Drafts:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.draft_list_awaiting)
         return [_draft_row(row) for row in rows]
+
+    async def latest_incoming(self, case_id: uuid.UUID) -> tuple[InboxRow, bytes] | None:
+        """The case's most recently received message and its stored envelope: what an
+        answer from the console replies to."""
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(Q.case_latest_incoming, case_id)
+        if row is None:
+            return None
+        found = InboxRow(
+            id=row["id"],
+            sender=row["sender"],
+            message_id=row["message_id"],
+            case_id=row["case_id"],
+            kind=row["kind"],
+            created_at=row["created_at"],
+            received_at=row["received_at"],
+        )
+        return found, bytes(row["envelope"])
 
     async def withdraw_draft(
         self, draft_id: int, *, user_id: int, actor: str, any_composer: bool

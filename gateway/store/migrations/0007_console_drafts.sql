@@ -12,10 +12,10 @@ CREATE TABLE drafts (
     case_id         uuid NOT NULL,
     kind            text NOT NULL,
     recipients      text[] NOT NULL CHECK (cardinality(recipients) > 0),
-    composed_by     bigint NOT NULL,            -- console user id
+    composed_by     bigint NOT NULL REFERENCES console_users (id),
     composed_at     timestamptz NOT NULL,
     state           draft_state NOT NULL DEFAULT 'awaiting_approval',
-    decided_by      bigint,                     -- who approved or withdrew it
+    decided_by      bigint REFERENCES console_users (id),  -- who approved or withdrew it
     decided_at      timestamptz,
     key_id          text NOT NULL,              -- this node's key the message is sealed with
     sealed_message  bytea NOT NULL,
