@@ -4,13 +4,16 @@ checks (real PostgreSQL, real keys and Dispatcher; the HTTP pages are tested sep
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from multidict import MultiDict
 
+from gateway.console.accounts import add_user
 from gateway.console.context import ConsoleContext, ConsoleSettings, ConsoleUser, Role
 from gateway.console.forms import handover_from_form
 from gateway.console.four_eyes import approve_draft, compose_draft, read_draft
@@ -25,9 +28,30 @@ from tests.federation.harness import KEY_VALIDITY
 
 PEER = "kh-ratanakiri-police"
 VICTIM = "Rơ Châm H'Nhung"
-OFFICER = ConsoleUser(1, "lan", Role.OFFICER, "vi")
-SUPERVISOR = ConsoleUser(2, "binh", Role.SUPERVISOR, "vi")
-SECOND_SUPERVISOR = ConsoleUser(3, "tam", Role.SUPERVISOR, "vi")
+
+
+@dataclass(frozen=True)
+class Users:
+    officer: ConsoleUser
+    other_officer: ConsoleUser
+    supervisor: ConsoleUser
+    second_supervisor: ConsoleUser
+
+
+@pytest.fixture
+async def users(store: Store) -> Users:
+    made = []
+    for name, role in (
+        ("lan", Role.OFFICER),
+        ("hoa", Role.OFFICER),
+        ("binh", Role.SUPERVISOR),
+        ("tam", Role.SUPERVISOR),
+    ):
+        user_id = await add_user(
+            store, name=name, password=secrets.token_urlsafe(16), role=role, language="vi"
+        )
+        made.append(ConsoleUser(user_id, name, role, "vi"))
+    return Users(*made)
 
 
 @pytest.fixture
@@ -86,18 +110,22 @@ async def _outbox_count(store: Store) -> int:
 
 
 async def test_an_approved_draft_is_queued_once_sealed_for_the_peer(
-    ctx: ConsoleContext, store: Store, peer_keys: OwnKeyPair
+    ctx: ConsoleContext, store: Store, peer_keys: OwnKeyPair, users: Users
 ) -> None:
     proposal = _proposal()
-    draft_id = await compose_draft(ctx, proposal, [PEER], OFFICER)
+    draft_id = await compose_draft(ctx, proposal, [PEER], users.officer)
     assert await _outbox_count(store) == 0
     [awaiting] = await store.drafts_awaiting()
-    assert (awaiting.id, awaiting.state, awaiting.composed_by) == (draft_id, "awaiting_approval", 1)
+    assert (awaiting.id, awaiting.state, awaiting.composed_by_name) == (
+        draft_id,
+        "awaiting_approval",
+        "lan",
+    )
     opened = await read_draft(ctx, draft_id)
     assert opened is not None
     assert opened.message == proposal
 
-    queued = await approve_draft(ctx, opened, SUPERVISOR)
+    queued = await approve_draft(ctx, opened, users.supervisor)
 
     [row] = await store.list_outbox()
     assert [q.message_id for q in queued] == [row.message_id]
@@ -110,41 +138,41 @@ async def test_an_approved_draft_is_queued_once_sealed_for_the_peer(
     [approved] = await store.drafts_for_case(uuid.UUID(proposal.case_id))
     assert (approved.state, approved.decided_by, approved.message_ids) == (
         "approved",
-        SUPERVISOR.id,
+        users.supervisor.id,
         (row.message_id,),
     )
     actions = [(e.actor, e.action) for e in await store.list_audit()]
-    assert ("user:1", "console.handover_composed") in actions
-    assert ("user:2", "console.handover_approved") in actions
-    assert ("user:2", "outbox.queued") in actions
+    assert (users.officer.actor, "console.handover_composed") in actions
+    assert (users.supervisor.actor, "console.handover_approved") in actions
+    assert (users.supervisor.actor, "outbox.queued") in actions
     assert (await store.verify_audit()).intact
 
 
 async def test_nobody_approves_their_own_draft_or_one_approved_already(
-    ctx: ConsoleContext, store: Store
+    ctx: ConsoleContext, store: Store, users: Users
 ) -> None:
-    draft_id = await compose_draft(ctx, _proposal(), [PEER], SUPERVISOR)
+    draft_id = await compose_draft(ctx, _proposal(), [PEER], users.supervisor)
     opened = await read_draft(ctx, draft_id)
     assert opened is not None
     with pytest.raises(OwnDraft):
-        await approve_draft(ctx, opened, SUPERVISOR)
+        await approve_draft(ctx, opened, users.supervisor)
     assert await _outbox_count(store) == 0
-    await approve_draft(ctx, opened, SECOND_SUPERVISOR)
+    await approve_draft(ctx, opened, users.second_supervisor)
     with pytest.raises(DraftNotAwaiting):
-        await approve_draft(ctx, opened, SECOND_SUPERVISOR)
+        await approve_draft(ctx, opened, users.second_supervisor)
     assert await _outbox_count(store) == 1
 
 
 async def test_of_two_concurrent_approvals_exactly_one_queues(
-    ctx: ConsoleContext, store: Store
+    ctx: ConsoleContext, store: Store, users: Users
 ) -> None:
     for _ in range(5):
-        draft_id = await compose_draft(ctx, _proposal(), [PEER], OFFICER)
+        draft_id = await compose_draft(ctx, _proposal(), [PEER], users.officer)
         opened = await read_draft(ctx, draft_id)
         assert opened is not None
         results = await asyncio.gather(
-            approve_draft(ctx, opened, SUPERVISOR),
-            approve_draft(ctx, opened, SECOND_SUPERVISOR),
+            approve_draft(ctx, opened, users.supervisor),
+            approve_draft(ctx, opened, users.second_supervisor),
             return_exceptions=True,
         )
         assert sorted(type(r).__name__ for r in results) == ["DraftNotAwaiting", "list"]
@@ -152,23 +180,32 @@ async def test_of_two_concurrent_approvals_exactly_one_queues(
 
 
 async def test_withdrawal_by_the_composer_or_a_supervisor_only(
-    ctx: ConsoleContext, store: Store
+    ctx: ConsoleContext, store: Store, users: Users
 ) -> None:
-    first = await compose_draft(ctx, _proposal(), [PEER], OFFICER)
-    other_officer = ConsoleUser(9, "hoa", Role.OFFICER, "vi")
+    first = await compose_draft(ctx, _proposal(), [PEER], users.officer)
+    officer, other_officer = users.officer, users.other_officer
     with pytest.raises(NotDraftComposer):
-        await store.withdraw_draft(first, user_id=9, actor=other_officer.actor, any_composer=False)
-    withdrawn = await store.withdraw_draft(first, user_id=1, actor="user:1", any_composer=False)
-    assert (withdrawn.state, withdrawn.decided_by) == ("withdrawn", 1)
-    second = await compose_draft(ctx, _proposal(), [PEER], OFFICER)
-    await store.withdraw_draft(second, user_id=2, actor="user:2", any_composer=True)
+        await store.withdraw_draft(
+            first, user_id=other_officer.id, actor=other_officer.actor, any_composer=False
+        )
+    withdrawn = await store.withdraw_draft(
+        first, user_id=officer.id, actor=officer.actor, any_composer=False
+    )
+    assert (withdrawn.state, withdrawn.decided_by) == ("withdrawn", officer.id)
+    second = await compose_draft(ctx, _proposal(), [PEER], users.officer)
+    supervisor = users.supervisor
+    await store.withdraw_draft(
+        second, user_id=supervisor.id, actor=supervisor.actor, any_composer=True
+    )
     for draft_id in (first, second):
         opened = await read_draft(ctx, draft_id)
         assert opened is not None
         with pytest.raises(DraftNotAwaiting):
-            await approve_draft(ctx, opened, SUPERVISOR)
+            await approve_draft(ctx, opened, users.supervisor)
         with pytest.raises(DraftNotAwaiting):
-            await store.withdraw_draft(draft_id, user_id=1, actor="user:1", any_composer=True)
+            await store.withdraw_draft(
+                draft_id, user_id=officer.id, actor=officer.actor, any_composer=True
+            )
     assert await _outbox_count(store) == 0
     assert await store.drafts_awaiting() == []
     actions = [e.action for e in await store.list_audit()]
@@ -176,10 +213,10 @@ async def test_withdrawal_by_the_composer_or_a_supervisor_only(
 
 
 async def test_the_database_holds_no_plaintext_and_checks_the_rules(
-    ctx: ConsoleContext, store: Store, database: str
+    ctx: ConsoleContext, store: Store, database: str, users: Users
 ) -> None:
     proposal = _proposal()
-    draft_id = await compose_draft(ctx, proposal, [PEER], OFFICER)
+    draft_id = await compose_draft(ctx, proposal, [PEER], users.officer)
     connection = await asyncpg.connect(database)
     try:
         stored = bytes(
@@ -200,8 +237,8 @@ async def test_the_database_holds_no_plaintext_and_checks_the_rules(
         with pytest.raises(asyncpg.CheckViolationError):
             await connection.execute("UPDATE drafts SET recipients = '{x}' WHERE id = $1", draft_id)
         await connection.execute(
-            "UPDATE drafts SET state = 'withdrawn', decided_by = 1, decided_at = now() "
-            "WHERE id = $1",
+            "UPDATE drafts SET state = 'withdrawn', decided_by = composed_by, "
+            "decided_at = now() WHERE id = $1",
             draft_id,
         )
         with pytest.raises(asyncpg.CheckViolationError):
@@ -211,12 +248,13 @@ async def test_the_database_holds_no_plaintext_and_checks_the_rules(
                 draft_id,
             )
         # A sealed draft moved to another draft's row (another composer) does not open.
-        other = await compose_draft(ctx, _proposal(), [PEER], SUPERVISOR)
+        other = await compose_draft(ctx, _proposal(), [PEER], users.supervisor)
         await connection.execute(
             "INSERT INTO drafts (case_id, kind, recipients, composed_by, composed_at, key_id, "
-            "sealed_message) SELECT case_id, kind, recipients, 2, composed_at, key_id, "
+            "sealed_message) SELECT case_id, kind, recipients, $2, composed_at, key_id, "
             "sealed_message FROM drafts WHERE id = $1",
             draft_id,
+            users.supervisor.id,
         )
         moved = await connection.fetchval("SELECT max(id) FROM drafts")
     finally:
