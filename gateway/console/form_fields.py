@@ -33,6 +33,7 @@ Form = MultiMapping[str]
 _Enum = TypeVar("_Enum", bound=int)
 
 NAME_CHARS = 200
+MIN_YEAR, MAX_YEAR = 2000, 2100  # of times entered (planned, received)
 SHORT_CHARS = 200
 LONG_CHARS = 4000
 
@@ -195,6 +196,8 @@ class FormReader:
                 naive = datetime.strptime(text, pattern)
             except ValueError:
                 continue
+            if not MIN_YEAR <= naive.year <= MAX_YEAR:
+                break  # a typing slip (year 0202), not a time anyone plans or reports
             instant = naive.replace(tzinfo=LOCAL_ZONE)
             if future is True and instant <= self.now:
                 self.fail(name, MSG_TIME_FUTURE)

@@ -148,6 +148,11 @@ BAD_HANDOVERS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     ),
     ("past time", {"planned_at": "2026-11-30T15:59"}, {"planned_at": "Enter a time in the future"}),
     (
+        "time in year 0202",
+        {"planned_at": "0202-12-02T09:30"},
+        {"planned_at": "Enter the date and time (local time, UTC+7)"},
+    ),
+    (
         "bad time",
         {"planned_at": "next tuesday"},
         {"planned_at": "Enter the date and time (local time, UTC+7)"},
