@@ -89,9 +89,10 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             raise web.HTTPForbidden(reason="own_draft") from None
         except DraftNotAwaiting:
             raise web.HTTPConflict(reason="not_awaiting_approval") from None
-        except SubmissionRefused as refusal:
-            # Checked when composed; a peer removed from the configuration since then.
-            log.warning("draft %d cannot be sent now: %s", draft.row.id, refusal.code)
+        except (SubmissionRefused, ValueError) as refusal:
+            # Checked when composed; since then a peer was removed from the configuration,
+            # or its keys expired (seal() finds none valid now).
+            log.warning("draft %d cannot be sent now: %s", draft.row.id, type(refusal).__name__)
             raise web.HTTPConflict(reason="cannot_send") from None
         raise web.HTTPSeeOther(f"/console/cases/{draft.row.case_id}")
 

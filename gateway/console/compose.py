@@ -33,6 +33,7 @@ from gateway.console.form_fields import BORDER_GATES, COUNTRIES, NEEDS, PROVINCE
 from gateway.console.forms import (
     ANSWER_ACTIONS,
     MAX_VICTIMS,
+    MSG_NO_KEY,
     Composed,
     answer_from_form,
     checked,
@@ -55,7 +56,7 @@ from gateway.console.notice_forms import (
 )
 from gateway.console.rendering import render
 from gateway.crypto import EnvelopeRejected, reopen_stored
-from gateway.federation.outgoing import SubmissionRefused
+from gateway.federation.outgoing import Queued, SubmissionRefused
 from gateway.store import AuditEntry
 from gateway.wire import Kind, canonical
 
@@ -249,16 +250,8 @@ class ComposeViews:
         page: Callable[..., web.Response],
     ) -> web.Response:
         """Check and submit a composed message at once; 303 to its case, or the form again."""
-        checked(composed, self.ctx.dispatcher)
-        if composed.ok:
-            try:
-                queued = await self.ctx.dispatcher.submit(
-                    composed.message, composed.recipients, actor=user.actor
-                )
-            except SubmissionRefused as refused:
-                name, msgid = refusal_error(refused)
-                composed.errors[name] = msgid
-        if not composed.ok:
+        queued = await submit(self.ctx, checked(composed, self.ctx.dispatcher), user)
+        if not queued:
             return page(request, form, composed.errors, status=400)
         await _audit_sent(self.ctx, user, composed.message, [q.message_id for q in queued])
         raise web.HTTPSeeOther(f"/console/cases/{queued[0].case_id}")
@@ -298,15 +291,8 @@ class ComposeViews:
             ),
             self.ctx.dispatcher,
         )
-        if composed.ok:
-            try:
-                queued = await self.ctx.dispatcher.submit(
-                    composed.message, composed.recipients, actor=user.actor
-                )
-            except SubmissionRefused as refused:
-                name, msgid = refusal_error(refused)
-                composed.errors[name] = msgid
-        if not composed.ok:
+        queued = await submit(self.ctx, composed, user)
+        if not queued:
             return render(
                 request,
                 "compose_answer.html",
@@ -320,6 +306,23 @@ class ComposeViews:
             )
         await _audit_sent(self.ctx, user, composed.message, [q.message_id for q in queued])
         raise web.HTTPSeeOther(f"/console/cases/{case_id}")
+
+
+async def submit(ctx: ConsoleContext, composed: Composed, user: ConsoleUser) -> list[Queued]:
+    """Queue a checked message with the user as actor; [] with composed.errors filled when
+    it cannot be sent (nothing is written then)."""
+    if not composed.ok:
+        return []
+    try:
+        return await ctx.dispatcher.submit(composed.message, composed.recipients, actor=user.actor)
+    except SubmissionRefused as refused:
+        name, msgid = refusal_error(refused)
+        composed.errors[name] = msgid
+    except ValueError as error:
+        # seal() finds no key of ours or of the peer valid now: configuration, not the form.
+        log.warning("a console message cannot be sealed: %s", type(error).__name__)
+        composed.errors["to"] = MSG_NO_KEY
+    return []
 
 
 async def _audit_sent(

@@ -67,6 +67,9 @@ MSG_TOO_LARGE = N_("The message is too large to send: shorten the texts or name 
 MSG_REFERENCE = N_("Enter the reference in visible characters, at most 128, on one line")
 MSG_CASE = N_("The case or the answered message is not valid: open the case again")
 MSG_INVALID = N_("The message cannot be sent as it is: check the fields")
+MSG_NO_KEY = N_(
+    "No key of this agency is valid now, so nothing can be sealed for it: ask the operator"
+)
 
 # SubmissionRefused.field -> the form field its error is shown beside ("form": at the top).
 _REFUSAL_FIELDS = {
