@@ -18,6 +18,7 @@ from tests.console.test_compose import (
     data_reason,
     post_form,
     session_for,
+    switch_user,
 )
 
 
@@ -39,7 +40,7 @@ async def test_a_supervisor_approves_once_and_it_is_queued_sealed_for_the_peer(
     officer = await console.sign_in(Role.OFFICER)
     case_id = await compose_handover(console)
     draft_id = await _draft_id(console)
-    supervisor = await console.sign_in(Role.SUPERVISOR)
+    supervisor = await switch_user(console, Role.SUPERVISOR)
 
     listing = await console.client.get("/console/approvals")
     page = await listing.text()
@@ -131,7 +132,7 @@ async def test_the_composer_withdraws_before_approval_and_nothing_is_sent(
     [draft] = await console.store.drafts_for_case(case_id)
     assert (draft.state, draft.decided_by) == ("withdrawn", officer.id)
 
-    await console.sign_in(Role.SUPERVISOR)
+    await switch_user(console, Role.SUPERVISOR)
     late = await post_form(console, f"/console/approvals/{draft_id}/approve", [])
     assert late.status == 409
     assert data_reason(await late.text()) == "not_awaiting_approval"

@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.console import Role, build_console
+from gateway.console import ConsoleUser, Role, build_console
 from gateway.console.form_fields import LOCAL_ZONE
 from gateway.crypto import reopen_stored, seal
 from gateway.store import IncomingEnvelope
@@ -99,6 +99,13 @@ async def session_for(console: ConsoleHarness, role: Role) -> aiohttp.ClientSess
     )
     assert answer.status == 303, await answer.text()
     return session
+
+
+async def switch_user(console: ConsoleHarness, role: Role) -> ConsoleUser:
+    """Sign the harness's browser out, and a new user of role in."""
+    signed_out = await post_form(console, "/console/sign-out", [])
+    assert signed_out.status == 303
+    return await console.sign_in(role)
 
 
 async def compose_handover(console: ConsoleHarness) -> uuid.UUID:
@@ -354,7 +361,7 @@ async def test_only_senders_answer_and_only_cases_with_an_incoming_handover(
     )
     assert missing.status == 404
     case_id, _ = await receive_proposal(console)
-    await console.sign_in(Role.OPERATOR)
+    await switch_user(console, Role.OPERATOR)
     refused = await post_form(console, f"/console/cases/{case_id}/answer", [("action", "accept")])
     assert refused.status == 403
     assert await console.store.list_outbox() == []
