@@ -19,6 +19,7 @@ from aiohttp import web
 
 from gateway.console import auth
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser, Role
+from gateway.console.form_fields import NEEDS, SEXES
 from gateway.console.four_eyes import OpenedDraft, approve_draft, read_draft
 from gateway.console.rendering import render
 from gateway.crypto.drafts import DraftUnreadable
@@ -74,7 +75,16 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
                     for d in shown
                 ]
             )
-        return render(request, "approvals.html", {"drafts": drafts, "unreadable": unreadable})
+        return render(
+            request,
+            "approvals.html",
+            {
+                "drafts": drafts,
+                "unreadable": unreadable,
+                "sex_codes": {number: code for code, number in SEXES.items()},
+                "need_codes": {number: code for code, number in NEEDS.items()},
+            },
+        )
 
     async def approve(request: web.Request) -> web.Response:
         user = auth.require(request, Role.SUPERVISOR)
