@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from multidict import MultiDict
+from nacl.public import PublicKey, SealedBox
 
 from gateway.console.accounts import add_user
 from gateway.console.context import ConsoleContext, ConsoleSettings, ConsoleUser, Role
 from gateway.console.forms import handover_from_form
 from gateway.console.four_eyes import approve_draft, compose_draft, read_draft
 from gateway.crypto import Keyring, OwnKeyPair, reopen_stored
-from gateway.crypto.drafts import DraftUnreadable
+from gateway.crypto.drafts import DraftUnreadable, SealedDraft, open_draft, seal_draft
 from gateway.federation.outgoing import Dispatcher
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import Store
@@ -262,3 +263,26 @@ async def test_the_database_holds_no_plaintext_and_checks_the_rules(
     assert moved != other
     with pytest.raises(DraftUnreadable):
         await read_draft(ctx, moved)
+
+
+def test_a_sealed_draft_opens_only_with_its_key_and_its_rows_metadata() -> None:
+    own = OwnKeyPair.generate("k1", KEY_VALIDITY)
+    keyring = Keyring("vn-gialai-blo", [own], {})
+    now = datetime.now(UTC)
+    sealed = seal_draft(keyring, VICTIM.encode(), context="case|victim_handover|kh|1", at=now)
+    assert sealed.key_id == "k1"
+    assert VICTIM.encode() not in sealed.data
+    assert open_draft(keyring, sealed, context="case|victim_handover|kh|1") == VICTIM.encode()
+    flipped = bytearray(sealed.data)
+    flipped[-1] ^= 1
+    rotated = Keyring("vn-gialai-blo", [OwnKeyPair.generate("k2", KEY_VALIDITY)], {})
+    # A SealedBox anyone could make from the public key does not pass for a sealed draft.
+    forged = SealedBox(PublicKey(own.public().encryption_public)).encrypt(VICTIM.encode())
+    for key_ring, draft, context in (
+        (keyring, sealed, "case|victim_handover|kh|2"),
+        (keyring, SealedDraft("k1", bytes(flipped)), "case|victim_handover|kh|1"),
+        (rotated, sealed, "case|victim_handover|kh|1"),
+        (keyring, SealedDraft("k1", forged), "case|victim_handover|kh|1"),
+    ):
+        with pytest.raises(DraftUnreadable):
+            open_draft(key_ring, draft, context=context)
