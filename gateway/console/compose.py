@@ -31,7 +31,6 @@ from gateway.console import auth
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
 from gateway.console.form_fields import BORDER_GATES, COUNTRIES, NEEDS, PROVINCES, SEXES
 from gateway.console.forms import (
-    ANSWER_ACTIONS,
     MAX_VICTIMS,
     MSG_NO_KEY,
     Composed,
@@ -300,7 +299,6 @@ class ComposeViews:
                     "case_id": case_id,
                     "answer_form": form,
                     "answer_errors": composed.errors,
-                    "answer_actions": tuple(ANSWER_ACTIONS),
                 },
                 status=400,
             )
