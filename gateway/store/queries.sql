@@ -327,6 +327,63 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone;
 
+
+-- console: compose (drafts awaiting a second person's approval; see 0007_console_drafts.sql)
+
+-- name: draft_insert
+INSERT INTO drafts (case_id, kind, recipients, composed_by, composed_at, key_id,
+                    sealed_message)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id;
+
+-- name: draft_get
+SELECT d.id, d.case_id, d.kind, d.recipients, d.composed_by, d.composed_at,
+       d.state::text AS state, d.decided_by, d.decided_at, d.message_ids,
+       c.name AS composed_by_name, a.name AS decided_by_name, d.key_id,
+       d.sealed_message
+FROM drafts d
+LEFT JOIN console_users c ON c.id = d.composed_by
+LEFT JOIN console_users a ON a.id = d.decided_by
+WHERE d.id = $1;
+
+-- name: draft_list_case
+SELECT d.id, d.case_id, d.kind, d.recipients, d.composed_by, d.composed_at,
+       d.state::text AS state, d.decided_by, d.decided_at, d.message_ids,
+       c.name AS composed_by_name, a.name AS decided_by_name
+FROM drafts d
+LEFT JOIN console_users c ON c.id = d.composed_by
+LEFT JOIN console_users a ON a.id = d.decided_by
+WHERE d.case_id = $1
+ORDER BY d.id;
+
+-- name: draft_list_awaiting
+SELECT d.id, d.case_id, d.kind, d.recipients, d.composed_by, d.composed_at,
+       d.state::text AS state, d.decided_by, d.decided_at, d.message_ids,
+       c.name AS composed_by_name, a.name AS decided_by_name
+FROM drafts d
+LEFT JOIN console_users c ON c.id = d.composed_by
+LEFT JOIN console_users a ON a.id = d.decided_by
+WHERE d.state = 'awaiting_approval'
+ORDER BY d.id;
+
+-- name: draft_approve
+UPDATE drafts
+SET state = 'approved', decided_by = $2, decided_at = $3, message_ids = $4
+WHERE id = $1 AND state = 'awaiting_approval' AND composed_by <> $2
+RETURNING id;
+
+-- name: draft_withdraw
+UPDATE drafts
+SET state = 'withdrawn', decided_by = $2, decided_at = $3
+WHERE id = $1 AND state = 'awaiting_approval' AND (composed_by = $2 OR $4::boolean)
+RETURNING id, case_id, kind, recipients, composed_by;
+
+-- name: case_latest_incoming
+SELECT id, sender, message_id, case_id, kind, created_at, received_at, envelope
+FROM inbox
+WHERE case_id = $1
+ORDER BY received_at DESC, id DESC
+LIMIT 1;
 -- console: auth
 
 -- name: console_user_insert
