@@ -27,6 +27,7 @@ from aiohttp import web
 from gateway.console import auth, rendering
 from gateway.console.context import OPERATORS, ConsoleContext
 from gateway.console.operator_status import (
+    KEYS_WARNING_DAYS,
     STUCK_LIMIT,
     days_left,
     local_client_statuses,
@@ -63,6 +64,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
                 "own_keys_valid_until": ctx.own_keys_valid_until,
                 "own_keys_days_left": days_left(ctx.own_keys_valid_until, now),
                 "requeued": request.query.get(REQUEUED_FLAG) == "1",
+                "keys_warning_days": KEYS_WARNING_DAYS,
             },
         )
 

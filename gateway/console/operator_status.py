@@ -29,6 +29,9 @@ from gateway.store import LocalClientSummary, OutboxRow, PeerSummary
 MAX_ERROR_CHARS = 120
 # Dead and rejected messages listed per state; more are counted but not shown.
 STUCK_LIMIT = 100
+# Keys that expire within this many days are flagged: new keys must reach every peer (by
+# their operators, pasting a snippet) before the old ones end, which takes days, not hours.
+KEYS_WARNING_DAYS = 14
 
 
 class Reachability(enum.StrEnum):

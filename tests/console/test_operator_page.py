@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import console_context
 from gateway.console import Role, build_console
+from gateway.console.operator_status import KEYS_WARNING_DAYS
 from gateway.demo.routes import VN_JSON, DemoRoute, load_sample
 from gateway.store import EmbeddedPostgres, IncomingEnvelope, Store
 from gateway.wire import uuid7
@@ -265,3 +266,18 @@ async def test_the_local_backlog_counts_waiting_and_held_deliveries(
         css: attrs["data-count"] for css in ("backlog", "held") for attrs in page.find("td", css)
     }
     assert counts == {"backlog": "2", "held": "1"}
+
+
+@pytest.mark.parametrize(("later", "warned"), [(timedelta(0), False), (timedelta(days=1), True)])
+async def test_keys_close_to_their_end_are_flagged(
+    console: ConsoleHarness, later: timedelta, warned: bool
+) -> None:
+    valid_until = console.ctx.own_keys_valid_until
+    assert valid_until is not None
+    # The console's clock moved to `later` past a point KEYS_WARNING_DAYS before the end.
+    console.clock.now = valid_until - timedelta(days=KEYS_WARNING_DAYS) + later
+    await console.sign_in(Role.OPERATOR)
+    page = Page(await (await console.client.get("/console/operator")).text())
+    assert bool(page.find("p", "error")) == warned
+    own = next(attrs for attrs in page.find("span", "keys") if "data-days" in attrs)
+    assert int(own["data-days"]) == (valid_until - console.clock.now).days
