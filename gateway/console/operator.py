@@ -74,11 +74,11 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             message_id = uuid.UUID(request.match_info["message_id"])
         except ValueError:
             raise web.HTTPNotFound() from None
-        if await ctx.store.get_outbox(message_id) is None:
-            raise web.HTTPNotFound()
         try:
             peer = await ctx.store.requeue(message_id, user.actor)
         except OutboxStateError:
+            if await ctx.store.get_outbox(message_id) is None:
+                raise web.HTTPNotFound() from None
             raise web.HTTPConflict(reason="not_requeueable") from None
         await ctx.store.audit(
             [AuditEntry(user.actor, "console.requeued", str(message_id), {"peer": peer})]
