@@ -193,6 +193,12 @@ async def test_every_listed_user_signs_in_on_its_running_node(demo: RunningDemo)
             async with session.get(f"{user.console}operator", allow_redirects=False) as page:
                 expected = 200 if user.role in {Role.OPERATOR, Role.ADMIN} else 403
                 assert page.status == expected, (user.node, user.name, page.status)
+                html = await page.text()
+            if user.node == "vn-gialai-blo" and page.status == 200:
+                # The demo's exchange delivered the BLO's handover to Ratanakiri.
+                assert re.search(
+                    r'data-peer="kh-ratanakiri-police" data-reachability="reachable"', html
+                ), html
 
 
 def _printed_curl(demo: RunningDemo) -> str:
