@@ -16,6 +16,7 @@ from gateway.console.i18n import format_local_datetime, load_translations
 from gateway.console.labels import msgid
 from gateway.crypto import seal
 from gateway.store import DeliveryOutcome, IncomingEnvelope
+from gateway.store.drafts import NewDraft
 from gateway.wire import Kind, canonical, envelope, uuid7
 from tests.console.conftest import NODE, PEER, ConsoleHarness
 
@@ -307,3 +308,35 @@ async def test_case_list_pages_keep_the_filters(
     assert re.findall(r'data-case="([^"]+)"', second) == [str(cases[0])]
     assert 'href="/console/cases?kind=victim_handover&amp;page=1"' in second
     assert 'class="next"' not in second
+
+
+async def test_a_draft_awaiting_approval_is_listed_and_shown_in_its_case(
+    console: ConsoleHarness,
+) -> None:
+    user = await console.sign_in(Role.OFFICER, "vi")
+    case = uuid.uuid4()
+    draft_id = await console.store.create_draft(
+        NewDraft(
+            case_id=case,
+            kind="victim_handover",
+            recipients=(PEER,),
+            composed_by=user.id,
+            composed_at=datetime.now(UTC),
+            key_id="k1",
+            sealed_message=b"sealed to our own key",
+        ),
+        actor=user.actor,
+    )
+    listing = await (await console.client.get("/console/cases?state=awaiting_approval")).text()
+    assert re.findall(r'<tr class="case" data-case="([^"]+)">', listing) == [str(case)]
+    assert 'data-state="awaiting_approval"' in listing
+    answer = await console.client.get(f"/console/cases/{case}")
+    assert answer.status == 200
+    page = await answer.text()
+    assert (
+        f'<article class="message draft" data-draft-id="{draft_id}" '
+        'data-state="awaiting_approval">' in page
+    )
+    # Its composer may withdraw it from here (compose's form).
+    assert f'action="/console/approvals/{draft_id}/withdraw"' in page
+    assert _articles(page) == []
