@@ -17,28 +17,33 @@ from tests.console.browser import (
     new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
 )
+from tests.console.cases_support import answer_to, handover_from_ratanakiri, receive, send
 from tests.console.conftest import ConsoleHarness
-from tests.console.test_cases_pages import _answer, _handover_from_ratanakiri, _receive, _send
-from tests.console.test_compose_browser import _signed_in
 
 
 async def test_a_khmer_reader_opens_a_handover_thread_from_the_list(
     console: ConsoleHarness, new_page: NewPage
 ) -> None:
-    proposal = _handover_from_ratanakiri()
+    proposal = handover_from_ratanakiri()
     proposal.ClearField("sender_reference")
-    sent_id, case = await _send(console, proposal)
-    await _receive(
+    sent_id, case = await send(console, proposal)
+    await receive(
         console,
-        _answer(canonical.ACTION_COUNTER_PROPOSE, case, sent_id),
+        answer_to(canonical.ACTION_COUNTER_PROPOSE, case, sent_id),
         case,
         in_reply_to=sent_id,
         at=datetime.now(UTC) + timedelta(minutes=1),
     )
     other = uuid.uuid4()
-    await _receive(console, _handover_from_ratanakiri(), other, at=datetime.now(UTC))
+    await receive(console, handover_from_ratanakiri(), other, at=datetime.now(UTC))
 
-    page = await _signed_in(console, new_page, Role.OFFICER, "km")
+    name, password = await console.add_user(Role.OFFICER, language="km")
+    page = await new_page()
+    await page.goto(str(console.client.make_url("/console/sign-in")))
+    await page.fill('input[name="name"]', name)
+    await page.fill('input[name="password"]', password)
+    await page.click("#sign-in")
+    await page.wait_for_url(re.compile(r".*/console/cases$"))
     messages = console_messages(page)
     await page.goto(str(console.client.make_url("/console/cases")))
     assert await page.locator("table.cases tr.case").count() == 2
