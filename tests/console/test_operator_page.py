@@ -120,7 +120,10 @@ async def test_operators_see_peers_and_stuck_messages_never_their_content(
     forms = {attrs.get("action") for name, attrs in page.elements if name == "form"}
     assert {f"/console/operator/requeue/{dead}", f"/console/operator/requeue/{rejected}"} <= forms
 
-    # Metadata only: the victim's name is nowhere, in either script.
+    # Metadata only: the victim's name is nowhere, in either script, nor on the linked case.
+    case_page = await console.client.get(sorted(cases)[0])
+    assert case_page.status == 200
+    html += await case_page.text()
     for name in (VICTIM, VICTIM_LATIN):
         assert name not in html
     (sample,) = load_sample(HANDOVER)
