@@ -1,8 +1,8 @@
 """Console pages: the case list (inbox and outbox by case) and one case's whole thread.
 
 Design notes:
-- A case is every message sent (one per recipient) and received under one case_id
-  (gateway.store.cases); drafts awaiting approval are compose's and join the case page.
+- A case is every message sent (one per recipient) and received under one case_id, with its
+  drafts not sent yet (gateway.store.cases); drafts are compose's, shown by metadata only.
 - Envelopes are opened off the event loop, a bounded number per page
   (gateway.console.case_view); a user outside CONTENT_READERS sees only the metadata of
   restricted and victim-protected messages, and every victim-protected message shown to a
@@ -91,7 +91,10 @@ def _filters(request: web.Request, peers: tuple[str, ...]) -> tuple[Filters, dic
             errors[name] = problem
             chosen[name] = None
     page_text = request.query.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and len(page_text) <= 6 else 0
+    # isascii: str.isdigit() also accepts digits int() refuses (superscripts); the length
+    # keeps int() within its bounds.
+    readable = page_text.isascii() and page_text.isdigit() and len(page_text) <= 6
+    page = int(page_text) if readable else 0
     if not 1 <= page <= MAX_PAGE:
         errors["page"] = N_("The page number is not valid.")
         page = 1

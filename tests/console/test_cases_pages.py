@@ -194,6 +194,8 @@ async def test_case_list_filters(console: ConsoleHarness, query: str, expected: 
         ("?peer=xx-nowhere", "peer"),
         ("?state=lost", "state"),
         ("?page=0", "page"),
+        ("?page=%C2%B2", "page"),
+        ("?page=" + "9" * 5000, "page"),
     ],
 )
 async def test_a_filter_outside_its_options_is_named(
