@@ -2,10 +2,8 @@
 
 Design notes:
 - A value is shown in the reader's language whatever the sender used: the table maps each
-  stored or canonical value to an English msgid, and the reader's catalogue (shell.po)
-  translates it with the group as its msgctxt, so translators work with the usual gettext
-  tools. The context keeps a label apart from the same English elsewhere: the state
-  "Received" and a form's "Received" (time) are different words in Vietnamese.
+  stored or canonical value to an English msgid marked with N_(), and the reader's catalogue
+  (shell.po) translates it, so translators work in one place with the usual gettext tools.
 - Values are lower-case snake case: as stored in the DB (states, roles) or the canonical
   enum's name without its prefix (SEX_FEMALE -> "female"). Enum members and ints of a
   canonical enum are accepted too. An unknown value comes back as itself: a partner's new
@@ -19,110 +17,111 @@ from collections.abc import Mapping
 
 from google.protobuf.descriptor import EnumDescriptor
 
+from gateway.console.i18n import N_
 from gateway.wire.blg.v1 import canonical_pb2, envelope_pb2
 
 LABELS: Mapping[str, Mapping[str, str]] = {
     "kind": {
-        "wanted_person_notice": "Wanted person notice",
-        "victim_handover": "Victim handover",
-        "hotline_alert": "Hotline alert",
+        "wanted_person_notice": N_("Wanted person notice"),
+        "victim_handover": N_("Victim handover"),
+        "hotline_alert": N_("Hotline alert"),
     },
     "action": {
-        "issue": "Issued",
-        "update": "Updated",
-        "cancel": "Cancelled",
-        "propose": "Proposed",
-        "accept": "Accepted",
-        "counter_propose": "Counter-proposed",
-        "reject": "Rejected",
-        "complete": "Completed",
+        "issue": N_("Issued"),
+        "update": N_("Updated"),
+        "cancel": N_("Cancelled"),
+        "propose": N_("Proposed"),
+        "accept": N_("Accepted"),
+        "counter_propose": N_("Counter-proposed"),
+        "reject": N_("Rejected"),
+        "complete": N_("Completed"),
     },
     "state": {
-        "queued": "Queued",
-        "sending": "Sending",
-        "delivered": "Delivered",
-        "rejected": "Refused by the recipient",
-        "expired": "Expired",
-        "dead": "Undeliverable",
-        "received": "Received",
-        "awaiting_approval": "Awaiting approval",
-        "approved": "Approved",
-        "withdrawn": "Withdrawn",
+        "queued": N_("Queued"),
+        "sending": N_("Sending"),
+        "delivered": N_("Delivered"),
+        "rejected": N_("Refused by the recipient"),
+        "expired": N_("Expired"),
+        "dead": N_("Undeliverable"),
+        "received": N_("Received"),
+        "awaiting_approval": N_("Awaiting approval"),
+        "approved": N_("Approved"),
+        "withdrawn": N_("Withdrawn"),
         # Local deliveries to the node's own systems (local_delivery_state).
-        "pending": "Waiting for the local system",
-        "delivering": "Handing to the local system",
-        "held": "Held for the operator",
+        "pending": N_("Waiting for the local system"),
+        "delivering": N_("Handing to the local system"),
+        "held": N_("Held for the operator"),
     },
     "handling": {
-        "normal": "Normal",
-        "restricted": "Restricted",
-        "victim_protected": "Victim protected",
+        "normal": N_("Normal"),
+        "restricted": N_("Restricted"),
+        "victim_protected": N_("Victim protected"),
     },
     "sex": {
-        "male": "Male",
-        "female": "Female",
-        "unknown": "Unknown",
+        "male": N_("Male"),
+        "female": N_("Female"),
+        "unknown": N_("Unknown"),
     },
     "need": {
-        "medical": "Medical care",
-        "psychological": "Psychological support",
-        "legal": "Legal assistance",
-        "interpreter": "Interpreter",
+        "medical": N_("Medical care"),
+        "psychological": N_("Psychological support"),
+        "legal": N_("Legal assistance"),
+        "interpreter": N_("Interpreter"),
     },
     "request": {
-        "arrest": "Arrest",
-        "locate": "Locate",
-        "inform": "Inform",
+        "arrest": N_("Arrest"),
+        "locate": N_("Locate"),
+        "inform": N_("Inform"),
     },
     "channel": {
-        "phone": "Phone",
-        "zalo": "Zalo",
-        "facebook": "Facebook",
-        "messaging": "Messaging app",
-        "walk_in": "In person",
+        "phone": N_("Phone"),
+        "zalo": N_("Zalo"),
+        "facebook": N_("Facebook"),
+        "messaging": N_("Messaging app"),
+        "walk_in": N_("In person"),
     },
     "category": {
-        "suspected_trafficking": "Suspected trafficking",
-        "missing": "Missing person",
-        "rescue": "Rescue",
-        "information": "Information",
+        "suspected_trafficking": N_("Suspected trafficking"),
+        "missing": N_("Missing person"),
+        "rescue": N_("Rescue"),
+        "information": N_("Information"),
     },
     "urgency": {
-        "critical": "Critical",
-        "high": "High",
-        "normal": "Normal",
+        "critical": N_("Critical"),
+        "high": N_("High"),
+        "normal": N_("Normal urgency"),
     },
     "role": {
-        "victim": "Victim",
-        "suspect": "Suspect",
+        "victim": N_("Victim"),
+        "suspect": N_("Suspect"),
     },
     "document_type": {
-        "vn_citizen_id": "Vietnamese citizen identity card",
-        "kh_national_id": "Cambodian national identity card",
-        "passport": "Passport",
-        "other": "Other document",
+        "vn_citizen_id": N_("Vietnamese citizen identity card"),
+        "kh_national_id": N_("Cambodian national identity card"),
+        "passport": N_("Passport"),
+        "other": N_("Other document"),
     },
     "user_role": {
-        "officer": "Officer",
-        "supervisor": "Supervisor",
-        "operator": "Operator",
-        "admin": "Administrator",
+        "officer": N_("Officer"),
+        "supervisor": N_("Supervisor"),
+        "operator": N_("Operator"),
+        "admin": N_("Administrator"),
     },
     "border_gate": {
-        "VN-LETHANH": "Le Thanh international border gate",
-        "KH-OYADAV": "O Yadav international border gate",
-        "VN-BOY": "Bo Y international border gate",
+        "VN-LETHANH": N_("Le Thanh international border gate"),
+        "KH-OYADAV": N_("O Yadav international border gate"),
+        "VN-BOY": N_("Bo Y international border gate"),
     },
     "province": {
-        "VN-30": "Gia Lai",
-        "VN-28": "Kon Tum",
-        "KH-16": "Ratanakiri",
-        "KH-19": "Stung Treng",
+        "VN-30": N_("Gia Lai"),
+        "VN-28": N_("Kon Tum"),
+        "KH-16": N_("Ratanakiri"),
+        "KH-19": N_("Stung Treng"),
     },
     "country": {
-        "VN": "Viet Nam",
-        "KH": "Cambodia",
-        "LA": "Laos",
+        "VN": N_("Viet Nam"),
+        "KH": N_("Cambodia"),
+        "LA": N_("Laos"),
     },
 }
 

@@ -154,9 +154,7 @@ def _ngettext(singular: str, plural: str, count: int) -> str:
 def label(group: str, value: object) -> str:
     """A coded value in the language of the page being rendered (template global)."""
     message = labels.msgid(group, value)
-    if message is None:
-        return str(value)
-    return str(_current().translations.pgettext(group, message))
+    return str(value) if message is None else _gettext(message)
 
 
 # The filters take the template context only so that Jinja never folds them over a constant
