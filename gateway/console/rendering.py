@@ -152,7 +152,7 @@ def _ngettext(singular: str, plural: str, count: int) -> str:
     return _current().translations.ungettext(singular, plural, count)
 
 
-_NUMBER_PLACEHOLDER = re.compile(r"%\((\w+)\)d")
+_PLACEHOLDER = re.compile(r"%\((\w+)\)([^a-zA-Z%]*)([a-zA-Z])")
 
 
 def _formatted(context: jinja2.runtime.Context, text: str, variables: dict[str, object]) -> str:
@@ -160,11 +160,21 @@ def _formatted(context: jinja2.runtime.Context, text: str, variables: dict[str, 
     among the values in the reader's digits: "៣ សារ" in Khmer, not "3 សារ"."""
     language = _current().language
     if language == "km":
-        text = _NUMBER_PLACEHOLDER.sub(r"%(\1)s", text)
+        # Only whole numbers shown plainly (%(n)s, %(n)d) are rewritten: a padded or
+        # fractional format is left to Python, in Latin digits, rather than broken.
+        placeholders = _PLACEHOLDER.findall(text)
+        plain = {name for name, spec, kind in placeholders if not spec and kind in "sd"}
+        plain -= {name for name, spec, kind in placeholders if spec or kind not in "sd"}
+        localised = {
+            name
+            for name in plain
+            if isinstance(variables.get(name), int) and not isinstance(variables.get(name), bool)
+        }
+        text = _PLACEHOLDER.sub(
+            lambda found: f"%({found[1]})s" if found[1] in localised else found[0], text
+        )
         variables = {
-            name: digits(value, language)
-            if isinstance(value, int | float) and not isinstance(value, bool)
-            else value
+            name: digits(value, language) if name in localised else value
             for name, value in variables.items()
         }
     if context.eval_ctx.autoescape:

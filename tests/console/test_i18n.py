@@ -228,9 +228,9 @@ def test_the_macros_work_when_imported_without_context(language: str, message: s
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("km", "កំហុស ៤០៣ លេខកូដ csrf_failed|១២ cases|៣ items|1 <b>|two parcels"),
-        ("vi", "Lỗi 403, mã csrf_failed|12 cases|3 items|1 <b>|two parcels"),
-        ("en", "Error 403, code csrf_failed|12 cases|3 items|1 <b>|two parcels"),
+        ("km", "កំហុស ៤០៣ លេខកូដ csrf_failed|១២ cases|៣ items|1 <b>|two parcels|12.2% at 007"),
+        ("vi", "Lỗi 403, mã csrf_failed|12 cases|3 items|1 <b>|two parcels|12.2% at 007"),
+        ("en", "Error 403, code csrf_failed|12 cases|3 items|1 <b>|two parcels|12.2% at 007"),
     ],
 )
 def test_numbers_inside_sentences_take_the_readers_digits(language: str, expected: str) -> None:
@@ -241,6 +241,7 @@ def test_numbers_inside_sentences_take_the_readers_digits(language: str, expecte
         '|{{ _("%(n)d cases", n=12) }}|{{ ngettext("%(num)d item", "%(num)d items", 3) }}'
         "|{% trans %}1 <b>{% endtrans %}"
         '|{{ ngettext("%(num)s parcel", "%(num)s parcels", 2, num="two") }}'
+        '|{{ _("%(share).1f%% at %(gate)03d", share=12.25, gate=7) }}'
     )
     with rendering.reading_in(language):
         shown = template.render()
