@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 def _draft_id(request: web.Request) -> int:
     text = request.match_info["draft_id"]
-    if not text.isdigit() or len(text) > 18:
+    # isascii: str.isdigit() also accepts superscripts, which int() refuses (a 500).
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise web.HTTPNotFound()
     return int(text)
 
