@@ -39,7 +39,7 @@ from aiohttp import web
 from babel.support import Translations
 from markupsafe import Markup
 
-from gateway.console import assets, labels
+from gateway.console import assets, bidi, labels
 from gateway.console.context import (
     CONSOLE_LANGUAGES,
     OPERATORS,
@@ -272,6 +272,8 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         # Smaller pages for slow links: no blank lines where block tags stood.
         trim_blocks=True,
         lstrip_blocks=True,
+        # A bidi override in a peer's text ends with that text (gateway/console/bidi.py).
+        finalize=bidi.finalize,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     # The extension's own new-style wrappers, replaced by ones that also localise digits
