@@ -253,6 +253,10 @@ def safe_next(target: str | None) -> str:
     default = f"{PREFIX}/"
     if not target or any(ch in target for ch in "\\\r\n\t") or target.startswith("//"):
         return default
+    if not (target.isascii() and target.isprintable()) or " " in target:
+        # A console URL is sent percent-encoded; a NUL or other control left raw would make
+        # the Location header unsendable (aiohttp drops the connection instead).
+        return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith(f"{PREFIX}/"):
         return default
