@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 import aiohttp
@@ -118,3 +119,35 @@ async def test_sign_in_never_redirects_off_the_console(
         303,
         "/console/cases" if expected == "/console/" else expected,
     )
+
+
+async def test_a_sign_in_flood_does_not_hold_up_signed_in_users(console: ConsoleHarness) -> None:
+    """Each attempt costs an Argon2id hash, and at most two run at once: a flood queues
+    there, while a signed-in officer's pages (a session look-up, no hash) answer at once.
+    The flood also locks the account it names (for lockout_duration: the design accepts
+    that a guesser can keep a known name locked, and the operator lifts it with
+    `gateway users passwd`); the officer already signed in keeps working."""
+    officer = await console.sign_in(Role.OFFICER)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as attacker:
+        form = await attacker.get(console.client.make_url("/console/sign-in"))
+        token = csrf_token_in(await form.text())
+        flood = [
+            asyncio.create_task(
+                attacker.post(
+                    console.client.make_url("/console/sign-in"),
+                    data={"name": name, "password": "not the password", "csrf_token": token},
+                    allow_redirects=False,
+                )
+            )
+            for number in range(40)
+            for name in [officer.name if number % 2 else f"nobody-{number}"]
+        ]
+        answer = await console.client.get("/console/cases")
+        assert answer.status == 200
+        unanswered = sum(not attempt.done() for attempt in flood)
+        statuses = [(await attempt).status for attempt in flood]
+    # Answered while most of the flood still waited for its hash.
+    assert unanswered >= len(flood) // 2
+    assert set(statuses) == {401}
+    actions = [row.action for row in await console.store.list_audit(1000)]
+    assert "console.locked_out" in actions
