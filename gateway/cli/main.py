@@ -13,6 +13,7 @@ from gateway.cli import (
     demo_cmd,
     keys_cmd,
     node_cmds,
+    status_cmd,
     users_cmd,
 )
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands)
     convert_cmd.register(commands)
     node_cmds.register(commands)
+    status_cmd.register(commands)
     delivery_cmds.register(commands)
     demo_cmd.register(commands)
     users_cmd.register(commands)
