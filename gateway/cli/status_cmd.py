@@ -21,7 +21,7 @@ from typing import Any
 
 from gateway.cli.common import add_config_argument, with_store
 from gateway.config import NodeConfig
-from gateway.ops.node_health import NodeHealth, node_health
+from gateway.ops.node_health import KEYS_WARNING_DAYS, SELF, NodeHealth, node_health
 from gateway.store import Store
 
 # A transport error's text can be long; the table keeps to one line per peer.
@@ -177,4 +177,11 @@ def as_table(health: NodeHealth) -> str:
             for key in health.keys
         ],
     )
+    ending = [(SELF, health.own_keys_days_left)] + [
+        (peer.id, peer.keys_days_left) for peer in health.peers
+    ]
+    for owner, days in ending:
+        if days is not None and days < KEYS_WARNING_DAYS:
+            whose = "this node's keys" if owner == SELF else f"the keys of {owner}"
+            lines.append(f"WARNING: {whose} end in {days} days (no key valid longer)")
     return "\n".join(lines)

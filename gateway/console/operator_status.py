@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.console.context import PeerView
+from gateway.ops import node_health
 from gateway.ops.node_health import Reachability, days_left, reachability
 from gateway.store import LocalClientSummary, OutboxRow, PeerSummary
 
@@ -24,9 +25,8 @@ from gateway.store import LocalClientSummary, OutboxRow, PeerSummary
 MAX_ERROR_CHARS = 120
 # Dead and rejected messages listed per state; more are counted but not shown.
 STUCK_LIMIT = 100
-# Keys that expire within this many days are flagged: new keys must reach every peer (by
-# their operators, pasting a snippet) before the old ones end, which takes days, not hours.
-KEYS_WARNING_DAYS = 14
+# Keys that expire within this many days are flagged, as by the alerts and `gateway status`.
+KEYS_WARNING_DAYS = node_health.KEYS_WARNING_DAYS
 
 
 class TimeUnit(enum.StrEnum):

@@ -34,6 +34,10 @@ from gateway.store import LocalClientSummary, PeerSummary, Store
 
 # The owner label of the node's own keys (peers are named by their ids).
 SELF = "self"
+# A party whose keys all end within this many days is flagged, by the console, `gateway status`
+# and the key-expiry alerts (config/prometheus/blg-alerts.yml) alike: a new key must reach
+# every peer, through their operators, before the old one ends, which takes days, not hours.
+KEYS_WARNING_DAYS = 30
 
 
 class Reachability(enum.StrEnum):
