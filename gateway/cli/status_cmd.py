@@ -36,7 +36,12 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_argument(status)
-    status.add_argument("--format", choices=["table", "json"], default="table")
+    status.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="a table for people (default) or JSON for scripts",
+    )
     status.set_defaults(handler=with_store(_status))
 
 
