@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck proto-lint alert-rules faketime unit proto demo clean
+.PHONY: test lint typecheck proto-lint alert-rules faketime chromium unit proto demo clean
 
 test: lint typecheck proto-lint alert-rules unit
 
@@ -42,7 +42,13 @@ faketime:
 	command -v faketime >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null)
 
-unit: $(STAMP) faketime
+# The console's browser tests drive Debian's Chromium through Playwright (tests/console/
+# browser.py); `playwright install` would download a browser build, which is not possible here.
+chromium:
+	test -x /usr/bin/chromium || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+unit: $(STAMP) faketime chromium
 	$(BIN)/pytest
 
 # Regenerates gateway/wire from proto/ with the pinned protoc; tests fail when it is stale.

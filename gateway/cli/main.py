@@ -13,6 +13,7 @@ from gateway.cli import (
     demo_cmd,
     keys_cmd,
     node_cmds,
+    users_cmd,
 )
 
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     node_cmds.register(commands)
     delivery_cmds.register(commands)
     demo_cmd.register(commands)
+    users_cmd.register(commands)
     return parser
 
 

@@ -28,10 +28,12 @@ from gateway.config.keyfiles import (
 from gateway.config.listen import is_loopback_host
 from gateway.config.loader import load_config
 from gateway.config.schema import (
+    DEFAULT_CONSOLE,
     DELIVERY_TYPES,
     KINDS,
     LANGUAGES,
     ApiListenConfig,
+    ConsoleConfig,
     DatabaseConfig,
     DeliveryType,
     DropFolderDelivery,
@@ -66,6 +68,7 @@ from gateway.config.values import (
 from gateway.wire import Kind
 
 __all__ = [
+    "DEFAULT_CONSOLE",
     "DELIVERY_TYPES",
     "KINDS",
     "LANGUAGES",
@@ -73,6 +76,7 @@ __all__ = [
     "ApiListenConfig",
     "ConfigError",
     "ConfigIssue",
+    "ConsoleConfig",
     "DatabaseConfig",
     "DeliveryType",
     "DropFolderDelivery",

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from gateway.config.console import read_console
 from gateway.config.issues import ConfigError, ConfigIssue
 from gateway.config.keyfiles import (
     KeyAlgorithm,
@@ -48,6 +49,7 @@ from gateway.config.listen import (
 from gateway.config.schema import (
     CLIENT_ID_PATTERN,
     COUNTRY_PATTERN,
+    DEFAULT_CONSOLE,
     DEFAULT_DATABASE,
     DEFAULT_LIMITS,
     DEFAULT_PEER_TLS,
@@ -211,6 +213,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     )
     retry = r.optional("retry", lambda item: _read_retry(item, per_batch), DEFAULT_RETRY)
     retention = r.optional("retention", _read_retention, DEFAULT_RETENTION)
+    console = r.optional("console", read_console, DEFAULT_CONSOLE)
     _check_retention_against_lifetime(r, retention, limits)
     _check_in_flight_against_batch(r, listen, limits)
     r.finish()
@@ -227,6 +230,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         retention=retention,
         limits=limits,
         routing=routing,
+        console=console,
     )
 
 

@@ -310,12 +310,27 @@ class LimitsConfig:
     max_clock_skew: timedelta = timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """Sessions and sign-in of the console (section `console:`)."""
+
+    # A session unused this long ends (a screen left open at a shared desk).
+    session_idle_timeout: timedelta = timedelta(minutes=30)
+    # A session ends this long after its sign-in, however busy: a stolen cookie is not
+    # good for ever.
+    session_lifetime: timedelta = timedelta(hours=12)
+    # Failed sign-ins in a row after which the account is locked for lockout_duration.
+    lockout_after_failures: int = 5
+    lockout_duration: timedelta = timedelta(minutes=15)
+
+
 DEFAULT_DATABASE = DatabaseConfig()
 DEFAULT_PEER_TLS = PeerTlsConfig()
 DEFAULT_RATE_LIMIT = RateLimitConfig()
 DEFAULT_RETRY = RetryConfig()
 DEFAULT_RETENTION = RetentionConfig()
 DEFAULT_LIMITS = LimitsConfig()
+DEFAULT_CONSOLE = ConsoleConfig()
 DEFAULT_LISTENER_LIMITS = ListenerLimits()
 # Relative to the config file's directory, like every other path in the file.
 DEFAULT_STATE_DIR = Path("state")
@@ -338,6 +353,7 @@ class NodeConfig:
     limits: LimitsConfig
     # Last, with a default, so that code constructing a NodeConfig by keyword keeps working.
     routing: tuple[RoutingRule, ...] = ()
+    console: ConsoleConfig = DEFAULT_CONSOLE
 
     def peer(self, peer_id: str) -> PeerConfig | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
+from gateway.config import DEFAULT_CONSOLE
 from gateway.crypto import Keyring
 from gateway.federation.outgoing import Dispatcher
 from gateway.store import Store
@@ -64,10 +65,11 @@ class ConsoleUser:
 class ConsoleSettings:
     """Session and sign-in rules (config section `console:`)."""
 
-    session_idle_timeout: timedelta = timedelta(minutes=30)
-    session_lifetime: timedelta = timedelta(hours=12)
-    lockout_after_failures: int = 5
-    lockout_duration: timedelta = timedelta(minutes=15)
+    # The defaults are the config's (gateway.config.schema.ConsoleConfig), in one place.
+    session_idle_timeout: timedelta = DEFAULT_CONSOLE.session_idle_timeout
+    session_lifetime: timedelta = DEFAULT_CONSOLE.session_lifetime
+    lockout_after_failures: int = DEFAULT_CONSOLE.lockout_after_failures
+    lockout_duration: timedelta = DEFAULT_CONSOLE.lockout_duration
     # Cookies get the Secure attribute whenever the local listener speaks TLS.
     secure_cookies: bool = False
 

@@ -326,3 +326,79 @@ WITH gone AS (
     RETURNING 1
 )
 SELECT count(*) FROM gone;
+
+-- console: auth
+
+-- name: console_user_insert
+INSERT INTO console_users (name, role, language, password_hash, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $5)
+ON CONFLICT (name) DO NOTHING
+RETURNING id;
+
+-- name: console_user_list
+SELECT id, name, role::text AS role, language, disabled, failed_signins, locked_until, created_at
+FROM console_users
+ORDER BY name;
+
+-- name: console_user_for_sign_in
+-- The row stays locked until the attempt's outcome is written: attempts on one account are
+-- judged one after the other, so concurrent guesses cannot outrun the lock-out.
+SELECT id, name, role::text AS role, language, password_hash, disabled, locked_until
+FROM console_users
+WHERE name = $1
+FOR UPDATE;
+
+-- name: console_user_sign_in_failed
+-- The failure that reaches the limit locks the account and starts a new count.
+UPDATE console_users SET
+    failed_signins = CASE WHEN failed_signins + 1 >= $3 THEN 0 ELSE failed_signins + 1 END,
+    locked_until = CASE WHEN failed_signins + 1 >= $3 THEN $2 + $4::interval ELSE locked_until END,
+    updated_at = $2
+WHERE id = $1
+RETURNING locked_until, coalesce(locked_until > $2, false) AS locked;
+
+-- name: console_user_signed_in
+UPDATE console_users SET failed_signins = 0, updated_at = $2 WHERE id = $1;
+
+-- name: console_user_disable
+UPDATE console_users SET disabled = true, updated_at = $2
+WHERE name = $1 AND NOT disabled
+RETURNING id;
+
+-- name: console_user_find
+SELECT id, name, role::text AS role, language, disabled, failed_signins, locked_until, created_at
+FROM console_users
+WHERE name = $1;
+
+-- name: console_user_set_password
+-- A new password also lifts a lock-out: it is how an administrator lets a locked-out user in.
+UPDATE console_users SET password_hash = $2, failed_signins = 0, locked_until = NULL,
+    updated_at = $3
+WHERE name = $1
+RETURNING id;
+
+-- name: console_sessions_end_others
+WITH gone AS (
+    DELETE FROM console_sessions WHERE user_id = $1 AND id_sha256 IS DISTINCT FROM $2
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: console_session_insert
+INSERT INTO console_sessions (id_sha256, user_id, csrf_token, created_at, last_seen_at, expires_at)
+VALUES ($1, $2, $3, $4, $4, $5);
+
+-- name: console_sessions_purge
+DELETE FROM console_sessions WHERE expires_at <= $1 OR last_seen_at <= $1 - $2::interval;
+
+-- name: console_session_touch
+-- A session counts only while its user is enabled, before its absolute end and within the
+-- idle timeout; each use moves the idle end.
+UPDATE console_sessions s SET last_seen_at = $2
+FROM console_users u
+WHERE s.id_sha256 = $1 AND u.id = s.user_id AND NOT u.disabled
+  AND s.expires_at > $2 AND s.last_seen_at > $2 - $3::interval
+RETURNING u.id, u.name, u.role::text AS role, u.language, s.csrf_token;
+
+-- name: console_session_delete
+DELETE FROM console_sessions WHERE id_sha256 = $1 RETURNING user_id;

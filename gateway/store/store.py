@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 
 from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.console_users import ConsoleUsers
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
 from gateway.store.queries import Q, migrations
@@ -95,7 +96,7 @@ class SessionLock:
             self._connection.terminate()
 
 
-class Store(LocalFeed):
+class Store(LocalFeed, ConsoleUsers):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:

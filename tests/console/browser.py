@@ -1,0 +1,129 @@
+"""Real Chromium for the console's browser tests, driven by Playwright.
+
+Debian's Chromium (/usr/bin/chromium, installed by `make test` when missing) rather than
+Playwright's own download: `playwright install` needs the network, the tests must not. Each
+test gets a fresh profile under tmp_path, so no cookie, cache or font survives between tests,
+and `new_page()` opens each page in a context of its own (its own cookies: one signed-in
+person each). Screenshots go to artefacts/console/ (ignored by git) for people to look at.
+
+Use: `from tests.console.browser import browser_fixture, new_page_fixture  # noqa: F401` in
+a test module (they are the `browser` and `new_page` fixtures), then `page = await
+new_page()`; `console_messages(page)` collects what the page logs (CSP violations among
+them), `await khmer_font_loaded(page)` checks document.fonts and `await screenshot(page,
+"name")` saves one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    async_playwright,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts" / "console"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}  # a small laptop
+# Long enough for a first page on a loaded 2-core machine, short enough to fail a hung test.
+TIMEOUT_MS = 30_000
+
+NewPage = Callable[[], Awaitable[Page]]
+
+
+@pytest.fixture(name="browser")
+async def browser_fixture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Browser]:
+    """A Chromium whose profile (--user-data-dir) is a fresh folder under tmp_path."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    # Playwright refuses --user-data-dir among the arguments of launch() and makes a fresh
+    # profile folder in its driver's temporary folder instead: that folder is tmp_path.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture(name="new_page")
+async def new_page_fixture(browser: Browser) -> AsyncIterator[NewPage]:
+    """Opens a page in a new browser context: each page has its own cookies, so two pages
+    are two people signed in side by side."""
+    contexts: list[BrowserContext] = []
+
+    async def open_page() -> Page:
+        context = await browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return await context.new_page()
+
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            await context.close()
+
+
+def console_messages(page: Page) -> list[ConsoleMessage]:
+    """Everything `page` logs from now on (errors include CSP violations)."""
+    messages: list[ConsoleMessage] = []
+
+    def keep(message: ConsoleMessage) -> None:
+        messages.append(message)
+
+    page.on("console", keep)
+    return messages
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Saves the whole page as artefacts/console/<name>.png."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    await page.screenshot(path=path, full_page=True)
+    return path
+
+
+async def khmer_font_loaded(page: Page) -> bool:
+    """Whether the page's Noto Sans Khmer face has loaded (after document.fonts.ready)."""
+    result = await page.evaluate(
+        """async () => {
+            await document.fonts.ready;
+            const faces = [...document.fonts].filter(f => f.family.includes("Noto Sans Khmer"));
+            return faces.some(f => f.status === "loaded")
+                && document.fonts.check('16px "Noto Sans Khmer"', "ក");
+        }"""
+    )
+    return bool(result)
+
+
+__all__ = [
+    "ARTEFACTS",
+    "CHROMIUM",
+    "browser_fixture",
+    "console_messages",
+    "khmer_font_loaded",
+    "new_page_fixture",
+    "screenshot",
+]

@@ -1,0 +1,100 @@
+"""The console's frame in real Chromium: Khmer is drawn with the gateway's own font, and the
+Content-Security-Policy stops inline script."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from gateway.console.rendering import LANGUAGE_COOKIE
+from tests.console.browser import (
+    NewPage,
+    browser_fixture,  # noqa: F401 - the `browser` fixture
+    console_messages,
+    khmer_font_loaded,
+    new_page_fixture,  # noqa: F401 - the `new_page` fixture
+    screenshot,
+)
+from tests.console.shell_app import shell_app
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TestServer]:
+    running = TestServer(shell_app(), host="127.0.0.1")
+    await running.start_server()
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+async def test_a_khmer_page_loads_the_khmer_font(server: TestServer, new_page: NewPage) -> None:
+    page = await new_page()
+    await page.context.add_cookies(
+        [{"name": LANGUAGE_COOKIE, "value": "km", "url": str(server.make_url("/console/"))}]
+    )
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    answer = await page.goto(str(server.make_url("/console/probe/forbidden")))
+    assert answer is not None
+    assert answer.status == 403
+    assert await page.get_attribute("html", "lang") == "km"
+    assert await khmer_font_loaded(page)
+    assert str(server.make_url("/console/static/fonts/NotoSansKhmer.ttf")) in fetched
+    await screenshot(page, "shell-error-km")
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+async def test_other_pages_do_not_fetch_the_whole_khmer_font(
+    server: TestServer, new_page: NewPage, language: str
+) -> None:
+    """Their only Khmer text, the switcher's "ខ្មែរ", is drawn from a small subset."""
+    page = await new_page()
+    await page.context.add_cookies(
+        [{"name": LANGUAGE_COOKIE, "value": language, "url": str(server.make_url("/console/"))}]
+    )
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    await page.goto(str(server.make_url("/console/probe/page?role=supervisor")))
+    drawn = await page.evaluate(
+        """async () => {
+            await document.fonts.ready;
+            return document.fonts.check('16px "Khmer language name"', "ខ្មែរ");
+        }"""
+    )
+    assert drawn
+    assert str(server.make_url("/console/static/fonts/NotoSansKhmer-switcher.ttf")) in fetched
+    assert str(server.make_url("/console/static/fonts/NotoSansKhmer.ttf")) not in fetched
+    await screenshot(page, f"shell-page-{language}")
+
+
+async def test_the_policy_blocks_inline_script(server: TestServer, new_page: NewPage) -> None:
+    page = await new_page()
+    messages = console_messages(page)
+    await page.goto(str(server.make_url("/console/probe/page")))
+    # Script injected into the page (as an attacker's markup would be) must not run.
+    ran = await page.evaluate(
+        """() => new Promise(resolve => {
+            window.__ran = false;
+            document.addEventListener("securitypolicyviolation", () => resolve(window.__ran));
+            const script = document.createElement("script");
+            script.textContent = "window.__ran = true";
+            document.body.appendChild(script);
+        })"""
+    )
+    assert ran is False
+    assert any("Content Security Policy" in message.text for message in messages)
+
+
+async def test_each_page_has_its_own_cookies_and_the_profile_is_under_tmp_path(
+    server: TestServer, new_page: NewPage, tmp_path: Path
+) -> None:
+    first, second = await new_page(), await new_page()
+    await first.goto(str(server.make_url("/console/lang/km?next=/console/probe/page")))
+    await second.goto(str(server.make_url("/console/probe/page")))
+    assert await first.get_attribute("html", "lang") == "km"
+    assert await second.get_attribute("html", "lang") == "vi"  # the node's country
+    assert any(tmp_path.glob("playwright*profile*")), list(tmp_path.iterdir())
