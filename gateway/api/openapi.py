@@ -22,8 +22,9 @@ def _errors(*statuses: int) -> dict[str, Any]:
         415: "Unknown format or Content-Type.",
         422: (
             "The document or a record in it is invalid, exceeds a decoding bound "
-            "(document_too_complex), cannot be routed, or would seal larger than "
-            "limits.max_envelope_bytes (message_too_large); nothing queued."
+            "(document_too_complex), cannot be routed, would seal larger than "
+            "limits.max_envelope_bytes (message_too_large), or answers a message this node "
+            "does not know (unknown_message); nothing queued."
         ),
     }
     return {
@@ -75,6 +76,17 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                             "in": "query",
                             "required": False,
                             "description": "Attach the messages to an existing case.",
+                            "schema": {"type": "string", "format": "uuid"},
+                        },
+                        {
+                            "name": "in_reply_to",
+                            "in": "query",
+                            "required": False,
+                            "description": "Id of a message this node sent or received that "
+                            "these messages answer: they join its case (case_id may then be "
+                            "left out; if given it must be that case) and carry the id to the "
+                            "peer. 400 invalid_parameter when it is not a UUID; 422 "
+                            "unknown_message when this node neither sent nor received it.",
                             "schema": {"type": "string", "format": "uuid"},
                         },
                     ],
@@ -265,6 +277,10 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                                     "from": {"type": "string"},
                                     "kind": {"type": "string"},
                                     "case_id": {"type": "string", "format": "uuid"},
+                                    "in_reply_to": {
+                                        "type": ["string", "null"],
+                                        "description": "Id of the message this one answers.",
+                                    },
                                     "received_at": {"type": ["string", "null"]},
                                     "format": {"type": "string"},
                                     "media_type": {"type": "string"},

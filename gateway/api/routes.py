@@ -179,6 +179,9 @@ class LocalApi:
                 uuid.UUID(case_id)
             except ValueError:
                 raise ApiError(400, "invalid_parameter", "case_id: expected a UUID") from None
+        in_reply_to = await self._answered(request.query.get("in_reply_to", ""), case_id)
+        if in_reply_to is not None:
+            case_id = str(in_reply_to[1])
         data = await request.read()
         if not data:
             raise ApiError(422, "invalid_document", "body: expected a document, got none")
@@ -222,6 +225,8 @@ class LocalApi:
                 )
             if case_id:
                 message.case_id = case_id
+            if in_reply_to is not None:
+                message.in_reply_to = str(in_reply_to[0])
         problems = []
         for decoded in result.messages:
             try:
@@ -263,6 +268,33 @@ class LocalApi:
             },
             status=202,
         )
+
+    async def _answered(self, text: str, case_id: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+        """The message an answer replies to and its case (the gateway links the answer to the
+        case, so a local system needs no case id of ours); None when no in_reply_to."""
+        if not text:
+            return None
+        try:
+            message_id = uuid.UUID(text)
+        except ValueError:
+            raise ApiError(
+                400, "invalid_parameter", "in_reply_to: expected the UUID of a message"
+            ) from None
+        found = await self._store.case_of_message(message_id)
+        if found is None:
+            raise ApiError(
+                422,
+                "unknown_message",
+                "in_reply_to: no message with this id was sent or received by this node",
+            )
+        if case_id and uuid.UUID(case_id) != found:
+            raise ApiError(
+                400,
+                "invalid_parameter",
+                "case_id: the message in_reply_to names belongs to another case; "
+                "give one of them only",
+            )
+        return message_id, found
 
     async def get_message(self, request: web.Request) -> web.Response:
         client = self._client(request)
@@ -346,8 +378,14 @@ class LocalApi:
                 adapter.format_id,
                 type(error).__name__,
             )
-            return {"document": None, "warnings": [], "error": "cannot_render"}
+            return {
+                "document": None,
+                "warnings": [],
+                "error": "cannot_render",
+                "in_reply_to": None,
+            }
         return {
+            "in_reply_to": message.in_reply_to or None,
             "document": encoded.data.decode("utf-8-sig"),
             "warnings": [{"location": w.location, "message": w.message} for w in encoded.warnings],
         }

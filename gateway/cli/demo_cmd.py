@@ -23,7 +23,10 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
         description="Generate keys and configs for the four nodes of the first federation, "
         "start one embedded PostgreSQL and the four nodes as processes on 127.0.0.1, send the "
         "partners' sample messages between them and show each one's delivery and signed "
-        "receipt. Then keep the nodes running until Ctrl-C, or stop with --once.",
+        "receipt. Every node gets a console user per role and a local API client; their "
+        "passwords and tokens go into a 0600 file in the work directory. Then keep the nodes "
+        "running until Ctrl-C (printing each console's URL and a curl to try the API), or stop "
+        "with --once.",
     )
     demo.add_argument(
         "--once",

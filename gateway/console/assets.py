@@ -16,11 +16,13 @@ Design notes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from types import MappingProxyType
 
 from aiohttp import web
 from fontTools import subset  # type: ignore[import-untyped]  # fontTools ships no types
@@ -74,16 +76,19 @@ def font_subset(font: bytes, text: str) -> bytes:
     return bytes(out.getvalue())
 
 
-def load(khmer_switcher_text: str) -> dict[str, Asset]:
-    """Every asset by its path under /console/static/."""
+@functools.cache
+def load(khmer_switcher_text: str) -> Mapping[str, Asset]:
+    """Every asset by its path under /console/static/ (read and cut once per process)."""
     font = khmer_font()
     stylesheet = resources.files("gateway.console") / "static" / STYLESHEET
-    return {
-        STYLESHEET: Asset(stylesheet.read_bytes(), "text/css"),
-        KHMER_FONT: Asset(font, "font/ttf"),
-        KHMER_SWITCHER_FONT: Asset(font_subset(font, khmer_switcher_text), "font/ttf"),
-        FONT_LICENCE: Asset((_font_package() / "LICENSE").read_bytes(), "text/plain"),
-    }
+    return MappingProxyType(
+        {
+            STYLESHEET: Asset(stylesheet.read_bytes(), "text/css"),
+            KHMER_FONT: Asset(font, "font/ttf"),
+            KHMER_SWITCHER_FONT: Asset(font_subset(font, khmer_switcher_text), "font/ttf"),
+            FONT_LICENCE: Asset((_font_package() / "LICENSE").read_bytes(), "text/plain"),
+        }
+    )
 
 
 def _serve(asset: Asset) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -97,7 +102,7 @@ def _serve(asset: Asset) -> Callable[[web.Request], Awaitable[web.Response]]:
     return serve
 
 
-def routes(assets: dict[str, Asset]) -> list[web.RouteDef]:
+def routes(assets: Mapping[str, Asset]) -> list[web.RouteDef]:
     return [web.get(f"/static/{name}", _serve(asset)) for name, asset in assets.items()]
 
 

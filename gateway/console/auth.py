@@ -40,11 +40,7 @@ from aiohttp.web_exceptions import NotAppKeyWarning
 
 from gateway.console import accounts, rendering
 from gateway.console.context import ConsoleContext, ConsoleUser, Role
-
-
-def N_(message: str) -> str:  # noqa: N802 - until the shell's gateway.console.i18n is merged
-    return message
-
+from gateway.console.i18n import N_
 
 PREFIX = "/console"
 SIGN_IN_PATH = f"{PREFIX}/sign-in"
@@ -52,13 +48,15 @@ START_PATH = f"{PREFIX}/cases"
 SESSION_COOKIE = "blg_session"
 SIGN_IN_COOKIE = "blg_signin"
 COOKIE_PATH = f"{PREFIX}/"
+STATIC_PREFIX = f"{PREFIX}/static/"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 # The shape of secrets.token_urlsafe(32); a cookie of another shape is replaced.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 # The cookie's session id of a signed-in request, for sign-out (auth's own key).
 SESSION_ID = web.RequestKey("blg_session_id", str)
-# Longer than any sign-in name; longer input is refused without a database round trip.
+# Longer than any sign-in name (63): what is typed into the field is cut to this, so a
+# megabyte pasted there is neither looked up nor shown again.
 MAX_NAME_CHARS = 256
 
 REFUSED = N_(
@@ -86,15 +84,12 @@ def csrf_failed() -> web.HTTPForbidden:
 
 
 def _safe_next(target: str | None) -> str:
-    """`target` if it is a console path on this site; otherwise the start page."""
-    if not target or any(ch in target for ch in "\\\r\n\t") or target.startswith("//"):
+    """Where to go after signing in: `target` if it is a console page on this site (never
+    sign-in or sign-out themselves), otherwise the start page."""
+    path = rendering.safe_next(target)
+    if urlsplit(path).path in (f"{PREFIX}/", SIGN_IN_PATH, f"{PREFIX}/sign-out"):
         return START_PATH
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith(COOKIE_PATH):
-        return START_PATH
-    if parts.path in (SIGN_IN_PATH, f"{PREFIX}/sign-out"):
-        return START_PATH
-    return target
+    return path
 
 
 def sign_in_redirect(request: web.Request) -> web.HTTPSeeOther:
@@ -147,7 +142,10 @@ def middlewares(ctx: ConsoleContext) -> Sequence[Any]:
     async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
         _put(request, "user", None)
         _put(request, "csrf_token", "")
-        session_id = request.cookies.get(SESSION_COOKIE)
+        # Static assets need no user: no database round trip for each stylesheet or font.
+        session_id = (
+            None if request.path.startswith(STATIC_PREFIX) else request.cookies.get(SESSION_COOKIE)
+        )
         live = None
         if session_id:
             live = await accounts.live_session(ctx.store, ctx.settings, session_id, now=ctx.clock())
@@ -241,9 +239,14 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             # Same page, same status, whatever the reason; the name is kept in the field
             # (it is what the user typed) but the password never comes back.
             return sign_in_page(request, name=name[:MAX_NAME_CHARS], refused=True, status=401)
+        previous = request.get(SESSION_ID)
+        if previous is not None:
+            # Signing in again (as someone else, say) ends the session the browser had.
+            await accounts.sign_out(ctx.store, previous, now=ctx.clock())
         response = web.HTTPSeeOther(_safe_next(request.query.get("next")))
+        # blg_signin stays: it lets a sign-in form open in another tab work, and is good for
+        # nothing but signing in.
         _set_cookie(ctx, response, SESSION_COOKIE, signed_in.session_id)
-        _clear_cookie(ctx, response, SIGN_IN_COOKIE)
         raise response
 
     async def sign_out(request: web.Request) -> web.StreamResponse:

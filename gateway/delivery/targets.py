@@ -42,6 +42,9 @@ class Document:
     data: bytes
     media_type: str
     extension: str
+    # Id of the message this one answers (canonical in_reply_to), "" when none: native
+    # formats do not hold it, so webhooks carry it in a header.
+    in_reply_to: str = ""
 
 
 class LocalTarget(Protocol):
@@ -103,6 +106,8 @@ class WebhookTarget:
             "BLG-From": delivery.sender,
             "BLG-Signature": webhook_signature(self._secret, int(time.time()), key, document.data),
         }
+        if document.in_reply_to:
+            headers["BLG-In-Reply-To"] = document.in_reply_to
         try:
             async with self._session.post(
                 self._url, data=document.data, headers=headers, timeout=self._timeout

@@ -133,7 +133,10 @@ class LocalDeliveryQueue(ExclusiveWorker):
         except DecodeError:
             raise Unrenderable("decode_error") from None
         return Document(
-            encoded.data, self._adapter.media_type, _extension(self._adapter.media_type)
+            encoded.data,
+            self._adapter.media_type,
+            _extension(self._adapter.media_type),
+            message.in_reply_to,
         )
 
 

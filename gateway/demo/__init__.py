@@ -6,6 +6,8 @@ separate `gateway run` process (processes.py), submits canonical versions of the
 sample messages through each sender's own database (routes.py, exchange.py), and shows each
 message reaching its signed receipt. Everything runs on 127.0.0.1 over plain HTTP, which the
 config loader allows on loopback only; everything it starts is stopped when it ends (runner.py).
+Left running, it is a place to try things by hand: console users for every role and a local
+API client on every node, their secrets in one 0600 file, and a printed `curl` (newcomer.py).
 
 It shows operators' facts only (nodes, kinds, references, states, times), never what the
 messages say: the samples are fictional, but the habit is the one production needs.

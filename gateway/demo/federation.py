@@ -8,8 +8,13 @@ starts has proven the key and config formats end to end, and a mistake here is r
 config error before any process is started.
 
 Every node sends and receives every kind to and from every other node: the demo is about the
-exchange, not about route policy. Retry backoff is short (200 ms, capped at 5 s) so that a node
-that comes up a little after its peers is caught up within a second or two.
+exchange, not about route policy. Every node also has one local API client, as an agency's
+case system would: a generated bearer token (only its SHA-256 in the config; the token itself
+in a 0600 file beside it, for the printed `curl`), its agency's native partner format plus
+canonical JSON, every kind, and a drop folder (0700) into which incoming messages are written.
+
+Retry backoff is short (200 ms, capped at 5 s) so that a node that comes up a little after its
+peers is caught up within a second or two.
 
 Ports are found by binding port 0 on 127.0.0.1 and releasing them, which leaves a short window
 in which another program could take one; a node that cannot bind exits, and the demo then
@@ -20,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import secrets
 import socket
 from collections.abc import Mapping, Sequence
@@ -43,6 +47,7 @@ from gateway.config import (
     load_config,
 )
 from gateway.crypto import KeyValidity, OwnKeyPair
+from gateway.ops.private_files import private_folder, write_new_private
 
 LOOPBACK = "127.0.0.1"
 # Keys are made fresh for every run; a month covers any demo left running.
@@ -114,6 +119,25 @@ def demo_agency(node_id: str) -> DemoAgency:
     raise KeyError(node_id)
 
 
+# Each agency's own system speaks its partner format (shared/partners/); canonical JSON is
+# there for whoever tries the API by hand.
+NATIVE_FORMATS = {"VN": "vn-police-json", "KH": "kh-police-xml"}
+CANONICAL_FORMAT = "canonical-json"
+API_CLIENT_ID = "demo-client"
+
+
+@dataclass(frozen=True)
+class DemoApiClient:
+    """A node's local API client: what a case system would be given by its operator."""
+
+    id: str
+    token: str = field(repr=False)
+    token_file: Path
+    formats: tuple[str, ...]
+    # Incoming messages are written here, in the first of `formats`.
+    drop_folder: Path
+
+
 @dataclass(frozen=True)
 class DemoNode:
     """One node of the demo federation: its files, its ports, its loaded config."""
@@ -124,6 +148,7 @@ class DemoNode:
     log_file: Path
     federation_port: int
     api_port: int
+    api_client: DemoApiClient
     config: NodeConfig = field(repr=False)
 
     @property
@@ -151,6 +176,7 @@ class _NodePlan:
     key: _PublishedKey
     federation_port: int
     api_port: int
+    api_client: DemoApiClient
     dsn: str = field(repr=False)
 
 
@@ -190,31 +216,31 @@ def make_federation_configs(
             key=_generate_keys(workdir / agency.id, agency, validity),
             federation_port=next(ports),
             api_port=next(ports),
+            api_client=_make_api_client(workdir / agency.id, agency),
             dsn=dsns[agency.id],
         )
         for agency in agencies
     ]
     # /metrics wants a bearer token: one for all the demo's nodes, in a file only we can read.
     token = secrets.token_urlsafe(24)
-    token_file = metrics_token_file(workdir)
-    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(token + "\n")
-    token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+    _write_token(metrics_token_file(workdir), token)
+    token_sha256 = _sha256_hex(token)
     nodes: list[DemoNode] = []
     for plan in plans:
         directory = workdir / plan.agency.id
         config_file = directory / "node.yaml"
         peers = [peer for peer in plans if peer.agency.id != plan.agency.id]
-        config_file.write_text(
-            f"# Demo config of {plan.agency.id}, written by `gateway demo`.\n"
-            + yaml.dump(
-                _node_document(plan, peers, token_sha256),
-                Dumper=_ConfigDumper,
-                sort_keys=False,
-                allow_unicode=True,
-            ),
-            encoding="utf-8",
+        write_new_private(
+            config_file,
+            (
+                f"# Demo config of {plan.agency.id}, written by `gateway demo`.\n"
+                + yaml.dump(
+                    _node_document(plan, peers, token_sha256),
+                    Dumper=_ConfigDumper,
+                    sort_keys=False,
+                    allow_unicode=True,
+                )
+            ).encode(),
         )
         nodes.append(
             DemoNode(
@@ -224,6 +250,7 @@ def make_federation_configs(
                 log_file=workdir / f"{plan.agency.id}.log",
                 federation_port=plan.federation_port,
                 api_port=plan.api_port,
+                api_client=plan.api_client,
                 config=_load_checked(config_file),
             )
         )
@@ -240,9 +267,7 @@ def _generate_keys(directory: Path, agency: DemoAgency, validity: KeyValidity) -
     private_text = format_private_key_file(
         PrivateKeyMaterial(agency.id, key_id, pair.signing_seed, pair.encryption_secret)
     )
-    descriptor = os.open(private_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as private_file:
-        private_file.write(private_text)
+    write_new_private(private_key_file, private_text.encode())
     public = pair.public()
     snippet = format_public_keys_snippet(
         agency.id,
@@ -256,8 +281,31 @@ def _generate_keys(directory: Path, agency: DemoAgency, validity: KeyValidity) -
             )
         ],
     )
-    (keys_directory / f"{key_id}.public.yaml").write_text(snippet, encoding="utf-8")
+    write_new_private(keys_directory / f"{key_id}.public.yaml", snippet.encode())
     return _PublishedKey(key_id, validity, private_key_file, snippet)
+
+
+def _make_api_client(directory: Path, agency: DemoAgency) -> DemoApiClient:
+    """A fresh token in a 0600 file and an empty 0700 drop folder, under the node's directory."""
+    private_folder(directory)
+    client = DemoApiClient(
+        id=API_CLIENT_ID,
+        token=secrets.token_urlsafe(32),
+        token_file=directory / f"{API_CLIENT_ID}.token",
+        formats=(NATIVE_FORMATS[agency.country], CANONICAL_FORMAT),
+        drop_folder=directory / "inbox",
+    )
+    _write_token(client.token_file, client.token)
+    private_folder(client.drop_folder)
+    return client
+
+
+def _write_token(path: Path, token: str) -> None:
+    write_new_private(path, (token + "\n").encode())
+
+
+def _sha256_hex(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def metrics_token_file(workdir: Path) -> Path:
@@ -313,6 +361,16 @@ def _node_document(
                 "receive": [str(kind) for kind in KINDS],
             }
             for peer in peers
+        ],
+        "local_clients": [
+            {
+                "id": node.api_client.id,
+                "token_sha256": _sha256_hex(node.api_client.token),
+                "formats": list(node.api_client.formats),
+                "kinds": [str(kind) for kind in KINDS],
+                # Relative to the config file, which sits in the same node directory.
+                "delivery": {"type": "drop_folder", "path": node.api_client.drop_folder.name},
+            }
         ],
         "retry": {"initial_backoff": RETRY_INITIAL_BACKOFF, "max_backoff": RETRY_MAX_BACKOFF},
     }

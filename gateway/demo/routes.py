@@ -49,13 +49,18 @@ class SampleError(ValueError):
     """A demo sample is missing or is not a blg.v1.Message."""
 
 
-def load_sample(route: DemoRoute) -> list[canonical.Message]:
-    """The messages of a route's sample file, decoded by its format's adapter."""
+def load_sample_bytes(route: DemoRoute) -> bytes:
+    """A route's sample file as the partner wrote it."""
     source = resources.files("gateway.demo") / "samples" / route.sample
     try:
-        data = source.read_bytes()
+        return source.read_bytes()
     except OSError as error:
         raise SampleError(f"cannot read demo sample {route.sample}: {error.strerror}") from None
+
+
+def load_sample(route: DemoRoute) -> list[canonical.Message]:
+    """The messages of a route's sample file, decoded by its format's adapter."""
+    data = load_sample_bytes(route)
     try:
         result = adapter_for(route.format).decode(data)
     except DocumentInvalid as invalid:

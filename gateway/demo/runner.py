@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from gateway.console import Role
 from gateway.demo.exchange import (
     DELIVERY_TIMEOUT_SECONDS,
     DeliveryReport,
@@ -44,6 +45,14 @@ from gateway.demo.federation import (
     DemoSetupError,
     make_federation_configs,
     metrics_token_file,
+)
+from gateway.demo.newcomer import (
+    CURL_ROUTE,
+    create_users,
+    curl_command,
+    place_curl_sample,
+    print_newcomer_guide,
+    write_users_file,
 )
 from gateway.demo.processes import NodeFailedError, start_nodes, wait_until_ready
 from gateway.demo.routes import DEMO_ROUTES, SampleError
@@ -167,6 +176,12 @@ async def _run(options: DemoOptions, signals: StopSignals, out: TextIO) -> int:
         for node in nodes:
             stores[node.id] = await Store.connect(dsns[node.id], min_size=1, max_size=2)
             cleanup.push_async_callback(stores[node.id].close)
+        users = await create_users(nodes, stores)
+        users_file = write_users_file(workdir, users, nodes)
+        print(
+            f"demo: {len(users)} console users created ({len(Role)} roles on each node)",
+            file=out,
+        )
         sent = await send_samples(DEMO_ROUTES, {node.id: node for node in nodes}, stores)
         print(
             f"demo: {len(DEMO_ROUTES)} partner samples queued as {len(sent)} messages; "
@@ -182,6 +197,11 @@ async def _run(options: DemoOptions, signals: StopSignals, out: TextIO) -> int:
 
         if not options.once:
             print_running_federation(nodes, workdir, out)
+            sender = next(node for node in nodes if node.id == CURL_ROUTE.sender)
+            curl = curl_command(sender, place_curl_sample(workdir))
+            print(file=out)
+            print_newcomer_guide(nodes, users_file, curl, out)
+            print("Press Ctrl-C (or send SIGTERM) to stop the nodes and PostgreSQL.", file=out)
             await signals.wait()
             print("demo: stopping the nodes and PostgreSQL", file=out)
         return 0 if all_delivered else 1
@@ -261,4 +281,3 @@ def print_running_federation(nodes: Sequence[DemoNode], workdir: Path, out: Text
         f"Configs are in {workdir}/<node>/node.yaml; try `gateway outbox list --config {example}`.",
         file=out,
     )
-    print("Press Ctrl-C (or send SIGTERM) to stop the nodes and PostgreSQL.", file=out)

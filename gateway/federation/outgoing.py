@@ -17,6 +17,7 @@ from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
 from gateway.policy import RoutePolicy
 from gateway.policy.identifiers import IdentifierInvalid, normalise_identifiers
 from gateway.store import AuditEntry, DroppedFile, OutgoingEnvelope, Store
+from gateway.store.drafts import DraftApproval
 from gateway.wire import Kind, canonical, envelope, uuid7
 
 _NOTICE_ACTIONS = frozenset(
@@ -87,6 +88,11 @@ class Dispatcher:
         self._policy = policy
         self._ttl = message_ttl
         self._clock = clock
+
+    def sendable_to(self, kind: Kind) -> tuple[str, ...]:
+        """The peers this node may send kind to (configuration order), e.g. for a form's list
+        of recipients."""
+        return tuple(peer for peer, kinds in self._sendable.items() if kind.value in kinds)
 
     def recipients(self, message: canonical.Message, requested: Sequence[str]) -> tuple[str, ...]:
         """The peers asked for, or those the routing rules choose; refused when none."""
@@ -178,12 +184,17 @@ class Dispatcher:
         *,
         actor: str,
         local_client: str | None = None,
+        approval: DraftApproval | None = None,
     ) -> list[Queued]:
-        """Queue message for each recipient (or the routed ones); a new case gets an id here."""
+        """Queue message for each recipient (or the routed ones); a new case gets an id here.
+
+        approval: a console draft approved in the same transaction (see Store.enqueue);
+        DraftNotAwaiting or OwnDraft from gateway.store.drafts when it cannot be, and then
+        nothing is queued."""
         self.normalise(message)
         await self._link_case(message)
         prepared = self._prepare(message, recipients, actor, local_client)
-        await self._store.enqueue(prepared.items, prepared.audit)
+        await self._store.enqueue(prepared.items, prepared.audit, approval=approval)
         return prepared.queued
 
     async def submit_all(

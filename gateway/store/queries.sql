@@ -327,6 +327,63 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone;
 
+
+-- console: compose (drafts awaiting a second person's approval; see 0007_console_drafts.sql)
+
+-- name: draft_insert
+INSERT INTO drafts (case_id, kind, recipients, composed_by, composed_at, key_id,
+                    sealed_message)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id;
+
+-- name: draft_get
+SELECT d.id, d.case_id, d.kind, d.recipients, d.composed_by, d.composed_at,
+       d.state::text AS state, d.decided_by, d.decided_at, d.message_ids,
+       c.name AS composed_by_name, a.name AS decided_by_name, d.key_id,
+       d.sealed_message
+FROM drafts d
+LEFT JOIN console_users c ON c.id = d.composed_by
+LEFT JOIN console_users a ON a.id = d.decided_by
+WHERE d.id = $1;
+
+-- name: draft_list_case
+SELECT d.id, d.case_id, d.kind, d.recipients, d.composed_by, d.composed_at,
+       d.state::text AS state, d.decided_by, d.decided_at, d.message_ids,
+       c.name AS composed_by_name, a.name AS decided_by_name
+FROM drafts d
+LEFT JOIN console_users c ON c.id = d.composed_by
+LEFT JOIN console_users a ON a.id = d.decided_by
+WHERE d.case_id = $1
+ORDER BY d.id;
+
+-- name: draft_list_awaiting
+SELECT d.id, d.case_id, d.kind, d.recipients, d.composed_by, d.composed_at,
+       d.state::text AS state, d.decided_by, d.decided_at, d.message_ids,
+       c.name AS composed_by_name, a.name AS decided_by_name
+FROM drafts d
+LEFT JOIN console_users c ON c.id = d.composed_by
+LEFT JOIN console_users a ON a.id = d.decided_by
+WHERE d.state = 'awaiting_approval'
+ORDER BY d.id;
+
+-- name: draft_approve
+UPDATE drafts
+SET state = 'approved', decided_by = $2, decided_at = $3, message_ids = $4
+WHERE id = $1 AND state = 'awaiting_approval' AND composed_by <> $2
+RETURNING id;
+
+-- name: draft_withdraw
+UPDATE drafts
+SET state = 'withdrawn', decided_by = $2, decided_at = $3
+WHERE id = $1 AND state = 'awaiting_approval' AND (composed_by = $2 OR $4::boolean)
+RETURNING id, case_id, kind, recipients, composed_by;
+
+-- name: case_latest_incoming
+SELECT id, sender, message_id, case_id, kind, created_at, received_at, envelope
+FROM inbox
+WHERE case_id = $1
+ORDER BY received_at DESC, id DESC
+LIMIT 1;
 -- console: auth
 
 -- name: console_user_insert
@@ -402,3 +459,70 @@ RETURNING u.id, u.name, u.role::text AS role, u.language, s.csrf_token;
 
 -- name: console_session_delete
 DELETE FROM console_sessions WHERE id_sha256 = $1 RETURNING user_id;
+
+-- console: cases
+-- A case is every outbox row (one per recipient) and inbox row sharing a case_id. Its state
+-- is that of its latest message ('received' for an incoming one); peers are everyone it was
+-- exchanged with. Pages are bounded by the caller (at most 100 cases).
+
+-- name: case_list
+WITH messages AS (
+    SELECT case_id, kind, recipient AS peer, state::text AS state, queued_at AS at,
+           'out' AS direction, id AS row_id
+    FROM outbox
+    UNION ALL
+    SELECT case_id, kind, sender, 'received', received_at, 'in', id
+    FROM inbox
+), cases AS (
+    SELECT case_id,
+           max(at) AS last_at,
+           min(at) AS first_at,
+           array_agg(DISTINCT kind ORDER BY kind) AS kinds,
+           array_agg(DISTINCT peer ORDER BY peer) AS peers,
+           count(*) FILTER (WHERE direction = 'out') AS sent,
+           count(*) FILTER (WHERE direction = 'in') AS received,
+           (array_agg(state ORDER BY at DESC, direction, row_id DESC))[1] AS latest_state,
+           (array_agg(direction ORDER BY at DESC, direction, row_id DESC))[1] AS latest_direction,
+           (array_agg(row_id ORDER BY at DESC, direction, row_id DESC))[1] AS latest_row
+    FROM messages
+    GROUP BY case_id
+)
+SELECT case_id, last_at, first_at, kinds, peers, sent, received, latest_state,
+       latest_direction, latest_row, count(*) OVER () AS total
+FROM cases
+WHERE ($1::text IS NULL OR $1 = ANY (kinds))
+  AND ($2::text IS NULL OR $2 = ANY (peers))
+  AND ($3::text IS NULL OR latest_state = $3)
+ORDER BY last_at DESC, case_id DESC
+LIMIT $4 OFFSET $5;
+
+-- name: case_envelopes
+SELECT 'out' AS direction, id AS row_id, envelope FROM outbox WHERE id = ANY ($1::bigint[])
+UNION ALL
+SELECT 'in', id, envelope FROM inbox WHERE id = ANY ($2::bigint[]);
+
+-- name: case_thread
+SELECT 'out' AS direction, o.id AS row_id, o.message_id, o.recipient AS peer, o.kind,
+       o.handling, o.state::text AS state, o.queued_at AS at, o.queued_at,
+       r.received_at AS receipt_at, r.accepted AS receipt_accepted,
+       NULL::timestamptz AS received_at, o.envelope
+FROM outbox o LEFT JOIN receipts r USING (message_id)
+WHERE o.case_id = $1
+UNION ALL
+SELECT 'in', i.id, i.message_id, i.sender, i.kind, NULL, 'received', i.received_at,
+       i.created_at, NULL, NULL, i.received_at, i.envelope
+FROM inbox i
+WHERE i.case_id = $1
+ORDER BY at, direction DESC, row_id
+LIMIT $2;
+
+-- name: case_of_message
+-- Our own message first; then the earliest-received incoming one (message ids are the
+-- sender's: two peers could use the same one).
+SELECT case_id FROM (
+    SELECT case_id, 0 AS rank, queued_at AS at FROM outbox WHERE message_id = $1
+    UNION ALL
+    SELECT case_id, 1, received_at FROM inbox WHERE message_id = $1
+) found
+ORDER BY rank, at
+LIMIT 1;

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 
 from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
+from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
 from gateway.store.queries import Q, migrations
@@ -96,7 +98,7 @@ class SessionLock:
             self._connection.terminate()
 
 
-class Store(LocalFeed, ConsoleUsers):
+class Store(LocalFeed, ConsoleUsers, Cases, Drafts):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
@@ -136,14 +138,21 @@ class Store(LocalFeed, ConsoleUsers):
         audit: Sequence[AuditEntry],
         *,
         dropped_file: DroppedFile | None = None,
+        approval: DraftApproval | None = None,
     ) -> None:
         """Queue sealed envelopes and their audit entries atomically, and wake the senders.
 
         dropped_file, when given, is recorded in the same transaction, so a file from a
-        drop folder is either fully queued and remembered, or neither.
+        drop folder is either fully queued and remembered, or neither. approval, when given,
+        approves a console draft first in that transaction (see gateway.store.drafts): the
+        draft is approved and queued, or neither.
         """
         now = _now()
         async with self._pool.acquire() as connection, connection.transaction():
+            if approval is not None:
+                await self._approve_draft(
+                    connection, approval, [item.message_id for item in items], now
+                )
             if dropped_file is not None:
                 try:
                     await connection.execute(

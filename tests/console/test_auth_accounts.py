@@ -12,6 +12,7 @@ import hashlib
 import threading
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from gateway.console import ConsoleSettings, Role, accounts
@@ -267,3 +268,17 @@ async def test_concurrent_hashes_are_bounded(store: Store, monkeypatch: pytest.M
     results = await asyncio.gather(*attempts)
     assert all(signed_in is not None for signed_in, _ in results)
     assert most == accounts.MAX_CONCURRENT_HASHES
+
+
+async def test_a_hand_written_disable_ends_the_sessions_too(store: Store, database: str) -> None:
+    """The trigger, not only the store's statement, ends a disabled user's sessions."""
+    await _user(store)
+    signed_in, _ = await sign_in(store, SETTINGS, name="lan.nguyen", password=PASSWORD, now=T0)
+    assert signed_in is not None
+    connection = await asyncpg.connect(database)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM console_sessions") == 1
+        await connection.execute("UPDATE console_users SET disabled = true")
+        assert await connection.fetchval("SELECT count(*) FROM console_sessions") == 0
+    finally:
+        await connection.close()

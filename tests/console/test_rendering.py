@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -10,8 +11,15 @@ import aiohttp_jinja2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
-from gateway.console.rendering import CONTENT_SECURITY_POLICY, LANGUAGE_COOKIE, setup
+from gateway.console import assets
+from gateway.console.rendering import (
+    CONTENT_SECURITY_POLICY,
+    LANGUAGE_COOKIE,
+    LANGUAGE_NAMES,
+    setup,
+)
 from tests.console.shell_app import SECRET, fake_context, shell_app
 
 Client = TestClient[web.Request, web.Application]
@@ -285,3 +293,12 @@ def test_no_template_holds_what_the_policy_would_block() -> None:
         source, _filename, _uptodate = env.loader.get_source(env, name)
         found += [f"{name}: {what}" for what, pattern in _INLINE.items() if pattern.search(source)]
     assert not found
+
+
+def test_the_switcher_font_is_a_small_cut_of_the_khmer_font() -> None:
+    font = assets.khmer_font()
+    cut = assets.font_subset(font, LANGUAGE_NAMES["km"])
+    covered = TTFont(io.BytesIO(cut)).getBestCmap()
+    assert all(ord(char) in covered for char in LANGUAGE_NAMES["km"])
+    assert ord("ក") not in covered  # nothing beyond the word
+    assert len(cut) < len(font) // 20

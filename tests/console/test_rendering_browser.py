@@ -18,6 +18,7 @@ from tests.console.browser import (
     new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
 )
+from tests.console.conftest import ConsoleHarness
 from tests.console.shell_app import shell_app
 
 
@@ -98,3 +99,19 @@ async def test_each_page_has_its_own_cookies_and_the_profile_is_under_tmp_path(
     assert await first.get_attribute("html", "lang") == "km"
     assert await second.get_attribute("html", "lang") == "vi"  # the node's country
     assert any(tmp_path.glob("playwright*profile*")), list(tmp_path.iterdir())
+
+
+async def test_the_real_sign_in_page_in_khmer(console: ConsoleHarness, new_page: NewPage) -> None:
+    """build_console over a real node and PostgreSQL, as an officer in Cambodia meets it."""
+    page = await new_page()
+    messages = console_messages(page)
+    url = str(console.client.make_url("/console/sign-in"))
+    await page.context.add_cookies([{"name": LANGUAGE_COOKIE, "value": "km", "url": url}])
+    answer = await page.goto(url)
+    assert answer is not None
+    assert answer.status == 200
+    assert await page.get_attribute("html", "lang") == "km"
+    assert await khmer_font_loaded(page)
+    assert await page.locator("script:not([src])").count() == 0
+    assert [m.text for m in messages if m.type == "error"] == []
+    await screenshot(page, "shell-sign-in-km")
