@@ -1,8 +1,8 @@
 """Console pages: the case list (inbox and outbox by case) and one case's whole thread.
 
 Design notes:
-- A case is every message sent (one per recipient) and received under one case_id
-  (gateway.store.cases); drafts awaiting approval are compose's and join the case page.
+- A case is every message sent (one per recipient) and received under one case_id, with its
+  drafts not sent yet (gateway.store.cases); drafts are compose's, shown by metadata only.
 - Envelopes are opened off the event loop, a bounded number per page
   (gateway.console.case_view); a user outside CONTENT_READERS sees only the metadata of
   restricted and victim-protected messages, and every victim-protected message shown to a
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -33,12 +32,24 @@ from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
 from gateway.console.i18n import N_
 from gateway.console.rendering import render
 from gateway.store import AuditEntry
-from gateway.store.cases import MAX_THREAD_MESSAGES, CaseSummary
+from gateway.store.cases import MAX_THREAD_MESSAGES, CaseSummary, Direction, Latest
+from gateway.store.drafts import DraftRow
+from gateway.wire import canonical
 
 PAGE_SIZE = 50
 MAX_PAGE = 10_000
 KINDS = ("wanted_person_notice", "victim_handover", "hotline_alert")
-STATES = ("queued", "sending", "delivered", "rejected", "expired", "dead", "received")
+STATES = (
+    "awaiting_approval",
+    "queued",
+    "sending",
+    "delivered",
+    "rejected",
+    "expired",
+    "dead",
+    "received",
+    "withdrawn",
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,10 @@ def _filters(request: web.Request, peers: tuple[str, ...]) -> tuple[Filters, dic
             errors[name] = problem
             chosen[name] = None
     page_text = request.query.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and len(page_text) <= 6 else 0
+    # isascii: str.isdigit() also accepts digits int() refuses (superscripts); the length
+    # keeps int() within its bounds.
+    readable = page_text.isascii() and page_text.isdigit() and len(page_text) <= 6
+    page = int(page_text) if readable else 0
     if not 1 <= page <= MAX_PAGE:
         errors["page"] = N_("The page number is not valid.")
         page = 1
@@ -106,12 +120,16 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             total = page.total
             latest = [(case.latest_direction, case.latest_row) for case in page.cases]
             envelopes = await ctx.store.case_envelopes(latest)
-            # A row purged by retention since the list was read has no envelope: no action.
-            present = [key for key in latest if key in envelopes]
-            opened = dict(
+            # Drafts are not opened here; a row purged by retention since the list was read
+            # has no envelope: neither shows an action.
+            present: list[tuple[Direction, int]] = []
+            for direction, row_id in latest:
+                if direction != "draft" and (direction, row_id) in envelopes:
+                    present.append((direction, row_id))
+            opened: dict[tuple[Latest, int], canonical.Message | None] = dict(
                 zip(
                     present,
-                    await open_many(ctx.keyring, [(key[0], envelopes[key]) for key in present]),
+                    await open_many(ctx.keyring, [(d, envelopes[(d, r)]) for d, r in present]),
                     strict=True,
                 )
             )
@@ -184,10 +202,10 @@ def _answerable(user: ConsoleUser, kinds: list[str], messages: list[MessageView]
     )
 
 
-async def _drafts(ctx: ConsoleContext, case_id: uuid.UUID) -> list[Any]:
-    """Drafts of this case awaiting approval or withdrawn (compose's store, metadata only)."""
-    del ctx, case_id
-    return []
+async def _drafts(ctx: ConsoleContext, case_id: uuid.UUID) -> list[DraftRow]:
+    """Drafts of this case awaiting approval or withdrawn (metadata only); an approved one
+    is on the page as the messages it queued."""
+    return [d for d in await ctx.store.drafts_for_case(case_id) if d.state != "approved"]
 
 
 async def _audit_protected(

@@ -146,6 +146,7 @@ class StuckMessage:
     """A dead or rejected outgoing message: metadata only, never its content."""
 
     message_id: uuid.UUID
+    case_id: uuid.UUID
     kind: str
     peer: str
     state: str
@@ -161,6 +162,7 @@ def stuck_messages(rows: Sequence[OutboxRow]) -> list[StuckMessage]:
     stuck = [
         StuckMessage(
             message_id=row.message_id,
+            case_id=row.case_id,
             kind=row.kind,
             peer=row.recipient,
             state=row.state,

@@ -37,6 +37,7 @@ import jinja2
 import jinja2.runtime
 from aiohttp import web
 from babel.support import Translations
+from markupsafe import Markup
 
 from gateway.console import assets, labels
 from gateway.console.context import (
@@ -151,6 +152,52 @@ def _ngettext(singular: str, plural: str, count: int) -> str:
     return _current().translations.ungettext(singular, plural, count)
 
 
+_PLACEHOLDER = re.compile(r"%\((\w+)\)([^a-zA-Z%]*)([a-zA-Z])")
+
+
+def _formatted(context: jinja2.runtime.Context, text: str, variables: dict[str, object]) -> str:
+    """Jinja's new-style gettext formatting (escaped values, "%%" for "%"), with the numbers
+    among the values in the reader's digits: "៣ សារ" in Khmer, not "3 សារ"."""
+    language = _current().language
+    if language == "km":
+        # Only whole numbers shown plainly (%(n)s, %(n)d) are rewritten: a padded or
+        # fractional format is left to Python, in Latin digits, rather than broken.
+        placeholders = _PLACEHOLDER.findall(text)
+        plain = {name for name, spec, kind in placeholders if not spec and kind in "sd"}
+        plain -= {name for name, spec, kind in placeholders if spec or kind not in "sd"}
+        localised = {
+            name
+            for name in plain
+            if isinstance(variables.get(name), int) and not isinstance(variables.get(name), bool)
+        }
+        text = _PLACEHOLDER.sub(
+            lambda found: f"%({found[1]})s" if found[1] in localised else found[0], text
+        )
+        variables = {
+            name: digits(value, language) if name in localised else value
+            for name, value in variables.items()
+        }
+    if context.eval_ctx.autoescape:
+        # Catalogue text is trusted markup, the values are escaped: as Jinja's i18n does.
+        return Markup(text) % variables  # noqa: S704
+    return text % variables
+
+
+# Positional-only, as in Jinja's own wrappers: a template may pass `num=` (or any name) as a
+# formatting value beside the count.
+@jinja2.pass_context
+def _template_gettext(context: jinja2.runtime.Context, message: str, /, **variables: object) -> str:
+    return _formatted(context, _gettext(message), variables)
+
+
+@jinja2.pass_context
+def _template_ngettext(
+    context: jinja2.runtime.Context, singular: str, plural: str, count: int, /, **variables: object
+) -> str:
+    variables.setdefault("num", count)
+    return _formatted(context, _ngettext(singular, plural, count), variables)
+
+
 def label(group: str, value: object) -> str:
     """A coded value in the language of the page being rendered (template global)."""
     message = labels.msgid(group, value)
@@ -227,6 +274,9 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # The extension's own new-style wrappers, replaced by ones that also localise digits
+    # (its `_` and {% trans %} call whatever `gettext`/`ngettext` are).
+    env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)
     static = assets.load(LANGUAGE_NAMES["km"])
 
     def peer_name(peer_id: str) -> str:

@@ -17,12 +17,12 @@ from gateway.crypto.envelope import (
     SealedEnvelope,
     open_envelope,
     parse_header,
-    reopen_sent,
     reopen_stored,
     seal,
     sealed_length,
 )
 from gateway.crypto.keys import Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
+from gateway.crypto.own_copy import reopen_sent
 from gateway.crypto.receipt import ReceiptFacts, ReceiptInvalid, sign_receipt, verify_receipt
 
 __all__ = [

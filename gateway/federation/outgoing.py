@@ -223,11 +223,23 @@ class Dispatcher:
         return queued
 
     async def _link_case(self, message: canonical.Message) -> None:
-        """A message with no case id that reuses an own reference joins that reference's case:
-        a local system's update or cancellation of a notice (same so_hieu / ref) needs no id
-        of ours to stay in the notice's case."""
+        """A message with no case id joins the case of the message it answers (in_reply_to,
+        sent or received here), else the case its own reference opened: a local system's
+        answer, or its update or cancellation of a notice (same so_hieu / ref), needs no id
+        of ours to stay in the case."""
         body = message.WhichOneof("body")
-        if message.case_id or not message.sender_reference or body is None:
+        if message.case_id or body is None:
+            return
+        if message.in_reply_to:
+            try:
+                answered = uuid.UUID(message.in_reply_to)
+            except ValueError:
+                answered = None
+            found = None if answered is None else await self._store.case_of_message(answered)
+            if found is not None:
+                message.case_id = str(found)
+                return
+        if not message.sender_reference:
             return
         found = await self._store.case_for_reference(body, message.sender_reference)
         if found is not None:

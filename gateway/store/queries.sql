@@ -461,9 +461,10 @@ RETURNING u.id, u.name, u.role::text AS role, u.language, s.csrf_token;
 DELETE FROM console_sessions WHERE id_sha256 = $1 RETURNING user_id;
 
 -- console: cases
--- A case is every outbox row (one per recipient) and inbox row sharing a case_id. Its state
--- is that of its latest message ('received' for an incoming one); peers are everyone it was
--- exchanged with. Pages are bounded by the caller (at most 100 cases).
+-- A case is every outbox row (one per recipient), inbox row and unsent draft (compose's
+-- table) sharing a case_id. Its state is that of its latest message ('received' for an
+-- incoming one, the draft's state for a draft); peers are everyone it was exchanged with.
+-- Pages are bounded by the caller (at most 100 cases).
 
 -- name: case_list
 WITH messages AS (
@@ -473,6 +474,11 @@ WITH messages AS (
     UNION ALL
     SELECT case_id, kind, sender, 'received', received_at, 'in', id
     FROM inbox
+    UNION ALL
+    -- Drafts not (yet) sent: an approved one is in the outbox already.
+    SELECT case_id, kind, unnest(recipients), state::text, composed_at, 'draft', id
+    FROM drafts
+    WHERE state <> 'approved'
 ), cases AS (
     SELECT case_id,
            max(at) AS last_at,
@@ -481,13 +487,14 @@ WITH messages AS (
            array_agg(DISTINCT peer ORDER BY peer) AS peers,
            count(*) FILTER (WHERE direction = 'out') AS sent,
            count(*) FILTER (WHERE direction = 'in') AS received,
+           count(DISTINCT row_id) FILTER (WHERE direction = 'draft') AS drafts,
            (array_agg(state ORDER BY at DESC, direction, row_id DESC))[1] AS latest_state,
            (array_agg(direction ORDER BY at DESC, direction, row_id DESC))[1] AS latest_direction,
            (array_agg(row_id ORDER BY at DESC, direction, row_id DESC))[1] AS latest_row
     FROM messages
     GROUP BY case_id
 )
-SELECT case_id, last_at, first_at, kinds, peers, sent, received, latest_state,
+SELECT case_id, last_at, first_at, kinds, peers, sent, received, drafts, latest_state,
        latest_direction, latest_row, count(*) OVER () AS total
 FROM cases
 WHERE ($1::text IS NULL OR $1 = ANY (kinds))

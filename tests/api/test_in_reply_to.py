@@ -14,9 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from google.protobuf import json_format
 
 from gateway.store import Store
-from gateway.wire import uuid7
+from gateway.wire import canonical, uuid7
 from tests.delivery.conftest import Webhook
 from tests.federation.harness import Federation, local_client
 
@@ -91,7 +92,7 @@ async def test_an_answer_joins_the_original_case_on_both_sides(
         "url": f"http://127.0.0.1:{webhook.port}/blg-inbox",
         "hmac_secret": "a-shared-secret-of-at-least-32-characters",
     }
-    rtk_token, rtk_client = local_client("police-records", ["kh-police-xml"])
+    rtk_token, rtk_client = local_client("police-records", ["kh-police-xml", "canonical-json"])
     await federation.add(POLICE, RATANAKIRI)
     federation.sections[POLICE] = {"local_clients": [police_client]}
     federation.sections[RATANAKIRI] = {"local_clients": [rtk_client]}
@@ -166,6 +167,26 @@ async def test_an_answer_joins_the_original_case_on_both_sides(
     assert headers["BLG-Case-Id"] == case
     assert headers["BLG-In-Reply-To"] == proposal["id"]
 
+    # A document that names what it answers itself (canonical JSON can) joins the case too.
+    completion = canonical.Message(
+        sender_reference="RTK-HO-2026-001",
+        action=canonical.ACTION_COMPLETE,
+        handling=canonical.HANDLING_VICTIM_PROTECTED,
+        in_reply_to=proposal["id"],
+        victim_handover=canonical.VictimHandover(border_gate="VN-LETHANH"),
+    )
+    completion.issued_at.GetCurrentTime()
+    status, completed = await _post(
+        federation,
+        RATANAKIRI,
+        rtk_token,
+        "application/vnd.blg.canonical+json",
+        json_format.MessageToJson(completion).encode(),
+        to=POLICE,
+    )
+    assert status == 202, completed
+    assert completed["messages"][0]["case_id"] == case
+
     case_id = uuid.UUID(case)
     assert await _thread(federation, POLICE, case_id) == [
         ("out", proposal["id"]),
@@ -174,4 +195,5 @@ async def test_an_answer_joins_the_original_case_on_both_sides(
     assert await _thread(federation, RATANAKIRI, case_id) == [
         ("in", proposal["id"]),
         ("out", answer["id"]),
+        ("out", completed["messages"][0]["id"]),
     ]

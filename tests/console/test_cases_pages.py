@@ -6,90 +6,25 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from adapters import adapter_for
 from gateway.console import Role
 from gateway.console.i18n import format_local_datetime, load_translations
 from gateway.console.labels import msgid
-from gateway.crypto import seal
-from gateway.store import DeliveryOutcome, IncomingEnvelope
-from gateway.wire import Kind, canonical, envelope, uuid7
-from tests.console.conftest import NODE, PEER, ConsoleHarness
+from gateway.store import DeliveryOutcome
+from gateway.store.drafts import NewDraft
+from gateway.wire import canonical
+from tests.console.cases_support import (
+    NAMES,
+    answer_to,
+    handover_from_ratanakiri,
+    receive,
+    send,
+)
+from tests.console.conftest import PEER, ConsoleHarness
 
-PARTNERS = Path(__file__).resolve().parents[3] / "shared" / "partners"
-# Names in the Cambodian sample, in both scripts.
-NAMES = [("ង្វៀន ធី ឡាន", "NGUYEN Thi Lan"), ("ចាន់ សុភា", "CHAN Sophea")]
 KHMER_DIGIT = re.compile("[០-៩]")
-
-
-def _handover_from_ratanakiri() -> canonical.Message:
-    document = (PARTNERS / "kh-police-xml" / "samples" / "handover.xml").read_bytes()
-    [decoded] = adapter_for("kh-police-xml").decode(document).messages
-    return decoded.message
-
-
-async def _receive(
-    console: ConsoleHarness,
-    message: canonical.Message,
-    case: uuid.UUID,
-    *,
-    in_reply_to: uuid.UUID | None = None,
-    at: datetime | None = None,
-) -> uuid.UUID:
-    """Store a message as the peer sealed it for this node, as the receiver would."""
-    message.case_id = str(case)
-    if in_reply_to is not None:
-        message.in_reply_to = str(in_reply_to)
-    kind = Kind(message.WhichOneof("body") or "")
-    now = at or datetime.now(UTC)
-    sealed = seal(
-        console.federation.keyring(PEER),
-        recipient=NODE,
-        kind=kind,
-        case_id=case,
-        message_id=uuid7(),
-        payload=envelope.SealedPayload(message=message.SerializeToString()),
-        created_at=now - timedelta(seconds=2),
-        expires_at=now + timedelta(days=1),
-    )
-    await console.store.store_incoming(
-        [
-            IncomingEnvelope(
-                sender=PEER,
-                message_id=sealed.header.message_id,
-                case_id=case,
-                kind=kind.value,
-                envelope=sealed.data,
-                envelope_sha256=sealed.sha256,
-                receipt=b"receipt",
-                created_at=sealed.header.created_at,
-                received_at=now,
-            )
-        ]
-    )
-    return sealed.header.message_id
-
-
-async def _send(console: ConsoleHarness, message: canonical.Message) -> tuple[uuid.UUID, uuid.UUID]:
-    [queued] = await console.ctx.dispatcher.submit(message, [PEER], actor="test")
-    return queued.message_id, queued.case_id
-
-
-def _answer(
-    action: canonical.Action.ValueType, case: uuid.UUID, to: uuid.UUID
-) -> canonical.Message:
-    message = canonical.Message(
-        case_id=str(case),
-        in_reply_to=str(to),
-        action=action,
-        handling=canonical.HANDLING_VICTIM_PROTECTED,
-        victim_handover=canonical.VictimHandover(border_gate="KH-OYADAV"),
-    )
-    message.victim_handover.planned_at.FromDatetime(datetime(2026, 12, 1, 2, 0))
-    return message
 
 
 def _articles(page: str) -> list[dict[str, str]]:
@@ -104,7 +39,7 @@ async def test_a_khmer_officer_reads_a_received_handover_in_khmer(
 ) -> None:
     case = uuid.uuid4()
     received_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
-    await _receive(console, _handover_from_ratanakiri(), case, at=received_at)
+    await receive(console, handover_from_ratanakiri(), case, at=received_at)
     await console.sign_in(Role.OFFICER, "km")
 
     listing = await console.client.get("/console/cases")
@@ -146,7 +81,7 @@ async def test_an_operator_opening_a_victim_protected_message_sees_metadata_only
     console: ConsoleHarness,
 ) -> None:
     case = uuid.uuid4()
-    message_id = await _receive(console, _handover_from_ratanakiri(), case)
+    message_id = await receive(console, handover_from_ratanakiri(), case)
     await console.sign_in(Role.OPERATOR)
     answer = await console.client.get(f"/console/cases/{case}")
     assert answer.status == 200
@@ -169,19 +104,19 @@ async def test_an_operator_opening_a_victim_protected_message_sees_metadata_only
 async def test_the_thread_in_both_directions_with_receipt_and_answered_times(
     console: ConsoleHarness,
 ) -> None:
-    proposal = _handover_from_ratanakiri()
+    proposal = handover_from_ratanakiri()
     proposal.ClearField("case_id")
     proposal.ClearField("sender_reference")
-    sent_id, case = await _send(console, proposal)
+    sent_id, case = await send(console, proposal)
     receipt_at = datetime.now(UTC).replace(microsecond=0)
     claimed = await console.store.claim(PEER, 10, "test")
     await console.store.finish(
         PEER, [DeliveryOutcome(c.message_id, b"receipt", True, "", receipt_at) for c in claimed]
     )
     counter_at = datetime.now(UTC) + timedelta(minutes=5)
-    counter_id = await _receive(
+    counter_id = await receive(
         console,
-        _answer(canonical.ACTION_COUNTER_PROPOSE, case, sent_id),
+        answer_to(canonical.ACTION_COUNTER_PROPOSE, case, sent_id),
         case,
         in_reply_to=sent_id,
         at=counter_at,
@@ -233,7 +168,7 @@ async def test_pages_need_a_signed_in_user(console: ConsoleHarness) -> None:
 )
 async def test_case_list_filters(console: ConsoleHarness, query: str, expected: list[str]) -> None:
     handover = uuid.uuid4()
-    await _receive(console, _handover_from_ratanakiri(), handover, at=datetime.now(UTC))
+    await receive(console, handover_from_ratanakiri(), handover, at=datetime.now(UTC))
     notice = canonical.Message(
         action=canonical.ACTION_ISSUE,
         handling=canonical.HANDLING_RESTRICTED,
@@ -242,7 +177,7 @@ async def test_case_list_filters(console: ConsoleHarness, query: str, expected: 
             subject=canonical.Person(name="Rơ Châm Y Phăn", name_latin="RO Cham Y Phan")
         ),
     )
-    _, notice_case = await _send(console, notice)
+    _, notice_case = await send(console, notice)
     names = {str(handover): "handover", str(notice_case): "notice"}
     await console.sign_in(Role.OFFICER)
     answer = await console.client.get(f"/console/cases{query}")
@@ -259,6 +194,8 @@ async def test_case_list_filters(console: ConsoleHarness, query: str, expected: 
         ("?peer=xx-nowhere", "peer"),
         ("?state=lost", "state"),
         ("?page=0", "page"),
+        ("?page=%C2%B2", "page"),
+        ("?page=" + "9" * 5000, "page"),
     ],
 )
 async def test_a_filter_outside_its_options_is_named(
@@ -278,8 +215,8 @@ async def test_a_long_handover_thread_stays_light_on_a_slow_link(console: Consol
     case = uuid.uuid4()
     start = datetime.now(UTC) - timedelta(hours=2)
     for minute in range(20):
-        await _receive(
-            console, _handover_from_ratanakiri(), case, at=start + timedelta(minutes=minute)
+        await receive(
+            console, handover_from_ratanakiri(), case, at=start + timedelta(minutes=minute)
         )
     await console.sign_in(Role.OFFICER, "km")
     page = await (await console.client.get(f"/console/cases/{case}")).read()
@@ -295,8 +232,8 @@ async def test_case_list_pages_keep_the_filters(
     start = datetime.now(UTC) - timedelta(hours=1)
     cases = [uuid.uuid4() for _ in range(3)]
     for minute, case in enumerate(cases):
-        await _receive(
-            console, _handover_from_ratanakiri(), case, at=start + timedelta(minutes=minute)
+        await receive(
+            console, handover_from_ratanakiri(), case, at=start + timedelta(minutes=minute)
         )
     await console.sign_in(Role.OFFICER)
     first = await (await console.client.get("/console/cases?kind=victim_handover")).text()
@@ -307,3 +244,35 @@ async def test_case_list_pages_keep_the_filters(
     assert re.findall(r'data-case="([^"]+)"', second) == [str(cases[0])]
     assert 'href="/console/cases?kind=victim_handover&amp;page=1"' in second
     assert 'class="next"' not in second
+
+
+async def test_a_draft_awaiting_approval_is_listed_and_shown_in_its_case(
+    console: ConsoleHarness,
+) -> None:
+    user = await console.sign_in(Role.OFFICER, "vi")
+    case = uuid.uuid4()
+    draft_id = await console.store.create_draft(
+        NewDraft(
+            case_id=case,
+            kind="victim_handover",
+            recipients=(PEER,),
+            composed_by=user.id,
+            composed_at=datetime.now(UTC),
+            key_id="k1",
+            sealed_message=b"sealed to our own key",
+        ),
+        actor=user.actor,
+    )
+    listing = await (await console.client.get("/console/cases?state=awaiting_approval")).text()
+    assert re.findall(r'<tr class="case" data-case="([^"]+)">', listing) == [str(case)]
+    assert 'data-state="awaiting_approval"' in listing
+    answer = await console.client.get(f"/console/cases/{case}")
+    assert answer.status == 200
+    page = await answer.text()
+    assert (
+        f'<article class="message draft" data-draft-id="{draft_id}" '
+        'data-state="awaiting_approval">' in page
+    )
+    # Its composer may withdraw it from here (compose's form).
+    assert f'action="/console/approvals/{draft_id}/withdraw"' in page
+    assert _articles(page) == []

@@ -223,3 +223,37 @@ def test_the_macros_work_when_imported_without_context(language: str, message: s
         '<input type="hidden" name="csrf_token" value="t&lt;o&gt;ken">'
         f'<p class="field-error" data-field="to" id="error-to">{message}</p>'
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("km", "កំហុស ៤០៣ លេខកូដ csrf_failed|១២ cases|៣ items|1 <b>|two parcels|12.2% at 007"),
+        ("vi", "Lỗi 403, mã csrf_failed|12 cases|3 items|1 <b>|two parcels|12.2% at 007"),
+        ("en", "Error 403, code csrf_failed|12 cases|3 items|1 <b>|two parcels|12.2% at 007"),
+    ],
+)
+def test_numbers_inside_sentences_take_the_readers_digits(language: str, expected: str) -> None:
+    app = web.Application()
+    rendering.setup(app, fake_context())
+    template = aiohttp_jinja2.get_env(app).from_string(
+        '{{ _("Error %(status)s, code %(reason)s", status=403, reason="csrf_failed") }}'
+        '|{{ _("%(n)d cases", n=12) }}|{{ ngettext("%(num)d item", "%(num)d items", 3) }}'
+        "|{% trans %}1 <b>{% endtrans %}"
+        '|{{ ngettext("%(num)s parcel", "%(num)s parcels", 2, num="two") }}'
+        '|{{ _("%(share).1f%% at %(gate)03d", share=12.25, gate=7) }}'
+    )
+    with rendering.reading_in(language):
+        shown = template.render()
+    # Digits written in a msgid stay as they are: only numbers passed in are the reader's.
+    assert shown == expected
+
+
+def test_values_in_sentences_are_escaped_and_the_catalogue_text_is_not() -> None:
+    app = web.Application()
+    rendering.setup(app, fake_context())
+    template = aiohttp_jinja2.get_env(app).from_string(
+        '{{ _("<i>%(name)s</i>", name="<script>") }}'
+    )
+    with rendering.reading_in("km"):
+        assert template.render() == "<i>&lt;script&gt;</i>"

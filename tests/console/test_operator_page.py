@@ -111,10 +111,19 @@ async def test_operators_see_peers_and_stuck_messages_never_their_content(
     assert peers[PEER]["data-reachability"] == "unknown"
     stuck = {attrs["data-message-id"]: attrs["data-state"] for attrs in page.find("tr", "stuck")}
     assert stuck == {str(dead): "dead", str(rejected): "rejected"}
+    # Each links to its case, whose page shows an operator the metadata only.
+    cases = {attrs["href"] for attrs in page.find("a", "case-link")}
+    for message_id in (dead, rejected):
+        found = await console.store.get_outbox(message_id)
+        assert found is not None
+        assert f"/console/cases/{found[0].case_id}" in cases
     forms = {attrs.get("action") for name, attrs in page.elements if name == "form"}
     assert {f"/console/operator/requeue/{dead}", f"/console/operator/requeue/{rejected}"} <= forms
 
-    # Metadata only: the victim's name is nowhere, in either script.
+    # Metadata only: the victim's name is nowhere, in either script, nor on the linked case.
+    case_page = await console.client.get(sorted(cases)[0])
+    assert case_page.status == 200
+    html += await case_page.text()
     for name in (VICTIM, VICTIM_LATIN):
         assert name not in html
     (sample,) = load_sample(HANDOVER)

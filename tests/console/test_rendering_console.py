@@ -16,6 +16,7 @@ from tests.console.test_rendering import PAGE_BUDGET, page_weight
     [
         ("GET", "/console/sign-in", 200),
         ("GET", "/console/", 303),
+        ("GET", "/console/cases", 303),
         ("POST", "/console/sign-in", 403),  # no CSRF token
         ("GET", "/console/no-such-page", 404),
         ("GET", "/console/static/console.css", 200),

@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.console import Role
+from gateway.console.accounts import add_user
 from gateway.store import DeliveryOutcome, IncomingEnvelope, OutgoingEnvelope, Store
+from gateway.store.drafts import NewDraft
 from gateway.wire import uuid7
 
 RTK, STG = "kh-ratanakiri-police", "kh-stungtreng-police"
@@ -155,3 +158,38 @@ async def test_case_of_a_sent_or_received_message(store: Store) -> None:
     assert await store.case_of_message(received) == received_case
     assert await store.case_of_message(uuid7()) is None
     assert await store.case_thread(uuid.uuid4()) == []
+
+
+async def test_drafts_not_sent_yet_are_part_of_their_case(store: Store) -> None:
+    composer = await add_user(
+        store, name="lan", password="a long enough password", role=Role.OFFICER, language="vi"
+    )
+    drafted, sent = uuid.uuid4(), uuid.uuid4()
+    await _send(store, sent, "victim_handover", RTK)
+    draft_id = await store.create_draft(
+        NewDraft(
+            case_id=drafted,
+            kind="victim_handover",
+            recipients=(RTK, STG),
+            composed_by=composer,
+            composed_at=datetime.now(UTC),
+            key_id="k1",
+            sealed_message=b"sealed to our own key",
+        ),
+        actor=f"user:{composer}",
+    )
+    page = await store.list_cases()
+    assert [c.case_id for c in page.cases] == [drafted, sent]
+    draft_case = page.cases[0]
+    assert (draft_case.sent, draft_case.received, draft_case.drafts) == (0, 0, 1)
+    assert draft_case.peers == (RTK, STG)
+    assert (draft_case.latest_state, draft_case.latest_direction) == ("awaiting_approval", "draft")
+    assert await store.case_envelopes([("draft", draft_case.latest_row)]) == {}
+    awaiting = await store.list_cases(state="awaiting_approval")
+    assert [c.case_id for c in awaiting.cases] == [drafted]
+
+    await store.withdraw_draft(
+        draft_id, user_id=composer, actor=f"user:{composer}", any_composer=False
+    )
+    [withdrawn] = (await store.list_cases(state="withdrawn")).cases
+    assert withdrawn.case_id == drafted
