@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import trustme
-from playwright.async_api import Locator, Page
+from playwright.async_api import ConsoleMessage, Locator, Page
 
 from gateway.console.i18n import format_local_datetime, format_partial_date, load_translations
 from gateway.console.labels import msgid
@@ -33,6 +33,7 @@ from gateway.wire import canonical
 from tests.console.browser import (
     NewPage,
     browser_fixture,  # noqa: F401 - the `browser` fixture
+    console_messages,
     khmer_font_loaded,
     new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
@@ -107,9 +108,16 @@ async def console_nodes(
         federation.stop_all()
 
 
-async def sign_in(new_page: NewPage, nodes: ConsoleNodes, account: ConsoleAccount) -> Page:
-    """A new page (its own cookies) signed in as account through the sign-in form."""
+async def sign_in(
+    new_page: NewPage,
+    nodes: ConsoleNodes,
+    account: ConsoleAccount,
+    logs: list[list[ConsoleMessage]],
+) -> Page:
+    """A new page (its own cookies) signed in as account through the sign-in form; the list
+    of what it logs from then on is added to logs."""
     page = await new_page()
+    logs.append(console_messages(page))
     await page.goto(nodes.url(account.node_id, "sign-in"))
     await page.fill("input[name=name]", account.name)
     await page.fill("input[name=password]", account.password)
@@ -261,9 +269,11 @@ async def test_handover_proposed_approved_counter_proposed_and_accepted_across_t
     officer_kh = await nodes.add_user(RATANAKIRI, "officer.sokha", role="officer", language="km")
     proposed_time = border_time(days=3, hour=9)
     counter_time = border_time(days=4, hour=14)
+    # What the pages log: a script error or a Content-Security-Policy violation fails the test.
+    logs: list[list[ConsoleMessage]] = []
 
     # 1. The Vietnamese officer proposes; the handover waits for a second pair of eyes.
-    vn = await sign_in(new_page, nodes, officer_vn)
+    vn = await sign_in(new_page, nodes, officer_vn, logs)
     await screenshot(vn, "01-vn-officer-signed-in")
     await compose_handover(vn, nodes, proposed_time)
     await screenshot(vn, "02-vn-compose-handover")
@@ -280,7 +290,7 @@ async def test_handover_proposed_approved_counter_proposed_and_accepted_across_t
     await screenshot(vn, "03-vn-case-awaiting-approval")
 
     # 2. A supervisor approves it: only now is it sealed and queued.
-    supervisor = await sign_in(new_page, nodes, supervisor_vn)
+    supervisor = await sign_in(new_page, nodes, supervisor_vn, logs)
     await supervisor.goto(nodes.url(BLO, "approvals"))
     row = supervisor.locator(f"tr.draft[data-draft-id='{draft_id}']")
     await screenshot(supervisor, "04-vn-supervisor-approvals")
@@ -294,7 +304,7 @@ async def test_handover_proposed_approved_counter_proposed_and_accepted_across_t
     )
 
     # 3. The Cambodian officer finds it in Khmer, in the same case, and counter-proposes.
-    kh = await sign_in(new_page, nodes, officer_kh)
+    kh = await sign_in(new_page, nodes, officer_kh, logs)
     await reload_until(
         kh,
         lambda: _visible(kh.locator(f"table.cases tr.case[data-case='{case_id}']")),
@@ -379,6 +389,7 @@ async def test_handover_proposed_approved_counter_proposed_and_accepted_across_t
         ids.append({message.id for message in messages})
         await screenshot(page, step)
     assert ids[0] == ids[1], "the two sides show different messages"
+    assert [m.text for log in logs for m in log if m.type == "error"] == []
 
 
 async def _visible(locator: Locator) -> bool:
