@@ -139,3 +139,31 @@ async def test_the_composer_withdraws_before_approval_and_nothing_is_sent(
     assert await console.store.list_outbox() == []
     actions = [(e.actor, e.action) for e in await console.store.list_audit()]
     assert (officer.actor, "console.handover_withdrawn") in actions
+
+
+async def test_the_composer_sees_the_draft_on_its_case_page_and_may_withdraw_it_there(
+    console: ConsoleHarness,
+) -> None:
+    await console.sign_in(Role.OFFICER)
+    case_id = await compose_handover(console)
+    draft_id = await _draft_id(console)
+    page = await console.client.get(f"/console/cases/{case_id}")
+    text = await page.text()
+    assert page.status == 200
+    assert re.search(
+        rf'<article class="message draft" data-draft-id="{draft_id}" '
+        r'data-state="awaiting_approval"',
+        text,
+    )
+    assert f'action="/console/approvals/{draft_id}/withdraw"' in text
+    assert VICTIM not in html.unescape(text)  # a draft shows metadata, never its content
+    withdrawn = await post_form(
+        console,
+        f"/console/approvals/{draft_id}/withdraw",
+        [],
+        form_path=f"/console/cases/{case_id}",
+    )
+    assert withdrawn.status == 303
+    after = await (await console.client.get(f"/console/cases/{case_id}")).text()
+    assert f'data-draft-id="{draft_id}" data-state="withdrawn"' in after
+    assert f'action="/console/approvals/{draft_id}/withdraw"' not in after
