@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import quote
 
 import aiohttp
@@ -151,3 +152,16 @@ async def test_a_sign_in_flood_does_not_hold_up_signed_in_users(console: Console
     assert set(statuses) == {401}
     actions = [row.action for row in await console.store.list_audit(1000)]
     assert "console.locked_out" in actions
+
+
+@pytest.mark.parametrize("name", ["officer\x00", "a\x00b", "Officer", "x" * 300, "ofﬁcer"])
+async def test_a_name_no_user_can_have_is_refused_like_any_other(
+    console: ConsoleHarness, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    """Refused with the one refusal page, and no error logged: before, a NUL in the name
+    was a 500 and an error trace in the log for every anonymous attempt."""
+    await console.add_user(Role.OFFICER, name="officer")
+    answer = await console.post_sign_in(name, console.passwords["officer"])
+    assert answer.status == 401
+    assert 'data-reason="sign_in_refused"' in await answer.text()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
