@@ -17,9 +17,11 @@ import pytest
 
 from gateway.console import Role, build_console
 from gateway.console.context import CONTENT_READERS
+from gateway.wire import canonical
 from tests.console.cases_support import NAMES, handover_from_ratanakiri, receive
 from tests.console.conftest import ConsoleHarness
 from tests.console.test_compose import CHILD, VICTIM, compose_handover, post_form
+from tests.console.test_review_xss import sample
 
 OUT = None  # the signed-out browser
 ROLES: tuple[Role | None, ...] = (
@@ -156,3 +158,27 @@ async def test_the_table_names_every_console_route(console: ConsoleHarness) -> N
         and not path.startswith("/console/static/")
     )
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("handling", "role", "reads"),
+    [
+        (handling, role, role in CONTENT_READERS or handling == canonical.HANDLING_NORMAL)
+        for handling in (canonical.HANDLING_RESTRICTED, canonical.HANDLING_NORMAL)
+        for role in (Role.OFFICER, Role.OPERATOR, Role.ADMIN)
+    ],
+)
+async def test_a_restricted_notice_is_metadata_only_for_operators(
+    console: ConsoleHarness, handling: canonical.Handling.ValueType, role: Role, reads: bool
+) -> None:
+    """Not only victim data: content marked restricted reaches content readers only; a
+    notice marked normal (no victim in it) is for everyone."""
+    notice = sample("wanted_person_notice")
+    notice.handling = handling
+    suspect = notice.wanted_person_notice.subject.name
+    assert suspect
+    case = uuid.uuid4()
+    await receive(console, notice, case)
+    await console.sign_in(role)
+    page = html.unescape(await (await console.client.get(f"/console/cases/{case}")).text())
+    assert (suspect in page, 'class="content-withheld"' in page) == (reads, not reads)
