@@ -13,6 +13,7 @@ from gateway.cli import (
     demo_cmd,
     keys_cmd,
     node_cmds,
+    retention_cmd,
     users_cmd,
 )
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery_cmds.register(commands)
     demo_cmd.register(commands)
     users_cmd.register(commands)
+    retention_cmd.register(commands)
     return parser
 
 
