@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.cli import (
+    backup_cmd,
     config_cmd,
     convert_cmd,
     delivery_cmds,
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.register(commands)
     users_cmd.register(commands)
     retention_cmd.register(commands)
+    backup_cmd.register(commands)
     return parser
 
 

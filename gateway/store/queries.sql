@@ -594,3 +594,18 @@ SELECT count(*) FROM gone;
 -- name: retention_content_drafts_due
 SELECT count(*) FROM drafts
 WHERE sealed_message IS NOT NULL AND state <> 'awaiting_approval' AND decided_at < $1;
+
+-- Backup and restore (gateway/ops/backup.py): is the database a restore may write into empty,
+-- and does anyone else use it (a node still running)?
+
+-- name: restore_target_state
+SELECT (SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public') AS tables,
+       (SELECT count(*) FROM pg_catalog.pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_type = 'client backend') AS sessions;
+
+-- name: restore_target_empty
+DROP SCHEMA public CASCADE;
+
+-- name: restore_target_schema
+CREATE SCHEMA public;
