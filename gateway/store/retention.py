@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from gateway.store.queries import Q
-from gateway.store.records import AuditEntry, ContentCutoffs, PurgedContent
+from gateway.store.records import MARKINGS, AuditEntry, ContentCutoffs, PurgedContent
 
 if TYPE_CHECKING:
     from gateway.store.store import Connection
@@ -76,7 +76,7 @@ class Retention:
                 f"{table}.{marking}": n for (table, marking), n in sorted(purged.envelopes.items())
             }
             detail["done_files"] = done_files
-            for marking in ("normal", "restricted", "victim_protected"):
+            for marking in MARKINGS:
                 detail[f"before.{marking}"] = getattr(cutoffs, marking).isoformat()
             await self._append_audit(
                 connection,

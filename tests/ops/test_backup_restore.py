@@ -119,6 +119,17 @@ async def test_a_node_backed_up_mid_exchange_is_restored_and_delivers_nothing_tw
     assert await _count(rtk_dsn, "SELECT count(*) FROM local_deliveries") == 20
     assert len(list(drop.glob("*.xml"))) == 20
     assert await _count(police_dsn, "SELECT count(*) FROM outbox WHERE state = 'delivered'") == 20
+    # The receiver kept each message's marking from the opened message (for retention).
+    assert await _count(rtk_dsn, "SELECT count(*) FROM inbox WHERE handling = 'restricted'") == 20
+
+    # The restored node runs on its embedded PostgreSQL: backed up while it runs, with the
+    # wheel's own pg_dump, whatever PATH holds.
+    second = tmp_path / "backups" / "restored.dump"
+    made = _gateway(
+        "backup", "--config", str(restored_config), "--out", str(second), path="/nowhere"
+    )
+    assert made.returncode == 0, made.stderr
+    assert second.read_bytes().startswith(b"PGDMP")
 
 
 async def wait_for_replays(federation: Federation) -> None:
