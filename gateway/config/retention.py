@@ -50,7 +50,7 @@ def _read_content(value: Value) -> ContentRetention:
         # follows a shorter one written above it. (The parser refuses durations that are not
         # positive.)
         default = getattr(_DEFAULT_CONTENT, key)
-        if looser is not None:
+        if looser is not None and r.ok(looser):
             default = min(default, periods[looser])
         periods[key] = r.optional(key, duration, default)
         if looser is not None and r.ok(key, looser) and periods[key] > periods[looser]:

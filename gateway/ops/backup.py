@@ -38,14 +38,13 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gateway.config import NodeConfig
+from gateway.ops.database import DATABASE_NAME
 from gateway.ops.private_files import PRIVATE_FILE, private_folder, refuse_unless_regular_or_absent
 from gateway.store import EmbeddedPostgres, Store, start_embedded
 from gateway.store.restore_target import empty_restore_target, restore_target
 
 # pg_dump's custom-format archives start with these bytes.
 ARCHIVE_MAGIC = b"PGDMP"
-# The database a node without a DSN keeps in its embedded server (gateway.app).
-EMBEDDED_DATABASE = "gateway"
 PROGRESS_EVERY = 5.0
 
 Progress = Callable[[str], None]
@@ -103,7 +102,7 @@ async def open_target(config: NodeConfig) -> Target:
         dsn, environ = split_password(config.database.dsn)
         return Target(dsn, environ, None, None)
     embedded = await start_embedded(config.state_dir / "postgres")
-    dsn = await embedded.ensure_database(EMBEDDED_DATABASE)
+    dsn = await embedded.ensure_database(DATABASE_NAME)
     return Target(dsn, {}, embedded_bin_dir(), embedded)
 
 

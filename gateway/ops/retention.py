@@ -79,6 +79,7 @@ class RetentionSweep:
             return PurgedContent(due.envelopes, files)
         purged = await self._store.purge_content(cutoffs, done_files=files)
         self._metrics.retention_sweeps.labels("ok").inc()
+        self._metrics.retention_last_success.set(self._clock().timestamp())
         for table in ("outbox", "inbox", "drafts"):
             self._metrics.retention_purged.labels(table).inc(purged.count(table))
         self._metrics.retention_purged.labels("done_files").inc(files)

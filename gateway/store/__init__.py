@@ -32,6 +32,7 @@ from gateway.store.store import (
     FINAL_STATES,
     AlreadyQueued,
     OutboxStateError,
+    PoolUsage,
     SessionLock,
     Store,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "OutgoingEnvelope",
     "PeerSummary",
     "PendingLocalDelivery",
+    "PoolUsage",
     "PurgedContent",
     "RequeuedDelivery",
     "SessionLock",

@@ -66,6 +66,12 @@ def test_sweep_settings_are_read(tmp_path: Path) -> None:
             "retention.content.victim_protected: expected at most restricted's period: "
             "stricter markings go sooner",
         ),
+        # A bad looser period is reported alone; the stricter ones are still read.
+        (
+            "{content: {normal: soon}}",
+            "retention.content.normal: expected a duration such as 500ms, 30s, 10m, 2h or 7d, "
+            "got 'soon'",
+        ),
         (
             "{delivered_messages: 90d, content: {normal: 30d}}",
             "retention.delivered_messages: expected only content.normal: delivered_messages "
