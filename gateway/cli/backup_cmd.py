@@ -58,6 +58,10 @@ def _backup(args: argparse.Namespace) -> int:
         asyncio.run(backup(config, args.out, _progress("backup")))
     except (BackupError, UnsafePath, OSError) as error:
         return fail("backup", _reason(error))
+    except Exception as error:  # the database or the embedded server: one line, no trace
+        return fail(
+            "backup", f"failed on the node's database or its server: {type(error).__name__}"
+        )
     return 0
 
 
@@ -71,6 +75,10 @@ def _restore(args: argparse.Namespace) -> int:
         )
     except (BackupError, OSError) as error:
         return fail("restore", _reason(error))
+    except Exception as error:  # the database or the embedded server: one line, no trace
+        return fail(
+            "restore", f"failed on the node's database or its server: {type(error).__name__}"
+        )
     applied = ", ".join(restored.migrations) or "none needed"
     print(
         f"restored {args.file}: audit chain intact ({restored.audit_entries} entries); "

@@ -187,7 +187,10 @@ async def backup(config: NodeConfig, out: Path, progress: Progress) -> int:
             raise BackupError(f"pg_dump failed (exit status {status}); see the lines above")
         with partial.open("rb") as archive:
             os.fsync(archive.fileno())
-        os.rename(partial, out)
+        try:
+            os.link(partial, out)  # unlike a rename, never replaces a file made meanwhile
+        except FileExistsError:
+            raise BackupError(f"{out} already exists: choose a new file name") from None
     finally:
         partial.unlink(missing_ok=True)
         if target.embedded is not None:
