@@ -390,9 +390,7 @@ class Gateway:
                 for client in self.config.local_clients
                 if client.outgoing_folder is not None
             ],
-            delivered_messages=retention.delivered_messages,
-            done_files=retention.done_files,
-            interval=retention.sweep_interval,
+            retention=retention,
             clock=self.clock,
             metrics=self.metrics,
         )

@@ -365,7 +365,16 @@ class LocalApi:
             )
         return web.json_response({"messages": items, "next_cursor": next_cursor})
 
-    def _inbox_item(self, adapter: Adapter, inbox_id: int, data: bytes) -> dict[str, Any]:
+    def _inbox_item(self, adapter: Adapter, inbox_id: int, data: bytes | None) -> dict[str, Any]:
+        if data is None:
+            # Retention deleted the content (a client that polls less often than the
+            # shortest retention period misses it): the message's metadata stays.
+            return {
+                "document": None,
+                "warnings": [],
+                "error": "content_deleted",
+                "in_reply_to": None,
+            }
         try:
             opened = reopen_stored(self._keyring, data)
             message = canonical.Message.FromString(opened.payload.message)

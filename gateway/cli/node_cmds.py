@@ -214,8 +214,12 @@ async def _inbox_show(args: argparse.Namespace, _config: NodeConfig, store: Stor
         "kind": row.kind,
         "created_at": _when(row.created_at),
         "received_at": _when(row.received_at),
-        "envelope_bytes": len(envelope_data),
-        "content": "kept sealed; delivered to local systems in their own format",
+        "envelope_bytes": 0 if envelope_data is None else len(envelope_data),
+        "content": (
+            "deleted under retention"
+            if envelope_data is None
+            else "kept sealed; delivered to local systems in their own format"
+        ),
     }
     json.dump(shown, sys.stdout, indent=2, ensure_ascii=False)
     print()

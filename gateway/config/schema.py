@@ -288,11 +288,20 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class ContentRetention:
+    """How long the sealed content of a finished message is kept, per handling marking
+    (config/README.md says why these defaults). The rows, receipts and audit entries stay."""
+
+    normal: timedelta = timedelta(days=90)
+    restricted: timedelta = timedelta(days=30)
+    # Victim data goes soonest; also the period of any unknown marking, and of drafts.
+    victim_protected: timedelta = timedelta(days=14)
+
+
+@dataclass(frozen=True)
 class RetentionConfig:
-    # Delivered outbox rows and inbox rows every local client has had. At least the longest
-    # message lifetime plus clock skew: the inbox row is what recognises a replay.
-    delivered_messages: timedelta = timedelta(days=90)
-    # Not pruned yet: the audit log is a hash chain (see gateway.store.local_feed).
+    content: ContentRetention = ContentRetention()
+    # Not pruned yet: the audit log is a hash chain (see gateway.store.retention).
     audit_log: timedelta = timedelta(days=3650)
     # Files in an outgoing folder's done/ (hotline exports hold callers' names and phones).
     done_files: timedelta = timedelta(days=7)

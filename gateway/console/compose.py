@@ -267,6 +267,8 @@ class ComposeViews:
         if found is None or found[0].kind != Kind.VICTIM_HANDOVER.value:
             raise web.HTTPNotFound()
         row, envelope = found
+        if envelope is None:
+            raise web.HTTPConflict(reason="content_deleted")  # retention: nothing to answer
         try:
             opened = reopen_stored(self.ctx.keyring, envelope)
             answered = canonical.Message.FromString(opened.payload.message)

@@ -176,8 +176,9 @@ class OutgoingFolderWatcher:
         path.replace(target)
 
 
-def purge_done(folder: Path, older_than: timedelta, now: float) -> int:
-    """Delete regular files in folder/done/ moved there before now - older_than; how many."""
+def purge_done(folder: Path, older_than: timedelta, now: float, *, dry_run: bool = False) -> int:
+    """Delete regular files in folder/done/ moved there before now - older_than; how many
+    (with dry_run, how many it would delete, deleting none)."""
     done = folder / DONE
     cutoff = now - older_than.total_seconds()
     removed = 0
@@ -189,7 +190,8 @@ def purge_done(folder: Path, older_than: timedelta, now: float) -> int:
         try:
             info = path.lstat()
             if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                path.unlink()
+                if not dry_run:
+                    path.unlink()
                 removed += 1
         except FileNotFoundError:
             continue  # removed meanwhile (another node sharing the folder)
