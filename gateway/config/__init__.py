@@ -29,6 +29,7 @@ from gateway.config.listen import is_loopback_host
 from gateway.config.loader import load_config
 from gateway.config.schema import (
     DEFAULT_CONSOLE,
+    DEFAULT_LOGGING,
     DELIVERY_TYPES,
     KINDS,
     LANGUAGES,
@@ -44,6 +45,7 @@ from gateway.config.schema import (
     ListenerLimits,
     LocalClientConfig,
     LocalizedNames,
+    LoggingConfig,
     NodeConfig,
     NodeIdentity,
     OutgoingFolder,
@@ -69,6 +71,7 @@ from gateway.wire import Kind
 
 __all__ = [
     "DEFAULT_CONSOLE",
+    "DEFAULT_LOGGING",
     "DELIVERY_TYPES",
     "KINDS",
     "LANGUAGES",
@@ -90,6 +93,7 @@ __all__ = [
     "ListenerLimits",
     "LocalClientConfig",
     "LocalizedNames",
+    "LoggingConfig",
     "NodeConfig",
     "NodeIdentity",
     "OutgoingFolder",

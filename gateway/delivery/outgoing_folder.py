@@ -21,6 +21,7 @@ from pathlib import Path
 from adapters import Adapter, DocumentInvalid
 from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.private_files import PRIVATE_FILE, UnsafePath, private_folder, replace_private
 from gateway.store import AlreadyQueued, DroppedFile, Store
@@ -66,7 +67,7 @@ class OutgoingFolderWatcher:
             try:
                 await self.scan()
             except Exception:
-                log.exception("outgoing folder of %s: scan failed", self._client)
+                log.exception("outgoing_folder_scan_failed", extra=fields(client=self._client))
             await asyncio.sleep(self._poll_interval)
 
     def _ready_files(self) -> list[Path]:
@@ -91,7 +92,10 @@ class OutgoingFolderWatcher:
                 # it still go on, so one file never holds up the folder. The type only: a
                 # database error's text can quote a value of the file.
                 log.warning(
-                    "outgoing folder of %s: a file failed: %s", self._client, type(error).__name__
+                    "outgoing_file_failed",
+                    extra=fields(
+                        client=self._client, file=path.name, error_type=type(error).__name__
+                    ),
                 )
         return len(files)
 
@@ -143,11 +147,10 @@ class OutgoingFolderWatcher:
         result_label = "partly_rejected" if errors and messages else "rejected" if errors else "ok"
         self._metrics.dropped_files.labels(self._client, result_label).inc()
         log.info(
-            "outgoing folder of %s: %s queued %d message(s), rejected %d record(s)",
-            self._client,
-            path.name,
-            len(messages),
-            len(errors),
+            "outgoing_file_queued",
+            extra=fields(
+                client=self._client, file=path.name, queued=len(messages), rejected=len(errors)
+            ),
         )
 
     def _write_errors(self, path: Path, errors: Sequence[str]) -> None:
@@ -158,11 +161,13 @@ class OutgoingFolderWatcher:
         except UnsafePath:
             self._metrics.unsafe_paths.labels(self._client, "errors").inc()
             log.warning(
-                "outgoing folder of %s: %s not written: a symlink or other non-regular file "
-                "holds the name; %d error(s) not reported",
-                self._client,
-                errors_file.name,
-                len(errors),
+                "errors_file_not_written",
+                extra=fields(
+                    client=self._client,
+                    file=errors_file.name,
+                    errors=len(errors),
+                    hint="a symlink or other non-regular file holds the name",
+                ),
             )
 
     def _move_done(self, path: Path) -> None:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from gateway.delivery.outgoing_folder import purge_done
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import PurgedRows, Store
 
@@ -51,7 +52,10 @@ class RetentionSweep:
                 await self.sweep()
             except Exception:
                 self._metrics.retention_sweeps.labels("failed").inc()
-                log.exception("retention sweep failed; next in %s", self._interval)
+                log.exception(
+                    "retention_sweep_failed",
+                    extra=fields(retry_in_s=self._interval.total_seconds()),
+                )
             await asyncio.sleep(self._interval.total_seconds())
 
     async def sweep(self) -> PurgedRows:
@@ -71,10 +75,12 @@ class RetentionSweep:
         ):
             self._metrics.retention_purged.labels(what).inc(count)
         log.info(
-            "retention: purged %d outbox, %d inbox, %d local delivery rows, %d done/ files",
-            purged.outbox,
-            purged.inbox,
-            purged.local_deliveries,
-            files,
+            "retention_swept",
+            extra=fields(
+                outbox=purged.outbox,
+                inbox=purged.inbox,
+                local_deliveries=purged.local_deliveries,
+                done_files=files,
+            ),
         )
         return purged

@@ -87,7 +87,8 @@ async def test_files_are_private_under_umask_000_and_a_planted_errors_symlink_is
         in await federation.metrics_text(POLICE)
     )
     log = federation.log_tail(POLICE)
-    assert "calls.csv.errors not written" in log
+    assert '"event": "errors_file_not_written"' in log
+    assert '"file": "calls.csv.errors"' in log
     assert CALLER not in log
 
     private_folders = [
