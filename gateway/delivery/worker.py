@@ -115,6 +115,15 @@ class LocalDeliveryQueue(ExclusiveWorker):
             return False
         await self._store.mark_local_delivered(delivery, self.client, self._target.via)
         self._metrics.local_deliveries.labels(self.client, "delivered").inc()
+        log.debug(
+            "local_delivered",
+            extra=fields(
+                client=self.client,
+                message_id=delivery.message_id,
+                peer=delivery.sender,
+                via=self._target.via,
+            ),
+        )
         return True
 
     async def _hold(self, delivery: PendingLocalDelivery, reason: str) -> bool:

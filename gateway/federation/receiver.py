@@ -194,6 +194,10 @@ class EnvelopeReceiver:
                 ),
             )
             return self._reject(claimed_sender, data, header.message_id, rejected.reason, now)
+        log.debug(
+            "envelope_accepted",
+            extra=fields(peer=header.sender, message_id=header.message_id, kind=header.kind.value),
+        )
         return IncomingEnvelope(
             sender=header.sender,
             message_id=header.message_id,

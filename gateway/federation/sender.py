@@ -247,6 +247,16 @@ class DestinationQueue(ExclusiveWorker):
         for outcome in outcomes:
             result = "delivered" if outcome.accepted else "rejected"
             self._metrics.deliveries.labels(self._peer, result).inc()
+            log.log(
+                logging.DEBUG if outcome.accepted else logging.WARNING,
+                "message_delivered" if outcome.accepted else "message_rejected",
+                extra=fields(
+                    peer=self._peer,
+                    message_id=outcome.message_id,
+                    state=result,
+                    reason=None if outcome.accepted else outcome.reason_code,
+                ),
+            )
         self._metrics.delivery_latency.labels(self._peer).observe(time.perf_counter() - started)
         if invalid:
             log.warning(

@@ -41,7 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.config import ListenerLimits
-from gateway.ops.logs import FieldValue, fields, fields_from
+from gateway.ops.logs import FieldValue, fields, fields_from, route_template
 from gateway.ops.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -193,8 +193,15 @@ class GuardedListener:
                 return busy
             self._bytes_in_flight += declared
             self._metrics.listener_body_bytes.labels(self.name).set(self._bytes_in_flight)
+            started = time.perf_counter()
+            status = 500
             try:
-                return await handler(request)
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as answer:
+                status = answer.status
+                raise
             except ConnectionError:
                 if connection is None or not connection.expired:
                     raise
@@ -204,6 +211,19 @@ class GuardedListener:
             finally:
                 self._bytes_in_flight -= declared
                 self._metrics.listener_body_bytes.labels(self.name).set(self._bytes_in_flight)
+                # The route as declared, never the path as requested (logs.route_template).
+                log.debug(
+                    "http_request",
+                    extra=fields(
+                        listener=self.name,
+                        method=request.method,
+                        route=route_template(request),
+                        status=status,
+                        ms=round((time.perf_counter() - started) * 1000, 1),
+                        # The console's signed-in user (gateway.console.auth puts it there).
+                        user=getattr(request.get("user"), "id", None),
+                    ),
+                )
         finally:
             if connection is not None:
                 connection.request_finished()

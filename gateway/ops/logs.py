@@ -360,7 +360,12 @@ def configure(
         for old in list(root.handlers):
             root.removeHandler(old)
         root.addHandler(handler)
-        root.setLevel(_LEVELS[level])
+        # `level` is the gateway's; other libraries say only what goes wrong (warnings and
+        # up) unless the operator asks for everything with debug: at info, fontTools alone
+        # writes a hundred lines on how it subset the console's font.
+        root.setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+        for own in _OWN_PACKAGES:
+            logging.getLogger(own).setLevel(_LEVELS[level])
     guard_all_handlers(node)
 
 
