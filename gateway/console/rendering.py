@@ -277,7 +277,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
     # The extension's own new-style wrappers, replaced by ones that also localise digits
     # (its `_` and {% trans %} call whatever `gettext`/`ngettext` are).
     env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)
-    static = assets.load(LANGUAGE_NAMES["km"])
+    versions = assets.versions(LANGUAGE_NAMES["km"])
 
     def peer_name(peer_id: str) -> str:
         peer = ctx.peer(peer_id)
@@ -286,7 +286,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         return peer.names.get(_current().language) or peer.names.get("en") or peer_id
 
     def static_url(name: str) -> str:
-        return f"{PREFIX}/static/{name}?v={static[name].version}"
+        return f"{PREFIX}/static/{name}?v={versions.get(name, '1')}"
 
     env.globals.update(
         label=label,
@@ -324,7 +324,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
     app.add_routes(
         [
             web.get("/lang/{code}", switch_language),
-            *assets.routes(static),
+            *assets.routes(LANGUAGE_NAMES["km"]),
         ]
     )
 

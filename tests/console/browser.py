@@ -55,9 +55,12 @@ async def browser_fixture(
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     # Playwright refuses --user-data-dir among the arguments of launch() and makes a fresh
-    # profile folder in its driver's temporary folder instead: that folder is tmp_path.
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    async with async_playwright() as playwright:
+    # profile folder in its driver's temporary folder instead: the driver is started with
+    # TMPDIR = tmp_path (and only it: the test's other processes keep the usual TMPDIR).
+    with monkeypatch.context() as patch:
+        patch.setenv("TMPDIR", str(tmp_path))
+        playwright = await async_playwright().start()
+    try:
         launched = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True
         )
@@ -65,6 +68,8 @@ async def browser_fixture(
             yield launched
         finally:
             await launched.close()
+    finally:
+        await playwright.stop()
 
 
 @pytest.fixture(name="new_page")

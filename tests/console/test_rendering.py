@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 import re
@@ -302,3 +303,35 @@ def test_the_switcher_font_is_a_small_cut_of_the_khmer_font() -> None:
     assert all(ord(char) in covered for char in LANGUAGE_NAMES["km"])
     assert ord("ក") not in covered  # nothing beyond the word
     assert len(cut) < len(font) // 20
+
+
+def test_the_served_khmer_font_is_the_package_font_cut_to_what_the_console_uses() -> None:
+    package = assets.khmer_font()
+    served = assets.web_instance(package)
+    original, cut = TTFont(io.BytesIO(package)), TTFont(io.BytesIO(served))
+    axes = {axis.axisTag: (axis.minValue, axis.maxValue) for axis in cut["fvar"].axes}
+    assert axes == {"wght": assets.WEIGHTS}
+    assert cut.getBestCmap() == original.getBestCmap()  # every character still there
+    assert len(served) < len(package) // 2
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding"), [("gzip, deflate, br", "gzip"), ("identity", None), (None, None)]
+)
+@pytest.mark.parametrize("path", ["/console/static/fonts/NotoSansKhmer.ttf", ASSETS[0]])
+async def test_assets_go_gzipped_to_browsers_that_take_it(
+    path: str, accept: str | None, encoding: str | None
+) -> None:
+    headers = {"Accept-Encoding": accept} if accept else {}
+    async with TestClient(TestServer(shell_app()), auto_decompress=False) as raw:
+        if not accept:
+            raw.session.headers.pop("Accept-Encoding", None)
+        response = await raw.get(path, headers=headers, skip_auto_headers=["Accept-Encoding"])
+        body = await response.read()
+    assert response.headers.get("Content-Encoding") == encoding
+    assert response.headers["Vary"] == "Accept-Encoding"
+    plain = gzip.decompress(body) if encoding else body
+    expected = assets.built(path.removeprefix("/console/static/"), LANGUAGE_NAMES["km"]).body
+    assert plain == expected
+    if path.endswith(".ttf") and encoding:
+        assert len(body) < 100 * 1024  # what a Khmer reader's first page costs in font

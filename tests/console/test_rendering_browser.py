@@ -3,6 +3,7 @@ Content-Security-Policy stops inline script."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -103,6 +104,8 @@ async def test_each_page_has_its_own_cookies_and_the_profile_is_under_tmp_path(
     assert await first.get_attribute("html", "lang") == "km"
     assert await second.get_attribute("html", "lang") == "vi"  # the node's country
     assert any(tmp_path.glob("playwright*profile*")), list(tmp_path.iterdir())
+    # ... while the test's own processes (gateways, PostgreSQL) keep the usual TMPDIR.
+    assert os.environ.get("TMPDIR") != str(tmp_path)
 
 
 async def test_the_real_sign_in_page_in_khmer(console: ConsoleHarness, new_page: NewPage) -> None:
