@@ -286,6 +286,32 @@ def test_an_operators_dict_config_gets_the_guard_on_its_handlers(tmp_path: Path)
     assert "Nguyễn" not in written
 
 
+def test_the_dict_config_example_of_the_config_readme_works(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "config" / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(version: 1\n.*?)```", readme, re.S)
+    assert len(blocks) == 1
+    output = tmp_path / "node.log"
+    config_file = tmp_path / "logging.yaml"
+    config_file.write_text(blocks[0].replace("/var/log/blg/node.log", str(output)))
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.configure("kh-ratanakiri-police", config_file=config_file)
+        logging.getLogger("gateway.test_logs").warning(
+            "envelope_refused", extra=fields(peer="vn-gialai-police"), exc_info=_asyncpg_error()
+        )
+    finally:
+        for handler in root.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        root.handlers, root.level = saved[0], saved[1]
+    [line] = [json.loads(text) for text in output.read_text(encoding="utf-8").splitlines()]
+    assert line["event"] == "envelope_refused"
+    assert line["node"] == "kh-ratanakiri-police"
+    assert line["error"]["type"] == "asyncpg.exceptions.UniqueViolationError"
+    assert "Nguyễn" not in output.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
