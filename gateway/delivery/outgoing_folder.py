@@ -93,9 +93,7 @@ class OutgoingFolderWatcher:
                 # database error's text can quote a value of the file.
                 log.warning(
                     "outgoing_file_failed",
-                    extra=fields(
-                        client=self._client, file=path.name, error_type=type(error).__name__
-                    ),
+                    extra=fields(client=self._client, error_type=type(error).__name__),
                 )
         return len(files)
 
@@ -130,7 +128,7 @@ class OutgoingFolderWatcher:
                 messages.append(decoded.message)
         if errors:
             # Written before queueing: a crash after the commit must not lose the report.
-            self._write_errors(path, errors)
+            self._write_errors(path, errors, digest)
         dropped = DroppedFile(self._client, digest, path.name, len(messages), len(errors))
         try:
             await self._dispatcher.submit_all(
@@ -149,11 +147,16 @@ class OutgoingFolderWatcher:
         log.info(
             "outgoing_file_queued",
             extra=fields(
-                client=self._client, file=path.name, queued=len(messages), rejected=len(errors)
+                client=self._client,
+                # By content, not name: a local system may name a file after a person
+                # (`sha256sum done/*` finds it).
+                file_sha256=digest.hex(),
+                queued=len(messages),
+                rejected=len(errors),
             ),
         )
 
-    def _write_errors(self, path: Path, errors: Sequence[str]) -> None:
+    def _write_errors(self, path: Path, errors: Sequence[str], digest: bytes) -> None:
         errors_file = self._folder / f"{path.name}{ERRORS_SUFFIX}"
         report = "".join(f"{line}\n" for line in errors).encode("utf-8")
         try:
@@ -164,7 +167,7 @@ class OutgoingFolderWatcher:
                 "errors_file_not_written",
                 extra=fields(
                     client=self._client,
-                    file=errors_file.name,
+                    file_sha256=digest.hex(),
                     errors=len(errors),
                     hint="a symlink or other non-regular file holds the name",
                 ),

@@ -214,7 +214,11 @@ async def _exchange(
             )
         hotline_folder.mkdir(parents=True, exist_ok=True)
         export = next(s.data for s in samples() if s.format_id == "hotline-111-csv")
-        (hotline_folder / "calls-dropped.csv").write_bytes(export)
+        # Named after its first caller, as a local system might name its exports.
+        [first, *_] = adapter_for("hotline-111-csv").decode(export).messages
+        caller = first.message.hotline_alert.caller.name
+        assert caller
+        (hotline_folder / f"{caller}.csv").write_bytes(export)
         # The hotline export is also in the drop folder: its alerts go a second time.
         to_ratanakiri += len(adapter_for("hotline-111-csv").decode(export).messages)
     finally:
