@@ -533,3 +533,17 @@ SELECT case_id FROM (
 ) found
 ORDER BY rank, at
 LIMIT 1;
+
+-- logs: the embedded server's own log file (state_dir/postgres/data/log)
+-- Errors there without their DETAIL, HINT and CONTEXT (a unique or check violation quotes the
+-- row's values) and without the failing statement. ALTER SYSTEM runs outside a transaction,
+-- so one statement per block.
+
+-- name: server_log_terse
+ALTER SYSTEM SET log_error_verbosity = 'terse';
+
+-- name: server_log_no_statements
+ALTER SYSTEM SET log_min_error_statement = 'panic';
+
+-- name: server_reload_config
+SELECT pg_reload_conf();

@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from gateway.config import DEFAULT_LOGGING, LoggingConfig, load_config
+from gateway.store import EmbeddedPostgres
 from tests.config.test_loader import ENV, VALID_CONFIG, issues, write_node
 
 GATEWAY = str(Path(sys.executable).parent / "gateway")
 SECTION_LINE = VALID_CONFIG.count("\n") + 1
+SECRET = "Nguyễn Thị Lan"
 
 
 def _with(section: str) -> str:
@@ -95,3 +101,34 @@ def test_run_refuses_a_log_format_flag_beside_a_dict_config_file(tmp_path: Path)
     ran = _run(config_file, "--log-format", "text")
     assert ran.returncode == 1
     assert "--log-format cannot be used with logging.config_file" in ran.stderr
+
+
+async def test_the_embedded_servers_log_file_keeps_row_values_out(
+    postgres: EmbeddedPostgres,
+) -> None:
+    """A unique violation's DETAIL quotes the row's key: the embedded server's log (a file
+    of the node, in its state_dir) names the error and nothing of the row."""
+    log_file = postgres.data_dir / "log"
+    start = log_file.stat().st_size
+    dsn = await postgres.ensure_database(f"logs_{uuid.uuid4().hex[:12]}")
+    connection = await asyncpg.connect(dsn)
+    try:
+        assert await connection.fetchval("SHOW log_error_verbosity") == "terse"
+        await connection.execute("CREATE TABLE people (name text PRIMARY KEY)")
+        await connection.execute("INSERT INTO people VALUES ($1)", SECRET)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await connection.execute("INSERT INTO people VALUES ($1)", SECRET)
+    finally:
+        await connection.close()
+
+    def written() -> str:
+        with log_file.open("rb") as log:
+            log.seek(start)
+            return log.read().decode("utf-8", errors="replace")
+
+    deadline = time.monotonic() + 10
+    while "people_pkey" not in written() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert 'ERROR:  duplicate key value violates unique constraint "people_pkey"' in written()
+    assert SECRET not in written()
+    assert "INSERT" not in written()
