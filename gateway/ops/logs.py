@@ -41,7 +41,9 @@ import json
 import logging
 import logging.config
 import sys
+import threading
 import traceback
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -182,15 +184,21 @@ def _type_name(kind: type[BaseException]) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
+def _own_source(filename: str) -> str | None:
+    """The path of a file of the project's own source, relative to its root; else None."""
+    try:
+        relative = Path(filename).resolve().relative_to(_SOURCE_ROOT)
+    except ValueError:
+        return None
+    return relative.as_posix() if relative.parts and relative.parts[0] in _OWN_SOURCE else None
+
+
 def _own_frames(trace: TracebackType | None) -> tuple[str, ...]:
     shown: list[str] = []
     for frame in traceback.extract_tb(trace):
-        try:
-            relative = Path(frame.filename).resolve().relative_to(_SOURCE_ROOT)
-        except ValueError:
-            continue
-        if relative.parts and relative.parts[0] in _OWN_SOURCE:
-            shown.append(f"{relative.as_posix()}:{frame.lineno} in {frame.name}")
+        relative = _own_source(frame.filename)
+        if relative is not None:
+            shown.append(f"{relative}:{frame.lineno} in {frame.name}")
     return tuple(shown[-_MAX_FRAMES:])
 
 
@@ -367,6 +375,56 @@ def configure(
         for own in _OWN_PACKAGES:
             logging.getLogger(own).setLevel(_LEVELS[level])
     guard_all_handlers(node)
+    _route_stray_output()
+
+
+def _route_stray_output() -> None:
+    """What Python itself writes to stderr (an uncaught exception's traceback, a warning)
+    goes through logging instead: guarded like any record, and one line in the log format
+    rather than raw text in the middle of a JSON stream."""
+    internal = logging.getLogger("gateway.ops.logs")
+
+    def uncaught(
+        kind: type[BaseException], error: BaseException, trace: TracebackType | None
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, trace)
+            return
+        internal.critical("uncaught_exception", exc_info=(kind, error, trace))
+
+    def uncaught_in_thread(hook: threading.ExceptHookArgs) -> None:
+        if hook.exc_value is None:
+            return
+        internal.critical(
+            "uncaught_exception",
+            exc_info=(hook.exc_type, hook.exc_value, hook.exc_traceback),
+            extra=fields(thread=hook.thread.name if hook.thread else None),
+        )
+
+    def warning(  # noqa: PLR0917 - warnings.showwarning's signature
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        # The category and place; the text is a library's and may quote what it was given.
+        del message, file, line
+        internal.warning(
+            "python_warning",
+            extra=fields(category=_type_name(category), at=_own_place(filename, lineno)),
+        )
+
+    sys.excepthook = uncaught
+    threading.excepthook = uncaught_in_thread
+    warnings.showwarning = warning
+
+
+def _own_place(filename: str, lineno: int) -> str:
+    """`gateway/x.py:12` for the project's own source; a library's file by its name only."""
+    relative = _own_source(filename)
+    return f"{relative}:{lineno}" if relative else Path(filename).name
 
 
 def guard_all_handlers(node: str | None) -> None:

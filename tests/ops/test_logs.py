@@ -7,7 +7,10 @@ import io
 import json
 import logging
 import re
+import sys
+import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -333,3 +336,65 @@ def test_a_json_dict_config_file_is_read(tmp_path: Path) -> None:
     config_file = tmp_path / "logging.json"
     config_file.write_text(json.dumps({"version": 1, "root": {"level": "INFO"}}))
     assert logs.read_dict_config(config_file)["root"] == {"level": "INFO"}
+
+
+@pytest.fixture
+def configured() -> Iterator[io.StringIO]:
+    """logs.configure() of a node at debug in JSON into a stream; everything it changes in
+    the process (root handlers, levels, Python's hooks) restored afterwards."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_levels = {name: logging.getLogger(name).level for name in ("gateway", "adapters")}
+    hooks = sys.excepthook, threading.excepthook, warnings.showwarning
+    stream = io.StringIO()
+    try:
+        logs.configure("vn-gialai-police", level="debug", stream=stream)
+        yield stream
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        sys.excepthook, threading.excepthook, warnings.showwarning = hooks
+
+
+def test_an_uncaught_exception_is_one_guarded_line(configured: io.StringIO) -> None:
+    error = _json_decode_error()
+    sys.excepthook(type(error), error, error.__traceback__)
+    [line] = _json_lines(configured)
+    assert (line["event"], line["level"]) == ("uncaught_exception", "critical")
+    assert line["error"]["type"] == "json.decoder.JSONDecodeError"  # type: ignore[index]
+    assert "Nguyễn" not in configured.getvalue()
+
+
+def test_an_uncaught_exception_in_a_thread_is_one_guarded_line(configured: io.StringIO) -> None:
+    def fail() -> None:
+        raise ValueError(SECRET)
+
+    worker = threading.Thread(target=fail, name="decoder")
+    worker.start()
+    worker.join()
+    [line] = _json_lines(configured)
+    assert (line["event"], line["thread"]) == ("uncaught_exception", "decoder")
+    assert "Nguyễn" not in configured.getvalue()
+
+
+def test_a_warning_is_logged_by_category_and_place_without_its_text(
+    configured: io.StringIO,
+) -> None:
+    warnings.showwarning(UserWarning(SECRET), UserWarning, parse_duration.__code__.co_filename, 7)
+    [line] = _json_lines(configured)
+    assert line["event"] == "python_warning"
+    assert (line["category"], line["at"]) == ("UserWarning", "gateway/config/values.py:7")
+    assert "Nguyễn" not in configured.getvalue()
+
+
+def test_the_level_is_the_gateways_and_other_libraries_say_only_warnings(
+    configured: io.StringIO,
+) -> None:
+    logging.getLogger("gateway.test_logs").setLevel(logging.NOTSET)
+    root = logging.getLogger()
+    assert logging.getLogger("gateway.test_logs").getEffectiveLevel() == logging.DEBUG
+    assert root.level == logging.DEBUG  # at debug, everything
+    logs.configure("vn-gialai-police", level="info", stream=configured)
+    assert logging.getLogger("gateway.test_logs").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("fontTools.subset").getEffectiveLevel() == logging.WARNING
