@@ -4,8 +4,9 @@ Code logs an event name and fields, never a sentence with values in it:
 
     log.warning("peer_delivery_failed", extra=fields(peer=peer, reason=code, attempt=3))
 
-`fields()` is typed: the common fields are named parameters (node, peer, message_id, kind,
-state, reason, user, client), and a few more counts or codes may follow as keywords. They
+`fields()` is typed: the common fields are named parameters (peer, message_id, kind, state,
+reason, user, client), and a few more counts or codes may follow as keywords; the node id is
+stamped on every line by the handler's LogGuard. They
 travel on the record under one attribute (`blg`), so that they never collide with a
 LogRecord's own attributes and a formatter tells them from other libraries' extras. What a
 field may hold is the rule of the whole gateway: identifiers, states, reason codes, counts,
@@ -32,7 +33,12 @@ file, a test's caplog):
   which holds the exception's text).
 The guard works on the record rather than in a formatter so that an operator's own formatter
 cannot print what it removed. A `LogGuard` filter on every handler stamps the node id, and
-guards a record that was made without the factory (logging.makeLogRecord).
+guards a record that was made without the factory (logging.makeLogRecord). What Python would
+write to stderr by itself, an uncaught exception's traceback or a warning, is routed through
+logging too, so the stream stays one line per event in one format.
+
+`level` is the gateway's: other libraries log warnings and errors only, unless the level is
+debug (at info, fontTools alone writes a hundred lines on subsetting the console's font).
 """
 
 from __future__ import annotations
@@ -295,7 +301,8 @@ class JsonFormatter(logging.Formatter):
         node = getattr(record, _NODE_ATTRIBUTE, None)
         if node is not None:
             line["node"] = node
-        line.update(_record_fields(record))
+        for key, value in _record_fields(record).items():
+            line.setdefault(key, value)  # a field never hides time, level or event
         error = getattr(record, ERROR_ATTRIBUTE, None)
         if isinstance(error, RedactedError):
             line["error"] = error.as_dict()
@@ -368,9 +375,7 @@ def configure(
         for old in list(root.handlers):
             root.removeHandler(old)
         root.addHandler(handler)
-        # `level` is the gateway's; other libraries say only what goes wrong (warnings and
-        # up) unless the operator asks for everything with debug: at info, fontTools alone
-        # writes a hundred lines on how it subset the console's font.
+        # `level` is the gateway's (module docstring).
         root.setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
         for own in _OWN_PACKAGES:
             logging.getLogger(own).setLevel(_LEVELS[level])
