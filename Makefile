@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck proto-lint alert-rules faketime chromium unit proto demo clean
+.PHONY: test lint typecheck proto-lint prometheus alert-rules faketime chromium unit proto demo clean
 
 test: lint typecheck proto-lint alert-rules unit
 
@@ -29,10 +29,14 @@ typecheck: $(STAMP)
 proto-lint: node_modules/.bin/buf
 	cd proto && ../node_modules/.bin/buf lint
 
-# promtool comes with Debian's prometheus package (the machines here are Debian, as root).
-alert-rules:
-	command -v promtool >/dev/null || (apt-get update -qq && \
+# Debian's prometheus package (the machines here are Debian, as root) brings promtool for the
+# rule tests and the server that tests/ops/test_prometheus_alert.py scrapes two gateways with.
+prometheus:
+	command -v promtool >/dev/null && command -v prometheus >/dev/null || \
+		(apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null)
+
+alert-rules: prometheus
 	promtool check rules config/prometheus/blg-alerts.yml
 	cd config/prometheus && promtool test rules blg-alerts.test.yml
 
@@ -48,7 +52,7 @@ chromium:
 	test -x /usr/bin/chromium || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-unit: $(STAMP) faketime chromium
+unit: $(STAMP) faketime chromium prometheus
 	$(BIN)/pytest
 
 # Regenerates gateway/wire from proto/ with the pinned protoc; tests fail when it is stale.

@@ -16,7 +16,6 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
@@ -37,17 +36,17 @@ from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
+from gateway.ops.database import NodeDatabase, open_database
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
 from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.node_health import node_health
 from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
 from gateway.policy import PeerRoute, RoutePolicy
-from gateway.store import EmbeddedPostgres, Store, start_embedded
+from gateway.store import Store
 
 log = logging.getLogger(__name__)
-
-DATABASE_NAME = "gateway"
 
 
 def utc_now() -> datetime:
@@ -99,33 +98,6 @@ def retry_policy(config: NodeConfig) -> RetryPolicy:
         max_backoff=config.retry.max_backoff,
         batch_size=config.retry.batch_size,
     )
-
-
-@dataclass
-class NodeDatabase:
-    """The store of a node, and the embedded server behind it if we started one."""
-
-    store: Store
-    embedded: EmbeddedPostgres | None
-
-    async def close(self) -> None:
-        await self.store.close()
-
-
-async def open_database(config: NodeConfig) -> NodeDatabase:
-    """Connect to the configured database (starting the embedded one if none) and migrate."""
-    embedded: EmbeddedPostgres | None = None
-    dsn = config.database.dsn
-    if dsn is None:
-        embedded = await start_embedded(config.state_dir / "postgres")
-        dsn = await embedded.ensure_database(DATABASE_NAME)
-    store = await Store.connect(dsn)
-    try:
-        await store.migrate()
-    except BaseException:
-        await store.close()
-        raise
-    return NodeDatabase(store, embedded)
 
 
 def route_policy(config: NodeConfig) -> RoutePolicy:
@@ -477,19 +449,8 @@ class Gateway:
     async def _metrics(self, request: web.Request) -> web.Response:
         assert self._local_api is not None
         self._local_api.authorize_metrics(request)
-        now = self.clock()
-        for summary in await self.store.peer_summaries([peer.id for peer in self.config.peers]):
-            self.metrics.queue_depth.labels(summary.peer).set(summary.pending)
-            age = (now - summary.oldest_pending).total_seconds() if summary.oldest_pending else 0
-            self.metrics.oldest_pending_age.labels(summary.peer).set(max(age, 0.0))
-            self.metrics.peer_failures.labels(summary.peer).set(summary.failures)
-            if summary.last_success_at:
-                self.metrics.peer_last_success.labels(summary.peer).set(
-                    summary.last_success_at.timestamp()
-                )
-        for local in await self.store.local_client_summaries(list(self.local_queues)):
-            self.metrics.local_backlog.labels(local.client).set(local.backlog)
-            self.metrics.local_held.labels(local.client).set(local.held)
+        self.metrics.record_health(await node_health(self.config, self.store, self.clock()))
+        self.metrics.record_pool(self.store.pool_usage())
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

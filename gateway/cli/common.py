@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from gateway.config import ConfigError, NodeConfig, load_config
+from gateway.ops.database import open_database
 from gateway.store import Store
 
 StoreCommand = Callable[[argparse.Namespace, NodeConfig, Store], Awaitable[int]]
@@ -44,9 +45,6 @@ def with_store(command: StoreCommand) -> Callable[[argparse.Namespace], int]:
             return 1
 
         async def main() -> int:
-            # Imported here: gateway.app pulls in the whole node, which config check need not.
-            from gateway.app import open_database  # noqa: PLC0415
-
             database = await open_database(config)
             try:
                 return await command(args, config, database.store)

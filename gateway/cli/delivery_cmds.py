@@ -1,8 +1,6 @@
-"""`gateway status` and `gateway deliveries`: the node's feeds at a glance, held messages.
+"""`gateway deliveries`: incoming messages for local systems, held ones put back.
 
-`status` shows, per peer, the outgoing queue depth, its oldest message and consecutive
-failures, and per local client with a delivery target the backlog (in order), how many
-times its head was tried, and how many messages are held aside. `deliveries list` shows
+The feeds at a glance are `gateway status` (gateway/cli/status_cmd.py). `deliveries list` shows
 local deliveries and `deliveries requeue` puts held ones back in their place in the queue
 once the cause is fixed (the client's format changed, a key restored); each requeue is
 audited. Like every operator command: states, counts, ids, reason codes, never content.
@@ -20,12 +18,6 @@ from gateway.store import Store
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers type is private
-    status = commands.add_parser(
-        "status", help="queues per peer and local client", description=__doc__
-    )
-    add_config_argument(status)
-    status.set_defaults(handler=with_store(_status))
-
     deliveries = commands.add_parser("deliveries", help="local deliveries: list, requeue held ones")
     actions = deliveries.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="recent local deliveries, newest first")
@@ -50,32 +42,6 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
 
 def _when(value: datetime | None) -> str:
     return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _age(value: datetime | None, now: datetime) -> str:
-    if value is None:
-        return "-"
-    seconds = max(int((now - value).total_seconds()), 0)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
-
-
-async def _status(_args: argparse.Namespace, config: NodeConfig, store: Store) -> int:
-    now = datetime.now(UTC)
-    print("PEER\tQUEUED\tOLDEST PENDING\tFAILURES\tLAST SUCCESS\tLAST ERROR")
-    for peer in await store.peer_summaries([peer.id for peer in config.peers]):
-        print(
-            f"{peer.peer}\t{peer.pending}\t{_age(peer.oldest_pending, now)}\t{peer.failures}\t"
-            f"{_when(peer.last_success_at)}\t{peer.last_error or '-'}"
-        )
-    clients = [client.id for client in config.local_clients if client.delivery is not None]
-    print()
-    print("LOCAL CLIENT\tBACKLOG\tOLDEST PENDING\tHEAD ATTEMPTS\tHELD")
-    for local in await store.local_client_summaries(clients):
-        print(
-            f"{local.client}\t{local.backlog}\t{_age(local.oldest_pending, now)}\t"
-            f"{local.head_attempts}\t{local.held}"
-        )
-    return 0
 
 
 async def _list(args: argparse.Namespace, _config: NodeConfig, store: Store) -> int:

@@ -4,7 +4,7 @@ GET /console/operator shows, for operators and admins only: per peer whether it 
 its queue, oldest undelivered message, last success and last error, and how long its keys
 (and the node's own) remain valid; the dead and rejected outgoing messages, each with a
 requeue button; and the local systems' delivery backlog, held deliveries included. How each
-value is decided is in gateway/console/operator_status.py.
+value is decided is in gateway/console/operator_status.py and gateway/ops/node_health.py.
 
 Operators never read content (CONTENT_READERS excludes them): everything here comes from the
 store's operator queries, which select metadata only (kind, peer, state, attempts, reason
@@ -29,11 +29,11 @@ from gateway.console.context import OPERATORS, ConsoleContext
 from gateway.console.operator_status import (
     KEYS_WARNING_DAYS,
     STUCK_LIMIT,
-    days_left,
     local_client_statuses,
     peer_statuses,
     stuck_messages,
 )
+from gateway.ops.node_health import days_left
 from gateway.store import AuditEntry, OutboxStateError
 
 STUCK_STATES = ("dead", "rejected")

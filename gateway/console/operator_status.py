@@ -1,13 +1,7 @@
 """What the operator page shows, computed from the store's summaries: pure, no I/O.
 
-Reachability is read from the destinations table (one row per peer, written by the peer's
-sender after every delivery attempt), not probed: the page must not make the border link
-busier, and a probe would say less than the real traffic does. A peer is
-- `reachable` when its last attempt succeeded: a success is recorded and no failure came
-  after it, and no retry is pending (the sender resets its failure count on success);
-- `unreachable` when its last attempt failed: failures are counted, or a retry is scheduled,
-  or the last failure is later than the last success;
-- `unknown` when no attempt was ever made (nothing has been sent to it yet).
+Reachability and key days are decided in gateway/ops/node_health.py, which `gateway status`
+and /metrics use too: the page, the terminal and the alerts cannot disagree about a peer.
 
 Durations are given as at most two whole units (days and hours, hours and minutes, or
 minutes), rounded down, so the template can say each with its unit in the reader's language.
@@ -23,21 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.console.context import PeerView
+from gateway.ops import node_health
+from gateway.ops.node_health import Reachability, days_left, reachability
 from gateway.store import LocalClientSummary, OutboxRow, PeerSummary
 
 # Longer reason texts are cut: a transport error's text can be long, and the page stays short.
 MAX_ERROR_CHARS = 120
 # Dead and rejected messages listed per state; more are counted but not shown.
 STUCK_LIMIT = 100
-# Keys that expire within this many days are flagged: new keys must reach every peer (by
-# their operators, pasting a snippet) before the old ones end, which takes days, not hours.
-KEYS_WARNING_DAYS = 14
-
-
-class Reachability(enum.StrEnum):
-    REACHABLE = "reachable"
-    UNREACHABLE = "unreachable"
-    UNKNOWN = "unknown"
+# Keys that expire within this many days are flagged, as by the alerts and `gateway status`.
+KEYS_WARNING_DAYS = node_health.KEYS_WARNING_DAYS
 
 
 class TimeUnit(enum.StrEnum):
@@ -69,26 +58,6 @@ def span(duration: timedelta) -> Span:
             else ((TimeUnit.HOURS, hours),)
         )
     return Span(((TimeUnit.MINUTES, minutes),))
-
-
-def reachability(summary: PeerSummary, now: datetime) -> Reachability:
-    """See the module's docstring."""
-    retry_pending = summary.retry_at is not None and summary.retry_at > now
-    failed_last = summary.last_failure_at is not None and (
-        summary.last_success_at is None or summary.last_failure_at > summary.last_success_at
-    )
-    if summary.failures > 0 or retry_pending or failed_last:
-        return Reachability.UNREACHABLE
-    if summary.last_success_at is not None:
-        return Reachability.REACHABLE
-    return Reachability.UNKNOWN
-
-
-def days_left(valid_until: datetime | None, now: datetime) -> int | None:
-    """Whole days until `valid_until` (negative once past); None when there is no expiry."""
-    if valid_until is None:
-        return None
-    return (valid_until - now) // timedelta(days=1)
 
 
 def short_error(text: str | None) -> str | None:

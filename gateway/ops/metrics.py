@@ -2,11 +2,31 @@
 
 A registry per process object (rather than the global default) lets tests run several
 gateways in one interpreter without their counters colliding.
+
+The gauges of peers, local systems and keys are set from gateway/ops/node_health.py's
+figures at each scrape (record_health), the same figures `gateway status` prints, so the
+dashboard, the alerts and the terminal agree. A peer never tried yet (reachability unknown)
+has no blg_peer_reachable sample: 0 would page someone about a link nobody has used.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+from importlib import metadata
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from gateway.ops.node_health import SELF, NodeHealth, Reachability
+from gateway.store import PoolUsage
+
+DISTRIBUTION = "border-liaison-gateway"
+
+
+def gateway_version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a tree that was never installed
+        return "unknown"
 
 
 class GatewayMetrics:
@@ -135,3 +155,72 @@ class GatewayMetrics:
             ["peer"],
             registry=r,
         )
+        self.peer_reachable = Gauge(
+            "blg_peer_reachable",
+            "1 when the last delivery attempt to a peer succeeded, 0 when it failed (no sample "
+            "before the first attempt); the console and `gateway status` decide the same way.",
+            ["peer"],
+            registry=r,
+        )
+        self.local_oldest_pending_age = Gauge(
+            "blg_local_delivery_oldest_pending_seconds",
+            "Age of the oldest incoming message not yet delivered to a local system (0 when "
+            "none), per client.",
+            ["client"],
+            registry=r,
+        )
+        self.key_expiry_days = Gauge(
+            "blg_key_expiry_days",
+            f"Whole days until a key stops being valid (negative once past), per key id; peer "
+            f'is the peer owning it, or "{SELF}" for this node\'s own keys.',
+            ["peer", "key"],
+            registry=r,
+        )
+        self.pool_in_use = Gauge(
+            "blg_database_pool_in_use",
+            "Database connections of this process checked out now.",
+            registry=r,
+        )
+        self.pool_size = Gauge(
+            "blg_database_pool_size",
+            "Database connections this process holds open (in use or idle).",
+            registry=r,
+        )
+        self.pool_max_size = Gauge(
+            "blg_database_pool_max_size",
+            "The most database connections this process may open.",
+            registry=r,
+        )
+        self.retention_last_success = Gauge(
+            "blg_retention_last_success_timestamp_seconds",
+            "Unix time the last retention sweep ended without error (0 before the first).",
+            registry=r,
+        )
+        self.build = Info(
+            "blg_build", "The gateway's version and the Python running it.", registry=r
+        )
+        self.build.info({"version": gateway_version(), "python": platform.python_version()})
+
+    def record_health(self, health: NodeHealth) -> None:
+        """Set the per-peer, per-local-system and per-key gauges from one reading."""
+        for peer in health.peers:
+            self.queue_depth.labels(peer.id).set(peer.pending)
+            self.oldest_pending_age.labels(peer.id).set(peer.oldest_pending_seconds)
+            self.peer_failures.labels(peer.id).set(peer.failures)
+            if peer.last_success_at is not None:
+                self.peer_last_success.labels(peer.id).set(peer.last_success_at.timestamp())
+            if peer.reachability is not Reachability.UNKNOWN:
+                self.peer_reachable.labels(peer.id).set(
+                    1 if peer.reachability is Reachability.REACHABLE else 0
+                )
+        for local in health.local_systems:
+            self.local_backlog.labels(local.id).set(local.backlog)
+            self.local_held.labels(local.id).set(local.held)
+            self.local_oldest_pending_age.labels(local.id).set(local.oldest_pending_seconds)
+        for key in health.keys:
+            self.key_expiry_days.labels(key.owner, key.key_id).set(key.days_left)
+
+    def record_pool(self, usage: PoolUsage) -> None:
+        self.pool_in_use.set(usage.in_use)
+        self.pool_size.set(usage.size)
+        self.pool_max_size.set(usage.max_size)

@@ -67,6 +67,7 @@ class RetentionSweep:
             self._clock() - self._delivered_messages, done_files=files
         )
         self._metrics.retention_sweeps.labels("ok").inc()
+        self._metrics.retention_last_success.set(self._clock().timestamp())
         for what, count in (
             ("outbox", purged.outbox),
             ("inbox", purged.inbox),

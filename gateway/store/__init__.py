@@ -31,6 +31,7 @@ from gateway.store.store import (
     FINAL_STATES,
     AlreadyQueued,
     OutboxStateError,
+    PoolUsage,
     SessionLock,
     Store,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "OutgoingEnvelope",
     "PeerSummary",
     "PendingLocalDelivery",
+    "PoolUsage",
     "PurgedRows",
     "RequeuedDelivery",
     "SessionLock",

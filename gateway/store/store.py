@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -98,6 +99,13 @@ class SessionLock:
             self._connection.terminate()
 
 
+@dataclass(frozen=True)
+class PoolUsage:
+    in_use: int
+    size: int
+    max_size: int
+
+
 class Store(LocalFeed, ConsoleUsers, Cases, Drafts):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
@@ -112,6 +120,13 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts):
 
     async def close(self) -> None:
         await self._pool.close()
+
+    def pool_usage(self) -> PoolUsage:
+        """This process's connections: checked out, open, and the most it may open."""
+        size = self._pool.get_size()
+        return PoolUsage(
+            in_use=size - self._pool.get_idle_size(), size=size, max_size=self._pool.get_max_size()
+        )
 
     # --- schema -----------------------------------------------------------------------
 

@@ -10,16 +10,14 @@ import pytest
 from gateway.console.context import PeerView
 from gateway.console.operator_status import (
     MAX_ERROR_CHARS,
-    Reachability,
     Span,
     TimeUnit,
-    days_left,
     peer_statuses,
-    reachability,
     short_error,
     span,
     stuck_messages,
 )
+from gateway.ops.node_health import Reachability, days_left, reachability
 from gateway.store import OutboxRow, PeerSummary
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import signal
 import subprocess
 import sys
@@ -96,10 +97,12 @@ async def test_a_message_the_format_cannot_render_is_held_and_the_feed_flows_on(
     delivery_id, client_id, sender, message_id, _kind, state = row.split("\t")[:6]
     assert (client_id, sender, message_id, state) == ("police-records", POLICE, str(poison), "held")
     assert "\tcannot_encode:" in row
-    status = gateway_cli("status", "--config", config)
+    status = gateway_cli("status", "--config", config, "--format", "json")
     assert status.returncode == 0, status.stderr
-    assert "police-records\t0\t-\t0\t1" in status.stdout.splitlines()
-    assert f"{POLICE}\t0\t" in status.stdout
+    figures = json.loads(status.stdout)
+    local = {row["id"]: row for row in figures["local_systems"]}["police-records"]
+    assert (local["backlog"], local["oldest_pending_at"], local["held"]) == (0, None, 1)
+    assert {row["id"]: row["pending"] for row in figures["peers"]}[POLICE] == 0
     assert (
         'blg_local_deliveries_held{client="police-records"} 1.0'
         in await federation.metrics_text(RATANAKIRI)

@@ -125,6 +125,9 @@ class Federation:
         self.metrics_token = secrets.token_urlsafe(24)
         # rate_limit entries by (node, peer), merged over the default of every peer entry.
         self.rate_limits: dict[tuple[str, str], dict[str, float | int]] = {}
+        # Agency names by language per node (its own `node.names` and its peers' `names`);
+        # a node not listed is named by its id in English.
+        self.names: dict[str, dict[str, str]] = {}
         self.retry: dict[str, str | int] = {
             "initial_backoff": "100ms",
             "max_backoff": "2s",
@@ -212,7 +215,7 @@ class Federation:
             peers.append(
                 {
                     "id": peer_id,
-                    "names": {"en": peer_id},
+                    "names": self.names.get(peer_id, {"en": peer_id}),
                     "country": peer_id[:2].upper(),
                     "url": f"https://127.0.0.1:{peer.federation_port}/",
                     "tls": {
@@ -236,7 +239,11 @@ class Federation:
                 }
             )
         document: dict[str, Any] = {
-            "node": {"id": node_id, "names": {"en": node_id}, "country": node_id[:2].upper()},
+            "node": {
+                "id": node_id,
+                "names": self.names.get(node_id, {"en": node_id}),
+                "country": node_id[:2].upper(),
+            },
             "keys": [
                 {
                     "id": "k1",

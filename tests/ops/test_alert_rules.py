@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.node_health import KEYS_WARNING_DAYS
 
 PROMETHEUS = Path(__file__).resolve().parents[2] / "config" / "prometheus"
 RULES = PROMETHEUS / "blg-alerts.yml"
@@ -85,6 +86,15 @@ def test_every_rule_has_a_firing_and_a_non_firing_case(rule: dict[str, Any]) -> 
         for alert in case["exp_alerts"]:
             assert alert["exp_labels"]["severity"] == rule["labels"]["severity"]
             assert set(alert["exp_annotations"]) == {"summary", "description"}
+
+
+def test_key_alerts_fire_where_the_console_and_status_warn() -> None:
+    thresholds = {
+        rule["alert"]: rule["expr"] for rule in _rules() if "blg_key_expiry_days" in rule["expr"]
+    }
+    assert set(thresholds) == {"BlgOwnKeyExpiring", "BlgPeerKeyExpiring"}
+    for expr in thresholds.values():
+        assert expr.endswith(f"< {KEYS_WARNING_DAYS}"), expr
 
 
 NEEDS_PROMTOOL = pytest.mark.skipif(
