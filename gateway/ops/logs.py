@@ -329,8 +329,11 @@ class TextFormatter(logging.Formatter):
 
 
 def _text_value(value: object) -> str:
+    """As is, or quoted and escaped when it could be read as more than one value or line (a
+    claimed sender id is whatever a client sent)."""
     text = str(value)
-    return json.dumps(text, ensure_ascii=False) if not text or " " in text or "=" in text else text
+    plain = text and all(c.isprintable() and not c.isspace() and c not in '="' for c in text)
+    return text if plain else json.dumps(text, ensure_ascii=False)
 
 
 def read_dict_config(path: Path) -> dict[str, Any]:

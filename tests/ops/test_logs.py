@@ -138,12 +138,23 @@ def test_a_json_line_holds_time_level_logger_event_node_and_fields(
     ), text
 
 
-def test_text_values_with_spaces_are_quoted(
-    captured: tuple[logging.Logger, io.StringIO, io.StringIO],
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("raise `ulimit -n`", '"raise `ulimit -n`"'),
+        ("vn\nINFO forged line", '"vn\\nINFO forged line"'),
+        ("a=b", '"a=b"'),
+        ("", '""'),
+        ("kh-ratanakiri-police", "kh-ratanakiri-police"),
+    ],
+)
+def test_text_values_that_could_read_as_more_are_quoted(
+    captured: tuple[logging.Logger, io.StringIO, io.StringIO], value: str, shown: str
 ) -> None:
     logger, _, as_text = captured
-    logger.warning("open_file_limit_low", extra=fields(hint="raise `ulimit -n`"))
-    assert as_text.getvalue().rstrip().endswith('hint="raise `ulimit -n`"')
+    logger.warning("envelope_refused", extra=fields(peer=value))
+    [line] = as_text.getvalue().splitlines()
+    assert line.endswith(f" peer={shown}")
 
 
 @pytest.mark.parametrize(
