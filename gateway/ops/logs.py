@@ -55,11 +55,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 from uuid import UUID
 
 import yaml
-from aiohttp import web
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -148,11 +150,11 @@ def fields_from(given: Mapping[str, FieldValue]) -> dict[str, object]:
 def route_template(request: web.BaseRequest) -> str:
     """The request's route as declared (/console/cases/{case_id}), never the path as
     requested: a path may carry what a form sent, and the template is what to filter on."""
-    if isinstance(request, web.Request):
-        resource = request.match_info.route.resource
-        if resource is not None:
-            return resource.canonical
-    return "unmatched"
+    # Duck-typed: aiohttp is imported for the type only, so that the config (which names
+    # this module's LogFormat) does not load a web framework.
+    match_info = getattr(request, "match_info", None)
+    resource = match_info.route.resource if match_info is not None else None
+    return str(resource.canonical) if resource is not None else "unmatched"
 
 
 @dataclass(frozen=True)

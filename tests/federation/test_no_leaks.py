@@ -420,6 +420,12 @@ async def test_no_sample_content_reaches_logs_metrics_urls_errors_or_audit(
     police_lines = _json_log_lines(federation, POLICE)
     assert {"node_up", "outgoing_file_queued"} <= {line["event"] for line in police_lines}
     assert all(line["node"] == POLICE for line in police_lines if "node" in line)
+    requests = {
+        (line["route"], "user" in line) for line in police_lines if line["event"] == "http_request"
+    }
+    assert {("/console/cases/{case_id}", True), ("/api/v1/messages/{message_id}", False)} <= (
+        requests
+    )
     rtk_log = "".join(p.read_text() for p in (federation.root / RATANAKIRI).glob("run*.log"))
     assert re.search(r"^\S+Z INFO gateway\.app node_up node=kh-ratanakiri-police ", rtk_log, re.M)
     assert not rtk_log.lstrip().startswith("{")
