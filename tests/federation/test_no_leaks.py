@@ -396,9 +396,11 @@ async def test_no_sample_content_reaches_logs_metrics_urls_errors_or_audit(
     rtk_token, expected = await _exchange(federation, webhook, tmp_path, seen)
     await _console_handover(federation, seen)
     inbox = await _inbox_documents(federation, rtk_token, expected + 1)
-    await _until(
-        lambda: asyncio.sleep(0, len(webhook.received) >= 3), "the police's 3 webhook calls"
-    )
+
+    async def kh_samples_delivered() -> bool:
+        return len(webhook.received) >= 3
+
+    await _until(kh_samples_delivered, "the police's 3 webhook calls")
     await _receiver_opens_cases(federation, seen)
     await _collect(federation, seen, server_log_start)
 
