@@ -29,6 +29,7 @@ from gateway.config.listen import is_loopback_host
 from gateway.config.loader import load_config
 from gateway.config.schema import (
     DEFAULT_CONSOLE,
+    DEFAULT_LOGGING,
     DELIVERY_TYPES,
     KINDS,
     LANGUAGES,
@@ -45,6 +46,7 @@ from gateway.config.schema import (
     ListenerLimits,
     LocalClientConfig,
     LocalizedNames,
+    LoggingConfig,
     NodeConfig,
     NodeIdentity,
     OutgoingFolder,
@@ -70,6 +72,7 @@ from gateway.wire import Kind
 
 __all__ = [
     "DEFAULT_CONSOLE",
+    "DEFAULT_LOGGING",
     "DELIVERY_TYPES",
     "KINDS",
     "LANGUAGES",
@@ -92,6 +95,7 @@ __all__ = [
     "ListenerLimits",
     "LocalClientConfig",
     "LocalizedNames",
+    "LoggingConfig",
     "NodeConfig",
     "NodeIdentity",
     "OutgoingFolder",

@@ -46,6 +46,7 @@ from gateway.config.listen import (
     read_token_sha256,
     spki_sha256,
 )
+from gateway.config.logs import read_logging
 from gateway.config.retention import read_retention
 from gateway.config.schema import (
     CLIENT_ID_PATTERN,
@@ -53,6 +54,7 @@ from gateway.config.schema import (
     DEFAULT_CONSOLE,
     DEFAULT_DATABASE,
     DEFAULT_LIMITS,
+    DEFAULT_LOGGING,
     DEFAULT_PEER_TLS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RATE_LIMIT,
@@ -214,6 +216,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     retry = r.optional("retry", lambda item: _read_retry(item, per_batch), DEFAULT_RETRY)
     retention = r.optional("retention", read_retention, DEFAULT_RETENTION)
     console = r.optional("console", read_console, DEFAULT_CONSOLE)
+    logging = r.optional("logging", read_logging, DEFAULT_LOGGING)
     _check_in_flight_against_batch(r, listen, limits)
     r.finish()
     return NodeConfig(
@@ -230,6 +233,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         limits=limits,
         routing=routing,
         console=console,
+        logging=logging,
     )
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
+from gateway.ops.logs import LogFormat, LogLevel
 from gateway.wire import Kind
 
 # The kinds are the protocol's; config names them by their snake_case values.
@@ -333,6 +334,17 @@ class ConsoleConfig:
     lockout_duration: timedelta = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class LoggingConfig:
+    """How the node logs (section `logging:`; gateway/ops/logs.py)."""
+
+    format: LogFormat = "json"
+    level: LogLevel = "info"
+    # A logging.config dictConfig file (YAML or JSON), already read once by the loader; when
+    # set it decides handlers, formatters and levels, and `format`/`level` are not allowed.
+    config_file: Path | None = None
+
+
 DEFAULT_DATABASE = DatabaseConfig()
 DEFAULT_PEER_TLS = PeerTlsConfig()
 DEFAULT_RATE_LIMIT = RateLimitConfig()
@@ -340,6 +352,7 @@ DEFAULT_RETRY = RetryConfig()
 DEFAULT_RETENTION = RetentionConfig()
 DEFAULT_LIMITS = LimitsConfig()
 DEFAULT_CONSOLE = ConsoleConfig()
+DEFAULT_LOGGING = LoggingConfig()
 DEFAULT_LISTENER_LIMITS = ListenerLimits()
 # Relative to the config file's directory, like every other path in the file.
 DEFAULT_STATE_DIR = Path("state")
@@ -363,6 +376,7 @@ class NodeConfig:
     # Last, with a default, so that code constructing a NodeConfig by keyword keeps working.
     routing: tuple[RoutingRule, ...] = ()
     console: ConsoleConfig = DEFAULT_CONSOLE
+    logging: LoggingConfig = DEFAULT_LOGGING
 
     def peer(self, peer_id: str) -> PeerConfig | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

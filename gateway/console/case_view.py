@@ -29,6 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.console.context import ConsoleUser
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_sent, reopen_stored
+from gateway.ops.logs import fields
 from gateway.store.cases import CaseMessage, Direction
 from gateway.wire import canonical
 
@@ -79,9 +80,13 @@ def open_sealed(
         opened = reopen_sent(keyring, data) if direction == "out" else reopen_stored(keyring, data)
         return canonical.Message.FromString(opened.payload.message)
     except EnvelopeRejected as rejected:
-        log.warning("a stored %s envelope does not open: %s", direction, rejected.reason)
+        log.warning(
+            "stored_envelope_unreadable", extra=fields(direction=direction, reason=rejected.reason)
+        )
     except DecodeError:
-        log.warning("a stored %s envelope holds no canonical message", direction)
+        log.warning(
+            "stored_envelope_unreadable", extra=fields(direction=direction, reason="not_canonical")
+        )
     return None
 
 

@@ -56,6 +56,7 @@ from gateway.console.notice_forms import (
 from gateway.console.rendering import render
 from gateway.crypto import EnvelopeRejected, reopen_stored
 from gateway.federation.outgoing import Queued, SubmissionRefused
+from gateway.ops.logs import fields
 from gateway.store import AuditEntry
 from gateway.wire import Kind, canonical
 
@@ -275,7 +276,10 @@ class ComposeViews:
         except (EnvelopeRejected, DecodeError) as error:
             # The answer takes its gate and time from the answered message: none without it.
             log.error(
-                "inbox message %s cannot be answered: %s", row.message_id, type(error).__name__
+                "answered_message_unreadable",
+                extra=fields(
+                    message_id=row.message_id, user=user.id, error_type=type(error).__name__
+                ),
             )
             raise web.HTTPConflict() from None
         form = await posted_form(request)
@@ -320,7 +324,10 @@ async def submit(ctx: ConsoleContext, composed: Composed, user: ConsoleUser) -> 
         composed.errors[name] = msgid
     except ValueError as error:
         # seal() finds no key of ours or of the peer valid now: configuration, not the form.
-        log.warning("a console message cannot be sealed: %s", type(error).__name__)
+        log.warning(
+            "console_message_unsealable",
+            extra=fields(user=user.id, error_type=type(error).__name__),
+        )
         composed.errors["to"] = MSG_NO_KEY
     return []
 

@@ -33,6 +33,7 @@ from gateway.crypto import (
     parse_header,
     sign_receipt,
 )
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import IncomingEnvelope, Store, StoredIncoming
 from gateway.wire import canonical
@@ -184,12 +185,19 @@ class EnvelopeReceiver:
             handling = self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(
-                "refused envelope %s from %s: %s",
-                header.message_id,
-                claimed_sender,
-                rejected.reason,
+                "envelope_refused",
+                extra=fields(
+                    peer=claimed_sender,
+                    message_id=header.message_id,
+                    kind=header.kind.value,
+                    reason=rejected.reason,
+                ),
             )
             return self._reject(claimed_sender, data, header.message_id, rejected.reason, now)
+        log.debug(
+            "envelope_accepted",
+            extra=fields(peer=header.sender, message_id=header.message_id, kind=header.kind.value),
+        )
         return IncomingEnvelope(
             sender=header.sender,
             message_id=header.message_id,

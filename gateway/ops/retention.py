@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gateway.config import RetentionConfig
 from gateway.delivery.outgoing_folder import purge_done
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import ContentCutoffs, PurgedContent, Store
 
@@ -61,7 +62,10 @@ class RetentionSweep:
                 await self.sweep()
             except Exception:
                 self._metrics.retention_sweeps.labels("failed").inc()
-                log.exception("retention sweep failed; next in %s", self._retention.sweep_interval)
+                log.exception(
+                    "retention_sweep_failed",
+                    extra=fields(retry_in_s=self._retention.sweep_interval.total_seconds()),
+                )
             await asyncio.sleep(self._retention.sweep_interval.total_seconds())
 
     async def sweep(self, *, dry_run: bool = False) -> PurgedContent:
@@ -84,11 +88,12 @@ class RetentionSweep:
             self._metrics.retention_purged.labels(table).inc(purged.count(table))
         self._metrics.retention_purged.labels("done_files").inc(files)
         log.info(
-            "retention: deleted the content of %d outbox, %d inbox and %d draft rows, "
-            "%d done/ files",
-            purged.count("outbox"),
-            purged.count("inbox"),
-            purged.count("drafts"),
-            files,
+            "retention_swept",
+            extra=fields(
+                outbox=purged.count("outbox"),
+                inbox=purged.count("inbox"),
+                drafts=purged.count("drafts"),
+                done_files=files,
+            ),
         )
         return purged

@@ -612,3 +612,17 @@ DROP SCHEMA public CASCADE;
 
 -- name: restore_target_schema
 CREATE SCHEMA public;
+
+-- logs: the embedded server's own log file (state_dir/postgres/data/log)
+-- Errors there without their DETAIL, HINT and CONTEXT (a unique or check violation quotes the
+-- row's values) and without the failing statement. ALTER SYSTEM runs outside a transaction,
+-- so one statement per block.
+
+-- name: server_log_terse
+ALTER SYSTEM SET log_error_verbosity = 'terse';
+
+-- name: server_log_no_statements
+ALTER SYSTEM SET log_min_error_statement = 'panic';
+
+-- name: server_reload_config
+SELECT pg_reload_conf();

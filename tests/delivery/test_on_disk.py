@@ -5,6 +5,7 @@ old `done/` files."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import stat
@@ -87,7 +88,8 @@ async def test_files_are_private_under_umask_000_and_a_planted_errors_symlink_is
         in await federation.metrics_text(POLICE)
     )
     log = federation.log_tail(POLICE)
-    assert "calls.csv.errors not written" in log
+    assert '"event": "errors_file_not_written"' in log
+    assert f'"file_sha256": "{hashlib.sha256(broken).hexdigest()}"' in log
     assert CALLER not in log
 
     private_folders = [
