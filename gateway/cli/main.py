@@ -21,6 +21,8 @@ MODULES = (
     "delivery_cmds",
     "demo_cmd",
     "users_cmd",
+    "retention_cmd",
+    "backup_cmd",
 )
 # Which module registers each command; a command missing here still works, more slowly.
 COMMANDS = {
@@ -37,6 +39,9 @@ COMMANDS = {
     "deliveries": "delivery_cmds",
     "demo": "demo_cmd",
     "users": "users_cmd",
+    "retention": "retention_cmd",
+    "backup": "backup_cmd",
+    "restore": "backup_cmd",
 }
 
 
