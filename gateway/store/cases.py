@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-import asyncpg
-
+from gateway.store.part import StorePart
 from gateway.store.queries import Q
 
 MAX_CASES_PER_PAGE = 100
@@ -80,10 +79,8 @@ class CaseMessage:
     envelope: bytes | None = field(repr=False)
 
 
-class Cases:
+class Cases(StorePart):
     """Mixed into Store: read-only views of cases."""
-
-    _pool: asyncpg.Pool
 
     async def list_cases(
         self,

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from gateway.store.part import StorePart
 from gateway.store.queries import Q
 from gateway.store.records import AuditEntry, InboxRow
 
 if TYPE_CHECKING:
-    from gateway.store.store import Connection
+    from gateway.store.part import Connection
 
 
 class DraftNotAwaiting(Exception):  # noqa: N818 - a verdict on the request
@@ -109,17 +110,8 @@ def _draft_row(row: asyncpg.Record) -> DraftRow:
     )
 
 
-class Drafts:
+class Drafts(StorePart):
     """Mixed into Store: drafts awaiting approval."""
-
-    _pool: asyncpg.Pool
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        async def _append_audit(
-            connection: Connection, entries: Sequence[AuditEntry], at: datetime
-        ) -> None: ...
 
     async def create_draft(self, draft: NewDraft, *, actor: str) -> int:
         """Store a composed draft and its audit entry (console.handover_composed); its id."""

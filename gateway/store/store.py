@@ -25,11 +25,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 
-from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
@@ -54,10 +53,6 @@ from gateway.store.records import (
 )
 from gateway.store.retention import Retention
 
-if TYPE_CHECKING:
-    from asyncpg.pool import PoolConnectionProxy
-
-    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 OUTBOX_CHANNEL = "blg_outbox"
 INBOX_CHANNEL = "blg_inbox"
 FINAL_STATES = frozenset({"delivered", "rejected", "expired", "dead"})
@@ -522,35 +517,6 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention):
         """Append entries that record no other change (operator actions, configuration)."""
         async with self._pool.acquire() as connection, connection.transaction():
             await self._append_audit(connection, entries, _now())
-
-    @staticmethod
-    async def _append_audit(
-        connection: Connection, entries: Sequence[AuditEntry], at: datetime
-    ) -> None:
-        if not entries:
-            return
-        # Serialises appenders for the rest of this transaction: the chain must be linear.
-        await connection.execute(Q.audit_lock)
-        head = await connection.fetchrow(Q.audit_head)
-        seq, prev = (head["seq"], bytes(head["hash"])) if head else (0, GENESIS)
-        rows = []
-        for entry in entries:
-            seq += 1
-            digest = entry_hash(prev, seq, at, entry)
-            rows.append(
-                (
-                    seq,
-                    at,
-                    entry.actor,
-                    entry.action,
-                    entry.subject,
-                    canonical_detail(entry.detail),
-                    prev,
-                    digest,
-                )
-            )
-            prev = digest
-        await connection.executemany(Q.audit_insert, rows)
 
     async def verify_audit(self, page: int = 5000) -> AuditVerdict:
         """Recompute the chain; names the first entry whose hash or link is wrong."""
