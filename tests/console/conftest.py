@@ -27,6 +27,10 @@ from gateway.console import ConsoleContext, ConsoleUser, Role, build_console
 from gateway.console.accounts import add_user
 from gateway.console.context import ConsoleLanguage
 from gateway.store import EmbeddedPostgres, Store
+from tests.console.browser import (  # noqa: F401 - the browser tests' fixtures
+    browser_fixture,
+    new_page_fixture,
+)
 from tests.federation.harness import Federation
 
 NODE = "vn-gialai-blo"
