@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from gateway.store.part import StorePart
+from gateway.store.part import StorePart, inbox_row, stored_content
 from gateway.store.queries import Q
 from gateway.store.records import AuditEntry, InboxRow
 
@@ -173,16 +173,7 @@ class Drafts(StorePart):
             row = await connection.fetchrow(Q.case_latest_incoming, case_id)
         if row is None:
             return None
-        found = InboxRow(
-            id=row["id"],
-            sender=row["sender"],
-            message_id=row["message_id"],
-            case_id=row["case_id"],
-            kind=row["kind"],
-            created_at=row["created_at"],
-            received_at=row["received_at"],
-        )
-        return found, None if row["envelope"] is None else bytes(row["envelope"])
+        return inbox_row(row), stored_content(row["envelope"])
 
     async def withdraw_draft(
         self, draft_id: int, *, user_id: int, actor: str, any_composer: bool

@@ -1,4 +1,4 @@
-"""What every part of Store shares: the pool and the audit appender.
+"""What every part of Store shares: the pool, the audit appender and row readers.
 
 Store is one class mixed from several files (store.py and one mixin per console area), and
 each part writes audit entries in the same transaction as the change they record. They all
@@ -16,7 +16,7 @@ import asyncpg
 
 from gateway.store.audit import GENESIS, canonical_detail, entry_hash
 from gateway.store.queries import Q
-from gateway.store.records import AuditEntry
+from gateway.store.records import AuditEntry, InboxRow
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -57,3 +57,20 @@ class StorePart:
             )
             prev = digest
         await connection.executemany(Q.audit_insert, rows)
+
+
+def stored_content(value: bytes | None) -> bytes | None:
+    """A stored envelope as bytes; None once retention deleted it."""
+    return None if value is None else bytes(value)
+
+
+def inbox_row(row: asyncpg.Record) -> InboxRow:
+    return InboxRow(
+        id=row["id"],
+        sender=row["sender"],
+        message_id=row["message_id"],
+        case_id=row["case_id"],
+        kind=row["kind"],
+        created_at=row["created_at"],
+        received_at=row["received_at"],
+    )

@@ -34,6 +34,7 @@ from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
+from gateway.store.part import inbox_row, stored_content
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
     AuditEntry,
@@ -580,7 +581,7 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention):
             row = await connection.fetchrow(Q.outbox_get, message_id)
         if row is None:
             return None
-        return _outbox_row(row), _content(row["envelope"]), row["receipt"]
+        return _outbox_row(row), stored_content(row["envelope"]), row["receipt"]
 
     async def requeue(self, message_id: uuid.UUID, operator: str) -> str:
         """Send a rejected or dead message again; returns its recipient."""
@@ -603,13 +604,13 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention):
     async def list_inbox(self, *, sender: str | None = None, limit: int = 50) -> list[InboxRow]:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.inbox_list, sender, limit)
-        return [_inbox_row(row) for row in rows]
+        return [inbox_row(row) for row in rows]
 
     async def get_inbox(self, message_id: uuid.UUID) -> tuple[InboxRow, bytes | None] | None:
         """The row and its envelope (None once retention deleted it)."""
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(Q.inbox_get, message_id)
-        return None if row is None else (_inbox_row(row), _content(row["envelope"]))
+        return None if row is None else (inbox_row(row), stored_content(row["envelope"]))
 
     async def inbox_after(
         self, after: int, kinds: Sequence[str], limit: int
@@ -618,7 +619,7 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention):
         is None once retention deleted it."""
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.inbox_after, after, list(kinds), limit)
-        return [(_inbox_row(row), _content(row["envelope"])) for row in rows]
+        return [(inbox_row(row), stored_content(row["envelope"])) for row in rows]
 
     async def peer_summaries(self, peers: Sequence[str]) -> list[PeerSummary]:
         async with self._pool.acquire() as connection:
@@ -669,10 +670,6 @@ def _finite(value: datetime | None) -> datetime | None:
     return value
 
 
-def _content(value: bytes | None) -> bytes | None:
-    return None if value is None else bytes(value)
-
-
 def _outbox_row(row: asyncpg.Record) -> OutboxRow:
     return OutboxRow(
         message_id=row["message_id"],
@@ -689,16 +686,4 @@ def _outbox_row(row: asyncpg.Record) -> OutboxRow:
         finished_at=row["finished_at"],
         receipt_received_at=row["receipt_received_at"],
         local_client=row["local_client"],
-    )
-
-
-def _inbox_row(row: asyncpg.Record) -> InboxRow:
-    return InboxRow(
-        id=row["id"],
-        sender=row["sender"],
-        message_id=row["message_id"],
-        case_id=row["case_id"],
-        kind=row["kind"],
-        created_at=row["created_at"],
-        received_at=row["received_at"],
     )
