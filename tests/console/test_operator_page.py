@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 import trustme
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import console_context
-from gateway.console import Role, build_console
+from gateway.console import Role
 from gateway.console.operator_status import KEYS_WARNING_DAYS
 from gateway.demo.routes import VN_JSON, DemoRoute, load_sample
 from gateway.store import EmbeddedPostgres, IncomingEnvelope, Store
 from gateway.wire import uuid7
-from tests.console.conftest import NODE, Clock, ConsoleHarness
+from tests.console.conftest import NODE, ConsoleHarness, running_console
 from tests.federation.harness import Federation, local_client
 
 PEER = "kh-ratanakiri-police"
@@ -223,22 +220,9 @@ async def console_with_local_client(
     _token, client = local_client(LOCAL_CLIENT, ["vn-police-json"])
     client["delivery"] = {"type": "drop_folder", "path": "inbox"}
     federation.sections[NODE] = {"local_clients": [client]}
-    await federation.add(NODE, PEER)
-    store = await Store.connect(federation.nodes[NODE].dsn)
-    await store.migrate()
-    clock = Clock()
-    ctx = console_context(federation.config(NODE), store, clock)
-    assert ctx.local_clients == (LOCAL_CLIENT,)
-    app = web.Application()
-    app.add_subapp("/console/", build_console(ctx))
-    test_client = TestClient(TestServer(app))
-    await test_client.start_server()
-    try:
-        yield ConsoleHarness(test_client, ctx, store, clock, federation)
-    finally:
-        await test_client.close()
-        await store.close()
-        federation.stop_all()
+    async with running_console(federation) as harness:
+        assert harness.ctx.local_clients == (LOCAL_CLIENT,)
+        yield harness
 
 
 async def test_the_local_backlog_counts_waiting_and_held_deliveries(
