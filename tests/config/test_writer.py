@@ -57,7 +57,8 @@ def test_init_writes_private_files_a_loadable_config_and_a_matching_public_file(
         expected = 0o700 if path.is_dir() else 0o600
         assert stat.S_IMODE(path.stat().st_mode) == expected, path
     config = load_config(node.config_file, environ={})
-    assert config.node.id == "vn-gialai-police" and config.peers == ()
+    assert config.node.id == "vn-gialai-police"
+    assert config.peers == ()
     assert config.listen.federation.tls is not None
     assert config.listen.federation.tls.client_ca_file is not None
     public = read_public_file(node.public_file)
@@ -97,7 +98,8 @@ def test_peers_add_keeps_comments_pins_the_certificate_and_updates_in_place(
     assert entry.tls.spki_sha256 == (bytes.fromhex(peer.pin),)
     assert entry.tls.ca_file == again.certificate_file
     text = config_file.read_text()
-    assert "# operator's note" in text and "# The agencies this node exchanges with" in text
+    assert "# operator's note" in text
+    assert "# The agencies this node exchanges with" in text
     bundle = (config_file.parent / "tls/peer-certificates.pem").read_text()
     assert bundle.count("BEGIN CERTIFICATE") == 2
 
