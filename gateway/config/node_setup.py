@@ -18,6 +18,7 @@ its SPKI, not the certificate, so renewing it on the same key changes nothing fo
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import ipaddress
 import os
@@ -182,9 +183,17 @@ def init_node(
     folder = request.folder
     config_file = folder / CONFIG_NAME
     if config_file.exists():
-        raise FileExistsError(f"{config_file} exists; init never overwrites a config")
+        raise FileExistsError(errno.EEXIST, "exists", str(config_file))
     host, port = request.listen
     url = request.url or f"https://{_url_host(host)}:{port}/"
+    # Read (or made) before anything is written: a bad --tls-cert leaves no files behind.
+    if request.tls_cert and request.tls_key:
+        certificate_pem = request.tls_cert.read_bytes()
+        key_pem = request.tls_key.read_bytes()
+        certificate_pin(certificate_pem)  # ValueError unless a PEM certificate
+    else:
+        hosts = [h for h in (host, urlsplit(url).hostname or "") if h not in WILDCARD_HOSTS]
+        certificate_pem, key_pem = self_signed_certificate(request.node_id, hosts, now)
     private_folder(folder)
 
     # Valid from a minute ago: a node started at once must already see its key as valid.
@@ -196,12 +205,6 @@ def init_node(
 
     tls_folder = folder / "tls"
     private_folder(tls_folder)
-    if request.tls_cert and request.tls_key:
-        certificate_pem = request.tls_cert.read_bytes()
-        key_pem = request.tls_key.read_bytes()
-    else:
-        hosts = [h for h in (host, urlsplit(url).hostname or "") if h not in WILDCARD_HOSTS]
-        certificate_pem, key_pem = self_signed_certificate(request.node_id, hosts, now)
     write_new_private(tls_folder / "cert.pem", certificate_pem)
     write_new_private(tls_folder / "key.pem", key_pem)
     write_new_private(folder / PEER_CERTIFICATES, certificate_pem)
