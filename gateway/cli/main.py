@@ -21,6 +21,7 @@ MODULES = (
     "delivery_cmds",
     "demo_cmd",
     "users_cmd",
+    "setup_cmds",
     "retention_cmd",
     "backup_cmd",
 )
@@ -39,6 +40,8 @@ COMMANDS = {
     "deliveries": "delivery_cmds",
     "demo": "demo_cmd",
     "users": "users_cmd",
+    "init": "setup_cmds",
+    "peers": "setup_cmds",
     "retention": "retention_cmd",
     "backup": "backup_cmd",
     "restore": "backup_cmd",
