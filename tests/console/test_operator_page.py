@@ -59,6 +59,18 @@ class Page(HTMLParser):
         return mains[0].get("data-reason") if mains else None
 
 
+async def _requeue(
+    console: ConsoleHarness, message_id: object, token: str | None
+) -> tuple[int, str | None]:
+    """A refused requeue posted (token as its CSRF field, if any): status and data-reason."""
+    response = await console.client.post(
+        f"/console/operator/requeue/{message_id}",
+        data={} if token is None else {"csrf_token": token},
+        allow_redirects=False,
+    )
+    return response.status, Page(await response.text()).reason()
+
+
 async def _queued_handover(console: ConsoleHarness) -> uuid.UUID:
     """A victim handover naming VICTIM, queued for PEER; returns its message id."""
     (message,) = load_sample(HANDOVER)
@@ -165,22 +177,14 @@ async def test_officers_and_supervisors_are_refused_the_page_and_the_requeue(
     assert Page(await response.text()).reason() == "forbidden"
 
     token = await console.csrf("/console/operator")
-    response = await console.client.post(
-        f"/console/operator/requeue/{dead}", data={"csrf_token": token}, allow_redirects=False
-    )
-    assert response.status == 403
-    assert Page(await response.text()).reason() == "forbidden"
+    assert await _requeue(console, dead, token) == (403, "forbidden")
     assert await _state(console.store, dead) == "dead"
 
 
 async def test_a_requeue_without_its_csrf_token_changes_nothing(console: ConsoleHarness) -> None:
     dead = await _dead_handover(console)
     await console.sign_in(Role.OPERATOR)
-    response = await console.client.post(
-        f"/console/operator/requeue/{dead}", data={}, allow_redirects=False
-    )
-    assert response.status == 403
-    assert Page(await response.text()).reason() == "csrf_failed"
+    assert await _requeue(console, dead, None) == (403, "csrf_failed")
     assert await _state(console.store, dead) == "dead"
 
 
@@ -188,21 +192,11 @@ async def test_only_dead_or_rejected_messages_can_be_requeued(console: ConsoleHa
     queued = await _queued_handover(console)
     await console.sign_in(Role.OPERATOR)
     token = await console.csrf("/console/operator")
-    response = await console.client.post(
-        f"/console/operator/requeue/{queued}", data={"csrf_token": token}, allow_redirects=False
-    )
-    assert response.status == 409
-    assert Page(await response.text()).reason() == "not_requeueable"
+    assert await _requeue(console, queued, token) == (409, "not_requeueable")
     assert await _state(console.store, queued) == "queued"
 
     for missing in (str(uuid.uuid4()), "not-a-uuid"):
-        response = await console.client.post(
-            f"/console/operator/requeue/{missing}",
-            data={"csrf_token": token},
-            allow_redirects=False,
-        )
-        assert response.status == 404
-        assert Page(await response.text()).reason() == "not_found"
+        assert await _requeue(console, missing, token) == (404, "not_found")
 
 
 async def test_signed_out_visitors_are_sent_to_sign_in(console: ConsoleHarness) -> None:
