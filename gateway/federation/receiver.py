@@ -6,6 +6,10 @@ pool, never on the event loop: the loop also serves every other peer, the local 
 PyNaCl calls libsodium through cffi, which releases the GIL, so the pool's threads also run
 crypto in parallel with the loop. The work per request is bounded by the endpoint, which
 admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` bytes.
+
+Key announcements (gateway.federation.announcements) come through here like messages and
+are answered alike, but are recorded with the peer's keys (Store.record_key_announcements),
+never in the inbox; `keys_recorded` then tells the node to refresh its keyring.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import functools
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +37,11 @@ from gateway.crypto import (
     parse_header,
     sign_receipt,
 )
+from gateway.federation.announcements import read_announcement
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import IncomingEnvelope, Store, StoredIncoming
-from gateway.wire import canonical
+from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
+from gateway.wire import ControlKind, canonical
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Accepted:
     index: int
-    incoming: IncomingEnvelope
+    incoming: IncomingEnvelope | IncomingAnnouncement
 
 
 class EnvelopeReceiver:
@@ -60,7 +66,9 @@ class EnvelopeReceiver:
         metrics: GatewayMetrics,
         crypto: Executor | None = None,
         local_recipients: Mapping[str, tuple[str, ...]] | None = None,
+        keys_recorded: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._keys_recorded = keys_recorded
         # None: the loop's default executor (tests); app.py passes a pool of its own.
         self._crypto = crypto
         self._local_recipients = local_recipients or {}
@@ -83,6 +91,9 @@ class EnvelopeReceiver:
         known = await self._store.find_incoming(
             claimed_sender, [header.message_id for header in headers.values()]
         )
+        controls = [h.message_id for h in headers.values() if isinstance(h.kind, ControlKind)]
+        if controls:
+            known |= await self._store.find_key_announcements(claimed_sender, controls)
         accepted = await loop.run_in_executor(
             self._crypto,
             functools.partial(
@@ -95,14 +106,41 @@ class EnvelopeReceiver:
                 now=now,
             ),
         )
+        announced = [item for item in accepted if isinstance(item.incoming, IncomingAnnouncement)]
+        if announced:
+            recorded = await self._store.record_key_announcements(
+                [
+                    item.incoming
+                    for item in announced
+                    if isinstance(item.incoming, IncomingAnnouncement)
+                ],
+                now,
+            )
+            accepted = [item for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
+            for item, kept in zip(announced, recorded, strict=True):
+                receipts[item.index] = kept.receipt
+                if kept.envelope_sha256 != item.incoming.envelope_sha256:
+                    receipts[item.index] = self._reject(
+                        claimed_sender,
+                        envelopes[item.index],
+                        item.incoming.message_id,
+                        RejectReason.DUPLICATE_MESSAGE_ID,
+                        now,
+                    )
+                else:
+                    self._metrics.received.labels(claimed_sender, "accepted").inc()
+            if self._keys_recorded is not None:
+                await self._keys_recorded()
         if accepted:
-            stored = await self._store.store_incoming([item.incoming for item in accepted])
+            stored = await self._store.store_incoming(
+                [item.incoming for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
+            )
             for item, kept in zip(accepted, stored, strict=True):
                 if kept.envelope_sha256 != item.incoming.envelope_sha256:
                     # Another envelope with this (sender, message id) got to the inbox first.
                     receipts[item.index] = self._reject(
                         claimed_sender,
-                        item.incoming.envelope,
+                        envelopes[item.index],
                         item.incoming.message_id,
                         RejectReason.DUPLICATE_MESSAGE_ID,
                         now,
@@ -168,7 +206,7 @@ class EnvelopeReceiver:
         header: EnvelopeHeader,
         known: Mapping[uuid.UUID, StoredIncoming],
         now: datetime,
-    ) -> bytes | IncomingEnvelope:
+    ) -> bytes | IncomingEnvelope | IncomingAnnouncement:
         """A receipt to answer with at once, or a verified envelope to store."""
         digest = hashlib.sha256(data).digest()
         existing = known.get(header.message_id)
@@ -181,6 +219,8 @@ class EnvelopeReceiver:
             )
         try:
             opened = open_envelope(self._keyring, data, now=now, limits=self._limits)
+            if isinstance(header.kind, ControlKind):
+                return self._announcement(opened, data, digest, now)
             self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(
@@ -207,6 +247,37 @@ class EnvelopeReceiver:
             created_at=header.created_at,
             received_at=now,
             local_recipients=self._local_recipients.get(header.kind.value, ()),
+        )
+
+    def _announcement(
+        self, opened: OpenedEnvelope, data: bytes, digest: bytes, now: datetime
+    ) -> IncomingAnnouncement:
+        header = opened.header
+        keys = read_announcement(opened, now=now, known=self._keyring.peer_keys(header.sender))
+        return IncomingAnnouncement(
+            sender=header.sender,
+            message_id=header.message_id,
+            envelope_sha256=digest,
+            receipt=sign_receipt(
+                self._keyring,
+                envelope_data=data,
+                message_id=header.message_id,
+                sender=header.sender,
+                received_at=now,
+            ),
+            signed_by=header.sender_key_id,
+            created_at=header.created_at,
+            received_at=now,
+            keys=tuple(
+                PublishedKeyRow(
+                    key.key_id,
+                    key.signing_public,
+                    key.encryption_public,
+                    key.validity.valid_from,
+                    key.validity.valid_until,
+                )
+                for key in keys
+            ),
         )
 
     def _check_content(self, opened: OpenedEnvelope) -> None:

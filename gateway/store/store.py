@@ -35,6 +35,7 @@ from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
+from gateway.store.peer_keys import PeerKeys
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
     AuditEntry,
@@ -106,7 +107,7 @@ class PoolUsage:
     max_size: int
 
 
-class Store(LocalFeed, ConsoleUsers, Cases, Drafts):
+class Store(LocalFeed, ConsoleUsers, Cases, Drafts, PeerKeys):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
