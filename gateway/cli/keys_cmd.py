@@ -1,27 +1,25 @@
 """`gateway keys generate`: a new key pair for this node.
 
-The private key file is created with mode 0600 in one `open(O_CREAT | O_EXCL)`, so it is
-never readable by others even for an instant, and an existing key is never overwritten (a
-lost private key cannot be recovered; an overwritten one silently breaks every peer).
+The files are written by `generate_own_key` (gateway/config/node_setup.py), which
+`gateway init` uses too: the private key file is created with mode 0600 in one
+`open(O_CREAT | O_EXCL)`, so it is never readable by others even for an instant, and an
+existing key is never overwritten (a lost private key cannot be recovered; an overwritten
+one silently breaks every peer).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.config.keyfiles import (
-    PrivateKeyMaterial,
-    format_private_key_file,
-    format_public_keys_snippet,
-)
-from gateway.config.schema import KEY_ID_PATTERN, NODE_ID_PATTERN, PeerKeyConfig
+from gateway.config.node_setup import generate_own_key
+from gateway.config.schema import KEY_ID_PATTERN, NODE_ID_PATTERN
 from gateway.config.values import format_instant, parse_instant
-from gateway.crypto import KeyValidity, OwnKeyPair
+from gateway.crypto import KeyValidity
+from gateway.ops.private_files import UnsafePath
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers type is private
@@ -72,37 +70,16 @@ def run_generate(args: argparse.Namespace) -> int:
     if not KEY_ID_PATTERN.fullmatch(key_id):
         return _fail(f"--key-id: expected a key id matching ^{KEY_ID_PATTERN.pattern}$")
     validity = KeyValidity(valid_from, valid_from + timedelta(days=args.valid_days))
-    pair = OwnKeyPair.generate(key_id, validity)
-
     out: Path = args.out
-    private_path = out / f"{key_id}.key"
-    public_path = out / f"{key_id}.public.yaml"
     try:
-        out.mkdir(mode=0o700, parents=True, exist_ok=True)
-        private_text = format_private_key_file(
-            PrivateKeyMaterial(node, key_id, pair.signing_seed, pair.encryption_secret)
-        )
-        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        generated = generate_own_key(node, out, key_id, validity)
     except FileExistsError:
-        return _fail(f"{private_path} exists; choose another --key-id or --out")
-    except OSError as error:
-        return _fail(f"cannot write to {out}: {error.strerror}")
-    with os.fdopen(descriptor, "w", encoding="utf-8") as private_file:
-        private_file.write(private_text)
-    public = pair.public()
-    snippet = format_public_keys_snippet(
-        node,
-        [
-            PeerKeyConfig(
-                id=key_id,
-                signing_public_key=public.signing_public,
-                encryption_public_key=public.encryption_public,
-                valid_from=validity.valid_from,
-                valid_until=validity.valid_until,
-            )
-        ],
-    )
-    public_path.write_text(snippet, encoding="utf-8")
+        return _fail(f"{out / (key_id + '.key')} exists; choose another --key-id or --out")
+    except (OSError, UnsafePath) as error:
+        return _fail(f"cannot write to {out}: {getattr(error, 'strerror', None) or error}")
+    private_path = generated.private_key_file
+    public_path = generated.public_key_file
+    snippet = public_path.read_text(encoding="utf-8")
     print(f"# wrote {private_path} (mode 0600; keep it secret, back it up offline)")
     print(f"# wrote {public_path}")
     print("# In this node's config, under keys:")

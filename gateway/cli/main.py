@@ -21,6 +21,7 @@ MODULES = (
     "delivery_cmds",
     "demo_cmd",
     "users_cmd",
+    "setup_cmds",
 )
 # Which module registers each command; a command missing here still works, more slowly.
 COMMANDS = {
@@ -37,6 +38,8 @@ COMMANDS = {
     "deliveries": "delivery_cmds",
     "demo": "demo_cmd",
     "users": "users_cmd",
+    "init": "setup_cmds",
+    "peers": "setup_cmds",
 }
 
 
