@@ -56,6 +56,24 @@ def own_key_pairs(config: NodeConfig) -> list[OwnKeyPair]:
     ]
 
 
+async def learn_recorded(keyring: Keyring, store: Store) -> None:
+    """Give keyring the recorded peer keys and the withheld own keys of the database: what
+    any process that signs or seals as this node (the node, `gateway send`) must know
+    besides its config."""
+    recorded: dict[str, list[PublicKeyPair]] = {}
+    for item in await store.recorded_peer_keys():
+        key = item.key
+        recorded.setdefault(item.peer, []).append(
+            PublicKeyPair(
+                key.key_id,
+                key.signing_public,
+                key.encryption_public,
+                KeyValidity(key.valid_from, key.valid_until),
+            )
+        )
+    keyring.learn(recorded, await store.own_keys_withheld())
+
+
 def _row(key: PublicKeyPair) -> PublishedKeyRow:
     return PublishedKeyRow(
         key.key_id,
@@ -200,18 +218,6 @@ class KeyRollover:
         ]
 
     async def _refresh(self) -> None:
-        now = self._clock()
-        recorded: dict[str, list[PublicKeyPair]] = {}
-        for item in await self._store.recorded_peer_keys():
-            key = item.key
-            recorded.setdefault(item.peer, []).append(
-                PublicKeyPair(
-                    key.key_id,
-                    key.signing_public,
-                    key.encryption_public,
-                    KeyValidity(key.valid_from, key.valid_until),
-                )
-            )
-        self._keyring.learn(recorded, await self._store.own_keys_withheld())
-        for peer, key_id in await self._store.activate_due_peer_keys(now):
+        await learn_recorded(self._keyring, self._store)
+        for peer, key_id in await self._store.activate_due_peer_keys(self._clock()):
             log.info("key %s of %s is now in use", key_id, peer)
