@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_python
+from babel.messages.pofile import read_po
 from jinja2.ext import babel_extract
 
 from gateway.console.context import CONSOLE_LANGUAGES
@@ -114,3 +115,30 @@ def test_missing_and_untranslated_entries_are_found() -> None:
     assert missing(catalogue, "Approvals", translated=True) == "untranslated"
     assert missing(catalogue, "Approvals", translated=False) is None
     assert missing(catalogue, "Operations", translated=False) == "missing"
+
+
+def conflicting_translations(language: str) -> list[str]:
+    """Msgids that two of a language's .po files translate differently: the merged catalogue
+    would show whichever file loads last, so a state badge could read like a time heading."""
+    seen: dict[tuple[str, str | None], dict[str, str]] = {}
+    for po in sorted((CONSOLE / "locale" / language / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as source:
+            for message in read_po(source):
+                if not message.id:
+                    continue
+                singular = message.id if isinstance(message.id, str) else message.id[0]
+                text = message.string if isinstance(message.string, str) else message.string[0]
+                seen.setdefault((singular, message.context), {})[po.name] = text
+    return sorted(
+        f"{msgid!r}: {files}"
+        for (msgid, _context), files in seen.items()
+        if len(set(files.values())) > 1
+    )
+
+
+@pytest.mark.parametrize("language", CONSOLE_LANGUAGES)
+def test_a_msgid_has_one_translation_across_the_parts_catalogues(language: str) -> None:
+    conflicts = conflicting_translations(language)
+    assert not conflicts, f"{language}: translated differently in two files:\n" + "\n".join(
+        conflicts
+    )

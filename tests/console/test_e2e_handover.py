@@ -365,6 +365,9 @@ async def test_handover_proposed_approved_counter_proposed_and_accepted_across_t
     counter = vn.locator("article.message[data-direction=in][data-action=counter_propose]")
     assert format_local_datetime(counter_time, "vi") in await counter.inner_text()
     await screenshot(vn, "08-vn-case-counter-proposal")
+    # The Khmer officer's note is Khmer text on a Vietnamese page: drawn with the served
+    # face, never as empty boxes from a system font listed before it.
+    assert await khmer_font_loaded(vn), "Khmer text on the Vietnamese page without its font"
     await answer(vn, "accept")
 
     # 5. Both case pages show the whole thread with the signed-receipt time of every message
