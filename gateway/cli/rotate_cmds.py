@@ -22,13 +22,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml.comments import CommentedMap
 
 from gateway.cli.common import add_config_argument, fail, load_or_report
 from gateway.config import ConfigError, NodeConfig, OwnKeyConfig
+from gateway.config.keyfiles import parse_public_key
 from gateway.config.node_setup import generate_own_key
-from gateway.config.public_file import PublicFileError, read_public_file
-from gateway.config.values import format_instant, parse_duration, parse_instant
+from gateway.config.public_file import PublicFileError, parse_public_file
+from gateway.config.schema import KEY_ID_PATTERN, PeerKeyConfig
+from gateway.config.values import format_instant, parse_duration, parse_instant, to_utc
 from gateway.config.writer import config_folder, edit_config
 from gateway.crypto import KeyValidity
 from gateway.ops.database import open_database
@@ -65,10 +68,17 @@ def register_import_key(actions: Any) -> None:  # noqa: ANN401 - argparse's subp
     imported = actions.add_parser(
         "import-key",
         help="record a peer's new public keys from its public file, without a restart",
-        description="Record the keys of PUBLIC_FILE for its node, a configured peer, in the "
-        "database; the running node uses them from their valid_from, as if announced.",
+        description="Record the keys of PUBLIC_FILE (the peer's public file, or the keys file "
+        "`keys rotate` wrote, with --peer) in the database; the running node uses them from "
+        "their valid_from, as if announced.",
     )
     add_config_argument(imported)
+    imported.add_argument(
+        "--peer",
+        default=None,
+        help="the peer's id, for a keys file (<key id>.public.yaml of `keys rotate`), which "
+        "names no node; a public file names its own",
+    )
     imported.add_argument("public_file", type=Path, metavar="PUBLIC_FILE")
     imported.set_defaults(handler=run_import_key)
 
@@ -181,23 +191,72 @@ def run_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_keys(path: Path, peer: str | None) -> tuple[str, tuple[PeerKeyConfig, ...]]:
+    """(node id, keys) of a public file, or of a keys file for peer; PublicFileError naming
+    the field otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raise PublicFileError(f"{path}: expected a readable YAML public file") from None
+    if not isinstance(document, list):
+        public = parse_public_file(text, str(path))
+        if peer is not None and peer != public.node_id:
+            raise PublicFileError(f"{path}: node: expected {peer}, the --peer given")
+        return public.node_id, public.keys
+    if peer is None:
+        raise PublicFileError(f"{path}: a keys file names no node: expected --peer ID")
+    return peer, tuple(
+        _key_entry(item, f"{path}: [{index}]") for index, item in enumerate(document)
+    )
+
+
+def _key_entry(item: object, place: str) -> PeerKeyConfig:
+    if not isinstance(item, dict):
+        raise PublicFileError(f"{place}: expected a mapping with id, keys and window")
+    try:
+        key_id = str(item["id"])
+        if not KEY_ID_PATTERN.fullmatch(key_id):
+            raise ValueError(f"id: expected a key id matching ^{KEY_ID_PATTERN.pattern}$")
+        key = PeerKeyConfig(
+            id=key_id,
+            signing_public_key=parse_public_key(str(item["signing_public_key"]), "ed25519"),
+            encryption_public_key=parse_public_key(str(item["encryption_public_key"]), "x25519"),
+            valid_from=_instant(item["valid_from"]),
+            valid_until=_instant(item["valid_until"]),
+        )
+    except KeyError as missing:
+        raise PublicFileError(f"{place}.{missing.args[0]}: missing") from None
+    except ValueError as error:
+        raise PublicFileError(f"{place}: {error}") from None
+    if key.valid_until <= key.valid_from:
+        raise PublicFileError(f"{place}.valid_until: expected an instant after valid_from")
+    return key
+
+
+def _instant(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return to_utc(value)
+    return parse_instant(str(value))
+
+
 def run_import_key(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 1
     try:
-        public = read_public_file(args.public_file)
+        node_id, keys = _read_keys(args.public_file, args.peer)
     except PublicFileError as error:
         return fail("peers import-key", str(error))
-    peer = config.peer(public.node_id)
+    peer = config.peer(node_id)
     if peer is None:
         return fail(
             "peers import-key",
-            f"node: {public.node_id} is not a peer in {config.config_file}; add it with "
+            f"node: {node_id} is not a peer in {config.config_file}; add it with "
             "`gateway peers add`",
         )
     configured = {key.id: key for key in peer.keys}
-    for key in public.keys:
+    for key in keys:
         known = configured.get(key.id)
         if known is not None and (known.signing_public_key, known.encryption_public_key) != (
             key.signing_public_key,
@@ -215,7 +274,7 @@ def run_import_key(args: argparse.Namespace) -> int:
             key.valid_from,
             key.valid_until,
         )
-        for key in public.keys
+        for key in keys
     ]
 
     async def record() -> str:

@@ -172,11 +172,11 @@ class PeerKeys:
             changed = await self._record_keys(
                 connection, peer, keys, "import", announcement=None, now=now
             )
-            await self._append_audit(
-                connection,
-                [AuditEntry(actor, "peer.keys_imported", peer, {"peer": peer, "keys": changed})],
-                now,
-            )
+            if changed:
+                entry = AuditEntry(
+                    actor, "peer.keys_imported", peer, {"peer": peer, "keys": changed}
+                )
+                await self._append_audit(connection, [entry], now)
         return changed
 
     @staticmethod
