@@ -158,6 +158,7 @@ class Keyring:
         self._peers = {peer: {key.key_id: key for key in keys} for peer, keys in peers.items()}
         # Per peer, ids of own keys it has not accepted the announcement of yet.
         self._withheld: Mapping[str, frozenset[str]] = {}
+        self._unannounced: frozenset[str] = frozenset()
         # A Box holds the X25519 shared key; computing it is most of sealing's cost, and the
         # pairs are few and fixed for this keyring's life.
         self._boxes: dict[tuple[str, bytes], Box] = {}
@@ -182,7 +183,11 @@ class Keyring:
         """The pair to sign and seal with at this instant: the newest valid one, passing over
         pairs withheld from peer (when given) while another is valid."""
         own = self._own.values()
-        withheld = self._withheld.get(peer, frozenset()) if peer is not None else frozenset()
+        withheld = (
+            self._withheld.get(peer, frozenset()) | self._unannounced
+            if peer is not None
+            else frozenset()
+        )
         if withheld:
             usable = _newest_valid((key for key in own if key.key_id not in withheld), at)
             if usable is not None:
@@ -205,14 +210,17 @@ class Keyring:
         self,
         recorded: Mapping[str, Sequence[PublicKeyPair]],
         withheld: Mapping[str, frozenset[str]],
+        unannounced: frozenset[str] = frozenset(),
     ) -> None:
         """Replace the recorded peer keys (announced or imported; merged over the configured
-        ones by merge_peer_keys) and the own key ids withheld per peer."""
+        ones by merge_peer_keys), the own key ids withheld per peer, and those withheld from
+        every peer (in the config, not announced yet)."""
         self._peers = {
             peer: {key.key_id: key for key in merge_peer_keys(configured, recorded.get(peer, ()))}
             for peer, configured in self._configured_peers.items()
         }
         self._withheld = dict(withheld)
+        self._unannounced = unannounced
 
     def own_public_keys(self) -> list[PublicKeyPair]:
         """This node's published keys, for receipts' third-party verification."""

@@ -71,7 +71,14 @@ async def learn_recorded(keyring: Keyring, store: Store) -> None:
                 KeyValidity(key.valid_from, key.valid_until),
             )
         )
-    keyring.learn(recorded, await store.own_keys_withheld())
+    # A key in the config that the node has not announced yet (it has not noticed the change,
+    # or is down) is withheld from everyone; a database that never saw the node announces
+    # nothing, so there is nothing to wait for.
+    published = {row.key_id for row in await store.own_keys_published()}
+    unannounced = frozenset(
+        key.key_id for key in keyring.own_public_keys() if published and key.key_id not in published
+    )
+    keyring.learn(recorded, await store.own_keys_withheld(), unannounced)
 
 
 def _row(key: PublicKeyPair) -> PublishedKeyRow:

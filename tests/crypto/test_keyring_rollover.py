@@ -92,3 +92,13 @@ def test_a_withheld_own_key_is_passed_over_for_that_peer_only(
     assert keyring.own_key_at(at, PEER).key_id == expected  # type: ignore[union-attr]
     assert keyring.own_key_at(at, "other").key_id == "k2"  # type: ignore[union-attr]
     assert keyring.own_key_at(at).key_id == "k2"  # type: ignore[union-attr]
+
+
+def test_an_own_key_not_announced_yet_is_withheld_from_every_peer() -> None:
+    old = OwnKeyPair.generate("k1", YEAR)
+    keyring = Keyring("vn-gialai-police", [old, NEXT], {PEER: [CONFIGURED], "other": [OTHER]})
+    at = T0 + timedelta(days=301)
+    keyring.learn({}, {}, frozenset({"k2"}))
+    assert {keyring.own_key_at(at, peer).key_id for peer in (PEER, "other")} == {"k1"}  # type: ignore[union-attr]
+    keyring.learn({}, {})
+    assert {keyring.own_key_at(at, peer).key_id for peer in (PEER, "other")} == {"k2"}  # type: ignore[union-attr]

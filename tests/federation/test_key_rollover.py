@@ -17,6 +17,7 @@ from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, parse_header, verif
 from gateway.federation.announcements import seal_announcement
 from gateway.federation.rollover import learn_recorded
 from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
+from gateway.ops.node_health import node_health
 from gateway.wire import envelope
 from tests.federation.harness import GATEWAY, Federation, alert
 
@@ -74,6 +75,22 @@ async def _announcement_delivered(federation: Federation, node_id: str, peer: st
                 return
             await asyncio.sleep(0.2)
         raise AssertionError(f"no delivered announcement: {federation.log_tail(node_id)}")
+    finally:
+        await store.close()
+
+
+async def _receipt_key(federation: Federation, sender: str, message_id: uuid.UUID) -> str:
+    """The key id that signed the receipt of message_id, once it has one."""
+    store = await federation.store(sender)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = await store.get_outbox(message_id)
+            if found is not None and found[2] is not None:
+                receipt = envelope.Receipt.FromString(bytes(found[2]))
+                return envelope.ReceiptBody.FromString(receipt.body).receiver_key_id
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{message_id} has no receipt: {federation.log_tail(sender)}")
     finally:
         await store.close()
 
@@ -141,6 +158,14 @@ async def test_a_key_rotates_while_messages_flow_both_ways_and_none_is_lost(
 
     # Once the peer has the announcement, the new key is used both ways.
     await _announcement_delivered(federation, POLICE, RATANAKIRI)
+    # The node learns of the acceptance at its next rollover round (REFRESH_INTERVAL): until
+    # then it still signs receipts for Ratanakiri with k1. Messages keep flowing meanwhile.
+    deadline = time.monotonic() + 30
+    while True:
+        sent_in.append(await _send(federation, RATANAKIRI, POLICE, f"probe-{len(sent_in)}"))
+        if await _receipt_key(federation, RATANAKIRI, sent_in[-1]) == new_key:
+            break
+        assert time.monotonic() < deadline, "police never signed a receipt with its new key"
     sent_out += [await _send(federation, POLICE, RATANAKIRI, f"after-{n}") for n in range(3)]
     sent_in += [await _send(federation, RATANAKIRI, POLICE, f"after-{n}") for n in range(3)]
     await federation.wait_delivered(POLICE, len(sent_out) + 1)
@@ -161,6 +186,10 @@ async def test_a_key_rotates_while_messages_flow_both_ways_and_none_is_lost(
     try:
         recorded = await ratanakiri.recorded_peer_keys()
         assert {(item.peer, item.key.key_id) for item in recorded} >= {(POLICE, new_key)}
+        # Status and metrics count the rolled-over keys: police's k1 ends within the hour.
+        health = await node_health(federation.config(RATANAKIRI), ratanakiri, datetime.now(UTC))
+        police_keys = {k.key_id: k.days_left for k in health.keys if k.owner == POLICE}
+        assert police_keys == {"k1": 0, new_key: 364}
         actions = [row.action for row in await ratanakiri.list_audit(limit=1000)]
         assert "peer.keys_announced" in actions
         assert (await ratanakiri.verify_audit()).intact
