@@ -39,6 +39,7 @@ from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.database import NodeDatabase, open_database
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.node_health import node_health
 from gateway.ops.private_files import private_folder
@@ -325,10 +326,13 @@ class Gateway:
         )
         if api_tls is None and not is_loopback_host(listen.api.host):
             log.warning(
-                "the local API listens on %s in plain HTTP (listen.api.insecure_plain_http): "
-                "bearer tokens and documents cross the network in clear unless a TLS proxy "
-                "on this machine fronts it",
-                listen.api.host,
+                "api_plain_http",
+                extra=fields(
+                    host=listen.api.host,
+                    setting="listen.api.insecure_plain_http",
+                    hint="bearer tokens and documents cross the network in clear unless a TLS "
+                    "proxy on this machine fronts it",
+                ),
             )
         await self._serve(api_listener, ops, listen.api.host, listen.api.port)
 
@@ -354,13 +358,12 @@ class Gateway:
         self._stop_inbox_listening = await self.store.listen_inbox(self._wake_local)
         self.ready = True
         log.info(
-            "node %s up: federation on %s:%d, operations on %s:%d, %d peers",
-            config.node.id,
-            listen.federation.host,
-            listen.federation.port,
-            listen.api.host,
-            listen.api.port,
-            len(config.peers),
+            "node_up",
+            extra=fields(
+                federation=f"{listen.federation.host}:{listen.federation.port}",
+                api=f"{listen.api.host}:{listen.api.port}",
+                peers=len(config.peers),
+            ),
         )
 
     def _start_local_delivery(self, policy: RetryPolicy) -> None:
@@ -412,9 +415,7 @@ class Gateway:
                 for client in self.config.local_clients
                 if client.outgoing_folder is not None
             ],
-            delivered_messages=retention.delivered_messages,
-            done_files=retention.done_files,
-            interval=retention.sweep_interval,
+            retention=retention,
             clock=self.clock,
             metrics=self.metrics,
         )

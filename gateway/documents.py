@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from adapters import Adapter, DecodeResult, DocumentInvalid, Problem
 from adapters.common.limits import deadline
+from gateway.ops.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,10 @@ def decode_guarded(adapter: Adapter, data: bytes, seconds: float | None = None) 
     except DocumentInvalid:
         raise
     except Exception as error:
-        log.error("decoder of %s failed: %s", adapter.format_id, type(error).__name__)
+        log.error(
+            "decoder_failed",
+            extra=fields(format=adapter.format_id, error_type=type(error).__name__),
+        )
         raise DocumentInvalid([Problem("/", DECODER_FAULT)]) from None
 
 

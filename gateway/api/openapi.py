@@ -289,7 +289,12 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                                         "type": "array",
                                         "items": {"$ref": "#/components/schemas/Problem"},
                                     },
-                                    "error": {"type": "string"},
+                                    "error": {
+                                        "type": "string",
+                                        "description": "Set instead of document: "
+                                        "cannot_render (the format cannot carry it), "
+                                        "content_deleted (retention deleted its content).",
+                                    },
                                 },
                             },
                         },

@@ -27,6 +27,7 @@ from gateway.api.openapi import openapi_document
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_stored
 from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
+from gateway.ops.logs import fields, route_template
 from gateway.store import AuditEntry, Store
 from gateway.wire import Kind, canonical
 
@@ -71,7 +72,9 @@ async def error_middleware(
             return ApiError(error.status, code, error.reason).response()
         raise
     except Exception:
-        log.exception("local API request failed")
+        log.exception(
+            "api_request_failed", extra=fields(method=request.method, route=route_template(request))
+        )
         return ApiError(500, "internal_error", "the request failed; see the node's log").response()
 
 
@@ -365,7 +368,16 @@ class LocalApi:
             )
         return web.json_response({"messages": items, "next_cursor": next_cursor})
 
-    def _inbox_item(self, adapter: Adapter, inbox_id: int, data: bytes) -> dict[str, Any]:
+    def _inbox_item(self, adapter: Adapter, inbox_id: int, data: bytes | None) -> dict[str, Any]:
+        if data is None:
+            # Retention deleted the content (a client that polls less often than the
+            # shortest retention period misses it): the message's metadata stays.
+            return {
+                "document": None,
+                "warnings": [],
+                "error": "content_deleted",
+                "in_reply_to": None,
+            }
         try:
             opened = reopen_stored(self._keyring, data)
             message = canonical.Message.FromString(opened.payload.message)
@@ -373,10 +385,10 @@ class LocalApi:
         except (EnvelopeRejected, DecodeError, CannotEncode) as error:
             # The row stays readable by operators; the client learns it exists but not why.
             log.error(
-                "inbox row %d cannot be shown in %s: %s",
-                inbox_id,
-                adapter.format_id,
-                type(error).__name__,
+                "inbox_item_unrenderable",
+                extra=fields(
+                    inbox_row=inbox_id, format=adapter.format_id, error_type=type(error).__name__
+                ),
             )
             return {
                 "document": None,

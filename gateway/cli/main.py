@@ -22,6 +22,8 @@ MODULES = (
     "demo_cmd",
     "users_cmd",
     "setup_cmds",
+    "retention_cmd",
+    "backup_cmd",
 )
 # Which module registers each command; a command missing here still works, more slowly.
 COMMANDS = {
@@ -40,6 +42,9 @@ COMMANDS = {
     "users": "users_cmd",
     "init": "setup_cmds",
     "peers": "setup_cmds",
+    "retention": "retention_cmd",
+    "backup": "backup_cmd",
+    "restore": "backup_cmd",
 }
 
 

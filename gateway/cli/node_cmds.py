@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import uuid
@@ -26,6 +25,8 @@ from gateway.cli.common import with_store as _with_store
 from gateway.config import NodeConfig
 from gateway.federation.outgoing import SubmissionRefused
 from gateway.federation.rollover import learn_recorded
+from gateway.ops import logs
+from gateway.ops.logs import LogFormat
 from gateway.store import OutboxStateError, Store
 from gateway.wire import canonical
 
@@ -35,6 +36,11 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
         "run", help="run one gateway node", description="Run one node until SIGINT or SIGTERM."
     )
     add_config_argument(run)
+    run.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        help="json (one object per line) or text; default: the config's logging.format",
+    )
     run.set_defaults(handler=_run)
 
     db = commands.add_parser("db", help="database maintenance")
@@ -96,17 +102,29 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
     verify.set_defaults(handler=_with_store(_audit_verify))
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _configure_logging(config: NodeConfig, log_format: LogFormat | None) -> str | None:
+    """Set up the node's logs (gateway/ops/logs.py); the problem's text when it cannot."""
+    settings = config.logging
+    if settings.config_file is not None:
+        if log_format is not None:
+            return "--log-format cannot be used with logging.config_file: the file sets it"
+        try:
+            logs.configure(config.node.id, config_file=settings.config_file)
+        except (ValueError, TypeError, AttributeError, ImportError) as error:
+            # dictConfig's own messages name the handler or formatter that failed.
+            return f"logging.config_file {settings.config_file}: {error}"
+        return None
+    logs.configure(config.node.id, level=settings.level, log_format=log_format or settings.format)
+    return None
 
 
 def _run(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 1
-    _configure_logging()
+    problem = _configure_logging(config, args.log_format)
+    if problem is not None:
+        return fail("run", problem)
     # Whatever the node or the libraries it runs create (the embedded PostgreSQL, files of
     # local targets) is for this user alone; the gateway's own files set their modes too.
     os.umask(0o077)
@@ -220,8 +238,12 @@ async def _inbox_show(args: argparse.Namespace, _config: NodeConfig, store: Stor
         "kind": row.kind,
         "created_at": _when(row.created_at),
         "received_at": _when(row.received_at),
-        "envelope_bytes": len(envelope_data),
-        "content": "kept sealed; delivered to local systems in their own format",
+        "envelope_bytes": 0 if envelope_data is None else len(envelope_data),
+        "content": (
+            "deleted under retention"
+            if envelope_data is None
+            else "kept sealed; delivered to local systems in their own format"
+        ),
     }
     json.dump(shown, sys.stdout, indent=2, ensure_ascii=False)
     print()

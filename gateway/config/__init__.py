@@ -29,11 +29,13 @@ from gateway.config.listen import is_loopback_host
 from gateway.config.loader import load_config
 from gateway.config.schema import (
     DEFAULT_CONSOLE,
+    DEFAULT_LOGGING,
     DELIVERY_TYPES,
     KINDS,
     LANGUAGES,
     ApiListenConfig,
     ConsoleConfig,
+    ContentRetention,
     DatabaseConfig,
     DeliveryType,
     DropFolderDelivery,
@@ -44,6 +46,7 @@ from gateway.config.schema import (
     ListenerLimits,
     LocalClientConfig,
     LocalizedNames,
+    LoggingConfig,
     NodeConfig,
     NodeIdentity,
     OutgoingFolder,
@@ -69,6 +72,7 @@ from gateway.wire import Kind
 
 __all__ = [
     "DEFAULT_CONSOLE",
+    "DEFAULT_LOGGING",
     "DELIVERY_TYPES",
     "KINDS",
     "LANGUAGES",
@@ -77,6 +81,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConsoleConfig",
+    "ContentRetention",
     "DatabaseConfig",
     "DeliveryType",
     "DropFolderDelivery",
@@ -90,6 +95,7 @@ __all__ = [
     "ListenerLimits",
     "LocalClientConfig",
     "LocalizedNames",
+    "LoggingConfig",
     "NodeConfig",
     "NodeIdentity",
     "OutgoingFolder",

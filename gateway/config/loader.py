@@ -46,12 +46,15 @@ from gateway.config.listen import (
     read_token_sha256,
     spki_sha256,
 )
+from gateway.config.logs import read_logging
+from gateway.config.retention import read_retention
 from gateway.config.schema import (
     CLIENT_ID_PATTERN,
     COUNTRY_PATTERN,
     DEFAULT_CONSOLE,
     DEFAULT_DATABASE,
     DEFAULT_LIMITS,
+    DEFAULT_LOGGING,
     DEFAULT_PEER_TLS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RATE_LIMIT,
@@ -82,7 +85,6 @@ from gateway.config.schema import (
     PeerKeyConfig,
     PeerTlsConfig,
     RateLimitConfig,
-    RetentionConfig,
     RetryConfig,
     RoutingRule,
     WebhookDelivery,
@@ -212,9 +214,9 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         (),
     )
     retry = r.optional("retry", lambda item: _read_retry(item, per_batch), DEFAULT_RETRY)
-    retention = r.optional("retention", _read_retention, DEFAULT_RETENTION)
+    retention = r.optional("retention", read_retention, DEFAULT_RETENTION)
     console = r.optional("console", read_console, DEFAULT_CONSOLE)
-    _check_retention_against_lifetime(r, retention, limits)
+    logging = r.optional("logging", read_logging, DEFAULT_LOGGING)
     _check_in_flight_against_batch(r, listen, limits)
     r.finish()
     return NodeConfig(
@@ -231,6 +233,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         limits=limits,
         routing=routing,
         console=console,
+        logging=logging,
     )
 
 
@@ -841,43 +844,6 @@ def _read_retry(value: Value, per_batch: int | None) -> RetryConfig:
         )
     r.finish()
     return retry
-
-
-def _read_retention(value: Value) -> RetentionConfig:
-    r = value.mapping()
-    retention = RetentionConfig(
-        delivered_messages=r.optional(
-            "delivered_messages", duration, DEFAULT_RETENTION.delivered_messages
-        ),
-        audit_log=r.optional("audit_log", duration, DEFAULT_RETENTION.audit_log),
-        done_files=r.optional("done_files", duration, DEFAULT_RETENTION.done_files),
-        sweep_interval=r.optional("sweep_interval", duration, DEFAULT_RETENTION.sweep_interval),
-    )
-    if r.ok("sweep_interval") and retention.sweep_interval <= timedelta(0):
-        r.report("sweep_interval", "expected a positive duration such as 1h")
-    r.finish()
-    return retention
-
-
-def _check_retention_against_lifetime(
-    r: MappingReader, retention: RetentionConfig, limits: LimitsConfig
-) -> None:
-    """Purging an inbox row before the message it records has expired would let a replay of
-    that message in as new: refuse a shorter retention."""
-    if not (
-        r.ok("retention", "limits")
-        and isinstance(retention, RetentionConfig)
-        and isinstance(limits, LimitsConfig)
-    ):
-        return  # a broken section has been reported already; it cannot be judged
-    shortest = MAX_MESSAGE_TTL + limits.max_clock_skew
-    if retention.delivered_messages < shortest:
-        r.report(
-            "retention",
-            f"delivered_messages: expected at least {format_duration(shortest)} (the longest "
-            "message lifetime plus max_clock_skew: inbox rows recognise replays until then), "
-            f"got {format_duration(retention.delivered_messages)}",
-        )
 
 
 def _check_in_flight_against_batch(

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
+from gateway.ops.logs import LogFormat, LogLevel
 from gateway.wire import Kind
 
 # The kinds are the protocol's; config names them by their snake_case values.
@@ -288,11 +289,20 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class ContentRetention:
+    """How long the sealed content of a finished message is kept, per handling marking
+    (config/README.md says why these defaults). The rows, receipts and audit entries stay."""
+
+    normal: timedelta = timedelta(days=90)
+    restricted: timedelta = timedelta(days=30)
+    # Victim data goes soonest; also the period of any unknown marking, and of drafts.
+    victim_protected: timedelta = timedelta(days=14)
+
+
+@dataclass(frozen=True)
 class RetentionConfig:
-    # Delivered outbox rows and inbox rows every local client has had. At least the longest
-    # message lifetime plus clock skew: the inbox row is what recognises a replay.
-    delivered_messages: timedelta = timedelta(days=90)
-    # Not pruned yet: the audit log is a hash chain (see gateway.store.local_feed).
+    content: ContentRetention = ContentRetention()
+    # Not pruned yet: the audit log is a hash chain (see gateway.store.retention).
     audit_log: timedelta = timedelta(days=3650)
     # Files in an outgoing folder's done/ (hotline exports hold callers' names and phones).
     done_files: timedelta = timedelta(days=7)
@@ -324,6 +334,17 @@ class ConsoleConfig:
     lockout_duration: timedelta = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class LoggingConfig:
+    """How the node logs (section `logging:`; gateway/ops/logs.py)."""
+
+    format: LogFormat = "json"
+    level: LogLevel = "info"
+    # A logging.config dictConfig file (YAML or JSON), already read once by the loader; when
+    # set it decides handlers, formatters and levels, and `format`/`level` are not allowed.
+    config_file: Path | None = None
+
+
 DEFAULT_DATABASE = DatabaseConfig()
 DEFAULT_PEER_TLS = PeerTlsConfig()
 DEFAULT_RATE_LIMIT = RateLimitConfig()
@@ -331,6 +352,7 @@ DEFAULT_RETRY = RetryConfig()
 DEFAULT_RETENTION = RetentionConfig()
 DEFAULT_LIMITS = LimitsConfig()
 DEFAULT_CONSOLE = ConsoleConfig()
+DEFAULT_LOGGING = LoggingConfig()
 DEFAULT_LISTENER_LIMITS = ListenerLimits()
 # Relative to the config file's directory, like every other path in the file.
 DEFAULT_STATE_DIR = Path("state")
@@ -354,6 +376,7 @@ class NodeConfig:
     # Last, with a default, so that code constructing a NodeConfig by keyword keeps working.
     routing: tuple[RoutingRule, ...] = ()
     console: ConsoleConfig = DEFAULT_CONSOLE
+    logging: LoggingConfig = DEFAULT_LOGGING
 
     def peer(self, peer_id: str) -> PeerConfig | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

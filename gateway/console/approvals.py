@@ -24,6 +24,7 @@ from gateway.console.four_eyes import OpenedDraft, approve_draft, read_draft
 from gateway.console.rendering import render
 from gateway.crypto.drafts import DraftUnreadable
 from gateway.federation.outgoing import SubmissionRefused
+from gateway.ops.logs import fields
 from gateway.store import AuditEntry
 from gateway.store.drafts import DraftNotAwaiting, DraftRow, NotDraftComposer, OwnDraft
 
@@ -41,7 +42,9 @@ async def _opened(ctx: ConsoleContext, draft_id: int) -> OpenedDraft:
     try:
         found = await read_draft(ctx, draft_id)
     except DraftUnreadable as unreadable:
-        log.error("draft %d does not open: %s", draft_id, type(unreadable).__name__)
+        log.error(
+            "draft_unreadable", extra=fields(draft=draft_id, error_type=type(unreadable).__name__)
+        )
         raise web.HTTPConflict(reason="draft_unreadable") from None
     if found is None:
         raise web.HTTPNotFound()
@@ -57,7 +60,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             try:
                 opened = await read_draft(ctx, row.id)
             except DraftUnreadable:
-                log.error("draft %d does not open", row.id)
+                log.error("draft_unreadable", extra=fields(draft=row.id, user=user.id))
                 unreadable.append(row)
                 continue
             if opened is not None:
@@ -102,7 +105,10 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         except (SubmissionRefused, ValueError) as refusal:
             # Checked when composed; since then a peer was removed from the configuration,
             # or its keys expired (seal() finds none valid now).
-            log.warning("draft %d cannot be sent now: %s", draft.row.id, type(refusal).__name__)
+            log.warning(
+                "draft_unsendable",
+                extra=fields(draft=draft.row.id, user=user.id, error_type=type(refusal).__name__),
+            )
             raise web.HTTPConflict(reason="cannot_send") from None
         raise web.HTTPSeeOther(f"/console/cases/{draft.row.case_id}")
 

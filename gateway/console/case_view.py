@@ -29,6 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.console.context import ConsoleUser
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_sent, reopen_stored
+from gateway.ops.logs import fields
 from gateway.store.cases import CaseMessage, Direction
 from gateway.wire import canonical
 
@@ -68,21 +69,29 @@ def instant(timestamp: Timestamp) -> datetime | None:
     return timestamp.ToDatetime(tzinfo=UTC)
 
 
-def open_sealed(keyring: Keyring, direction: Direction, data: bytes) -> canonical.Message | None:
+def open_sealed(
+    keyring: Keyring, direction: Direction, data: bytes | None
+) -> canonical.Message | None:
     """The canonical message of a stored envelope, or None when it does not open (logged by
-    reason only). Blocking: call through open_many."""
+    reason only) or retention deleted it (data None). Blocking: call through open_many."""
+    if data is None:
+        return None
     try:
         opened = reopen_sent(keyring, data) if direction == "out" else reopen_stored(keyring, data)
         return canonical.Message.FromString(opened.payload.message)
     except EnvelopeRejected as rejected:
-        log.warning("a stored %s envelope does not open: %s", direction, rejected.reason)
+        log.warning(
+            "stored_envelope_unreadable", extra=fields(direction=direction, reason=rejected.reason)
+        )
     except DecodeError:
-        log.warning("a stored %s envelope holds no canonical message", direction)
+        log.warning(
+            "stored_envelope_unreadable", extra=fields(direction=direction, reason="not_canonical")
+        )
     return None
 
 
 async def open_many(
-    keyring: Keyring, envelopes: Sequence[tuple[Direction, bytes]]
+    keyring: Keyring, envelopes: Sequence[tuple[Direction, bytes | None]]
 ) -> list[canonical.Message | None]:
     """open_sealed for each, on a worker thread (never on the event loop)."""
 
@@ -136,6 +145,8 @@ class MessageView:
     content: canonical.Message | None
     withheld: bool
     unreadable: bool
+    # Retention deleted the content; the metadata above is all there is.
+    content_deleted: bool = False
 
     @property
     def at(self) -> datetime:
@@ -172,7 +183,8 @@ def message_views(
                 in_reply_to="" if message is None else message.in_reply_to,
                 content=message if readable else None,
                 withheld=message is not None and not readable,
-                unreadable=message is None,
+                unreadable=message is None and row.envelope is not None,
+                content_deleted=row.envelope is None,
             )
         )
     answered: dict[str, datetime] = {}

@@ -199,6 +199,7 @@ def _answerable(user: ConsoleUser, kinds: list[str], messages: list[MessageView]
         and kinds == ["victim_handover"]
         and bool(messages)
         and messages[-1].direction == "in"
+        and not messages[-1].content_deleted  # an answer takes its gate and time from it
     )
 
 

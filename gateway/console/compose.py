@@ -56,6 +56,7 @@ from gateway.console.notice_forms import (
 from gateway.console.rendering import render
 from gateway.crypto import EnvelopeRejected, reopen_stored
 from gateway.federation.outgoing import Queued, SubmissionRefused
+from gateway.ops.logs import fields
 from gateway.store import AuditEntry
 from gateway.wire import Kind, canonical
 
@@ -267,13 +268,18 @@ class ComposeViews:
         if found is None or found[0].kind != Kind.VICTIM_HANDOVER.value:
             raise web.HTTPNotFound()
         row, envelope = found
+        if envelope is None:
+            raise web.HTTPConflict(reason="content_deleted")  # retention: nothing to answer
         try:
             opened = reopen_stored(self.ctx.keyring, envelope)
             answered = canonical.Message.FromString(opened.payload.message)
         except (EnvelopeRejected, DecodeError) as error:
             # The answer takes its gate and time from the answered message: none without it.
             log.error(
-                "inbox message %s cannot be answered: %s", row.message_id, type(error).__name__
+                "answered_message_unreadable",
+                extra=fields(
+                    message_id=row.message_id, user=user.id, error_type=type(error).__name__
+                ),
             )
             raise web.HTTPConflict() from None
         form = await posted_form(request)
@@ -318,7 +324,10 @@ async def submit(ctx: ConsoleContext, composed: Composed, user: ConsoleUser) -> 
         composed.errors[name] = msgid
     except ValueError as error:
         # seal() finds no key of ours or of the peer valid now: configuration, not the form.
-        log.warning("a console message cannot be sealed: %s", type(error).__name__)
+        log.warning(
+            "console_message_unsealable",
+            extra=fields(user=user.id, error_type=type(error).__name__),
+        )
         composed.errors["to"] = MSG_NO_KEY
     return []
 

@@ -80,6 +80,8 @@ async def read_draft(ctx: ConsoleContext, draft_id: int) -> OpenedDraft | None:
     if found is None:
         return None
     row = found.row
+    if found.sealed_message is None:
+        raise DraftUnreadable("the draft's content was deleted under retention")
     plaintext = open_draft(
         ctx.keyring,
         SealedDraft(found.key_id, found.sealed_message),

@@ -25,7 +25,6 @@ import contextlib
 import contextvars
 import logging
 import re
-import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +58,7 @@ from gateway.console.i18n import (
     format_partial_date,
     load_translations,
 )
+from gateway.ops.logs import fields, route_template
 
 log = logging.getLogger(__name__)
 
@@ -400,10 +400,9 @@ def middlewares(ctx: ConsoleContext) -> Sequence[Any]:  # noqa: ARG001 - same si
             raise
         except Exception as error:  # no stack trace may reach the reader
             log.error(
-                "console page %s failed with %s (message withheld: it may quote content)\n%s",
-                request.path,
-                type(error).__name__,
-                "".join(traceback.format_tb(error.__traceback__)),
+                "console_page_failed",
+                exc_info=error,
+                extra=fields(method=request.method, route=route_template(request)),
             )
             response = error_page(request, 500, "internal_error")
         _secure(response)

@@ -21,6 +21,7 @@ from pathlib import Path
 from adapters import Adapter, DocumentInvalid
 from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.private_files import PRIVATE_FILE, UnsafePath, private_folder, replace_private
 from gateway.store import AlreadyQueued, DroppedFile, Store
@@ -66,7 +67,7 @@ class OutgoingFolderWatcher:
             try:
                 await self.scan()
             except Exception:
-                log.exception("outgoing folder of %s: scan failed", self._client)
+                log.exception("outgoing_folder_scan_failed", extra=fields(client=self._client))
             await asyncio.sleep(self._poll_interval)
 
     def _ready_files(self) -> list[Path]:
@@ -91,7 +92,8 @@ class OutgoingFolderWatcher:
                 # it still go on, so one file never holds up the folder. The type only: a
                 # database error's text can quote a value of the file.
                 log.warning(
-                    "outgoing folder of %s: a file failed: %s", self._client, type(error).__name__
+                    "outgoing_file_failed",
+                    extra=fields(client=self._client, error_type=type(error).__name__),
                 )
         return len(files)
 
@@ -126,7 +128,7 @@ class OutgoingFolderWatcher:
                 messages.append(decoded.message)
         if errors:
             # Written before queueing: a crash after the commit must not lose the report.
-            self._write_errors(path, errors)
+            self._write_errors(path, errors, digest)
         dropped = DroppedFile(self._client, digest, path.name, len(messages), len(errors))
         try:
             await self._dispatcher.submit_all(
@@ -143,14 +145,18 @@ class OutgoingFolderWatcher:
         result_label = "partly_rejected" if errors and messages else "rejected" if errors else "ok"
         self._metrics.dropped_files.labels(self._client, result_label).inc()
         log.info(
-            "outgoing folder of %s: %s queued %d message(s), rejected %d record(s)",
-            self._client,
-            path.name,
-            len(messages),
-            len(errors),
+            "outgoing_file_queued",
+            extra=fields(
+                client=self._client,
+                # By content, not name: a local system may name a file after a person
+                # (`sha256sum done/*` finds it).
+                file_sha256=digest.hex(),
+                queued=len(messages),
+                rejected=len(errors),
+            ),
         )
 
-    def _write_errors(self, path: Path, errors: Sequence[str]) -> None:
+    def _write_errors(self, path: Path, errors: Sequence[str], digest: bytes) -> None:
         errors_file = self._folder / f"{path.name}{ERRORS_SUFFIX}"
         report = "".join(f"{line}\n" for line in errors).encode("utf-8")
         try:
@@ -158,11 +164,13 @@ class OutgoingFolderWatcher:
         except UnsafePath:
             self._metrics.unsafe_paths.labels(self._client, "errors").inc()
             log.warning(
-                "outgoing folder of %s: %s not written: a symlink or other non-regular file "
-                "holds the name; %d error(s) not reported",
-                self._client,
-                errors_file.name,
-                len(errors),
+                "errors_file_not_written",
+                extra=fields(
+                    client=self._client,
+                    file_sha256=digest.hex(),
+                    errors=len(errors),
+                    hint="a symlink or other non-regular file holds the name",
+                ),
             )
 
     def _move_done(self, path: Path) -> None:
@@ -176,8 +184,9 @@ class OutgoingFolderWatcher:
         path.replace(target)
 
 
-def purge_done(folder: Path, older_than: timedelta, now: float) -> int:
-    """Delete regular files in folder/done/ moved there before now - older_than; how many."""
+def purge_done(folder: Path, older_than: timedelta, now: float, *, dry_run: bool = False) -> int:
+    """Delete regular files in folder/done/ moved there before now - older_than; how many
+    (with dry_run, how many it would delete, deleting none)."""
     done = folder / DONE
     cutoff = now - older_than.total_seconds()
     removed = 0
@@ -189,7 +198,8 @@ def purge_done(folder: Path, older_than: timedelta, now: float) -> int:
         try:
             info = path.lstat()
             if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                path.unlink()
+                if not dry_run:
+                    path.unlink()
                 removed += 1
         except FileNotFoundError:
             continue  # removed meanwhile (another node sharing the folder)

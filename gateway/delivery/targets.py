@@ -14,6 +14,7 @@ from typing import Protocol
 
 import aiohttp
 
+from gateway.ops.logs import fields
 from gateway.ops.private_files import (
     UnsafePath,
     is_regular_file,
@@ -174,10 +175,12 @@ class DropFolderTarget:
         except UnsafePath as unsafe:
             self._on_unsafe()
             log.warning(
-                "drop folder %s: refused to write %s: a symlink or other non-regular file "
-                "holds the name",
-                self._folder,
-                unsafe.path.name,
+                "drop_folder_unsafe_path",
+                extra=fields(
+                    folder=str(self._folder),
+                    file=unsafe.path.name,
+                    hint="a symlink or other non-regular file holds the name",
+                ),
             )
             raise TargetUnavailable("filesystem: unsafe path") from None
         except OSError as error:

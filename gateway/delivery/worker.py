@@ -20,6 +20,7 @@ from gateway.crypto import EnvelopeRejected, Keyring, reopen_stored
 from gateway.delivery.targets import Document, LocalTarget, TargetUnavailable
 from gateway.federation.sender import RetryPolicy
 from gateway.ops.exclusive import ExclusiveWorker
+from gateway.ops.logs import FieldValue, fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import PendingLocalDelivery, SessionLock, Store
 from gateway.wire import canonical
@@ -57,6 +58,9 @@ class LocalDeliveryQueue(ExclusiveWorker):
 
     def __str__(self) -> str:
         return f"local delivery to {self.client}"
+
+    def log_fields(self) -> dict[str, FieldValue]:
+        return {"worker": "local_delivery", "client": self.client}
 
     async def acquire(self) -> SessionLock | None:
         return await self._store.try_lock_local_client(self.client)
@@ -99,23 +103,42 @@ class LocalDeliveryQueue(ExclusiveWorker):
             self._metrics.local_deliveries.labels(
                 self.client, unavailable.reason.split(":")[0]
             ).inc()
-            log.info("delivery to local client %s failed: %s", self.client, unavailable.reason)
+            log.info(
+                "local_delivery_failed",
+                extra=fields(
+                    client=self.client,
+                    message_id=delivery.message_id,
+                    reason=unavailable.reason,
+                    attempt=self._failures + 1,
+                ),
+            )
             return False
         await self._store.mark_local_delivered(delivery, self.client, self._target.via)
         self._metrics.local_deliveries.labels(self.client, "delivered").inc()
+        log.debug(
+            "local_delivered",
+            extra=fields(
+                client=self.client,
+                message_id=delivery.message_id,
+                peer=delivery.sender,
+                via=self._target.via,
+            ),
+        )
         return True
 
     async def _hold(self, delivery: PendingLocalDelivery, reason: str) -> bool:
         await self._store.hold_local(delivery, self.client, reason)
         self._metrics.local_deliveries.labels(self.client, "held").inc()
         log.error(
-            "delivery %d (message %s from %s) to %s held: %s; the feed goes on, "
-            "`gateway deliveries requeue` after a fix",
-            delivery.id,
-            delivery.message_id,
-            delivery.sender,
-            self.client,
-            reason,
+            "local_delivery_held",
+            extra=fields(
+                client=self.client,
+                message_id=delivery.message_id,
+                peer=delivery.sender,
+                reason=reason,
+                delivery=delivery.id,
+                hint="the feed goes on; `gateway deliveries requeue` after a fix",
+            ),
         )
         return True
 

@@ -73,7 +73,15 @@ def _start_node(node: DemoNode) -> RunningNode:
     log = node.log_file.open("ab")
     try:
         process = subprocess.Popen(
-            [str(gateway_command()), "run", "--config", str(node.config_file)],
+            # Text: the demo shows a failed node's log to a person at a terminal.
+            [
+                str(gateway_command()),
+                "run",
+                "--config",
+                str(node.config_file),
+                "--log-format",
+                "text",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

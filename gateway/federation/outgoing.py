@@ -8,12 +8,14 @@ every recipient will get it or none will, and the caller hears which ids to foll
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
+from gateway.ops.logs import fields
 from gateway.policy import RoutePolicy
 from gateway.policy.identifiers import IdentifierInvalid, normalise_identifiers
 from gateway.store import AuditEntry, DroppedFile, OutgoingEnvelope, Store
@@ -38,6 +40,8 @@ ALLOWED_ACTIONS: dict[Kind, frozenset[int]] = {
         }
     ),
 }
+
+log = logging.getLogger(__name__)
 
 
 class SubmissionRefused(Exception):  # noqa: N818 - a verdict on the caller's input
@@ -195,6 +199,7 @@ class Dispatcher:
         await self._link_case(message)
         prepared = self._prepare(message, recipients, actor, local_client)
         await self._store.enqueue(prepared.items, prepared.audit, approval=approval)
+        _log_queued(prepared.queued, message.WhichOneof("body"), actor)
         return prepared.queued
 
     async def submit_all(
@@ -212,6 +217,7 @@ class Dispatcher:
         items: list[OutgoingEnvelope] = []
         audit: list[AuditEntry] = []
         queued: list[Queued] = []
+        kinds: list[str | None] = []
         for message in messages:
             self.normalise(message)
             await self._link_case(message)
@@ -219,7 +225,10 @@ class Dispatcher:
             items += prepared.items
             audit += prepared.audit
             queued += prepared.queued
+            kinds += [message.WhichOneof("body")] * len(prepared.queued)
         await self._store.enqueue(items, audit, dropped_file=dropped_file)
+        for item, kind in zip(queued, kinds, strict=True):
+            _log_queued([item], kind, actor)
         return queued
 
     async def _link_case(self, message: canonical.Message) -> None:
@@ -298,3 +307,18 @@ class Dispatcher:
             prepared.audit.append(AuditEntry(actor, "outbox.queued", str(message_id), detail))
             prepared.queued.append(Queued(message_id, recipient, case_id, copy.removed))
         return prepared
+
+
+def _log_queued(queued: Sequence[Queued], kind: str | None, actor: str) -> None:
+    for item in queued:
+        log.info(
+            "message_queued",
+            extra=fields(
+                message_id=item.message_id,
+                peer=item.recipient,
+                kind=kind,
+                actor=actor,
+                case=str(item.case_id),
+                redacted=len(item.redacted) or None,
+            ),
+        )

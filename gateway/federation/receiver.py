@@ -38,6 +38,7 @@ from gateway.crypto import (
     sign_receipt,
 )
 from gateway.federation.announcements import read_announcement
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import IncomingEnvelope, Store, StoredIncoming
 from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
@@ -221,15 +222,22 @@ class EnvelopeReceiver:
             opened = open_envelope(self._keyring, data, now=now, limits=self._limits)
             if isinstance(header.kind, ControlKind):
                 return self._announcement(opened, data, digest, now)
-            self._check_content(opened)
+            handling = self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(
-                "refused envelope %s from %s: %s",
-                header.message_id,
-                claimed_sender,
-                rejected.reason,
+                "envelope_refused",
+                extra=fields(
+                    peer=claimed_sender,
+                    message_id=header.message_id,
+                    kind=header.kind.value,
+                    reason=rejected.reason,
+                ),
             )
             return self._reject(claimed_sender, data, header.message_id, rejected.reason, now)
+        log.debug(
+            "envelope_accepted",
+            extra=fields(peer=header.sender, message_id=header.message_id, kind=header.kind.value),
+        )
         return IncomingEnvelope(
             sender=header.sender,
             message_id=header.message_id,
@@ -247,6 +255,7 @@ class EnvelopeReceiver:
             created_at=header.created_at,
             received_at=now,
             local_recipients=self._local_recipients.get(header.kind.value, ()),
+            handling=handling,
         )
 
     def _announcement(
@@ -280,7 +289,9 @@ class EnvelopeReceiver:
             ),
         )
 
-    def _check_content(self, opened: OpenedEnvelope) -> None:
+    def _check_content(self, opened: OpenedEnvelope) -> str | None:
+        """Refuse content this node does not take; else its handling marking (kept beside
+        the sealed envelope, for retention; None when the sender set none)."""
         header = opened.header
         if header.kind.value not in self._receivable.get(header.sender, frozenset()):
             raise EnvelopeRejected(
@@ -299,6 +310,12 @@ class EnvelopeReceiver:
             raise EnvelopeRejected(
                 RejectReason.PAYLOAD_MISMATCH, "kind or case_id differ between header and message"
             )
+        if message.handling == canonical.HANDLING_UNSPECIFIED:
+            return None
+        try:
+            return canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
+        except ValueError:
+            return None  # a marking newer than this node: the strictest period applies
 
     def _reject(
         self,

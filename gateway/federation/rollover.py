@@ -202,7 +202,7 @@ class KeyRollover:
                 recipient=peer,
                 case_id=sealed.header.case_id,
                 kind=ControlKind.KEY_ANNOUNCEMENT.value,
-                handling="unspecified",
+                handling="normal",  # no personal data: its retention is the shortest
                 envelope=sealed.data,
                 envelope_sha256=sealed.sha256,
                 expires_at=sealed.header.expires_at,

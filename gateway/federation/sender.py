@@ -31,6 +31,7 @@ from google.protobuf.message import DecodeError
 from gateway.crypto import Keyring, ReceiptInvalid, verify_receipt
 from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
 from gateway.ops.exclusive import ExclusiveWorker
+from gateway.ops.logs import FieldValue, fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
 from gateway.wire import envelope
@@ -142,6 +143,9 @@ class DestinationQueue(ExclusiveWorker):
     def __str__(self) -> str:
         return f"delivery to {self._peer}"
 
+    def log_fields(self) -> dict[str, FieldValue]:
+        return {"worker": "peer_delivery", "peer": self._peer}
+
     @property
     def peer(self) -> str:
         return self._peer
@@ -196,10 +200,8 @@ class DestinationQueue(ExclusiveWorker):
             await self._store.release(ids, None)
             self._batch_limit = max(1, len(batch) // 2)
             log.warning(
-                "%s refused a batch of %d as too large; sending at most %d per request",
-                self._peer,
-                len(batch),
-                self._batch_limit,
+                "batch_too_large",
+                extra=fields(peer=self._peer, count=len(batch), next_count=self._batch_limit),
             )
             return
         except _FinalRefusal as refusal:
@@ -228,10 +230,13 @@ class DestinationQueue(ExclusiveWorker):
             )
             self._metrics.deliveries.labels(self._peer, "deferred").inc(len(deferred))
             log.warning(
-                "%s refused %d envelopes as %s: are the two clocks apart?",
-                self._peer,
-                len(deferred),
-                reason,
+                "envelopes_deferred",
+                extra=fields(
+                    peer=self._peer,
+                    reason=reason,
+                    count=len(deferred),
+                    hint="are the two clocks apart?",
+                ),
             )
         if invalid:
             await self._store.release_invalid(
@@ -242,9 +247,27 @@ class DestinationQueue(ExclusiveWorker):
         for outcome in outcomes:
             result = "delivered" if outcome.accepted else "rejected"
             self._metrics.deliveries.labels(self._peer, result).inc()
+            log.log(
+                logging.DEBUG if outcome.accepted else logging.WARNING,
+                "message_delivered" if outcome.accepted else "message_rejected",
+                extra=fields(
+                    peer=self._peer,
+                    message_id=outcome.message_id,
+                    state=result,
+                    reason=None if outcome.accepted else outcome.reason_code,
+                ),
+            )
         self._metrics.delivery_latency.labels(self._peer).observe(time.perf_counter() - started)
         if invalid:
-            log.warning("%d receipts from %s did not verify", len(invalid), self._peer)
+            log.warning(
+                "receipts_invalid",
+                extra=fields(
+                    peer=self._peer,
+                    reason=invalid[0][1],
+                    message_id=invalid[0][0].message_id,
+                    count=len(invalid),
+                ),
+            )
             await self._record_failure("invalid_receipt")
         elif deferred:
             await self._record_failure(f"refused: {deferred[0].reason_code}")
@@ -322,11 +345,13 @@ class DestinationQueue(ExclusiveWorker):
         await self._store.record_failure(self._peer, self._failures, self._retry_at, reason)
         self._metrics.peer_failures.labels(self._peer).set(self._failures)
         log.info(
-            "delivery to %s failed (%s); attempt %d, next in %.1fs",
-            self._peer,
-            reason,
-            self._failures,
-            delay.total_seconds(),
+            "peer_delivery_failed",
+            extra=fields(
+                peer=self._peer,
+                reason=reason,
+                attempt=self._failures,
+                retry_in_s=round(delay.total_seconds(), 1),
+            ),
         )
 
     async def _record_success(self) -> None:

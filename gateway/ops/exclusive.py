@@ -15,6 +15,7 @@ import logging
 from abc import ABC, abstractmethod
 from datetime import timedelta
 
+from gateway.ops.logs import FieldValue, fields_from
 from gateway.store import SessionLock
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ class ExclusiveWorker(ABC):
             await asyncio.wait_for(self._wake.wait(), timeout.total_seconds())
         self._wake.clear()
 
+    def log_fields(self) -> dict[str, FieldValue]:
+        """What names this worker in its log lines (its peer, its local client)."""
+        return {"worker": type(self).__name__}
+
     @abstractmethod
     async def acquire(self) -> SessionLock | None:
         """The lock for this worker's key, or None when another process holds it."""
@@ -53,7 +58,10 @@ class ExclusiveWorker(ABC):
                 # The database is down or has no connection slot left. Raised out of here,
                 # this would end the task, and with it all work for this key until the
                 # process restarts: pause and try again, like after a failure of the work.
-                log.warning("%s cannot take its lock: %s", self, type(error).__name__)
+                log.warning(
+                    "worker_lock_failed",
+                    extra=fields_from({**self.log_fields(), "error_type": type(error).__name__}),
+                )
                 await asyncio.sleep(self._lock_retry.total_seconds())
                 continue
             if lock is None:
@@ -62,7 +70,7 @@ class ExclusiveWorker(ABC):
             try:
                 await self.work(lock)
             except Exception:
-                log.exception("%s paused", self)
+                log.exception("worker_paused", extra=fields_from(self.log_fields()))
                 await asyncio.sleep(self._lock_retry.total_seconds())
             finally:
                 await lock.release()

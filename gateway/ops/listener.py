@@ -30,6 +30,7 @@ one so that the caps, not the kernel, decide.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import resource
 import ssl
@@ -40,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.config import ListenerLimits
+from gateway.ops.logs import FieldValue, fields, fields_from, route_template
 from gateway.ops.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,14 @@ class _ThrottledLog:
         self._last: dict[str, float] = {}
         self._unlogged: dict[str, int] = {}
 
-    def note(self, key: str, message: str) -> None:
+    def note(self, key: str, event: str, details: dict[str, FieldValue]) -> None:
+        """Log `event` with `details` and `times`, the count since its last line."""
         self._unlogged[key] = self._unlogged.get(key, 0) + 1
         now = time.monotonic()
         if now - self._last.get(key, -self._interval) >= self._interval:
             count = self._unlogged.pop(key)
             self._last[key] = now
-            log.warning("%s (%d time(s) since the last such line)", message, count)
+            log.warning(event, extra=fields_from({**details, "times": count}))
 
 
 class GuardedListener:
@@ -124,8 +127,8 @@ class GuardedListener:
         if len(self._connections) >= self.limits.max_connections:
             self.refused(
                 "connection_limit",
-                f"{self.name} listener at {self.limits.max_connections} "
-                "connections (listen.limits.max_connections): closed a new one",
+                setting="listen.limits.max_connections",
+                limit=self.limits.max_connections,
             )
             return False
         self._connections.add(connection)
@@ -141,9 +144,12 @@ class GuardedListener:
             self._by_transport.pop(connection.transport, None)
         self._metrics.listener_connections.labels(self.name).set(len(self._connections))
 
-    def refused(self, reason: str, message: str) -> None:
+    def refused(self, reason: str, **details: FieldValue) -> None:
+        """Count a refused connection or request; `details` name the setting that bounds it."""
         self._metrics.listener_refusals.labels(self.name, reason).inc()
-        self._log.note(reason, message)
+        self._log.note(
+            reason, "listener_refused", {"listener": self.name, "reason": reason, **details}
+        )
 
     def new_handler(self) -> asyncio.Protocol:
         assert self._runner is not None
@@ -170,8 +176,8 @@ class GuardedListener:
             if self._bytes_in_flight + declared > self.limits.max_body_bytes_in_flight:
                 self.refused(
                     "bytes_in_flight",
-                    f"{self.name} listener holds request bodies up to "
-                    "listen.limits.max_body_bytes_in_flight: answered 503",
+                    setting="listen.limits.max_body_bytes_in_flight",
+                    answer=503,
                 )
                 busy = web.json_response(
                     {
@@ -187,8 +193,15 @@ class GuardedListener:
                 return busy
             self._bytes_in_flight += declared
             self._metrics.listener_body_bytes.labels(self.name).set(self._bytes_in_flight)
+            started = time.perf_counter()
+            status = 500
             try:
-                return await handler(request)
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as answer:
+                status = answer.status
+                raise
             except ConnectionError:
                 if connection is None or not connection.expired:
                     raise
@@ -198,6 +211,19 @@ class GuardedListener:
             finally:
                 self._bytes_in_flight -= declared
                 self._metrics.listener_body_bytes.labels(self.name).set(self._bytes_in_flight)
+                # The route as declared, never the path as requested (logs.route_template).
+                log.debug(
+                    "http_request",
+                    extra=fields(
+                        listener=self.name,
+                        method=request.method,
+                        route=route_template(request),
+                        status=status,
+                        ms=round((time.perf_counter() - started) * 1000, 1),
+                        # The console's signed-in user (gateway.console.auth puts it there).
+                        user=getattr(request.get("user"), "id", None),
+                    ),
+                )
         finally:
             if connection is not None:
                 connection.request_finished()
@@ -252,11 +278,7 @@ class _Connection(asyncio.Protocol):
             raise
         except Exception as error:  # every failure ends the same way
             if not self.expired:
-                self._listener.refused(
-                    "tls_handshake",
-                    f"{self._listener.name} listener: a TLS handshake failed "
-                    f"({type(error).__name__})",
-                )
+                self._listener.refused("tls_handshake", error_type=type(error).__name__)
             raw.abort()
             self._release()
             return
@@ -320,11 +342,7 @@ class _Connection(asyncio.Protocol):
         limits = self._listener.limits
         setting = "body_timeout" if reason == "body_timeout" else "header_timeout"
         seconds = getattr(limits, setting).total_seconds()
-        self._listener.refused(
-            reason,
-            f"{self._listener.name} listener closed a connection after {seconds:g}s "
-            f"(listen.limits.{setting})",
-        )
+        self._listener.refused(reason, setting=f"listen.limits.{setting}", seconds=seconds)
         self.abort()
 
     def request_started(self, request: web.BaseRequest) -> None:
@@ -376,8 +394,12 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop, metrics: GatewayMetrics
             metrics.listener_refusals.labels("any", "out_of_file_descriptors").inc()
             throttled.note(
                 "accept",
-                f"accept() failed for want of resources ({reason}: "
-                f"{getattr(error, 'strerror', None) or 'no detail'}); accepting again in 1s",
+                "accept_out_of_resources",
+                {
+                    "error_type": reason,
+                    "error_code": errno.errorcode.get(getattr(error, "errno", None) or 0),
+                    "retry_in_s": 1,
+                },
             )
             return
         if previous is not None:
@@ -395,11 +417,14 @@ def check_open_file_limit(limits: ListenerLimits) -> None:
     wanted = 2 * limits.max_connections + 256
     if available < wanted:
         log.warning(
-            "the process may open %d files, below the %d that two listeners at "
-            "listen.limits.max_connections (%d) need: lower the cap or raise `ulimit -n`",
-            available,
-            wanted,
-            limits.max_connections,
+            "open_file_limit_low",
+            extra=fields(
+                available=available,
+                wanted=wanted,
+                setting="listen.limits.max_connections",
+                limit=limits.max_connections,
+                hint="lower the cap or raise `ulimit -n`",
+            ),
         )
 
 

@@ -120,8 +120,8 @@ class GatewayMetrics:
         )
         self.retention_purged = Counter(
             "blg_retention_purged_total",
-            "Rows and files removed by retention, by what (outbox, inbox, local_deliveries, "
-            "done_files).",
+            "Message contents (outbox, inbox, drafts) and done/ files (done_files) deleted "
+            "by retention, by what.",
             ["what"],
             registry=r,
         )

@@ -1,12 +1,15 @@
-"""Retention that runs: a periodic sweep in every node.
+"""Retention that runs: a periodic sweep in every node, and `gateway retention run`.
 
 Each sweep purges files in outgoing folders' `done/` older than `retention.done_files`
-(hotline exports hold callers' names and phones: kept days, not forever), then delivered
-outbox rows and inbox rows every local client has had, older than
-`retention.delivered_messages`. The first sweep runs at start, so a node that restarts often
-still purges. Every sweep is counted in the metrics; one that deleted anything is audited,
-with counts only. Several
-processes may sweep the same database: deletes of what is already gone are no-ops.
+(hotline exports hold callers' names and phones: kept days, not forever), then the sealed
+content of finished messages whose period for their handling marking has passed
+(`retention.content`, gateway.store.retention): the rows, receipts and audit entries stay.
+The first sweep runs at start, so a node that restarts often still purges. Every sweep is
+counted in the metrics; one that deleted anything is audited, with counts only. Several
+processes may sweep the same database: content already gone is not selected again.
+
+A dry run (`gateway retention run --dry-run`) counts the same selection, files included, and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -15,14 +18,26 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
+from gateway.config import RetentionConfig
 from gateway.delivery.outgoing_folder import purge_done
+from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import PurgedRows, Store
+from gateway.store import ContentCutoffs, PurgedContent, Store
 
 log = logging.getLogger(__name__)
+
+
+def cutoffs_at(retention: RetentionConfig, now: datetime) -> ContentCutoffs:
+    """Per marking, the instant before which finished content goes, seen at now."""
+    content = retention.content
+    return ContentCutoffs(
+        normal=now - content.normal,
+        restricted=now - content.restricted,
+        victim_protected=now - content.victim_protected,
+    )
 
 
 class RetentionSweep:
@@ -31,17 +46,13 @@ class RetentionSweep:
         *,
         store: Store,
         outgoing_folders: Sequence[Path],
-        delivered_messages: timedelta,
-        done_files: timedelta,
-        interval: timedelta,
+        retention: RetentionConfig,
         clock: Callable[[], datetime],
         metrics: GatewayMetrics,
     ) -> None:
         self._store = store
         self._folders = tuple(outgoing_folders)
-        self._delivered_messages = delivered_messages
-        self._done_files = done_files
-        self._interval = interval
+        self._retention = retention
         self._clock = clock
         self._metrics = metrics
 
@@ -51,31 +62,38 @@ class RetentionSweep:
                 await self.sweep()
             except Exception:
                 self._metrics.retention_sweeps.labels("failed").inc()
-                log.exception("retention sweep failed; next in %s", self._interval)
-            await asyncio.sleep(self._interval.total_seconds())
+                log.exception(
+                    "retention_sweep_failed",
+                    extra=fields(retry_in_s=self._retention.sweep_interval.total_seconds()),
+                )
+            await asyncio.sleep(self._retention.sweep_interval.total_seconds())
 
-    async def sweep(self) -> PurgedRows:
-        now = time.time()
+    async def sweep(self, *, dry_run: bool = False) -> PurgedContent:
+        """One sweep now; with dry_run, what it would delete, deleting nothing (and not
+        counted in the metrics)."""
+        now = self._clock()
         files = 0
         for folder in self._folders:
-            files += await asyncio.to_thread(purge_done, folder, self._done_files, now)
-        purged = await self._store.purge_finished(
-            self._clock() - self._delivered_messages, done_files=files
-        )
+            files += await asyncio.to_thread(
+                purge_done, folder, self._retention.done_files, time.time(), dry_run=dry_run
+            )
+        cutoffs = cutoffs_at(self._retention, now)
+        if dry_run:
+            due = await self._store.content_due(cutoffs)
+            return PurgedContent(due.envelopes, files)
+        purged = await self._store.purge_content(cutoffs, done_files=files)
         self._metrics.retention_sweeps.labels("ok").inc()
         self._metrics.retention_last_success.set(self._clock().timestamp())
-        for what, count in (
-            ("outbox", purged.outbox),
-            ("inbox", purged.inbox),
-            ("local_deliveries", purged.local_deliveries),
-            ("done_files", files),
-        ):
-            self._metrics.retention_purged.labels(what).inc(count)
+        for table in ("outbox", "inbox", "drafts"):
+            self._metrics.retention_purged.labels(table).inc(purged.count(table))
+        self._metrics.retention_purged.labels("done_files").inc(files)
         log.info(
-            "retention: purged %d outbox, %d inbox, %d local delivery rows, %d done/ files",
-            purged.outbox,
-            purged.inbox,
-            purged.local_deliveries,
-            files,
+            "retention_swept",
+            extra=fields(
+                outbox=purged.count("outbox"),
+                inbox=purged.count("inbox"),
+                drafts=purged.count("drafts"),
+                done_files=files,
+            ),
         )
         return purged

@@ -67,7 +67,8 @@ class CaseMessage:
     # The recipient of a sent message, the sender of a received one.
     peer: str
     kind: str
-    # Known without opening for sent messages only (the inbox keeps the envelope sealed).
+    # Known without opening: the outbox's, or the inbox's as the receiver read it when the
+    # message arrived (None for messages received before it did: 0010_retention_content.sql).
     handling: str | None
     state: str
     queued_at: datetime
@@ -75,7 +76,8 @@ class CaseMessage:
     receipt_at: datetime | None
     # Received: when this node stored it.
     received_at: datetime | None
-    envelope: bytes = field(repr=False)
+    # None once retention deleted the content (the row, its times and receipt stay).
+    envelope: bytes | None = field(repr=False)
 
 
 class Cases:
@@ -119,7 +121,8 @@ class Cases:
         self, rows: Sequence[tuple[Latest, int]]
     ) -> dict[tuple[Latest, int], bytes]:
         """The sealed envelopes of some messages, by (direction, row id); drafts have none
-        (they are compose's, sealed to this node's own key)."""
+        (they are compose's, sealed to this node's own key), nor have rows whose content
+        retention deleted."""
         out = [row_id for direction, row_id in rows if direction == "out"]
         incoming = [row_id for direction, row_id in rows if direction == "in"]
         async with self._pool.acquire() as connection:
@@ -144,7 +147,7 @@ class Cases:
                 queued_at=row["queued_at"],
                 receipt_at=row["receipt_at"] if row["receipt_accepted"] else None,
                 received_at=row["received_at"],
-                envelope=bytes(row["envelope"]),
+                envelope=None if row["envelope"] is None else bytes(row["envelope"]),
             )
             for row in rows
         ]

@@ -79,7 +79,8 @@ class SealedDraftRow:
 
     row: DraftRow
     key_id: str
-    sealed_message: bytes = field(repr=False)
+    # None once retention deleted it (only ever of an approved or withdrawn draft).
+    sealed_message: bytes | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,10 @@ class Drafts:
             row = await connection.fetchrow(Q.draft_get, draft_id)
         if row is None:
             return None
-        return SealedDraftRow(_draft_row(row), row["key_id"], bytes(row["sealed_message"]))
+        sealed = row["sealed_message"]
+        return SealedDraftRow(
+            _draft_row(row), row["key_id"], None if sealed is None else bytes(sealed)
+        )
 
     async def drafts_for_case(self, case_id: uuid.UUID) -> list[DraftRow]:
         """Every draft of a case, oldest first: metadata only."""
@@ -170,9 +174,9 @@ class Drafts:
             rows = await connection.fetch(Q.draft_list_awaiting)
         return [_draft_row(row) for row in rows]
 
-    async def latest_incoming(self, case_id: uuid.UUID) -> tuple[InboxRow, bytes] | None:
-        """The case's most recently received message and its stored envelope: what an
-        answer from the console replies to."""
+    async def latest_incoming(self, case_id: uuid.UUID) -> tuple[InboxRow, bytes | None] | None:
+        """The case's most recently received message and its stored envelope (None once
+        retention deleted it): what an answer from the console replies to."""
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(Q.case_latest_incoming, case_id)
         if row is None:
@@ -186,7 +190,7 @@ class Drafts:
             created_at=row["created_at"],
             received_at=row["received_at"],
         )
-        return found, bytes(row["envelope"])
+        return found, None if row["envelope"] is None else bytes(row["envelope"])
 
     async def withdraw_draft(
         self, draft_id: int, *, user_id: int, actor: str, any_composer: bool

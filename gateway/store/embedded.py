@@ -17,6 +17,7 @@ from urllib.parse import quote
 import asyncpg
 
 from gateway.ops.private_files import private_folder
+from gateway.store.queries import Q
 
 
 class EmbeddedPostgres:
@@ -44,9 +45,13 @@ class EmbeddedPostgres:
         return uri
 
     async def ensure_database(self, name: str) -> str:
-        """Create database name if missing; returns its DSN."""
+        """Create database name if missing; returns its DSN. Also keeps row values out of
+        the server's log file (queries.sql, "logs:"), which is the node's too."""
         connection = await asyncpg.connect(self.dsn())
         try:
+            for setting in (Q.server_log_terse, Q.server_log_no_statements):
+                await connection.execute(setting)
+            await connection.fetchval(Q.server_reload_config)
             exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
             if not exists:
                 await connection.execute(f'CREATE DATABASE "{quote(name, safe="")}"')

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from gateway.ops.logs import fields
+
 log = logging.getLogger(__name__)
 
 RECONNECT_PAUSE = 1.0
@@ -60,7 +62,7 @@ class Listener:
     def _lost(self, _connection: object) -> None:
         if self._stopped or self._reconnecting is not None:
             return
-        log.warning("lost the LISTEN session for %s; reconnecting", ", ".join(self._handlers))
+        log.warning("listen_session_lost", extra=fields(channels=",".join(self._handlers)))
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
@@ -69,10 +71,13 @@ class Listener:
                 try:
                     self._connection = await self._listen()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    log.info("LISTEN session not back yet: %s", type(error).__name__)
+                    log.info(
+                        "listen_session_still_lost",
+                        extra=fields(error_type=type(error).__name__),
+                    )
                     await asyncio.sleep(RECONNECT_PAUSE)
                 else:
-                    log.info("LISTEN session back for %s", ", ".join(self._handlers))
+                    log.info("listen_session_back", extra=fields(channels=",".join(self._handlers)))
                     return
         finally:
             self._reconnecting = None

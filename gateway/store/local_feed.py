@@ -1,4 +1,4 @@
-"""Held local deliveries, per-client summaries and retention: the store's upkeep side.
+"""Held local deliveries and per-client summaries: the store's local-delivery side.
 
 A local delivery that no retry can fix (the client's format cannot carry the message, the
 stored envelope no longer opens) moves from `pending` to `held` with a reason code, so the
@@ -6,10 +6,8 @@ client's feed behind it flows on; only an operator's requeue moves it back to `p
 its original place in the queue (rows are taken in id order). Both moves are checked by the
 transition trigger and written to the audit log.
 
-Retention deletes finished exchanges older than the configured age: delivered outbox rows
-(with their receipts) and inbox rows every local client has had. The audit log is not pruned
-here: its entries form a hash chain, and cutting its head needs an anchor (a signed record of
-the last pruned hash) that this release does not have.
+Retention (gateway.store.retention) deletes an incoming message's content only once every
+local client has had it, so a held delivery keeps its message's content.
 
 Kept apart from store.py (a mixin of Store) to keep each file readable; it shares the pool
 and the audit appender.
@@ -29,7 +27,6 @@ from gateway.store.records import (
     LocalClientSummary,
     LocalDeliveryRow,
     PendingLocalDelivery,
-    PurgedRows,
     RequeuedDelivery,
 )
 
@@ -38,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class LocalFeed:
-    """Mixed into Store: operations on held deliveries, summaries and retention."""
+    """Mixed into Store: operations on held deliveries and summaries."""
 
     _pool: asyncpg.Pool
 
@@ -136,35 +133,3 @@ class LocalFeed:
             )
             for row in rows
         ]
-
-    async def purge_finished(self, before: datetime, *, done_files: int = 0) -> PurgedRows:
-        """Delete exchanges finished before `before`; a sweep that deleted anything is audited
-        with the counts only (with done_files, the files it removed from done/ folders)."""
-        now = datetime.now(UTC)
-        async with self._pool.acquire() as connection, connection.transaction():
-            local: int = await connection.fetchval(Q.retention_purge_local_deliveries, before)
-            inbox: int = await connection.fetchval(Q.retention_purge_inbox, before)
-            await connection.execute(Q.retention_purge_receipts, before)
-            outbox: int = await connection.fetchval(Q.retention_purge_outbox, before)
-            purged = PurgedRows(outbox=outbox, inbox=inbox, local_deliveries=local)
-            if not (outbox or inbox or local or done_files):
-                return purged  # nothing deleted, nothing to account for (the metric counts it)
-            await self._append_audit(
-                connection,
-                [
-                    AuditEntry(
-                        "retention",
-                        "retention.purged",
-                        "database",
-                        {
-                            "before": before.isoformat(),
-                            "outbox": outbox,
-                            "inbox": inbox,
-                            "local_deliveries": local,
-                            "done_files": done_files,
-                        },
-                    )
-                ],
-                now,
-            )
-        return purged

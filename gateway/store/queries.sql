@@ -139,7 +139,7 @@ WHERE o.message_id = $1;
 UPDATE outbox
 SET state = 'queued', last_error = NULL, claimed_by = NULL, finished_at = NULL,
     invalid_receipts = 0
-WHERE message_id = $1 AND state IN ('rejected', 'dead')
+WHERE message_id = $1 AND state IN ('rejected', 'dead') AND envelope IS NOT NULL
 RETURNING recipient;
 
 -- name: inbox_list
@@ -237,9 +237,9 @@ FROM inbox WHERE sender = $1 AND message_id = ANY($2::uuid[]);
 
 -- name: inbox_insert_many
 INSERT INTO inbox (sender, message_id, case_id, kind, envelope, envelope_sha256, receipt,
-                   created_at, received_at)
+                   created_at, received_at, handling)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::bytea[], $6::bytea[],
-                     $7::bytea[], $8::timestamptz[], $9::timestamptz[])
+                     $7::bytea[], $8::timestamptz[], $9::timestamptz[], $10::text[])
 ON CONFLICT (sender, message_id) DO NOTHING
 RETURNING id, sender, message_id;
 
@@ -291,44 +291,6 @@ FROM unnest($1::text[]) AS c(client)
 LEFT JOIN local_deliveries d ON d.client = c.client AND d.state <> 'delivered'
 GROUP BY c.client
 ORDER BY c.client;
-
-
--- Retention: rows of finished exchanges older than the configured age. An inbox row goes
--- only once every local client has it (its deliveries first, as they reference it).
-
--- name: retention_purge_local_deliveries
-WITH gone AS (
-    DELETE FROM local_deliveries d
-    USING inbox i
-    WHERE i.id = d.inbox_id AND i.received_at < $1
-      AND NOT EXISTS (SELECT 1 FROM local_deliveries o
-                      WHERE o.inbox_id = i.id
-                        AND (o.state <> 'delivered' OR o.delivered_at >= $1))
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- name: retention_purge_inbox
-WITH gone AS (
-    DELETE FROM inbox i
-    WHERE i.received_at < $1
-      AND NOT EXISTS (SELECT 1 FROM local_deliveries d WHERE d.inbox_id = i.id)
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- name: retention_purge_receipts
-DELETE FROM receipts r
-USING outbox o
-WHERE r.message_id = o.message_id AND o.state = 'delivered' AND o.finished_at < $1;
-
--- name: retention_purge_outbox
-WITH gone AS (
-    DELETE FROM outbox
-    WHERE state = 'delivered' AND finished_at < $1
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
 
 
 -- console: compose (drafts awaiting a second person's approval; see 0007_console_drafts.sql)
@@ -508,9 +470,10 @@ ORDER BY last_at DESC, case_id DESC
 LIMIT $4 OFFSET $5;
 
 -- name: case_envelopes
-SELECT 'out' AS direction, id AS row_id, envelope FROM outbox WHERE id = ANY ($1::bigint[])
+SELECT 'out' AS direction, id AS row_id, envelope FROM outbox
+WHERE id = ANY ($1::bigint[]) AND envelope IS NOT NULL
 UNION ALL
-SELECT 'in', id, envelope FROM inbox WHERE id = ANY ($2::bigint[]);
+SELECT 'in', id, envelope FROM inbox WHERE id = ANY ($2::bigint[]) AND envelope IS NOT NULL;
 
 -- name: case_thread
 SELECT 'out' AS direction, o.id AS row_id, o.message_id, o.recipient AS peer, o.kind,
@@ -520,7 +483,7 @@ SELECT 'out' AS direction, o.id AS row_id, o.message_id, o.recipient AS peer, o.
 FROM outbox o LEFT JOIN receipts r USING (message_id)
 WHERE o.case_id = $1
 UNION ALL
-SELECT 'in', i.id, i.message_id, i.sender, i.kind, NULL, 'received', i.received_at,
+SELECT 'in', i.id, i.message_id, i.sender, i.kind, i.handling, 'received', i.received_at,
        i.created_at, NULL, NULL, i.received_at, i.envelope
 FROM inbox i
 WHERE i.case_id = $1
@@ -604,3 +567,130 @@ CROSS JOIN LATERAL unnest(a.new_key_ids) AS k (key_id)
 JOIN outbox o ON o.message_id = a.message_id
 GROUP BY a.peer, k.key_id
 HAVING NOT bool_or(o.state = 'delivered');
+
+-- console: upkeep (retention deletes content, never rows: see 0010_retention_content.sql)
+-- Each statement takes one cutoff per marking: $1 normal, $2 restricted, $3 victim_protected;
+-- a marking that is none of these (unknown, NULL) takes the strictest. The greatest() term
+-- lets the partial index on finished rows with content narrow the scan.
+
+-- name: retention_content_outbox
+WITH gone AS (
+    UPDATE outbox SET envelope = NULL
+    WHERE envelope IS NOT NULL AND finished_at IS NOT NULL
+      AND state IN ('delivered', 'rejected', 'expired', 'dead')
+      AND finished_at < greatest($1::timestamptz, $2::timestamptz, $3::timestamptz)
+      AND finished_at < CASE handling WHEN 'normal' THEN $1::timestamptz
+                                      WHEN 'restricted' THEN $2::timestamptz
+                                      ELSE $3::timestamptz END
+    RETURNING handling
+)
+SELECT CASE WHEN handling IN ('normal', 'restricted') THEN handling
+            ELSE 'victim_protected' END AS marking,
+       count(*) AS n
+FROM gone GROUP BY 1;
+
+-- name: retention_content_outbox_due
+SELECT CASE WHEN handling IN ('normal', 'restricted') THEN handling
+            ELSE 'victim_protected' END AS marking,
+       count(*) AS n
+FROM outbox
+WHERE envelope IS NOT NULL AND finished_at IS NOT NULL
+  AND state IN ('delivered', 'rejected', 'expired', 'dead')
+  AND finished_at < greatest($1::timestamptz, $2::timestamptz, $3::timestamptz)
+  AND finished_at < CASE handling WHEN 'normal' THEN $1::timestamptz
+                                  WHEN 'restricted' THEN $2::timestamptz
+                                  ELSE $3::timestamptz END
+GROUP BY 1;
+
+-- An incoming message's period runs from when the last of its local clients had it (from
+-- its arrival when it is for none); one still held back or pending for a client stays.
+-- name: retention_content_inbox
+WITH due AS (
+    SELECT i.id, CASE WHEN i.handling IN ('normal', 'restricted') THEN i.handling
+                      ELSE 'victim_protected' END AS marking
+    FROM inbox i
+    WHERE i.envelope IS NOT NULL
+      AND i.received_at < greatest($1::timestamptz, $2::timestamptz, $3::timestamptz)
+), gone AS (
+    UPDATE inbox i SET envelope = NULL
+    FROM due
+    WHERE i.id = due.id
+      AND i.received_at < CASE due.marking WHEN 'normal' THEN $1::timestamptz
+                                           WHEN 'restricted' THEN $2::timestamptz
+                                           ELSE $3::timestamptz END
+      AND NOT EXISTS (
+          SELECT 1 FROM local_deliveries d
+          WHERE d.inbox_id = i.id
+            AND (d.state <> 'delivered'
+                 OR d.delivered_at >= CASE due.marking WHEN 'normal' THEN $1::timestamptz
+                                                       WHEN 'restricted' THEN $2::timestamptz
+                                                       ELSE $3::timestamptz END))
+    RETURNING due.marking
+)
+SELECT marking, count(*) AS n FROM gone GROUP BY 1;
+
+-- name: retention_content_inbox_due
+WITH due AS (
+    SELECT i.id, i.received_at,
+           CASE WHEN i.handling IN ('normal', 'restricted') THEN i.handling
+                ELSE 'victim_protected' END AS marking
+    FROM inbox i
+    WHERE i.envelope IS NOT NULL
+      AND i.received_at < greatest($1::timestamptz, $2::timestamptz, $3::timestamptz)
+), cut AS (
+    SELECT id, received_at, marking,
+           CASE marking WHEN 'normal' THEN $1::timestamptz
+                        WHEN 'restricted' THEN $2::timestamptz
+                        ELSE $3::timestamptz END AS cutoff
+    FROM due
+)
+SELECT marking, count(*) AS n
+FROM cut
+WHERE received_at < cutoff
+  AND NOT EXISTS (SELECT 1 FROM local_deliveries d
+                  WHERE d.inbox_id = cut.id
+                    AND (d.state <> 'delivered' OR d.delivered_at >= cut.cutoff))
+GROUP BY 1;
+
+-- Drafts exist for victim handovers (four eyes): their content takes the victim_protected
+-- period ($1), from the approval or withdrawal. An approved draft's copies are in the outbox.
+-- name: retention_content_drafts
+WITH gone AS (
+    UPDATE drafts SET sealed_message = NULL
+    WHERE sealed_message IS NOT NULL AND state <> 'awaiting_approval' AND decided_at < $1
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: retention_content_drafts_due
+SELECT count(*) FROM drafts
+WHERE sealed_message IS NOT NULL AND state <> 'awaiting_approval' AND decided_at < $1;
+
+-- Backup and restore (gateway/ops/backup.py): is the database a restore may write into empty,
+-- and does anyone else use it (a node still running)?
+
+-- name: restore_target_state
+SELECT (SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public') AS tables,
+       (SELECT count(*) FROM pg_catalog.pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_type = 'client backend') AS sessions;
+
+-- name: restore_target_empty
+DROP SCHEMA public CASCADE;
+
+-- name: restore_target_schema
+CREATE SCHEMA public;
+
+-- logs: the embedded server's own log file (state_dir/postgres/data/log)
+-- Errors there without their DETAIL, HINT and CONTEXT (a unique or check violation quotes the
+-- row's values) and without the failing statement. ALTER SYSTEM runs outside a transaction,
+-- so one statement per block.
+
+-- name: server_log_terse
+ALTER SYSTEM SET log_error_verbosity = 'terse';
+
+-- name: server_log_no_statements
+ALTER SYSTEM SET log_min_error_statement = 'panic';
+
+-- name: server_reload_config
+SELECT pg_reload_conf();

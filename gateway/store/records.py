@@ -73,6 +73,9 @@ class IncomingEnvelope:
     received_at: datetime
     # Local clients to deliver this message to (webhook or drop folder), queued atomically.
     local_recipients: tuple[str, ...] = ()
+    # The sender's handling marking, read from the opened message (the header has none);
+    # None when unknown, which retention and the console treat as victim_protected.
+    handling: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,10 +232,31 @@ class RequeuedDelivery:
     message_id: uuid.UUID
 
 
-@dataclass(frozen=True)
-class PurgedRows:
-    """What one retention sweep removed from the database (counts only)."""
+# Handling markings, most open first; anything else (unknown, unspecified) counts as the last.
+MARKINGS = ("normal", "restricted", "victim_protected")
+CONTENT_TABLES = ("outbox", "inbox", "drafts")
 
-    outbox: int
-    inbox: int
-    local_deliveries: int
+
+@dataclass(frozen=True)
+class ContentCutoffs:
+    """Per handling marking, the instant before which finished content goes."""
+
+    normal: datetime
+    restricted: datetime
+    victim_protected: datetime
+
+
+@dataclass(frozen=True)
+class PurgedContent:
+    """What one retention sweep deleted (or, dry, would delete): envelopes by table and
+    marking, and files from done/ folders. Counts only."""
+
+    envelopes: dict[tuple[str, str], int]
+    done_files: int = 0
+
+    def count(self, table: str | None = None) -> int:
+        return sum(n for (t, _), n in self.envelopes.items() if table in (None, t))
+
+    @property
+    def anything(self) -> bool:
+        return self.count() > 0 or self.done_files > 0

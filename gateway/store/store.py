@@ -53,6 +53,7 @@ from gateway.store.records import (
     PendingLocalDelivery,
     StoredIncoming,
 )
+from gateway.store.retention import Retention
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -107,7 +108,7 @@ class PoolUsage:
     max_size: int
 
 
-class Store(LocalFeed, ConsoleUsers, Cases, Drafts, PeerKeys):
+class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
@@ -420,6 +421,7 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, PeerKeys):
                 [i.receipt for i in items],
                 [i.created_at for i in items],
                 [i.received_at for i in items],
+                [i.handling for i in items],
             )
             inserted = {(row["sender"], row["message_id"]): row["id"] for row in rows}
             results: list[StoredIncoming] = []
@@ -607,13 +609,13 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, PeerKeys):
 
     async def get_outbox(
         self, message_id: uuid.UUID
-    ) -> tuple[OutboxRow, bytes, bytes | None] | None:
-        """The row, its envelope and its receipt (if any)."""
+    ) -> tuple[OutboxRow, bytes | None, bytes | None] | None:
+        """The row, its envelope (None once retention deleted it) and its receipt (if any)."""
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(Q.outbox_get, message_id)
         if row is None:
             return None
-        return _outbox_row(row), bytes(row["envelope"]), row["receipt"]
+        return _outbox_row(row), _content(row["envelope"]), row["receipt"]
 
     async def requeue(self, message_id: uuid.UUID, operator: str) -> str:
         """Send a rejected or dead message again; returns its recipient."""
@@ -621,8 +623,9 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, PeerKeys):
             recipient = await connection.fetchval(Q.outbox_requeue, message_id)
             if recipient is None:
                 raise OutboxStateError(
-                    "only rejected or dead messages can be requeued "
-                    "(an expired one carries its expiry in its signature: send it anew)"
+                    "only rejected or dead messages can be requeued, and only while "
+                    "retention keeps their content (an expired one carries its expiry in its "
+                    "signature: send it anew)"
                 )
             await self._append_audit(
                 connection,
@@ -637,18 +640,20 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, PeerKeys):
             rows = await connection.fetch(Q.inbox_list, sender, limit)
         return [_inbox_row(row) for row in rows]
 
-    async def get_inbox(self, message_id: uuid.UUID) -> tuple[InboxRow, bytes] | None:
+    async def get_inbox(self, message_id: uuid.UUID) -> tuple[InboxRow, bytes | None] | None:
+        """The row and its envelope (None once retention deleted it)."""
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(Q.inbox_get, message_id)
-        return None if row is None else (_inbox_row(row), bytes(row["envelope"]))
+        return None if row is None else (_inbox_row(row), _content(row["envelope"]))
 
     async def inbox_after(
         self, after: int, kinds: Sequence[str], limit: int
-    ) -> list[tuple[InboxRow, bytes]]:
-        """Incoming messages of the given kinds after the cursor, oldest first."""
+    ) -> list[tuple[InboxRow, bytes | None]]:
+        """Incoming messages of the given kinds after the cursor, oldest first; the envelope
+        is None once retention deleted it."""
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.inbox_after, after, list(kinds), limit)
-        return [(_inbox_row(row), bytes(row["envelope"])) for row in rows]
+        return [(_inbox_row(row), _content(row["envelope"])) for row in rows]
 
     async def peer_summaries(self, peers: Sequence[str]) -> list[PeerSummary]:
         async with self._pool.acquire() as connection:
@@ -697,6 +702,10 @@ def _finite(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return None
     return value
+
+
+def _content(value: bytes | None) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def _outbox_row(row: asyncpg.Record) -> OutboxRow:

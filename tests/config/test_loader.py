@@ -266,7 +266,7 @@ listen:
     assert config.retry.initial_backoff == timedelta(seconds=1)
     assert config.retry.max_backoff == timedelta(minutes=10)
     assert config.retry.batch_size == 100
-    assert config.retention.delivered_messages == timedelta(days=90)
+    assert config.retention.content.normal == timedelta(days=90)
     assert config.limits.max_batch_bytes == 16 * 1024 * 1024
     assert config.limits.max_envelopes_per_batch == config.retry.batch_size == 100
 
@@ -409,7 +409,7 @@ def test_missing_top_level_section(tmp_path: Path) -> None:
     assert issues(config_file) == [
         f"{config_file}:2: nod: unknown key 'nod' (did you mean 'node'?); expected one of: "
         "node, keys, listen, database, state_dir, limits, peers, local_clients, routing, "
-        "retry, retention, console"
+        "retry, retention, console, logging"
     ]
 
 

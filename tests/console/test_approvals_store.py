@@ -133,6 +133,7 @@ async def test_an_approved_draft_is_queued_once_sealed_for_the_peer(
     assert (row.recipient, row.kind, row.handling) == (PEER, "victim_handover", "victim_protected")
     assert str(row.case_id) == proposal.case_id
     _, data, _ = await store.get_outbox(row.message_id) or (None, b"", None)
+    assert data is not None
     peer_ring = Keyring(PEER, [peer_keys], {"vn-gialai-blo": ctx.keyring.own_public_keys()})
     sent = canonical.Message.FromString(reopen_stored(peer_ring, data).payload.message)
     assert sent.victim_handover.victims[0].person.name == VICTIM

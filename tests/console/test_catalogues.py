@@ -127,7 +127,8 @@ def conflicting_translations(language: str) -> list[str]:
                 if not message.id:
                     continue
                 singular = message.id if isinstance(message.id, str) else message.id[0]
-                text = message.string if isinstance(message.string, str) else message.string[0]
+                strings = message.string
+                text = strings if isinstance(strings, str) else (strings or ("",))[0]
                 seen.setdefault((singular, message.context), {})[po.name] = text
     return sorted(
         f"{msgid!r}: {files}"

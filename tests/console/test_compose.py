@@ -291,6 +291,7 @@ async def receive_proposal(console: ConsoleHarness) -> tuple[uuid.UUID, uuid.UUI
 async def _envelope(console: ConsoleHarness, message_id: uuid.UUID) -> bytes:
     found = await console.store.get_outbox(message_id)
     assert found is not None
+    assert found[1] is not None
     return found[1]
 
 

@@ -1,10 +1,11 @@
 """Real nodes and what they leave on disk: 0600 files and 0700 folders under umask 000, no
-write through a symlink planted as an `.errors` file, retention that purges old rows and
+write through a symlink planted as an `.errors` file, retention that purges old content and
 old `done/` files."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import stat
@@ -87,7 +88,8 @@ async def test_files_are_private_under_umask_000_and_a_planted_errors_symlink_is
         in await federation.metrics_text(POLICE)
     )
     log = federation.log_tail(POLICE)
-    assert "calls.csv.errors not written" in log
+    assert '"event": "errors_file_not_written"' in log
+    assert f'"file_sha256": "{hashlib.sha256(broken).hexdigest()}"' in log
     assert CALLER not in log
 
     private_folders = [
@@ -107,7 +109,7 @@ async def test_files_are_private_under_umask_000_and_a_planted_errors_symlink_is
     assert {str(p): _mode(p) for p in private_files} == {str(p): 0o600 for p in private_files}
 
 
-async def test_retention_purges_old_rows_and_done_files_and_keeps_the_rest(
+async def test_retention_purges_old_content_and_done_files_and_keeps_the_rest(
     federation: Federation, tmp_path: Path
 ) -> None:
     _token, hotline = local_client("hotline-111", ["hotline-111-csv"], ["hotline_alert"])
@@ -174,18 +176,25 @@ async def test_retention_purges_old_rows_and_done_files_and_keeps_the_rest(
 
     kept = sorted(str(item.message_id) for item in queued[2:])
     await wait_for_async(
-        lambda: remaining(POLICE, "SELECT message_id FROM outbox"), kept, "outbox purged"
+        lambda: remaining(POLICE, "SELECT message_id FROM outbox WHERE envelope IS NOT NULL"),
+        kept,
+        "outbox content purged",
     )
     await wait_for_async(
-        lambda: remaining(RATANAKIRI, "SELECT message_id FROM inbox"), kept, "inbox purged"
+        lambda: remaining(RATANAKIRI, "SELECT message_id FROM inbox WHERE envelope IS NOT NULL"),
+        kept,
+        "inbox content purged",
     )
+    # The rows stay: only their content went.
+    assert len(await remaining(POLICE, "SELECT message_id FROM outbox")) == 4
+    assert len(await remaining(RATANAKIRI, "SELECT message_id FROM inbox")) == 4
     store = await federation.store(POLICE)
     try:
         sweeps = [e.detail for e in await store.list_audit(100) if e.action == "retention.purged"]
     finally:
         await store.close()
     assert {"outbox": 2, "done_files": 2} in [
-        {"outbox": d["outbox"], "done_files": d["done_files"]} for d in sweeps
+        {"outbox": d.get("outbox.restricted"), "done_files": d["done_files"]} for d in sweeps
     ]
     text = await federation.metrics_text(POLICE)
     assert 'blg_retention_purged_total{what="done_files"} 2.0' in text

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -306,13 +306,26 @@ class Federation:
         return f"{scheme}://127.0.0.1:{api_port or self.nodes[node_id].api_port}"
 
     def start(
-        self, node_id: str, *, variant: str = "", open_files: int | None = None
+        self,
+        node_id: str,
+        *,
+        variant: str = "",
+        open_files: int | None = None,
+        run_args: Sequence[str] = (),
     ) -> subprocess.Popen[bytes]:
-        """Start `gateway run`; open_files caps its descriptors (soft and hard limit)."""
+        """Start `gateway run`; open_files caps its descriptors (soft and hard limit);
+        run_args are further options of `gateway run` (--log-format text)."""
         limit = ["prlimit", f"--nofile={open_files}:{open_files}"] if open_files else []
         with (self.root / node_id / f"run{variant}.log").open("ab") as log:
             process = subprocess.Popen(
-                [*limit, GATEWAY, "run", "--config", str(self.config_path(node_id, variant))],
+                [
+                    *limit,
+                    GATEWAY,
+                    "run",
+                    "--config",
+                    str(self.config_path(node_id, variant)),
+                    *run_args,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -150,7 +150,7 @@ async def test_the_sender_waits_out_429_and_halves_its_batches_after_413(
     await _start(federation, POLICE)
     await federation.wait_delivered(POLICE, 30, timeout=60)
     assert await _inbox_size(federation, RATANAKIRI) == 30
-    assert "refused a batch of" in federation.log_tail(POLICE)
+    assert '"event": "batch_too_large"' in federation.log_tail(POLICE)
     metrics = await federation.metrics_text(RATANAKIRI)
     assert 'blg_federation_refused_requests_total{reason="too_many_envelopes"}' in metrics
     assert 'blg_federation_refused_requests_total{reason="rate_limited"}' in metrics

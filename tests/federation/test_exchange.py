@@ -70,6 +70,7 @@ async def test_delivery_with_a_verified_stored_receipt_and_intact_audit_chains(
         assert sorted(row.message_id for row in inbox) == sorted(q.message_id for q in queued)
         stored = await receiver.get_inbox(queued[0].message_id)
         assert stored is not None
+        assert stored[1] is not None
         opened = open_envelope(
             federation.keyring(RATANAKIRI),
             stored[1],
@@ -117,6 +118,7 @@ async def test_a_resent_envelope_is_stored_once_and_gets_the_same_receipt(
         found = await sender.get_outbox(queued.message_id)
         assert found is not None
         _, envelope_data, original_receipt = found
+        assert envelope_data is not None
         answers = []
         for _ in range(2):
             status, body = await _post(federation, RATANAKIRI, POLICE, [envelope_data])

@@ -130,7 +130,7 @@ async def test_a_message_whose_receipts_never_verify_dies_and_the_feed_flows_on(
     assert {states[q.message_id][0] for q in [*behind, *later]} == {"delivered"}
     # Sent exactly as often as the policy allows, then never again.
     assert peer.seen[poisoned.message_id] == GIVE_UP_AFTER
-    assert "paused" not in federation.log_tail(POLICE)
+    assert '"event": "worker_paused"' not in federation.log_tail(POLICE)
     store = await federation.store(POLICE)
     try:
         assert (await store.verify_audit()).intact

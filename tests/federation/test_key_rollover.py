@@ -124,6 +124,7 @@ async def _check_direction(
             row, data, receipt = found
             assert row.state == "delivered", (row.state, row.last_error)
             assert receipt is not None
+            assert data is not None
             facts = verify_receipt(
                 bytes(receipt),
                 receiver=recipient,

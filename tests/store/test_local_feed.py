@@ -1,11 +1,11 @@
-"""Held local deliveries and retention against a real PostgreSQL: the transitions the
-trigger allows, requeue back into queue order, summaries, and what a purge keeps."""
+"""Held local deliveries against a real PostgreSQL: the transitions the trigger allows,
+requeue back into queue order, summaries. (Retention: tests/ops/test_retention.py.)"""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -84,30 +84,3 @@ async def test_the_trigger_checks_held_transitions(
             await connection.execute(statement)
     finally:
         await connection.close()
-
-
-async def test_a_purge_keeps_what_a_client_has_not_had_and_what_is_recent(
-    store: Store, database: str
-) -> None:
-    await _incoming(store, 3)
-    delivered, held, pending = await store.next_local_deliveries(CLIENT, 10)
-    await store.mark_local_delivered(delivered, CLIENT, "drop_folder")
-    await store.hold_local(held, CLIENT, "cannot_encode:channel")
-    connection = await asyncpg.connect(database)
-    try:
-        await connection.execute(
-            "UPDATE inbox SET received_at = now() - interval '100 days'; "
-            "UPDATE local_deliveries SET delivered_at = now() - interval '100 days' "
-            "WHERE delivered_at IS NOT NULL"
-        )
-    finally:
-        await connection.close()
-    purged = await store.purge_finished(datetime.now(UTC) - timedelta(days=90))
-    assert (purged.inbox, purged.local_deliveries) == (1, 1)
-    remaining = {d.id for d in await store.list_local_deliveries()}
-    assert remaining == {held.id, pending.id}
-    [entry] = [e for e in await store.list_audit(20) if e.action == "retention.purged"]
-    assert entry.detail["inbox"] == 1
-    nothing = await store.purge_finished(datetime.now(UTC) - timedelta(days=90))
-    assert nothing.inbox == nothing.outbox == nothing.local_deliveries == 0
-    assert [e.action for e in await store.list_audit(20)].count("retention.purged") == 1
