@@ -34,6 +34,7 @@ from pathlib import Path
 from gateway.config import ConfigError, NodeConfig, load_config
 from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
 from gateway.federation.announcements import seal_announcement
+from gateway.ops.logs import fields
 from gateway.store import AuditEntry, OutgoingEnvelope, Store
 from gateway.store.peer_keys import PublishedKeyRow, QueuedAnnouncement
 from gateway.wire import ControlKind
@@ -137,7 +138,7 @@ class KeyRollover:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the loop must outlive a database restart
-                log.warning("key rollover check failed: %s", type(error).__name__)
+                log.warning("key_rollover_check_failed", extra=fields(reason=type(error).__name__))
 
     async def check(self) -> None:
         """One round: reload own keys if the config file changed, then refresh the keyring."""
@@ -159,10 +160,10 @@ class KeyRollover:
         try:
             config = load_config(self._config_file)
         except ConfigError as error:
+            # The running keys stay; `gateway config check` names the problems.
             log.warning(
-                "config %s changed but does not load (%d problems); keeping the running keys",
-                self._config_file,
-                len(error.issues),
+                "own_keys_reload_refused",
+                extra=fields(reason="config_invalid", problems=len(error.issues)),
             )
             return None
         return own_key_pairs(config)
@@ -194,8 +195,8 @@ class KeyRollover:
                 sealed = seal_announcement(
                     self._keyring, recipient=peer, keys=keys, now=now, ttl=self._ttl
                 )
-            except ValueError as error:
-                log.warning("cannot announce keys to %s: %s", peer, error)
+            except ValueError:
+                log.warning("key_announcement_not_sealed", extra=fields(peer=peer, reason="no_key"))
                 continue
             envelope = OutgoingEnvelope(
                 message_id=sealed.header.message_id,
@@ -227,4 +228,4 @@ class KeyRollover:
     async def _refresh(self) -> None:
         await learn_recorded(self._keyring, self._store)
         for peer, key_id in await self._store.activate_due_peer_keys(self._clock()):
-            log.info("key %s of %s is now in use", key_id, peer)
+            log.info("peer_key_active", extra=fields(peer=peer, key=key_id))
