@@ -248,7 +248,7 @@ class Gateway:
             metrics=self.metrics,
             crypto=self._crypto,
             local_recipients=local_recipients(config),
-            keys_recorded=rollover.refresh,
+            refresh_keys=rollover.check,
         )
         endpoint = FederationEndpoint(
             receiver=receiver,

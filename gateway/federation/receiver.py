@@ -9,7 +9,9 @@ admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` 
 
 Key announcements (gateway.federation.announcements) come through here like messages and
 are answered alike, but are recorded with the peer's keys (Store.record_key_announcements),
-never in the inbox; `keys_recorded` then tells the node to refresh its keyring.
+never in the inbox; `refresh_keys` then brings the node's keyring up to date. It is also
+called before a batch naming a key the keyring lacks is judged, so a replica that has not
+had its rollover round since another one recorded or loaded the key does not refuse it.
 """
 
 from __future__ import annotations
@@ -67,9 +69,9 @@ class EnvelopeReceiver:
         metrics: GatewayMetrics,
         crypto: Executor | None = None,
         local_recipients: Mapping[str, tuple[str, ...]] | None = None,
-        keys_recorded: Callable[[], Awaitable[None]] | None = None,
+        refresh_keys: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self._keys_recorded = keys_recorded
+        self._refresh_keys = refresh_keys
         # None: the loop's default executor (tests); app.py passes a pool of its own.
         self._crypto = crypto
         self._local_recipients = local_recipients or {}
@@ -88,6 +90,10 @@ class EnvelopeReceiver:
         headers = await loop.run_in_executor(
             self._crypto, self._check_headers, claimed_sender, envelopes, receipts, now
         )
+        if self._refresh_keys is not None and any(map(self._names_unknown_key, headers.values())):
+            # Another process of this node may have recorded the key (an announcement) or
+            # loaded it (a rotation) in the last rollover round: look before refusing.
+            await self._refresh_keys()
         # One query for the whole batch: which of these did we store before?
         known = await self._store.find_incoming(
             claimed_sender, [header.message_id for header in headers.values()]
@@ -130,8 +136,8 @@ class EnvelopeReceiver:
                     )
                 else:
                     self._metrics.received.labels(claimed_sender, "accepted").inc()
-            if self._keys_recorded is not None:
-                await self._keys_recorded()
+            if self._refresh_keys is not None:
+                await self._refresh_keys()
         if accepted:
             stored = await self._store.store_incoming(
                 [item.incoming for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
@@ -150,6 +156,13 @@ class EnvelopeReceiver:
                 receipts[item.index] = kept.receipt
                 self._metrics.received.labels(claimed_sender, "accepted").inc()
         return receipts
+
+    def _names_unknown_key(self, header: EnvelopeHeader) -> bool:
+        keyring = self._keyring
+        return keyring.is_peer(header.sender) and (
+            keyring.peer_key(header.sender, header.sender_key_id) is None
+            or keyring.own_key(header.recipient_key_id) is None
+        )
 
     def _check_headers(
         self, claimed_sender: str, envelopes: list[bytes], receipts: list[bytes], now: datetime

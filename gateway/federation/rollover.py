@@ -1,7 +1,7 @@
 """Key rollover on a running node: keeping the keyring in step with the config and database.
 
 Two directions, one loop (`KeyRollover.run`, every couple of seconds, and at once when the
-receiver has recorded an announcement):
+receiver has recorded an announcement or meets a key id it lacks: `check`):
 
 - Own keys. `gateway keys rotate` adds a key to the config file while the node runs. The loop
   notices the file changed, loads it as the node would at start (a config that does not load
@@ -149,11 +149,6 @@ class KeyRollover:
                 own = self._reload()
                 if own is not None:
                     await self._publish(own)
-            await self._refresh()
-
-    async def refresh(self) -> None:
-        """Take recorded peer keys into the keyring now (an announcement was just recorded)."""
-        async with self._lock:
             await self._refresh()
 
     def _reload(self) -> list[OwnKeyPair] | None:
