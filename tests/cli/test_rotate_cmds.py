@@ -32,6 +32,13 @@ def _init(root: Path, node_id: str, port: int, dsn: str | None = None) -> InitRe
     )
 
 
+@pytest.mark.parametrize("command", [["keys", "rotate"], ["peers", "import-key"]])
+def test_the_rollover_commands_have_help(command: list[str]) -> None:
+    result = _gateway(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--config" in result.stdout
+
+
 def test_rotate_adds_the_next_key_and_ends_the_current_one_after_the_overlap(
     tmp_path: Path,
 ) -> None:
