@@ -30,10 +30,15 @@ from gateway.store.drafts import DraftNotAwaiting, DraftRow, NotDraftComposer, O
 
 log = logging.getLogger(__name__)
 
+# Each draft shown is fetched, opened and audited: the page shows the oldest this many (and
+# says how many more wait), so that thousands composed by a script do not stall it.
+MAX_SHOWN = 50
+
 
 def _draft_id(request: web.Request) -> int:
     text = request.match_info["draft_id"]
-    if not text.isdigit() or len(text) > 18:
+    # isascii: str.isdigit() also accepts superscripts, which int() refuses (a 500).
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise web.HTTPNotFound()
     return int(text)
 
@@ -56,7 +61,8 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         user = auth.require(request, Role.SUPERVISOR)
         drafts: list[OpenedDraft] = []
         unreadable: list[DraftRow] = []
-        for row in await ctx.store.drafts_awaiting():
+        awaiting = await ctx.store.drafts_awaiting()
+        for row in awaiting[:MAX_SHOWN]:
             try:
                 opened = await read_draft(ctx, row.id)
             except DraftUnreadable:
@@ -84,6 +90,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             {
                 "drafts": drafts,
                 "unreadable": unreadable,
+                "more": max(0, len(awaiting) - MAX_SHOWN),
                 "sex_codes": {number: code for code, number in SEXES.items()},
                 "need_codes": {number: code for code, number in NEEDS.items()},
             },

@@ -232,6 +232,11 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             errors["password"] = PASSWORD_MISSING
         if errors:
             return sign_in_page(request, name=name[:MAX_NAME_CHARS], errors=errors, status=400)
+        if not accounts.NAME_PATTERN.fullmatch(name):
+            # No user can have this name (accounts.check_name): refused like any other
+            # attempt, without a look-up. A NUL in it made PostgreSQL refuse the query: a 500
+            # page and an error trace in the log for every anonymous attempt, no hash paid.
+            return sign_in_page(request, name=name[:MAX_NAME_CHARS], refused=True, status=401)
         signed_in, _outcome = await accounts.sign_in(
             ctx.store, ctx.settings, name=name[:MAX_NAME_CHARS], password=password, now=ctx.clock()
         )

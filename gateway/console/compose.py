@@ -29,7 +29,14 @@ from multidict import MultiDict
 
 from gateway.console import auth
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
-from gateway.console.form_fields import BORDER_GATES, COUNTRIES, NEEDS, PROVINCES, SEXES
+from gateway.console.form_fields import (
+    BORDER_GATES,
+    COUNTRIES,
+    NEEDS,
+    PROVINCES,
+    SEXES,
+    slot_number,
+)
 from gateway.console.forms import (
     MAX_VICTIMS,
     MSG_NO_KEY,
@@ -77,11 +84,10 @@ async def posted_form(request: web.Request) -> MultiDict[str]:
 
 def _slots(form: Mapping[str, str], prefix: str, default: int, limit: int) -> int:
     """How many slots to show: the default, or more when the posted form used more."""
-    used = [
-        int(key[len(prefix) :].split("-", 1)[0])
-        for key in form
-        if key.startswith(prefix) and key[len(prefix) :].split("-", 1)[0].isdigit()
-    ]
+    numbers = (
+        slot_number(key[len(prefix) :].split("-", 1)[0]) for key in form if key.startswith(prefix)
+    )
+    used = [number for number in numbers if number is not None]
     return min(limit, max([default, *(index + 1 for index in used)]))
 
 
@@ -119,7 +125,8 @@ class ComposeViews:
     async def handover_form(self, request: web.Request) -> web.Response:
         auth.require(request, *SENDERS)
         asked = request.query.get("victims", "")
-        victims = int(asked) if asked.isdigit() and len(asked) <= 2 else VICTIM_SLOTS
+        asked_slots = slot_number(asked)
+        victims = VICTIM_SLOTS if asked_slots is None else asked_slots
         victims = min(max(victims, 1), MAX_VICTIMS)
         return self._handover_page(request, MultiDict(), {}, victims)
 

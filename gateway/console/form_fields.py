@@ -279,8 +279,21 @@ class FormReader:
     def indexes(self, pattern: str, limit: int = 20) -> list[int]:
         """The slot numbers present in the form for a field name pattern with one (\\d+)."""
         compiled = re.compile(pattern)
-        found = {int(m.group(1)) for key in self.form for m in [compiled.fullmatch(key)] if m}
+        found = {
+            int(m.group(1))
+            for key in self.form
+            for m in [compiled.fullmatch(key)]
+            # \d also matches other scripts' digits, and int() refuses 4,300 digits and
+            # more: a posted name `victims-<5,000 nines>-name` must be ignored, not a 500.
+            if m and slot_number(m.group(1)) is not None
+        }
         return sorted(index for index in found if index < limit)
+
+
+def slot_number(text: str) -> int | None:
+    """A slot number posted in a field name or a query: ASCII digits, short enough to be
+    one (str.isdigit() also accepts superscripts, which int() refuses); None otherwise."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def person_fields(prefix: str, person: canonical.Person) -> list[tuple[str, str]]:

@@ -38,7 +38,7 @@ from aiohttp import web
 from babel.support import Translations
 from markupsafe import Markup
 
-from gateway.console import assets, labels
+from gateway.console import assets, bidi, labels
 from gateway.console.context import (
     CONSOLE_LANGUAGES,
     OPERATORS,
@@ -253,6 +253,10 @@ def safe_next(target: str | None) -> str:
     default = f"{PREFIX}/"
     if not target or any(ch in target for ch in "\\\r\n\t") or target.startswith("//"):
         return default
+    if not (target.isascii() and target.isprintable()) or " " in target:
+        # A console URL is sent percent-encoded; a NUL or other control left raw would make
+        # the Location header unsendable (aiohttp drops the connection instead).
+        return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith(f"{PREFIX}/"):
         return default
@@ -272,6 +276,8 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         # Smaller pages for slow links: no blank lines where block tags stood.
         trim_blocks=True,
         lstrip_blocks=True,
+        # A bidi override in a peer's text ends with that text (gateway/console/bidi.py).
+        finalize=bidi.finalize,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     # The extension's own new-style wrappers, replaced by ones that also localise digits

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.console import approvals, auth, cases, compose, operator, rendering
+from gateway.console import approvals, auth, cases, compose, form_limits, operator, rendering
 from gateway.console.context import ConsoleContext
 
 
 def build_console(ctx: ConsoleContext) -> web.Application:
     """The application mounted at /console/ on the local listener."""
-    app = web.Application(middlewares=[*rendering.middlewares(ctx), *auth.middlewares(ctx)])
+    app = web.Application(
+        middlewares=[
+            *rendering.middlewares(ctx),
+            # Before auth's CSRF check, the first to read a form.
+            form_limits.bounded_forms,
+            *auth.middlewares(ctx),
+        ]
+    )
     rendering.setup(app, ctx)
     for module in (auth, cases, compose, approvals, operator):
         app.add_routes(module.routes(ctx))

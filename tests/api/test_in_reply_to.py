@@ -83,6 +83,18 @@ async def _thread(federation: Federation, node: str, case: uuid.UUID) -> list[tu
         await store.close()
 
 
+async def _thread_when(
+    federation: Federation, node: str, case: uuid.UUID, length: int
+) -> list[tuple[str, str]]:
+    """The case's thread at node once it holds `length` messages (at most 30 s)."""
+    deadline = time.monotonic() + 30
+    while (thread := await _thread(federation, node, case)) and len(thread) < length:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    return thread
+
+
 async def test_an_answer_joins_the_original_case_on_both_sides(
     federation: Federation, webhook: Webhook
 ) -> None:
@@ -188,9 +200,11 @@ async def test_an_answer_joins_the_original_case_on_both_sides(
     assert completed["messages"][0]["case_id"] == case
 
     case_id = uuid.UUID(case)
-    assert await _thread(federation, POLICE, case_id) == [
+    # The completion travels on to the police at once: wait for it rather than race it.
+    assert await _thread_when(federation, POLICE, case_id, 3) == [
         ("out", proposal["id"]),
         ("in", answer["id"]),
+        ("in", completed["messages"][0]["id"]),
     ]
     assert await _thread(federation, RATANAKIRI, case_id) == [
         ("in", proposal["id"]),

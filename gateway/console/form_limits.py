@@ -1,0 +1,53 @@
+"""Bounds on what a console form post may cost before any view or check reads it.
+
+Design notes:
+- The console shares the local listener with the API, whose bound on a body is a 10 MiB
+  document (gateway/api/routes.py). No console form comes near that: the largest, a
+  handover with every victim and child slot filled in Khmer, is under 1 MiB once
+  percent-encoded. So every console request is re-bounded here to MAX_FORM_BYTES, refused
+  on its Content-Length before a byte is read, and bounded while read when it is chunked.
+- The field count is bounded before any parsing: aiohttp's post() stops at its
+  client_max_fields, and the body is counted here first (one `&` per field), so a post of
+  100,000 empty fields costs a byte count, not a MultiDict.
+- Forms are posted urlencoded in UTF-8, as every console form is. A multipart body (file
+  parts spooled to disk) or another charset is refused with 415; a body that is not UTF-8
+  is refused with 400 (aiohttp's post() would raise UnicodeDecodeError: a 500 page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+MAX_FORM_BYTES = 1024 * 1024
+MAX_FORM_FIELDS = 1000
+FORM_TYPE = "application/x-www-form-urlencoded"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def bounded_forms(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse an oversized, over-long or undecodable form before anything parses it."""
+    if request.method not in _BODY_METHODS:
+        return await handler(request)
+    length = request.content_length
+    if length is not None and length > MAX_FORM_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_FORM_BYTES, length)
+    charset = (request.charset or "utf-8").lower()
+    if request.body_exists and (request.content_type != FORM_TYPE or charset != "utf-8"):
+        raise web.HTTPUnsupportedMediaType()
+    bounded = request.clone(client_max_size=MAX_FORM_BYTES, client_max_fields=MAX_FORM_FIELDS)
+    body = await bounded.read()  # HTTPRequestEntityTooLarge beyond MAX_FORM_BYTES
+    if body.count(b"&") >= MAX_FORM_FIELDS:
+        raise web.HTTPRequestEntityTooLarge(MAX_FORM_BYTES, len(body))
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise web.HTTPBadRequest() from None
+    return await handler(bounded)
+
+
+__all__ = ["MAX_FORM_BYTES", "MAX_FORM_FIELDS", "bounded_forms"]
