@@ -4,6 +4,7 @@ audited); windows only shrink, public keys never change, whatever writes the row
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -55,30 +56,10 @@ async def test_an_announced_key_is_pending_until_its_valid_from_then_active_once
 @pytest.mark.parametrize(
     ("later", "until"),
     [
+        (replace(NEXT, valid_until=T0 + timedelta(days=30)), T0 + timedelta(days=30)),
+        (replace(NEXT, valid_until=T0 + timedelta(days=999)), NEXT.valid_until),
         (
-            PublishedKeyRow(
-                "k2",
-                NEXT.signing_public,
-                NEXT.encryption_public,
-                NEXT.valid_from,
-                T0 + timedelta(days=30),
-            ),
-            T0 + timedelta(days=30),
-        ),
-        (
-            PublishedKeyRow(
-                "k2",
-                NEXT.signing_public,
-                NEXT.encryption_public,
-                NEXT.valid_from,
-                T0 + timedelta(days=999),
-            ),
-            NEXT.valid_until,
-        ),
-        (
-            PublishedKeyRow(
-                "k2", b"\x09" * 32, NEXT.encryption_public, NEXT.valid_from, T0 + timedelta(days=30)
-            ),
+            replace(NEXT, signing_public=b"\x09" * 32, valid_until=T0 + timedelta(days=30)),
             NEXT.valid_until,
         ),
     ],
