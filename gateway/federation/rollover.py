@@ -172,6 +172,9 @@ class KeyRollover:
             await self._store.publish_own_keys(rows, [], [], now)
         elif any(published.get(row.key_id) != row for row in rows):
             new_ids = tuple(row.key_id for row in rows if row.key_id not in published)
+            # At a start, the keyring holds the new keys already: withhold them (as not
+            # announced yet) so that the announcement is signed by a key the peers hold.
+            await self._refresh()
             await self._store.publish_own_keys(
                 rows, self._announcements(current, new_ids, now), self._audit(rows, new_ids), now
             )

@@ -7,6 +7,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from gateway.app import keyring_from_config
 from gateway.config import load_config
 from gateway.config.node_setup import InitRequest, add_peer_from_public, init_node
@@ -20,8 +22,9 @@ from tests.federation.harness import GATEWAY
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 
 
+@pytest.mark.parametrize("restarted", [False, True], ids=["running", "rotated-while-down"])
 async def test_a_rotated_config_is_announced_once_per_peer_under_the_current_key(
-    tmp_path: Path, store: Store, database: str
+    tmp_path: Path, store: Store, database: str, restarted: bool
 ) -> None:
     police = init_node(
         InitRequest(
@@ -50,6 +53,13 @@ async def test_a_rotated_config_is_announced_once_per_peer_under_the_current_key
     )
     assert rotated.returncode == 0, rotated.stderr
     new = load_config(police.config_file, environ={}).keys[-1].id
+    if restarted:
+        config = load_config(police.config_file, environ={})
+        keyring = keyring_from_config(config)
+        rollover = KeyRollover(
+            config=config, keyring=keyring, store=store, clock=lambda: datetime.now(UTC)
+        )
+        await rollover.start()
     await rollover.check()
     await rollover.check()  # a second round announces nothing more
 
