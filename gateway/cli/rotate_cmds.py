@@ -9,7 +9,8 @@ a rotation works the same whether the node is up or down.
 
 `peers import-key` is the manual path for a peer that cannot announce (or whose announcement
 this node refused): it records the keys of the peer's public file in the database, where the
-running node picks them up within seconds, exactly as if they had been announced.
+running node picks them up within seconds, exactly as if they had been announced. `peers
+keys` lists every peer key, configured or recorded, with its state (pending, active).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from gateway.config.writer import config_folder, edit_config
 from gateway.crypto import KeyValidity
 from gateway.ops.database import open_database
 from gateway.ops.private_files import UnsafePath
-from gateway.store.peer_keys import PublishedKeyRow
+from gateway.store.peer_keys import PublishedKeyRow, RecordedPeerKey
 
 
 def register_rotate(actions: Any) -> None:  # noqa: ANN401 - argparse's subparsers type is private
@@ -64,7 +65,15 @@ def register_rotate(actions: Any) -> None:  # noqa: ANN401 - argparse's subparse
     rotate.set_defaults(handler=run_rotate)
 
 
-def register_import_key(actions: Any) -> None:  # noqa: ANN401 - argparse's subparsers type is private
+def register_peer_key_commands(actions: Any) -> None:  # noqa: ANN401 - argparse's subparsers type is private
+    listing = actions.add_parser(
+        "keys",
+        help="every peer's keys: configured, and recorded from announcements or imports",
+        description="One line per peer key: where it comes from (config, announcement, "
+        "import), its state (configured, pending until its valid_from, active) and window.",
+    )
+    add_config_argument(listing)
+    listing.set_defaults(handler=run_peer_keys)
     imported = actions.add_parser(
         "import-key",
         help="record a peer's new public keys from its public file, without a restart",
@@ -238,6 +247,36 @@ def _instant(value: object) -> datetime:
     if isinstance(value, datetime):
         return to_utc(value)
     return parse_instant(str(value))
+
+
+def run_peer_keys(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 1
+
+    async def recorded() -> list[RecordedPeerKey]:
+        database = await open_database(config)
+        try:
+            return await database.store.recorded_peer_keys()
+        finally:
+            await database.close()
+
+    rows = [
+        (peer.id, key.id, "config", "configured", key.valid_from, key.valid_until)
+        for peer in config.peers
+        for key in peer.keys
+    ]
+    rows += [
+        (r.peer, r.key.key_id, r.source, r.state, r.key.valid_from, r.key.valid_until)
+        for r in asyncio.run(recorded())
+    ]
+    print("PEER\tKEY\tFROM\tSTATE\tVALID_FROM\tVALID_UNTIL")
+    for peer, key_id, source, state, valid_from, valid_until in sorted(rows):
+        print(
+            f"{peer}\t{key_id}\t{source}\t{state}\t{format_instant(valid_from)}\t"
+            f"{format_instant(valid_until)}"
+        )
+    return 0
 
 
 def run_import_key(args: argparse.Namespace) -> int:

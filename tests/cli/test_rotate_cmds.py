@@ -32,7 +32,9 @@ def _init(root: Path, node_id: str, port: int, dsn: str | None = None) -> InitRe
     )
 
 
-@pytest.mark.parametrize("command", [["keys", "rotate"], ["peers", "import-key"]])
+@pytest.mark.parametrize(
+    "command", [["keys", "rotate"], ["peers", "import-key"], ["peers", "keys"]]
+)
 def test_the_rollover_commands_have_help(command: list[str]) -> None:
     result = _gateway(*command, "--help")
     assert result.returncode == 0, result.stderr
@@ -112,6 +114,15 @@ async def test_import_key_records_a_peers_rotated_key_once(tmp_path: Path, datab
     assert new.id in first.stdout
     second = _gateway(*command, str(keys_file))
     assert (second.returncode, "nothing new" in second.stdout) == (0, True)
+
+    listed = _gateway("peers", "keys", "--config", str(police.config_file))
+    assert listed.returncode == 0, listed.stderr
+    states = {tuple(line.split("\t")[:4]) for line in listed.stdout.splitlines()[1:]}
+    configured = load_config(ratanakiri.config_file, environ={}).keys[0].id
+    assert states == {
+        (RATANAKIRI, configured, "config", "configured"),
+        (RATANAKIRI, new.id, "import", "pending"),
+    }
 
     store = await Store.connect(database)
     try:
