@@ -116,8 +116,9 @@ def merge_peer_keys(
     configured: Sequence[PublicKeyPair], recorded: Sequence[PublicKeyPair]
 ) -> list[PublicKeyPair]:
     """A peer's keys: the configured ones, plus recorded ones under new key ids, with windows
-    a recording ends earlier (same public keys) shortened. A recording never lengthens a
-    window nor replaces a configured key's public keys: what the operator configured wins."""
+    a recording ends earlier (same public keys, still after the window's start) shortened. A
+    recording never lengthens a window nor replaces a configured key's public keys: what the
+    operator configured wins. The database's peer_key_record applies the same rule."""
     merged = {key.key_id: key for key in configured}
     for key in recorded:
         known = merged.get(key.key_id)
@@ -126,14 +127,11 @@ def merge_peer_keys(
         elif (known.signing_public, known.encryption_public) == (
             key.signing_public,
             key.encryption_public,
-        ) and key.validity.valid_until < known.validity.valid_until:
-            if key.validity.valid_until <= known.validity.valid_from:
-                del merged[key.key_id]  # ended before it began: withdrawn
-            else:
-                ends = KeyValidity(known.validity.valid_from, key.validity.valid_until)
-                merged[key.key_id] = PublicKeyPair(
-                    known.key_id, known.signing_public, known.encryption_public, ends
-                )
+        ) and known.validity.valid_from < key.validity.valid_until < known.validity.valid_until:
+            ends = KeyValidity(known.validity.valid_from, key.validity.valid_until)
+            merged[key.key_id] = PublicKeyPair(
+                known.key_id, known.signing_public, known.encryption_public, ends
+            )
     return list(merged.values())
 
 

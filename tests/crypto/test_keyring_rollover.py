@@ -46,14 +46,14 @@ def test_recorded_keys_add_and_shorten_but_never_override_configured_ones(
     assert next(k for k in merged if k.key_id == "k1").signing_public == CONFIGURED.signing_public
 
 
-def test_a_window_shortened_to_before_its_start_withdraws_the_key() -> None:
+def test_a_window_shortened_to_its_start_or_before_is_ignored() -> None:
     ended = PublicKeyPair(
         NEXT.key_id,
         NEXT.public().signing_public,
         NEXT.public().encryption_public,
-        KeyValidity(T0, T0 + timedelta(days=1)),
+        KeyValidity(T0, T0 + timedelta(days=300)),
     )
-    assert merge_peer_keys([NEXT.public()], [ended]) == []
+    assert merge_peer_keys([NEXT.public()], [ended]) == [NEXT.public()]
     assert merge_peer_keys([NEXT.public()], [_ending(NEXT.public(), 350)]) == [
         _ending(NEXT.public(), 350)
     ]
