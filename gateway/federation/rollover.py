@@ -145,10 +145,11 @@ class KeyRollover:
         async with self._lock:
             stamp = _file_stamp(self._config_file)
             if stamp != self._stamp:
-                self._stamp = stamp
                 own = self._reload()
                 if own is not None:
                     await self._publish(own)
+                # Only now: a round that failed (database away) tries again at the next.
+                self._stamp = stamp
             await self._refresh()
 
     def _reload(self) -> list[OwnKeyPair] | None:
