@@ -19,7 +19,7 @@ from gateway.federation.rollover import learn_recorded
 from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
 from gateway.ops.node_health import node_health
 from gateway.wire import envelope
-from tests.federation.harness import GATEWAY, Federation, alert
+from tests.federation.harness import GATEWAY, KEY_VALIDITY, Federation, alert
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 PER_DIRECTION = 30
@@ -202,6 +202,7 @@ OLD = OwnKeyPair.generate(
     "k0",
     KeyValidity(datetime.now(UTC) - timedelta(days=20), datetime.now(UTC) - timedelta(hours=1)),
 )
+IMPOSTOR = OwnKeyPair.generate("k1", KEY_VALIDITY)
 STRANGER = OwnKeyPair.generate(
     "k9", KeyValidity(datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=9))
 )
@@ -214,8 +215,10 @@ STRANGER = OwnKeyPair.generate(
         (OLD, timedelta(hours=2), "key_not_current"),
         # A key the peer never held.
         (STRANGER, timedelta(0), "unknown_key"),
+        # Police's current key id, another key behind it.
+        (IMPOSTOR, timedelta(0), "bad_signature"),
     ],
-    ids=["ended-key-backdated", "unknown-key"],
+    ids=["ended-key-backdated", "unknown-key", "forged-current-key"],
 )
 async def test_an_announcement_not_signed_by_a_current_key_is_refused_and_nothing_recorded(
     federation: Federation, signer: OwnKeyPair, created_ago: timedelta, reason: str
