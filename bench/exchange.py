@@ -82,15 +82,21 @@ import aiohttp
 import asyncpg
 import psutil  # type: ignore[import-untyped]
 import trustme
-import yaml
 
 from gateway.app import Gateway, dispatcher_for, keyring_from_config
 from gateway.config import (
     NodeConfig,
+    PeerKeyConfig,
     PrivateKeyMaterial,
-    format_key,
     format_private_key_file,
     load_config,
+)
+from gateway.config.writer import (
+    NodeSettings,
+    OwnKeyEntry,
+    PeerEntry,
+    ServerTlsFiles,
+    write_node_config,
 )
 from gateway.crypto import (
     EnvelopeLimits,
@@ -196,10 +202,6 @@ def free_port() -> int:
         return port
 
 
-def _instant(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class Node:
     node_id: str
@@ -259,6 +261,8 @@ class Cluster:
             self._write_config(node_id)
 
     def _write_config(self, node_id: str) -> None:
+        """node_id's config, through the gateway's one config writer; what the bench tunes
+        (rate limits, batch sizes) is its overlay."""
         node = self.nodes[node_id]
         peers = []
         for peer_id, peer in self.nodes.items():
@@ -266,64 +270,53 @@ class Cluster:
                 continue
             public = peer.key.public()
             peers.append(
-                {
-                    "id": peer_id,
-                    "names": {"en": peer_id},
-                    "country": peer_id[:2].upper(),
-                    "url": f"https://127.0.0.1:{peer.federation_port}/",
-                    # Mutual TLS with pinned keys both ways, as in production.
-                    "tls": {
-                        "ca_file": str(self.ca_file),
-                        "client_cert_file": "cert.pem",
-                        "client_key_file": "cert.key",
-                        "spki_sha256": [self.pins[peer_id]],
-                    },
-                    "keys": [
-                        {
-                            "id": public.key_id,
-                            "signing_public_key": format_key("ed25519", public.signing_public),
-                            "encryption_public_key": format_key("x25519", public.encryption_public),
-                            "valid_from": _instant(public.validity.valid_from),
-                            "valid_until": _instant(public.validity.valid_until),
-                        }
+                PeerEntry(
+                    id=peer_id,
+                    names={"en": peer_id},
+                    country=peer_id[:2].upper(),
+                    url=f"https://127.0.0.1:{peer.federation_port}/",
+                    keys=[
+                        PeerKeyConfig(
+                            id=public.key_id,
+                            signing_public_key=public.signing_public,
+                            encryption_public_key=public.encryption_public,
+                            valid_from=public.validity.valid_from,
+                            valid_until=public.validity.valid_until,
+                        )
                     ],
-                    "send": ALL_KINDS,
-                    "receive": ALL_KINDS,
+                    send=ALL_KINDS,
+                    receive=ALL_KINDS,
+                    # Mutual TLS with pinned keys both ways, as in production.
+                    ca_file=str(self.ca_file),
+                    client_cert_file="cert.pem",
+                    client_key_file="cert.key",
+                    spki_sha256=[self.pins[peer_id]],
                     # Envelopes as many as the request limit lets through in full batches:
                     # the bench measures the exchange, not the default envelope limit.
-                    "rate_limit": {
-                        "requests_per_second": self.rate_limit,
-                        "burst": max(1, int(self.rate_limit)),
-                        "envelopes_per_second": self.rate_limit * self.batch_size,
-                        "envelope_burst": max(1, int(self.rate_limit)) * self.batch_size,
+                    overlay={
+                        "rate_limit": {
+                            "requests_per_second": self.rate_limit,
+                            "burst": max(1, int(self.rate_limit)),
+                            "envelopes_per_second": self.rate_limit * self.batch_size,
+                            "envelope_burst": max(1, int(self.rate_limit)) * self.batch_size,
+                        }
                     },
-                }
+                )
             )
-        document: dict[str, Any] = {
-            "node": {"id": node_id, "names": {"en": node_id}, "country": node_id[:2].upper()},
-            "keys": [
-                {
-                    "id": "k1",
-                    "private_key_file": "k1.key",
-                    "valid_from": _instant(KEY_VALIDITY.valid_from),
-                    "valid_until": _instant(KEY_VALIDITY.valid_until),
-                }
-            ],
-            "listen": {
-                "federation": {
-                    "host": "127.0.0.1",
-                    "port": node.federation_port,
-                    "tls": {
-                        "cert_file": "cert.pem",
-                        "key_file": "cert.key",
-                        "client_ca_file": str(self.ca_file),
-                    },
-                },
-                "api": {"host": "127.0.0.1", "port": node.api_port},
-            },
-            "database": {"dsn": node.dsn},
-            "state_dir": "state",
-            "peers": peers,
+        settings = NodeSettings(
+            node_id=node_id,
+            names={"en": node_id},
+            country=node_id[:2].upper(),
+            keys=[OwnKeyEntry("k1", "k1.key", KEY_VALIDITY.valid_from, KEY_VALIDITY.valid_until)],
+            federation_host="127.0.0.1",
+            federation_port=node.federation_port,
+            federation_tls=ServerTlsFiles("cert.pem", "cert.key", str(self.ca_file)),
+            api_host="127.0.0.1",
+            api_port=node.api_port,
+            dsn=node.dsn,
+            written_by="bench/exchange.py",
+        )
+        overlay: dict[str, Any] = {
             # Backoff as in the exchange tests (a returning peer is retried within 2 s);
             # batch size as configured (the gateway's default is 100).
             "retry": {
@@ -333,7 +326,7 @@ class Cluster:
             },
             "limits": {"max_envelopes_per_batch": max(100, self.batch_size)},
         }
-        node.config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+        write_node_config(node.config_path, settings, peers, overlay, replace=True, environ={})
 
     def config(self, node_id: str) -> NodeConfig:
         return load_config(self.nodes[node_id].config_path, environ={})

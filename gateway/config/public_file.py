@@ -15,7 +15,7 @@ values, like the config loader; the peer's config check catches the rest.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -237,17 +237,3 @@ class _Reader:
         if key.valid_until <= key.valid_from:
             self.fail("valid_until", "expected an instant after valid_from")
         return key
-
-
-def public_keys_of(keys: Sequence[PeerKeyConfig]) -> list[dict[str, str]]:
-    """Config entries (peers[].keys) of public keys, instants as the configs write them."""
-    return [
-        {
-            "id": key.id,
-            "signing_public_key": format_key("ed25519", key.signing_public_key),
-            "encryption_public_key": format_key("x25519", key.encryption_public_key),
-            "valid_from": format_instant(key.valid_from),
-            "valid_until": format_instant(key.valid_until),
-        }
-        for key in keys
-    ]

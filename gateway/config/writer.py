@@ -36,8 +36,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from gateway.config.issues import ConfigError
+from gateway.config.keyfiles import format_key
 from gateway.config.loader import load_config
-from gateway.config.public_file import public_keys_of
 from gateway.config.schema import KINDS, NodeConfig, PeerKeyConfig
 from gateway.config.values import format_instant
 from gateway.ops.private_files import replace_private, write_new_private
@@ -274,11 +274,13 @@ def _put_peer(document: CommentedMap, peer: PeerEntry) -> bool:
         existing_tls.update({key: value for key, value in tls.items() if value is not None})
     entry["keys"] = [
         {
-            **key,
-            "valid_from": instant.valid_from,
-            "valid_until": instant.valid_until,
+            "id": key.id,
+            "signing_public_key": format_key("ed25519", key.signing_public_key),
+            "encryption_public_key": format_key("x25519", key.encryption_public_key),
+            "valid_from": key.valid_from,
+            "valid_until": key.valid_until,
         }
-        for key, instant in zip(public_keys_of(peer.keys), peer.keys, strict=True)
+        for key in peer.keys
     ]
     for direction, kinds in (("send", peer.send), ("receive", peer.receive)):
         if kinds is not None:

@@ -1,11 +1,13 @@
 """The demo federation on disk: a key pair and a config file per node, as operators make them.
 
 Each node gets what `gateway keys generate` would give it (a private key file created 0600 in
-one exclusive open, and the public key snippet it sends to its peers), and a config whose peers
-carry the snippets the other nodes published, pasted as an operator would paste them. The
-configs are then loaded with the same `load_config` a node runs at start-up, so a demo that
-starts has proven the key and config formats end to end, and a mistake here is reported as a
-config error before any process is started.
+one exclusive open, and the public key snippet it sends to its peers), and a config written by
+the gateway's one config writer (gateway/config/writer.py, as `gateway init` and `gateway
+peers add` write theirs), whose peers carry the keys the other nodes published; the demo's
+own settings (local client, short retries) are the writer's overlay. The writer loads each
+config with the same `load_config` a node runs at start-up, so a demo that starts has proven
+the key and config formats end to end, and a mistake here is reported as a config error
+before any process is started.
 
 Every node sends and receives every kind to and from every other node: the demo is about the
 exchange, not about route policy. Every node also has one local API client, as an agency's
@@ -33,20 +35,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gateway.config import (
-    KINDS,
-    ConfigError,
-    NodeConfig,
-    PeerKeyConfig,
-    PrivateKeyMaterial,
-    format_instant,
-    format_private_key_file,
-    format_public_keys_snippet,
-    load_config,
-)
-from gateway.crypto import KeyValidity, OwnKeyPair
+from gateway.config import KINDS, ConfigError, NodeConfig
+from gateway.config.node_setup import GeneratedKey, generate_own_key
+from gateway.config.writer import NodeSettings, OwnKeyEntry, PeerEntry, write_node_config
+from gateway.crypto import KeyValidity
 from gateway.ops.private_files import private_folder, write_new_private
 
 LOOPBACK = "127.0.0.1"
@@ -161,19 +153,11 @@ class DemoNode:
 
 
 @dataclass(frozen=True)
-class _PublishedKey:
-    key_id: str
-    validity: KeyValidity
-    private_key_file: Path
-    snippet: str  # what the node sends its peers to paste under keys:
-
-
-@dataclass(frozen=True)
 class _NodePlan:
     """What one node's config is made of, before it is written."""
 
     agency: DemoAgency
-    key: _PublishedKey
+    key: GeneratedKey
     federation_port: int
     api_port: int
     api_client: DemoApiClient
@@ -230,18 +214,13 @@ def make_federation_configs(
         directory = workdir / plan.agency.id
         config_file = directory / "node.yaml"
         peers = [peer for peer in plans if peer.agency.id != plan.agency.id]
-        write_new_private(
-            config_file,
-            (
-                f"# Demo config of {plan.agency.id}, written by `gateway demo`.\n"
-                + yaml.dump(
-                    _node_document(plan, peers, token_sha256),
-                    Dumper=_ConfigDumper,
-                    sort_keys=False,
-                    allow_unicode=True,
-                )
-            ).encode(),
-        )
+        settings, peer_entries, overlay = _node_settings(plan, peers, token_sha256)
+        try:
+            config = write_node_config(config_file, settings, peer_entries, overlay)
+        except ConfigError as error:
+            raise DemoSetupError(
+                f"the demo wrote a config that does not load: {error.issues[0]}"
+            ) from None
         nodes.append(
             DemoNode(
                 agency=plan.agency,
@@ -251,38 +230,17 @@ def make_federation_configs(
                 federation_port=plan.federation_port,
                 api_port=plan.api_port,
                 api_client=plan.api_client,
-                config=_load_checked(config_file),
+                config=config,
             )
         )
     return nodes
 
 
-def _generate_keys(directory: Path, agency: DemoAgency, validity: KeyValidity) -> _PublishedKey:
+def _generate_keys(directory: Path, agency: DemoAgency, validity: KeyValidity) -> GeneratedKey:
     """What `gateway keys generate` writes: a 0600 private key file and a public snippet."""
-    key_id = f"k{validity.valid_from:%Y%m%d}"
-    pair = OwnKeyPair.generate(key_id, validity)
-    keys_directory = directory / "keys"
-    keys_directory.mkdir(mode=0o700, parents=True)
-    private_key_file = keys_directory / f"{key_id}.key"
-    private_text = format_private_key_file(
-        PrivateKeyMaterial(agency.id, key_id, pair.signing_seed, pair.encryption_secret)
+    return generate_own_key(
+        agency.id, directory / "keys", f"k{validity.valid_from:%Y%m%d}", validity
     )
-    write_new_private(private_key_file, private_text.encode())
-    public = pair.public()
-    snippet = format_public_keys_snippet(
-        agency.id,
-        [
-            PeerKeyConfig(
-                id=key_id,
-                signing_public_key=public.signing_public,
-                encryption_public_key=public.encryption_public,
-                valid_from=validity.valid_from,
-                valid_until=validity.valid_until,
-            )
-        ],
-    )
-    write_new_private(keys_directory / f"{key_id}.public.yaml", snippet.encode())
-    return _PublishedKey(key_id, validity, private_key_file, snippet)
 
 
 def _make_api_client(directory: Path, agency: DemoAgency) -> DemoApiClient:
@@ -313,55 +271,51 @@ def metrics_token_file(workdir: Path) -> Path:
     return workdir / "metrics.token"
 
 
-def _node_document(
+def _node_settings(
     node: _NodePlan, peers: Sequence[_NodePlan], metrics_token_sha256: str
-) -> dict[str, Any]:
-    """The YAML document of one node's config."""
-    return {
-        "node": {
-            "id": node.agency.id,
-            "names": dict(node.agency.names),
-            "country": node.agency.country,
-            "province": node.agency.province,
-        },
-        "keys": [
-            {
-                "id": node.key.key_id,
-                "private_key_file": f"keys/{node.key.private_key_file.name}",
-                "valid_from": node.key.validity.valid_from,
-                "valid_until": node.key.validity.valid_until,
-            }
+) -> tuple[NodeSettings, list[PeerEntry], dict[str, Any]]:
+    """One node's config as the writer takes it: settings, peers and the demo's overlay."""
+    settings = NodeSettings(
+        node_id=node.agency.id,
+        names=node.agency.names,
+        country=node.agency.country,
+        province=node.agency.province,
+        keys=[
+            OwnKeyEntry(
+                node.key.public.id,
+                f"keys/{node.key.private_key_file.name}",
+                node.key.validity.valid_from,
+                node.key.validity.valid_until,
+            )
         ],
-        "listen": {
-            # Plain HTTP on loopback, for a demo without certificates: mutual TLS waived by
-            # name, which the loader allows on loopback only.
-            "federation": {
-                "host": LOOPBACK,
-                "port": node.federation_port,
-                "insecure_no_mutual_tls": True,
-            },
-            "api": {
-                "host": LOOPBACK,
-                "port": node.api_port,
-                "metrics_token_sha256": metrics_token_sha256,
-            },
-        },
+        # Plain HTTP on loopback, for a demo without certificates: mutual TLS waived by
+        # name, which the loader allows on loopback only.
+        federation_host=LOOPBACK,
+        federation_port=node.federation_port,
+        federation_tls=None,
+        api_host=LOOPBACK,
+        api_port=node.api_port,
+        metrics_token_sha256=metrics_token_sha256,
         # A temporary directory of ours, on a Unix socket with trust authentication: no
         # password in the DSN, so writing it here is harmless.
-        "database": {"dsn": node.dsn},
-        "peers": [
-            {
-                "id": peer.agency.id,
-                "names": dict(peer.agency.names),
-                "country": peer.agency.country,
-                "url": f"http://{LOOPBACK}:{peer.federation_port}/",
-                # The peer's published snippet, pasted as an operator would.
-                "keys": yaml.safe_load(peer.key.snippet),
-                "send": [str(kind) for kind in KINDS],
-                "receive": [str(kind) for kind in KINDS],
-            }
-            for peer in peers
-        ],
+        dsn=node.dsn,
+        state_dir=None,
+        written_by="gateway demo",
+    )
+    peer_entries = [
+        PeerEntry(
+            id=peer.agency.id,
+            names=peer.agency.names,
+            country=peer.agency.country,
+            url=f"http://{LOOPBACK}:{peer.federation_port}/",
+            # The keys the peer published, as `gateway peers add` takes them.
+            keys=[peer.key.public],
+            send=[str(kind) for kind in KINDS],
+            receive=[str(kind) for kind in KINDS],
+        )
+        for peer in peers
+    ]
+    overlay = {
         "local_clients": [
             {
                 "id": node.api_client.id,
@@ -374,26 +328,4 @@ def _node_document(
         ],
         "retry": {"initial_backoff": RETRY_INITIAL_BACKOFF, "max_backoff": RETRY_MAX_BACKOFF},
     }
-
-
-class _ConfigDumper(yaml.SafeDumper):
-    """Writes configs as people write them: no &anchors, instants as 2026-11-23T00:00:00Z."""
-
-    def ignore_aliases(self, _data: object) -> bool:
-        return True
-
-
-def _represent_instant(dumper: yaml.SafeDumper, instant: datetime) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", format_instant(instant))
-
-
-_ConfigDumper.add_representer(datetime, _represent_instant)
-
-
-def _load_checked(config_file: Path) -> NodeConfig:
-    try:
-        return load_config(config_file)
-    except ConfigError as error:
-        raise DemoSetupError(
-            f"the demo wrote a config that does not load: {error.issues[0]}"
-        ) from None
+    return settings, peer_entries, overlay

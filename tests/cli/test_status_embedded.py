@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from google.protobuf import json_format
 
+from gateway.config.writer import edit_config
 from tests.federation.harness import Federation, alert
 
 GATEWAY = str(Path(sys.executable).parent / "gateway")
@@ -38,9 +38,8 @@ async def test_status_joins_a_running_nodes_embedded_postgres_or_starts_a_stoppe
 ) -> None:
     await federation.add(POLICE, RATANAKIRI)
     config = federation.config_path(POLICE)
-    document = yaml.safe_load(config.read_text())
-    del document["database"]  # the embedded PostgreSQL in state_dir
-    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    # Without a database section: the embedded PostgreSQL in state_dir.
+    edit_config(config, lambda document: document.pop("database"), environ={})
     federation.start(POLICE)
     await federation.wait_ready(POLICE, timeout=90)
     message = tmp_path / "alert.json"

@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
+from ruamel.yaml.comments import CommentedMap
 
+from gateway.config.writer import edit_config
 from gateway.crypto import verify_receipt
 from gateway.federation.outgoing import Queued
 from gateway.store import Store
@@ -60,12 +60,13 @@ class Exchange:
 
     def route_through(self, port: int) -> None:
         """Point the sender's peer URL at 127.0.0.1:port (a proxy) instead of the receiver."""
-        path = self.federation.config_path(SENDER)
-        document: dict[str, Any] = yaml.safe_load(path.read_text())
-        for peer in document["peers"]:
-            if peer["id"] == RECEIVER:
-                peer["url"] = f"https://127.0.0.1:{port}/"
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+        def reroute(document: CommentedMap) -> None:
+            for peer in document["peers"]:
+                if peer["id"] == RECEIVER:
+                    peer["url"] = f"https://127.0.0.1:{port}/"
+
+        edit_config(self.federation.config_path(SENDER), reroute, environ={})
 
     async def send(self, count: int, tag: str) -> list[Queued]:
         return await self.federation.send(

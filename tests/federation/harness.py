@@ -3,7 +3,10 @@
 Each node is a `gateway run` subprocess with its own config, keys and database (all
 databases live in the session's one embedded PostgreSQL). The federation listeners speak
 HTTPS with certificates from a throwaway CA (trustme), like production, not plain HTTP, and
-by default with mutual TLS and per-peer key pins both ways, as production must.
+by default with mutual TLS and per-peer key pins both ways, as production must. Configs
+are written by the gateway's one config writer (gateway/config/writer.py); what the tests
+vary (TLS modes, pins, rate limits, listener limits, extra sections) goes in as its
+settings and overlays.
 """
 
 from __future__ import annotations
@@ -26,16 +29,21 @@ from typing import Any
 
 import aiohttp
 import trustme
-import yaml
 
 from gateway.app import dispatcher_for, keyring_from_config
 from gateway.config import (
     NodeConfig,
     PeerKeyConfig,
     PrivateKeyMaterial,
-    format_key,
     format_private_key_file,
     load_config,
+)
+from gateway.config.writer import (
+    NodeSettings,
+    OwnKeyEntry,
+    PeerEntry,
+    ServerTlsFiles,
+    write_node_config,
 )
 from gateway.crypto import Keyring, KeyValidity, OwnKeyPair
 from gateway.federation.identity import spki_sha256
@@ -68,10 +76,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def _instant(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -186,105 +190,64 @@ class Federation:
                 )
             )
             key_file.chmod(0o600)
-        peers = []
+        peers: list[PeerEntry] = []
         for peer_id, peer in self.nodes.items():
             if peer_id == node_id or peer_id in omit_peers:
                 continue
             public = peer.key.public()
             keys = [
-                {
-                    "id": public.key_id,
-                    "signing_public_key": format_key("ed25519", public.signing_public),
-                    "encryption_public_key": format_key("x25519", public.encryption_public),
-                    "valid_from": _instant(public.validity.valid_from),
-                    "valid_until": _instant(public.validity.valid_until),
-                }
+                PeerKeyConfig(
+                    id=public.key_id,
+                    signing_public_key=public.signing_public,
+                    encryption_public_key=public.encryption_public,
+                    valid_from=public.validity.valid_from,
+                    valid_until=public.validity.valid_until,
+                ),
+                *(extra_peer_keys or {}).get(peer_id, []),
             ]
-            for extra in (extra_peer_keys or {}).get(peer_id, []):
-                keys.append(
-                    {
-                        "id": extra.id,
-                        "signing_public_key": format_key("ed25519", extra.signing_public_key),
-                        "encryption_public_key": format_key("x25519", extra.encryption_public_key),
-                        "valid_from": _instant(extra.valid_from),
-                        "valid_until": _instant(extra.valid_until),
-                    }
-                )
             rate_limit: dict[str, float | int] = {"requests_per_second": 1000, "burst": 1000}
             rate_limit.update(self.rate_limits.get((node_id, peer_id), {}))
             peers.append(
-                {
-                    "id": peer_id,
-                    "names": self.names.get(peer_id, {"en": peer_id}),
-                    "country": peer_id[:2].upper(),
-                    "url": f"https://127.0.0.1:{peer.federation_port}/",
-                    "tls": {
-                        "ca_file": str(self.ca_file),
-                        "mutual": mutual_tls,
-                        **(
-                            {"spki_sha256": [(pin_overrides or {}).get(peer_id, peer.spki_sha256)]}
-                            if pins
-                            else {}
-                        ),
-                        **(
-                            {"client_cert_file": "cert.pem", "client_key_file": "cert.key"}
-                            if present_client_cert
-                            else {}
-                        ),
-                    },
-                    "keys": keys,
-                    "send": ALL_KINDS,
-                    "receive": ALL_KINDS,
-                    "rate_limit": rate_limit,
-                }
+                PeerEntry(
+                    id=peer_id,
+                    names=self.names.get(peer_id, {"en": peer_id}),
+                    country=peer_id[:2].upper(),
+                    url=f"https://127.0.0.1:{peer.federation_port}/",
+                    keys=keys,
+                    send=ALL_KINDS,
+                    receive=ALL_KINDS,
+                    ca_file=str(self.ca_file),
+                    mutual=mutual_tls,
+                    spki_sha256=[(pin_overrides or {}).get(peer_id, peer.spki_sha256)]
+                    if pins
+                    else (),
+                    client_cert_file="cert.pem" if present_client_cert else None,
+                    client_key_file="cert.key" if present_client_cert else None,
+                    overlay={"rate_limit": rate_limit},
+                )
             )
-        document: dict[str, Any] = {
-            "node": {
-                "id": node_id,
-                "names": self.names.get(node_id, {"en": node_id}),
-                "country": node_id[:2].upper(),
-            },
-            "keys": [
-                {
-                    "id": "k1",
-                    "private_key_file": "k1.key",
-                    "valid_from": _instant(KEY_VALIDITY.valid_from),
-                    "valid_until": _instant(KEY_VALIDITY.valid_until),
-                }
-            ],
-            "listen": {
-                "federation": {
-                    "host": "127.0.0.1",
-                    "port": federation_port or node.federation_port,
-                    "tls": {
-                        "cert_file": "cert.pem",
-                        "key_file": "cert.key",
-                        **({"client_ca_file": str(self.ca_file)} if mutual_tls else {}),
-                    },
-                    **({} if mutual_tls else {"insecure_no_mutual_tls": True}),
-                },
-                "api": {
-                    "host": "127.0.0.1",
-                    "port": api_port or node.api_port,
-                    **(
-                        {"tls": {"cert_file": "cert.pem", "key_file": "cert.key"}}
-                        if node_id in self.api_tls
-                        else {}
-                    ),
-                    "metrics_token_sha256": hashlib.sha256(self.metrics_token.encode()).hexdigest(),
-                },
-                **(
-                    {"limits": self.listen_limits[node_id]} if node_id in self.listen_limits else {}
-                ),
-            },
-            "database": {"dsn": node.dsn},
-            "state_dir": "state",
-            "peers": peers,
-            "retry": self.retry,
-            **self.sections.get(node_id, {}),
-        }
+        settings = NodeSettings(
+            node_id=node_id,
+            names=self.names.get(node_id, {"en": node_id}),
+            country=node_id[:2].upper(),
+            keys=[OwnKeyEntry("k1", "k1.key", KEY_VALIDITY.valid_from, KEY_VALIDITY.valid_until)],
+            federation_host="127.0.0.1",
+            federation_port=federation_port or node.federation_port,
+            federation_tls=ServerTlsFiles(
+                "cert.pem", "cert.key", str(self.ca_file) if mutual_tls else None
+            ),
+            api_host="127.0.0.1",
+            api_port=api_port or node.api_port,
+            api_tls=ServerTlsFiles("cert.pem", "cert.key") if node_id in self.api_tls else None,
+            metrics_token_sha256=hashlib.sha256(self.metrics_token.encode()).hexdigest(),
+            dsn=node.dsn,
+            written_by="tests/federation/harness.py",
+        )
+        overlay: dict[str, Any] = {"retry": self.retry, **self.sections.get(node_id, {})}
+        if node_id in self.listen_limits:
+            overlay["listen"] = {"limits": self.listen_limits[node_id]}
         path = self.config_path(node_id, variant)
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        write_node_config(path, settings, peers, overlay, replace=True, environ={})
         return path
 
     def client_ssl(self, as_node: str | None = None) -> ssl.SSLContext:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 
-import yaml
+from ruamel.yaml.comments import CommentedMap
 
+from gateway.config.writer import edit_config
 from gateway.store import Store
 from tests.federation.harness import Federation, alert, free_port
 
@@ -28,11 +29,11 @@ async def _inbox_order(store: Store) -> list[tuple[uuid.UUID, uuid.UUID]]:
 
 
 def _limit_requests(federation: Federation, node: str, per_second: float, burst: int) -> None:
-    path = federation.config_path(node)
-    document = yaml.safe_load(path.read_text())
-    for peer in document["peers"]:
-        peer["rate_limit"] = {"requests_per_second": per_second, "burst": burst}
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    def limit(document: CommentedMap) -> None:
+        for peer in document["peers"]:
+            peer["rate_limit"] = {"requests_per_second": per_second, "burst": burst}
+
+    edit_config(federation.config_path(node), limit, environ={})
 
 
 async def test_two_sender_processes_on_one_database_keep_per_case_order(
