@@ -34,6 +34,7 @@ from gateway.documents import DocumentDecoder
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
+from gateway.federation.rollover import KeyRollover
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.database import NodeDatabase, open_database
@@ -107,9 +108,15 @@ def route_policy(config: NodeConfig) -> RoutePolicy:
     )
 
 
-def dispatcher_for(config: NodeConfig, store: Store, clock: Callable[[], datetime]) -> Dispatcher:
+def dispatcher_for(
+    config: NodeConfig,
+    store: Store,
+    clock: Callable[[], datetime],
+    keyring: Keyring | None = None,
+) -> Dispatcher:
+    """keyring: the running node's (it follows key rollover); by default one from config."""
     return Dispatcher(
-        keyring=keyring_from_config(config),
+        keyring=keyring or keyring_from_config(config),
         store=store,
         sendable_kinds={peer.id: frozenset(peer.send) for peer in config.peers},
         policy=route_policy(config),
@@ -128,9 +135,13 @@ def _latest(validities: list[datetime]) -> datetime | None:
 
 
 def console_context(
-    config: NodeConfig, store: Store, clock: Callable[[], datetime]
+    config: NodeConfig,
+    store: Store,
+    clock: Callable[[], datetime],
+    keyring: Keyring | None = None,
 ) -> ConsoleContext:
     """What the console's pages work with (gateway/console/context.py)."""
+    keyring = keyring or keyring_from_config(config)
     return ConsoleContext(
         node_id=config.node.id,
         node_country=config.node.country,
@@ -143,8 +154,8 @@ def console_context(
             secure_cookies=config.listen.api.tls is not None,
         ),
         store=store,
-        keyring=keyring_from_config(config),
-        dispatcher=dispatcher_for(config, store, clock),
+        keyring=keyring,
+        dispatcher=dispatcher_for(config, store, clock, keyring),
         peers=tuple(
             PeerView(
                 id=peer.id,
@@ -212,7 +223,7 @@ class Gateway:
 
     @property
     def dispatcher(self) -> Dispatcher:
-        return dispatcher_for(self.config, self.store, self.clock)
+        return dispatcher_for(self.config, self.store, self.clock, self.keyring)
 
     async def start(self) -> None:
         config = self.config
@@ -221,6 +232,13 @@ class Gateway:
             # nothing uses it (a DSN configured): the config's folder may be read-only.
             private_folder(config.state_dir)
         self._database = await open_database(config)
+        # Before anything serves: keys added while the node was down are announced, and
+        # the keyring gets the recorded peer keys.
+        rollover = KeyRollover(
+            config=config, keyring=self.keyring, store=self.store, clock=self.clock
+        )
+        await rollover.start()
+        self._tasks.append(asyncio.create_task(rollover.run(), name="key-rollover"))
         receiver = EnvelopeReceiver(
             keyring=self.keyring,
             store=self.store,
@@ -230,6 +248,7 @@ class Gateway:
             metrics=self.metrics,
             crypto=self._crypto,
             local_recipients=local_recipients(config),
+            refresh_keys=rollover.check,
         )
         endpoint = FederationEndpoint(
             receiver=receiver,
@@ -301,7 +320,10 @@ class Gateway:
                 *local_api.routes(),
             ]
         )
-        ops.add_subapp("/console/", build_console(console_context(config, self.store, self.clock)))
+        ops.add_subapp(
+            "/console/",
+            build_console(console_context(config, self.store, self.clock, self.keyring)),
+        )
         if api_tls is None and not is_loopback_host(listen.api.host):
             log.warning(
                 "api_plain_http",

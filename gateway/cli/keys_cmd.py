@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.rotate_cmds import register_rotate
 from gateway.config.node_setup import generate_own_key
 from gateway.config.schema import KEY_ID_PATTERN, NODE_ID_PATTERN
 from gateway.config.values import format_instant, parse_instant
@@ -45,6 +46,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
         "--valid-days", type=int, default=365, help="length of validity in days (default 365)"
     )
     generate.set_defaults(handler=run_generate)
+    register_rotate(actions)
 
 
 def _fail(message: str) -> int:

@@ -19,11 +19,12 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from gateway.app import dispatcher_for, run_until_signalled, utc_now
+from gateway.app import dispatcher_for, keyring_from_config, run_until_signalled, utc_now
 from gateway.cli.common import add_config_argument, fail, load_or_report
 from gateway.cli.common import with_store as _with_store
 from gateway.config import NodeConfig
 from gateway.federation.outgoing import SubmissionRefused
+from gateway.federation.rollover import learn_recorded
 from gateway.ops import logs
 from gateway.ops.logs import LogFormat
 from gateway.store import OutboxStateError, Store
@@ -151,7 +152,12 @@ async def _send(args: argparse.Namespace, config: NodeConfig, store: Store) -> i
     except json_format.ParseError as error:
         return fail("send", f"{args.file}: not a blg.v1.Message in the JSON mapping: {error}")
     try:
-        queued = await dispatcher_for(config, store, utc_now).submit(message, args.to, actor="cli")
+        # The node's keys as rollover left them: announced peer keys, own keys withheld.
+        keyring = keyring_from_config(config)
+        await learn_recorded(keyring, store)
+        queued = await dispatcher_for(config, store, utc_now, keyring).submit(
+            message, args.to, actor="cli"
+        )
     except SubmissionRefused as refused:
         return fail("send", f"{refused.code}: {refused.field}: {refused.message}")
     for item in queued:

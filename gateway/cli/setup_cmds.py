@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.rotate_cmds import register_peer_key_commands
 from gateway.config import KINDS, ConfigError, NodeConfig, load_config
 from gateway.config.node_setup import (
     WILDCARD_HOSTS,
@@ -84,6 +85,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
     listing = actions.add_parser("list", help="peers, their keys and certificate pins")
     listing.add_argument("--config", required=True, type=Path, metavar="FILE")
     listing.set_defaults(handler=run_peers_list)
+    register_peer_key_commands(actions)
 
 
 def _kinds(text: str) -> list[str]:

@@ -25,6 +25,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "wanted_person_notice": N_("Wanted person notice"),
         "victim_handover": N_("Victim handover"),
         "hotline_alert": N_("Hotline alert"),
+        # A gateway control message (rotate), seen in the operator's outbox views.
+        "key_announcement": N_("Key announcement"),
     },
     "action": {
         "issue": N_("Issued"),

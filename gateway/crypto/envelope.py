@@ -31,7 +31,7 @@ from google.protobuf.message import DecodeError
 from nacl.signing import VerifyKey
 
 from gateway.crypto.keys import Keyring, OwnKeyPair, PublicKeyPair
-from gateway.wire import Kind, envelope, is_uuid7
+from gateway.wire import ControlKind, Kind, envelope, envelope_kind_from_wire, is_uuid7
 
 PROTOCOL_VERSION = 1
 ENVELOPE_SIGNATURE_TAG = b"BLG-ENVELOPE-SIG-V1\x00"
@@ -62,6 +62,10 @@ class RejectReason(enum.StrEnum):
     KIND_NOT_ALLOWED = "kind_not_allowed"
     SENDER_MISMATCH = "sender_mismatch"
     DUPLICATE_MESSAGE_ID = "duplicate_message_id"
+    # Key announcements (docs/PROTOCOL.md section 12), checked by the receiving gateway.
+    KEY_NOT_CURRENT = "key_not_current"
+    ANNOUNCEMENT_MALFORMED = "announcement_malformed"
+    KEY_CONFLICT = "key_conflict"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours
@@ -94,7 +98,7 @@ class EnvelopeHeader:
     sender: str
     recipient: str
     message_id: uuid.UUID
-    kind: Kind
+    kind: Kind | ControlKind
     case_id: uuid.UUID
     created_at: datetime
     expires_at: datetime
@@ -170,14 +174,14 @@ def _header(
     *,
     recipient: str,
     message_id: uuid.UUID,
-    kind: Kind,
+    kind: Kind | ControlKind,
     case_id: uuid.UUID,
     created_at: datetime,
     expires_at: datetime,
 ) -> tuple[OwnKeyPair, PublicKeyPair, EnvelopeHeader]:
     """The key pairs valid at created_at and the header naming them; ValueError if either side
     has none (so seal() and sealed_length() refuse alike)."""
-    own = keyring.own_key_at(created_at)
+    own = keyring.own_key_at(created_at, recipient)
     if own is None:
         raise ValueError(f"node {keyring.node_id} has no key pair valid at {created_at}")
     theirs = keyring.peer_key_at(recipient, created_at)
@@ -201,7 +205,7 @@ def seal(
     keyring: Keyring,
     *,
     recipient: str,
-    kind: Kind,
+    kind: Kind | ControlKind,
     case_id: uuid.UUID,
     message_id: uuid.UUID,
     payload: envelope.SealedPayload,
@@ -330,7 +334,7 @@ def _typed_header(raw: envelope.EnvelopeHeader) -> EnvelopeHeader:
     if len(raw.case_id) != 16:
         raise malformed("case_id: expected a 16-byte UUID")
     try:
-        kind = Kind.from_wire(raw.kind)
+        kind = envelope_kind_from_wire(raw.kind)
     except ValueError:
         raise malformed(f"kind: unknown value {raw.kind}") from None
     if raw.created_at_ms <= 0 or raw.expires_at_ms <= raw.created_at_ms:

@@ -9,6 +9,14 @@ Rotation is overlap, not switch-over: a node publishes its next pair before the 
 expires, sends under the newest pair that is valid, and keeps the old private keys until
 every message sealed for them has expired. A message is judged by the keys valid at its
 `created` instant, so a rotated-out key still opens what it sealed while it was valid.
+
+Rolling over without a restart (docs/PROTOCOL.md section 12): besides the configured keys,
+the keyring takes keys a peer announced (or an operator imported), which the store supplies,
+and this node's own keys added to its config while it runs. Such keys are swapped in whole
+(`learn`, `set_own`), never edited in place, so a lookup on the crypto pool sees either the
+old or the new set. A new own key is withheld from a peer until that peer has accepted its
+announcement: before then the peer could neither verify nor open what it signs or seals.
+This module stays pure: it is handed keys and never reads them from anywhere.
 """
 
 from __future__ import annotations
@@ -104,10 +112,34 @@ def _newest_valid(keys: Iterable[_Pair], at: datetime) -> _Pair | None:
     return max(valid, key=lambda key: (key.validity.valid_from, key.key_id), default=None)
 
 
+def merge_peer_keys(
+    configured: Sequence[PublicKeyPair], recorded: Sequence[PublicKeyPair]
+) -> list[PublicKeyPair]:
+    """A peer's keys: the configured ones, plus recorded ones under new key ids, with windows
+    a recording ends earlier (same public keys, still after the window's start) shortened. A
+    recording never lengthens a window nor replaces a configured key's public keys: what the
+    operator configured wins. The database's peer_key_record applies the same rule."""
+    merged = {key.key_id: key for key in configured}
+    for key in recorded:
+        known = merged.get(key.key_id)
+        if known is None:
+            merged[key.key_id] = key
+        elif (known.signing_public, known.encryption_public) == (
+            key.signing_public,
+            key.encryption_public,
+        ) and known.validity.valid_from < key.validity.valid_until < known.validity.valid_until:
+            ends = KeyValidity(known.validity.valid_from, key.validity.valid_until)
+            merged[key.key_id] = PublicKeyPair(
+                known.key_id, known.signing_public, known.encryption_public, ends
+            )
+    return list(merged.values())
+
+
 class Keyring:
     """This node's key pairs and every peer's published public keys.
 
-    The keyring is immutable; configuration reloads build a new one.
+    The configured keys are fixed for the keyring's life; recorded peer keys, withheld own
+    keys and own keys added at run time are replaced whole by `learn` and `set_own`.
     """
 
     def __init__(
@@ -120,7 +152,11 @@ class Keyring:
             raise ValueError("a node needs at least one key pair")
         self.node_id = node_id
         self._own = {key.key_id: key for key in own}
+        self._configured_peers = {peer: list(keys) for peer, keys in peers.items()}
         self._peers = {peer: {key.key_id: key for key in keys} for peer, keys in peers.items()}
+        # Per peer, ids of own keys it has not accepted the announcement of yet.
+        self._withheld: Mapping[str, frozenset[str]] = {}
+        self._unannounced: frozenset[str] = frozenset()
         # A Box holds the X25519 shared key; computing it is most of sealing's cost, and the
         # pairs are few and fixed for this keyring's life.
         self._boxes: dict[tuple[str, bytes], Box] = {}
@@ -141,9 +177,48 @@ class Keyring:
         """One of this node's pairs by id, whatever its validity."""
         return self._own.get(key_id)
 
-    def own_key_at(self, at: datetime) -> OwnKeyPair | None:
-        """The pair to sign and seal with at this instant: the newest valid one."""
-        return _newest_valid(self._own.values(), at)
+    def own_key_at(self, at: datetime, peer: str | None = None) -> OwnKeyPair | None:
+        """The pair to sign and seal with at this instant: the newest valid one, passing over
+        pairs withheld from peer (when given) while another is valid."""
+        own = self._own.values()
+        withheld = (
+            self._withheld.get(peer, frozenset()) | self._unannounced
+            if peer is not None
+            else frozenset()
+        )
+        if withheld:
+            usable = _newest_valid((key for key in own if key.key_id not in withheld), at)
+            if usable is not None:
+                return usable
+        return _newest_valid(own, at)
+
+    def set_own(self, own: Sequence[OwnKeyPair]) -> None:
+        """Replace this node's pairs (its config's keys were reloaded)."""
+        if not own:
+            raise ValueError("a node needs at least one key pair")
+        changed = {key.key_id: key for key in own}
+        if any(
+            key_id in self._own and self._own[key_id].signing_seed != key.signing_seed
+            for key_id, key in changed.items()
+        ):
+            self._boxes = {}
+        self._own = changed
+
+    def learn(
+        self,
+        recorded: Mapping[str, Sequence[PublicKeyPair]],
+        withheld: Mapping[str, frozenset[str]],
+        unannounced: frozenset[str] = frozenset(),
+    ) -> None:
+        """Replace the recorded peer keys (announced or imported; merged over the configured
+        ones by merge_peer_keys), the own key ids withheld per peer, and those withheld from
+        every peer (in the config, not announced yet)."""
+        self._peers = {
+            peer: {key.key_id: key for key in merge_peer_keys(configured, recorded.get(peer, ()))}
+            for peer, configured in self._configured_peers.items()
+        }
+        self._withheld = dict(withheld)
+        self._unannounced = unannounced
 
     def own_public_keys(self) -> list[PublicKeyPair]:
         """This node's published keys, for receipts' third-party verification."""

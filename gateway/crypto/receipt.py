@@ -66,7 +66,7 @@ def sign_receipt(
 
     rejection is None for an accepted envelope, else the reason code it was refused with.
     """
-    own = keyring.own_key_at(received_at)
+    own = keyring.own_key_at(received_at, sender)
     if own is None:
         raise ValueError(f"node {keyring.node_id} has no key pair valid at {received_at}")
     body = envelope.ReceiptBody(

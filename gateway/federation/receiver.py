@@ -6,6 +6,12 @@ pool, never on the event loop: the loop also serves every other peer, the local 
 PyNaCl calls libsodium through cffi, which releases the GIL, so the pool's threads also run
 crypto in parallel with the loop. The work per request is bounded by the endpoint, which
 admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` bytes.
+
+Key announcements (gateway.federation.announcements) come through here like messages and
+are answered alike, but are recorded with the peer's keys (Store.record_key_announcements),
+never in the inbox; `refresh_keys` then brings the node's keyring up to date. It is also
+called before a batch naming a key the keyring lacks is judged, so a replica that has not
+had its rollover round since another one recorded or loaded the key does not refuse it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import functools
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,10 +39,12 @@ from gateway.crypto import (
     parse_header,
     sign_receipt,
 )
+from gateway.federation.announcements import read_announcement
 from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import IncomingEnvelope, Store, StoredIncoming
-from gateway.wire import canonical
+from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
+from gateway.wire import ControlKind, canonical
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +52,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Accepted:
     index: int
-    incoming: IncomingEnvelope
+    incoming: IncomingEnvelope | IncomingAnnouncement
 
 
 class EnvelopeReceiver:
@@ -61,7 +69,9 @@ class EnvelopeReceiver:
         metrics: GatewayMetrics,
         crypto: Executor | None = None,
         local_recipients: Mapping[str, tuple[str, ...]] | None = None,
+        refresh_keys: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._refresh_keys = refresh_keys
         # None: the loop's default executor (tests); app.py passes a pool of its own.
         self._crypto = crypto
         self._local_recipients = local_recipients or {}
@@ -80,10 +90,17 @@ class EnvelopeReceiver:
         headers = await loop.run_in_executor(
             self._crypto, self._check_headers, claimed_sender, envelopes, receipts, now
         )
+        if self._refresh_keys is not None and any(map(self._names_unknown_key, headers.values())):
+            # Another process of this node may have recorded the key (an announcement) or
+            # loaded it (a rotation) in the last rollover round: look before refusing.
+            await self._refresh_keys()
         # One query for the whole batch: which of these did we store before?
         known = await self._store.find_incoming(
             claimed_sender, [header.message_id for header in headers.values()]
         )
+        controls = [h.message_id for h in headers.values() if isinstance(h.kind, ControlKind)]
+        if controls:
+            known |= await self._store.find_key_announcements(claimed_sender, controls)
         accepted = await loop.run_in_executor(
             self._crypto,
             functools.partial(
@@ -96,14 +113,41 @@ class EnvelopeReceiver:
                 now=now,
             ),
         )
+        announced = [item for item in accepted if isinstance(item.incoming, IncomingAnnouncement)]
+        if announced:
+            recorded = await self._store.record_key_announcements(
+                [
+                    item.incoming
+                    for item in announced
+                    if isinstance(item.incoming, IncomingAnnouncement)
+                ],
+                now,
+            )
+            accepted = [item for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
+            for item, kept in zip(announced, recorded, strict=True):
+                receipts[item.index] = kept.receipt
+                if kept.envelope_sha256 != item.incoming.envelope_sha256:
+                    receipts[item.index] = self._reject(
+                        claimed_sender,
+                        envelopes[item.index],
+                        item.incoming.message_id,
+                        RejectReason.DUPLICATE_MESSAGE_ID,
+                        now,
+                    )
+                else:
+                    self._metrics.received.labels(claimed_sender, "accepted").inc()
+            if self._refresh_keys is not None:
+                await self._refresh_keys()
         if accepted:
-            stored = await self._store.store_incoming([item.incoming for item in accepted])
+            stored = await self._store.store_incoming(
+                [item.incoming for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
+            )
             for item, kept in zip(accepted, stored, strict=True):
                 if kept.envelope_sha256 != item.incoming.envelope_sha256:
                     # Another envelope with this (sender, message id) got to the inbox first.
                     receipts[item.index] = self._reject(
                         claimed_sender,
-                        item.incoming.envelope,
+                        envelopes[item.index],
                         item.incoming.message_id,
                         RejectReason.DUPLICATE_MESSAGE_ID,
                         now,
@@ -112,6 +156,13 @@ class EnvelopeReceiver:
                 receipts[item.index] = kept.receipt
                 self._metrics.received.labels(claimed_sender, "accepted").inc()
         return receipts
+
+    def _names_unknown_key(self, header: EnvelopeHeader) -> bool:
+        keyring = self._keyring
+        return keyring.is_peer(header.sender) and (
+            keyring.peer_key(header.sender, header.sender_key_id) is None
+            or keyring.own_key(header.recipient_key_id) is None
+        )
 
     def _check_headers(
         self, claimed_sender: str, envelopes: list[bytes], receipts: list[bytes], now: datetime
@@ -169,7 +220,7 @@ class EnvelopeReceiver:
         header: EnvelopeHeader,
         known: Mapping[uuid.UUID, StoredIncoming],
         now: datetime,
-    ) -> bytes | IncomingEnvelope:
+    ) -> bytes | IncomingEnvelope | IncomingAnnouncement:
         """A receipt to answer with at once, or a verified envelope to store."""
         digest = hashlib.sha256(data).digest()
         existing = known.get(header.message_id)
@@ -182,6 +233,8 @@ class EnvelopeReceiver:
             )
         try:
             opened = open_envelope(self._keyring, data, now=now, limits=self._limits)
+            if isinstance(header.kind, ControlKind):
+                return self._announcement(opened, data, digest, now)
             handling = self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(
@@ -216,6 +269,37 @@ class EnvelopeReceiver:
             received_at=now,
             local_recipients=self._local_recipients.get(header.kind.value, ()),
             handling=handling,
+        )
+
+    def _announcement(
+        self, opened: OpenedEnvelope, data: bytes, digest: bytes, now: datetime
+    ) -> IncomingAnnouncement:
+        header = opened.header
+        keys = read_announcement(opened, now=now, known=self._keyring.peer_keys(header.sender))
+        return IncomingAnnouncement(
+            sender=header.sender,
+            message_id=header.message_id,
+            envelope_sha256=digest,
+            receipt=sign_receipt(
+                self._keyring,
+                envelope_data=data,
+                message_id=header.message_id,
+                sender=header.sender,
+                received_at=now,
+            ),
+            signed_by=header.sender_key_id,
+            created_at=header.created_at,
+            received_at=now,
+            keys=tuple(
+                PublishedKeyRow(
+                    key.key_id,
+                    key.signing_public,
+                    key.encryption_public,
+                    key.validity.valid_from,
+                    key.validity.valid_until,
+                )
+                for key in keys
+            ),
         )
 
     def _check_content(self, opened: OpenedEnvelope) -> str | None:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from gateway.config import NodeConfig
 from gateway.store import LocalClientSummary, PeerSummary, Store
+from gateway.store.peer_keys import PublishedKeyRow, RecordedPeerKey
 
 # The owner label of the node's own keys (peers are named by their ids).
 SELF = "self"
@@ -124,10 +125,35 @@ def _longest(keys: Sequence[KeyExpiry]) -> int | None:
     return max((key.days_left for key in keys), default=None)
 
 
-def key_expiries(config: NodeConfig, now: datetime) -> list[KeyExpiry]:
-    """Every own key, then every peer's, in the configuration's order."""
-    owned = [(SELF, key.id, key.valid_until) for key in config.keys]
-    owned += [(peer.id, key.id, key.valid_until) for peer in config.peers for key in peer.keys]
+def _rolled_over(
+    configured: Sequence[tuple[str, datetime]], rolled: Sequence[tuple[str, datetime]]
+) -> list[tuple[str, datetime]]:
+    """Configured (key id, valid_until), with keys that rollover added and ends it brought
+    forward (gateway.federation.rollover; a rollover never makes a key last longer)."""
+    ends = dict(configured)
+    for key_id, until in rolled:
+        ends[key_id] = min(until, ends.get(key_id, until))
+    return list(ends.items())
+
+
+def key_expiries(
+    config: NodeConfig,
+    now: datetime,
+    published: Sequence[PublishedKeyRow] = (),
+    recorded: Sequence[RecordedPeerKey] = (),
+) -> list[KeyExpiry]:
+    """Every own key, then every peer's, in the configuration's order; published (own keys as
+    the node last announced them) and recorded (peer keys announced or imported) add the
+    keys of a rollover the configuration does not show yet."""
+    own = [(key.id, key.valid_until) for key in config.keys]
+    owned = [
+        (SELF, key_id, until)
+        for key_id, until in _rolled_over(own, [(k.key_id, k.valid_until) for k in published])
+    ]
+    for peer in config.peers:
+        theirs = [(key.id, key.valid_until) for key in peer.keys]
+        learned = [(r.key.key_id, r.key.valid_until) for r in recorded if r.peer == peer.id]
+        owned += [(peer.id, key_id, until) for key_id, until in _rolled_over(theirs, learned)]
     return [
         KeyExpiry(owner, key_id, until, (until - now) // timedelta(days=1))
         for owner, key_id, until in owned
@@ -166,8 +192,11 @@ def local_system_health(summary: LocalClientSummary, now: datetime) -> LocalSyst
 
 
 async def node_health(config: NodeConfig, store: Store, now: datetime) -> NodeHealth:
-    """The figures of every peer and local system: two queries, whatever the outbox holds."""
-    keys = key_expiries(config, now)
+    """The figures of every peer and local system: two queries, whatever the outbox holds,
+    and two over the few rows of key rollover."""
+    keys = key_expiries(
+        config, now, await store.own_keys_published(), await store.recorded_peer_keys()
+    )
     peers = await store.peer_summaries([peer.id for peer in config.peers])
     order = {peer.id: index for index, peer in enumerate(config.peers)}
     peers.sort(key=lambda summary: order[summary.peer])

@@ -436,6 +436,7 @@ WITH messages AS (
     SELECT case_id, kind, recipient AS peer, state::text AS state, queued_at AS at,
            'out' AS direction, id AS row_id
     FROM outbox
+    WHERE kind <> 'key_announcement'  -- a gateway control message, in no case (rotate)
     UNION ALL
     SELECT case_id, kind, sender, 'received', received_at, 'in', id
     FROM inbox
@@ -499,6 +500,73 @@ SELECT case_id FROM (
 ) found
 ORDER BY rank, at
 LIMIT 1;
+
+-- console: rotate (key rollover, 0011_peer_key_announcements.sql)
+
+-- name: key_announcement_find_many
+SELECT message_id, envelope_sha256, receipt
+FROM peer_key_announcements WHERE sender = $1 AND message_id = ANY($2::uuid[]);
+
+-- name: key_announcement_insert
+INSERT INTO peer_key_announcements (sender, message_id, envelope_sha256, receipt, signed_by,
+                                    created_at, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (sender, message_id) DO NOTHING
+RETURNING message_id;
+
+-- name: key_announcement_get
+SELECT envelope_sha256, receipt FROM peer_key_announcements WHERE sender = $1 AND message_id = $2;
+
+-- name: peer_key_record
+-- A new key id is recorded as it came; a known one keeps its public keys and only ever
+-- shrinks its window (the trigger refuses anything else). The caller has refused an
+-- announcement naming a known key id with other public keys.
+INSERT INTO peer_keys_recorded AS k (peer, key_id, signing_public, encryption_public,
+                                     valid_from, valid_until, source, announcement, recorded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (peer, key_id) DO UPDATE
+SET valid_until = least(k.valid_until, EXCLUDED.valid_until)
+WHERE k.signing_public = EXCLUDED.signing_public
+  AND k.encryption_public = EXCLUDED.encryption_public
+  AND EXCLUDED.valid_until < k.valid_until
+  AND EXCLUDED.valid_until > k.valid_from
+RETURNING key_id, (xmax = 0) AS inserted;
+
+-- name: peer_keys_recorded_list
+SELECT peer, key_id, signing_public, encryption_public, valid_from, valid_until, source,
+       state::text AS state, recorded_at
+FROM peer_keys_recorded ORDER BY peer, valid_from, key_id;
+
+-- name: peer_keys_activate_due
+UPDATE peer_keys_recorded SET state = 'active', activated_at = $1
+WHERE state = 'pending' AND valid_from <= $1
+RETURNING peer, key_id;
+
+-- name: own_keys_published_list
+SELECT key_id, signing_public, encryption_public, valid_from, valid_until
+FROM own_keys_published;
+
+-- name: own_keys_published_put
+INSERT INTO own_keys_published (key_id, signing_public, encryption_public, valid_from,
+                                valid_until, first_seen_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (key_id) DO UPDATE
+SET signing_public = EXCLUDED.signing_public, encryption_public = EXCLUDED.encryption_public,
+    valid_from = EXCLUDED.valid_from, valid_until = EXCLUDED.valid_until;
+
+-- name: own_key_announcement_insert
+INSERT INTO own_key_announcements (message_id, peer, new_key_ids, queued_at)
+VALUES ($1, $2, $3, $4);
+
+-- name: own_keys_withheld
+-- Per peer, the new own keys announced to it of which no announcement was accepted yet. A
+-- purged outbox row (retention) drops out of the join: long delivered by then.
+SELECT a.peer, k.key_id
+FROM own_key_announcements a
+CROSS JOIN LATERAL unnest(a.new_key_ids) AS k (key_id)
+JOIN outbox o ON o.message_id = a.message_id
+GROUP BY a.peer, k.key_id
+HAVING NOT bool_or(o.state = 'delivered');
 
 -- console: upkeep (retention deletes content, never rows: see 0010_retention_content.sql)
 -- Each statement takes one cutoff per marking: $1 normal, $2 restricted, $3 victim_protected;

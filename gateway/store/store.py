@@ -35,6 +35,7 @@ from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
 from gateway.store.part import inbox_row, stored_content
+from gateway.store.peer_keys import PeerKeys
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
     AuditEntry,
@@ -103,7 +104,7 @@ class PoolUsage:
     max_size: int
 
 
-class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention):
+class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:

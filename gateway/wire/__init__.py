@@ -9,6 +9,15 @@ from __future__ import annotations
 from gateway.wire.blg.v1 import canonical_pb2 as canonical
 from gateway.wire.blg.v1 import envelope_pb2 as envelope
 from gateway.wire.ids import is_uuid7, uuid7, uuid7_unix_ms
-from gateway.wire.kinds import Kind
+from gateway.wire.kinds import ControlKind, Kind, envelope_kind_from_wire
 
-__all__ = ["Kind", "canonical", "envelope", "is_uuid7", "uuid7", "uuid7_unix_ms"]
+__all__ = [
+    "ControlKind",
+    "Kind",
+    "canonical",
+    "envelope",
+    "envelope_kind_from_wire",
+    "is_uuid7",
+    "uuid7",
+    "uuid7_unix_ms",
+]

@@ -1,8 +1,13 @@
-"""The three message kinds and their names in each place they appear.
+"""The three message kinds and their names in each place they appear, and the control kinds.
 
 A kind is named three ways: the snake_case word of configs and APIs
 (`victim_handover`), the `MessageKind` enum of the envelope header, and the name of the
 `Message.body` oneof field. One table keeps them together so they cannot drift apart.
+
+A control kind (`ControlKind`) travels in the same envelope header field but seals no
+`blg.v1.Message`: it is between gateways only (a key announcement), never reaches a local
+system, a case or a config's send/receive list, so it is a type of its own rather than a
+fourth `Kind` that every message path would have to exclude.
 """
 
 from __future__ import annotations
@@ -38,3 +43,21 @@ _TO_WIRE: dict[Kind, envelope_pb2.MessageKind.ValueType] = {
     Kind.VICTIM_HANDOVER: envelope_pb2.MESSAGE_KIND_VICTIM_HANDOVER,
     Kind.HOTLINE_ALERT: envelope_pb2.MESSAGE_KIND_HOTLINE_ALERT,
 }
+
+
+class ControlKind(enum.StrEnum):
+    """A gateway-to-gateway control message kind (docs/PROTOCOL.md section 12)."""
+
+    KEY_ANNOUNCEMENT = "key_announcement"
+
+    @property
+    def wire(self) -> envelope_pb2.MessageKind.ValueType:
+        """The envelope header's enum value for this kind."""
+        return envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT
+
+
+def envelope_kind_from_wire(value: int) -> Kind | ControlKind:
+    """The message or control kind of an envelope header enum value; ValueError when unknown."""
+    if value == envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT:
+        return ControlKind.KEY_ANNOUNCEMENT
+    return Kind.from_wire(value)

@@ -5,9 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from gateway.crypto import EnvelopeLimits, verify_receipt
+import pytest
+
+from gateway.crypto import (
+    EnvelopeLimits,
+    Keyring,
+    KeyValidity,
+    OwnKeyPair,
+    parse_header,
+    verify_receipt,
+)
 from gateway.crypto.envelope import seal
+from gateway.federation.announcements import seal_announcement
 from gateway.federation.receiver import EnvelopeReceiver
+from gateway.federation.rollover import learn_recorded
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import Store
 from gateway.wire import Kind, envelope, uuid7
@@ -136,3 +147,60 @@ async def test_only_size_and_header_refusals_name_no_message_id(store: Store) ->
         ("header_malformed", True),
         ("payload_mismatch", False),
     ]
+
+
+@pytest.mark.parametrize(("refreshes", "expected"), [(True, "accepted"), (False, "unknown_key")])
+async def test_a_replica_looks_up_a_key_another_replica_recorded_before_refusing(
+    store: Store, refreshes: bool, expected: str
+) -> None:
+    police_k1 = PAIR.police_key
+    police_k2 = OwnKeyPair.generate(
+        "k2", KeyValidity(NOW - timedelta(hours=1), NOW + timedelta(days=365))
+    )
+    police = Keyring(
+        POLICE, [police_k1, police_k2], {RATANAKIRI: PAIR.ratanakiri.own_public_keys()}
+    )
+    police.learn({}, {RATANAKIRI: frozenset({"k2"})})
+    announcement = seal_announcement(
+        police,
+        recipient=RATANAKIRI,
+        keys=[police_k1.public(), police_k2.public()],
+        now=NOW,
+        ttl=timedelta(days=1),
+    ).data
+
+    def replica() -> tuple[EnvelopeReceiver, Keyring]:
+        keyring = Keyring(RATANAKIRI, [PAIR.ratanakiri_key], {POLICE: [police_k1.public()]})
+
+        async def refresh() -> None:
+            await learn_recorded(keyring, store)
+
+        return EnvelopeReceiver(
+            keyring=keyring,
+            store=store,
+            limits=EnvelopeLimits(max_envelope_bytes=4096),
+            receivable_kinds={POLICE: frozenset(Kind)},
+            clock=lambda: NOW,
+            metrics=GatewayMetrics(),
+            refresh_keys=refresh if refreshes else None,
+        ), keyring
+
+    first, _ = replica()
+    second, _ = replica()
+    [receipt] = await first.receive(POLICE, [announcement])
+    assert _reason(receipt, announcement) == "accepted"
+    police.learn({}, {})  # the acceptance reached police: it uses k2 from now on
+    message = alert("TB-2", str(uuid.uuid4()))
+    data = seal(
+        police,
+        recipient=RATANAKIRI,
+        kind=Kind.HOTLINE_ALERT,
+        case_id=uuid.UUID(message.case_id),
+        message_id=uuid7(),
+        payload=envelope.SealedPayload(message=message.SerializeToString()),
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=1),
+    ).data
+    assert parse_header(data)[1].sender_key_id == "k2"
+    [answer] = await second.receive(POLICE, [data])
+    assert _reason(answer, data) == expected

@@ -5,7 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from gateway.wire import Kind, canonical, envelope, is_uuid7, uuid7, uuid7_unix_ms
+from gateway.wire import (
+    ControlKind,
+    Kind,
+    canonical,
+    envelope,
+    envelope_kind_from_wire,
+    is_uuid7,
+    uuid7,
+    uuid7_unix_ms,
+)
 from tools.gen_proto import DEFAULT_OUT, generate
 
 
@@ -27,7 +36,10 @@ def test_every_kind_maps_to_a_oneof_field_and_back() -> None:
     assert {k.value for k in Kind} == oneof
     for kind in Kind:
         assert Kind.from_wire(kind.wire) is kind
-    assert set(envelope.MessageKind.values()) - {k.wire for k in Kind} == {0}
+    control = {k.wire for k in ControlKind}
+    assert set(envelope.MessageKind.values()) - {k.wire for k in Kind} == {0} | control
+    for control_kind in ControlKind:
+        assert envelope_kind_from_wire(control_kind.wire) is control_kind
     with pytest.raises(ValueError, match="unknown message kind"):
         Kind.from_wire(99)
 

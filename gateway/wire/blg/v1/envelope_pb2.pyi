@@ -42,6 +42,11 @@ class _MessageKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageKi
     """blg.v1.VictimHandover."""
     MESSAGE_KIND_HOTLINE_ALERT: _MessageKind.ValueType  # 3
     """blg.v1.HotlineAlert."""
+    MESSAGE_KIND_KEY_ANNOUNCEMENT: _MessageKind.ValueType  # 100
+    """Not a blg.v1.Message: a control message whose SealedPayload.message holds a serialized
+    blg.v1.KeyAnnouncement (docs/PROTOCOL.md section 12). Values from 100 on are control
+    kinds, which never reach local systems.
+    """
 
 class MessageKind(_MessageKind, metaclass=_MessageKindEnumTypeWrapper):
     """MessageKind names the kind of the sealed message, in the clear so that queues and
@@ -56,6 +61,11 @@ MESSAGE_KIND_VICTIM_HANDOVER: MessageKind.ValueType  # 2
 """blg.v1.VictimHandover."""
 MESSAGE_KIND_HOTLINE_ALERT: MessageKind.ValueType  # 3
 """blg.v1.HotlineAlert."""
+MESSAGE_KIND_KEY_ANNOUNCEMENT: MessageKind.ValueType  # 100
+"""Not a blg.v1.Message: a control message whose SealedPayload.message holds a serialized
+blg.v1.KeyAnnouncement (docs/PROTOCOL.md section 12). Values from 100 on are control
+kinds, which never reach local systems.
+"""
 Global___MessageKind: _TypeAlias = MessageKind  # noqa: Y015
 
 class _ReceiptStatus:
@@ -367,3 +377,75 @@ class ReceiptBatch(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReceiptBatch: _TypeAlias = ReceiptBatch  # noqa: Y015
+
+@_typing.final
+class PublishedKey(_message.Message):
+    """PublishedKey is one key pair as its node publishes it (docs/PROTOCOL.md 2.4), in binary."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    SIGNING_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    ENCRYPTION_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    VALID_FROM_MS_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_MS_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    """Key id, unique per node."""
+    signing_public_key: _builtins.bytes
+    """Ed25519 public key, 32 bytes."""
+    encryption_public_key: _builtins.bytes
+    """X25519 public key, 32 bytes."""
+    valid_from_ms: _builtins.int
+    """Start of the validity window, milliseconds since the epoch, UTC, included."""
+    valid_until_ms: _builtins.int
+    """End of the validity window, milliseconds since the epoch, UTC, excluded."""
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        signing_public_key: _builtins.bytes = ...,
+        encryption_public_key: _builtins.bytes = ...,
+        valid_from_ms: _builtins.int = ...,
+        valid_until_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["encryption_public_key", b"encryption_public_key", "key_id", b"key_id", "signing_public_key", b"signing_public_key", "valid_from_ms", b"valid_from_ms", "valid_until_ms", b"valid_until_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishedKey: _TypeAlias = PublishedKey  # noqa: Y015
+
+@_typing.final
+class KeyAnnouncement(_message.Message):
+    """KeyAnnouncement is the sealed content of an envelope of kind KEY_ANNOUNCEMENT: the sender's
+    current and next key pairs, signed by a key the receiver already holds.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    KEYS_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """Announcement format version; 1."""
+    node: _builtins.str
+    """Node id of the announcing node; equals the envelope header's sender."""
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublishedKey]:
+        """The announcing node's key pairs that are valid now or later; at least one."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        node: _builtins.str = ...,
+        keys: _abc.Iterable[Global___PublishedKey] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "node", b"node", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyAnnouncement: _TypeAlias = KeyAnnouncement  # noqa: Y015
