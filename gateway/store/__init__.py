@@ -28,12 +28,12 @@ from gateway.store.records import (
     RequeuedDelivery,
     StoredIncoming,
 )
+from gateway.store.sending import SessionLock
 from gateway.store.store import (
     FINAL_STATES,
     AlreadyQueued,
     OutboxStateError,
     PoolUsage,
-    SessionLock,
     Store,
 )
 

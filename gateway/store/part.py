@@ -9,7 +9,7 @@ it in every mixin.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
@@ -74,3 +74,14 @@ def inbox_row(row: asyncpg.Record) -> InboxRow:
         created_at=row["created_at"],
         received_at=row["received_at"],
     )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def finite_instant(value: datetime | None) -> datetime | None:
+    # asyncpg maps '-infinity' to datetime.min without a zone; that means "no wait".
+    if value is None or value.tzinfo is None:
+        return None
+    return value
