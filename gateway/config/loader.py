@@ -4,10 +4,9 @@ The file is composed, not loaded (see walker.py for why line numbers need that),
 section has a small reader (below, or in the section's own module beside this one:
 identity, peers, local_clients, tuning, listen, retention, console, logs) that states the
 section's keys, their types and the checks that span several keys. The readers are written
-out by hand rather than derived from the
-dataclasses: the messages, the defaults that depend on the file's location, and the files
-that must be opened (private keys) differ enough per section that a generic mapper would be
-mostly special cases.
+out by hand rather than derived from the dataclasses: the messages, the defaults that depend
+on the file's location, and the files that must be opened (private keys) differ enough per
+section that a generic mapper would be mostly special cases.
 
 Loading fails early, at startup or when a CLI command checks the file, for anything that would
 otherwise fail later and further from its cause: missing or world-readable key files, key

@@ -393,31 +393,14 @@ def open_envelope(
             RejectReason.KEY_NOT_VALID,
             f"recipient key {own_key.key_id!r} is not valid at created_at",
         )
-    try:
-        VerifyKey(sender_key.signing_public).verify(
-            envelope_signing_input(wire.header, wire.ciphertext), wire.signature
-        )
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
-        raise EnvelopeRejected(
-            RejectReason.BAD_SIGNATURE, "signature does not verify under the sender key"
-        ) from None
-    if len(wire.ciphertext) < NONCE_BYTES + BOX_OVERHEAD:
-        raise EnvelopeRejected(RejectReason.DECRYPTION_FAILED, "ciphertext too short")
-    try:
-        # Box() itself fails on a low-order public key, so it belongs inside the try.
-        box = keyring.box(own_key, sender_key)
-        plaintext = box.decrypt(wire.ciphertext)
-    except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError):
-        raise EnvelopeRejected(
-            RejectReason.DECRYPTION_FAILED, "payload does not decrypt with the named keys"
-        ) from None
-    payload = envelope.SealedPayload()
-    try:
-        payload.ParseFromString(plaintext)
-    except DecodeError:
-        raise EnvelopeRejected(
-            RejectReason.PAYLOAD_MALFORMED, "payload is not a blg.v1.SealedPayload"
-        ) from None
+    payload = verify_and_decrypt(
+        keyring,
+        wire,
+        VerifyKey(sender_key.signing_public),
+        "the sender key",
+        own_key=own_key,
+        peer_key=sender_key,
+    )
     if now >= header.expires_at:
         raise EnvelopeRejected(RejectReason.MESSAGE_EXPIRED, "expires_at has passed")
     if header.created_at > now + limits.max_clock_skew:
@@ -451,3 +434,40 @@ def reopen_stored(keyring: Keyring, data: bytes) -> OpenedEnvelope:
         now=header.created_at,
         limits=EnvelopeLimits(max_envelope_bytes=len(data), max_lifetime=timedelta.max),
     )
+
+
+def verify_and_decrypt(
+    keyring: Keyring,
+    wire: envelope.Envelope,
+    signer: VerifyKey,
+    whose: str,
+    *,
+    own_key: OwnKeyPair,
+    peer_key: PublicKeyPair,
+) -> envelope.SealedPayload:
+    """The signature under `signer` (`whose` key, for the message), then the payload decrypted
+    with the box between our pair and the peer's: the same steps whether we open a peer's
+    envelope or read back our own copy of one we sealed."""
+    try:
+        signer.verify(envelope_signing_input(wire.header, wire.ciphertext), wire.signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
+        raise EnvelopeRejected(
+            RejectReason.BAD_SIGNATURE, f"signature does not verify under {whose}"
+        ) from None
+    if len(wire.ciphertext) < NONCE_BYTES + BOX_OVERHEAD:
+        raise EnvelopeRejected(RejectReason.DECRYPTION_FAILED, "ciphertext too short")
+    try:
+        # Box() itself fails on a low-order public key, so it belongs inside the try.
+        plaintext = keyring.box(own_key, peer_key).decrypt(wire.ciphertext)
+    except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError):
+        raise EnvelopeRejected(
+            RejectReason.DECRYPTION_FAILED, "payload does not decrypt with the named keys"
+        ) from None
+    payload = envelope.SealedPayload()
+    try:
+        payload.ParseFromString(plaintext)
+    except DecodeError:
+        raise EnvelopeRejected(
+            RejectReason.PAYLOAD_MALFORMED, "payload is not a blg.v1.SealedPayload"
+        ) from None
+    return payload

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import hashlib
 
-import nacl.exceptions
-from google.protobuf.message import DecodeError
-
 from gateway.crypto.envelope import (
-    BOX_OVERHEAD,
-    NONCE_BYTES,
     EnvelopeRejected,
     OpenedEnvelope,
     RejectReason,
-    envelope_signing_input,
     parse_header,
+    verify_and_decrypt,
 )
 from gateway.crypto.keys import Keyring
-from gateway.wire import envelope
 
 
 def reopen_sent(keyring: Keyring, data: bytes) -> OpenedEnvelope:
@@ -49,29 +43,14 @@ def reopen_sent(keyring: Keyring, data: bytes) -> OpenedEnvelope:
             RejectReason.UNKNOWN_KEY,
             f"recipient key {header.recipient_key_id!r} of {header.recipient!r} is not known",
         )
-    try:
-        own_key.signing_key.verify_key.verify(
-            envelope_signing_input(wire.header, wire.ciphertext), wire.signature
-        )
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
-        raise EnvelopeRejected(
-            RejectReason.BAD_SIGNATURE, "signature does not verify under our own key"
-        ) from None
-    if len(wire.ciphertext) < NONCE_BYTES + BOX_OVERHEAD:
-        raise EnvelopeRejected(RejectReason.DECRYPTION_FAILED, "ciphertext too short")
-    try:
-        plaintext = keyring.box(own_key, peer_key).decrypt(wire.ciphertext)
-    except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError):
-        raise EnvelopeRejected(
-            RejectReason.DECRYPTION_FAILED, "payload does not decrypt with the named keys"
-        ) from None
-    payload = envelope.SealedPayload()
-    try:
-        payload.ParseFromString(plaintext)
-    except DecodeError:
-        raise EnvelopeRejected(
-            RejectReason.PAYLOAD_MALFORMED, "payload is not a blg.v1.SealedPayload"
-        ) from None
+    payload = verify_and_decrypt(
+        keyring,
+        wire,
+        own_key.signing_key.verify_key,
+        "our own key",
+        own_key=own_key,
+        peer_key=peer_key,
+    )
     return OpenedEnvelope(
         header=header,
         payload=payload,

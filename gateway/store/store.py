@@ -7,12 +7,8 @@ Design notes:
 - Audit entries are written in the same transaction as the change they record.
 - Outbox state is a database enum, moved only by the statements in queries.sql and checked
   by a trigger, so a bug or a hand-written UPDATE cannot, say, un-deliver a message.
-- One sender per destination across all processes sharing the database: a session-level
-  advisory lock per peer, held on a dedicated connection. A crashed holder's connection
-  closes and PostgreSQL releases the lock at once; the next holder puts the rows the dead one
-  had claimed back in the queue (the receiver's deduplication makes the resend harmless).
-- Rows are claimed with FOR UPDATE SKIP LOCKED in queue order, so a claim never waits on
-  another transaction and never takes a row twice.
+- One sender per destination, and claims that never wait or take a row twice: see the
+  Sending mixin (gateway.store.sending). Store is mixed from StorePart parts (part.py).
 - Wake-ups go through LISTEN/NOTIFY on channel `blg_outbox` with the recipient as payload;
   NOTIFY is transactional, so a worker is woken only for committed rows. The listening
   session is replaced when it is lost (gateway.store.listening).
