@@ -7,10 +7,13 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from gateway.config import ConfigError, NodeConfig, load_config
 from gateway.ops.database import open_database
 from gateway.store import Store
+
+_T = TypeVar("_T")
 
 StoreCommand = Callable[[argparse.Namespace, NodeConfig, Store], Awaitable[int]]
 
@@ -36,6 +39,15 @@ def fail(command: str, message: str) -> int:
     return 1
 
 
+async def on_store(config: NodeConfig, work: Callable[[Store], Awaitable[_T]]) -> _T:
+    """work run against the node's database, opened (and migrated) for it and closed after."""
+    database = await open_database(config)
+    try:
+        return await work(database.store)
+    finally:
+        await database.close()
+
+
 def with_store(command: StoreCommand) -> Callable[[argparse.Namespace], int]:
     """An argparse handler that runs command against the node's database."""
 
@@ -43,14 +55,6 @@ def with_store(command: StoreCommand) -> Callable[[argparse.Namespace], int]:
         config = load_or_report(args.config)
         if config is None:
             return 1
-
-        async def main() -> int:
-            database = await open_database(config)
-            try:
-                return await command(args, config, database.store)
-            finally:
-                await database.close()
-
-        return asyncio.run(main())
+        return asyncio.run(on_store(config, lambda store: command(args, config, store)))
 
     return handler

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from ruamel.yaml.comments import CommentedMap
 
-from gateway.cli.common import add_config_argument, fail, load_or_report
+from gateway.cli.common import add_config_argument, fail, load_or_report, on_store
 from gateway.config import ConfigError, NodeConfig, OwnKeyConfig
 from gateway.config.keyfiles import parse_public_key
 from gateway.config.node_setup import generate_own_key
@@ -35,9 +35,8 @@ from gateway.config.schema import KEY_ID_PATTERN, PeerKeyConfig
 from gateway.config.values import format_instant, parse_duration, parse_instant, to_utc
 from gateway.config.writer import config_folder, edit_config
 from gateway.crypto import KeyValidity
-from gateway.ops.database import open_database
 from gateway.ops.private_files import UnsafePath
-from gateway.store.peer_keys import PublishedKeyRow, RecordedPeerKey
+from gateway.store.peer_keys import PublishedKeyRow
 
 
 def register_rotate(actions: Any) -> None:  # noqa: ANN401 - argparse's subparsers type is private
@@ -254,13 +253,6 @@ def run_peer_keys(args: argparse.Namespace) -> int:
     if config is None:
         return 1
 
-    async def recorded() -> list[RecordedPeerKey]:
-        database = await open_database(config)
-        try:
-            return await database.store.recorded_peer_keys()
-        finally:
-            await database.close()
-
     rows = [
         (peer.id, key.id, "config", "configured", key.valid_from, key.valid_until)
         for peer in config.peers
@@ -268,7 +260,7 @@ def run_peer_keys(args: argparse.Namespace) -> int:
     ]
     rows += [
         (r.peer, r.key.key_id, r.source, r.state, r.key.valid_from, r.key.valid_until)
-        for r in asyncio.run(recorded())
+        for r in asyncio.run(on_store(config, lambda store: store.recorded_peer_keys()))
     ]
     print("PEER\tKEY\tFROM\tSTATE\tVALID_FROM\tVALID_UNTIL")
     for peer, key_id, source, state, valid_from, valid_until in sorted(rows):
@@ -315,17 +307,12 @@ def run_import_key(args: argparse.Namespace) -> int:
         )
         for key in keys
     ]
-
-    async def record() -> str:
-        database = await open_database(config)
-        try:
-            return await database.store.import_peer_keys(
-                peer.id, rows, actor="cli", now=datetime.now(UTC)
-            )
-        finally:
-            await database.close()
-
-    changed = asyncio.run(record())
+    changed = asyncio.run(
+        on_store(
+            config,
+            lambda store: store.import_peer_keys(peer.id, rows, actor="cli", now=datetime.now(UTC)),
+        )
+    )
     if changed:
         print(f"recorded keys of {peer.id}: {changed}; the running node uses them from valid_from")
     else:
