@@ -26,7 +26,7 @@ from adapters import adapter_for
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
 from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
-from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, PublicKeyPair
+from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
@@ -34,7 +34,7 @@ from gateway.documents import DocumentDecoder
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
-from gateway.federation.rollover import KeyRollover
+from gateway.federation.rollover import KeyRollover, own_key_pairs
 from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.database import NodeDatabase, open_database
@@ -56,15 +56,7 @@ def utc_now() -> datetime:
 
 def keyring_from_config(config: NodeConfig) -> Keyring:
     """The crypto view of the configured keys."""
-    own = [
-        OwnKeyPair.from_secrets(
-            key.id,
-            key.signing_seed,
-            key.encryption_secret,
-            KeyValidity(key.valid_from, key.valid_until),
-        )
-        for key in config.keys
-    ]
+    own = own_key_pairs(config)
     peers = {
         peer.id: [
             PublicKeyPair(

@@ -16,7 +16,7 @@ import asyncpg
 
 from gateway.store.audit import GENESIS, canonical_detail, entry_hash
 from gateway.store.queries import Q
-from gateway.store.records import AuditEntry, InboxRow
+from gateway.store.records import AuditEntry, InboxRow, OutgoingEnvelope
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -85,3 +85,20 @@ def finite_instant(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return None
     return value
+
+
+def outbox_insert_args(item: OutgoingEnvelope, now: datetime) -> tuple[object, ...]:
+    """The arguments of Q.outbox_insert for one envelope queued at `now`."""
+    return (
+        item.message_id,
+        item.recipient,
+        item.case_id,
+        item.kind,
+        item.handling,
+        item.sender_reference,
+        item.local_client,
+        item.envelope,
+        item.envelope_sha256,
+        item.expires_at,
+        now,
+    )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 import asyncpg
 
-from gateway.store.part import StorePart
+from gateway.store.part import StorePart, outbox_insert_args
 from gateway.store.queries import Q
 from gateway.store.records import AuditEntry, OutgoingEnvelope, StoredIncoming
 
@@ -256,20 +256,7 @@ class PeerKeys(StorePart):
             )
             for announcement in announcements:
                 item = announcement.envelope
-                await connection.execute(
-                    Q.outbox_insert,
-                    item.message_id,
-                    item.recipient,
-                    item.case_id,
-                    item.kind,
-                    item.handling,
-                    item.sender_reference,
-                    item.local_client,
-                    item.envelope,
-                    item.envelope_sha256,
-                    item.expires_at,
-                    now,
-                )
+                await connection.execute(Q.outbox_insert, *outbox_insert_args(item, now))
                 await connection.execute(
                     Q.own_key_announcement_insert,
                     item.message_id,

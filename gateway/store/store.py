@@ -29,7 +29,13 @@ from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
-from gateway.store.part import finite_instant, inbox_row, stored_content, utc_now
+from gateway.store.part import (
+    finite_instant,
+    inbox_row,
+    outbox_insert_args,
+    stored_content,
+    utc_now,
+)
 from gateway.store.peer_keys import PeerKeys
 from gateway.store.queries import Q, migrations
 from gateway.store.receiving import Receiving
@@ -141,23 +147,7 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
                 except asyncpg.UniqueViolationError:
                     raise AlreadyQueued(dropped_file.file_name) from None
             await connection.executemany(
-                Q.outbox_insert,
-                [
-                    (
-                        item.message_id,
-                        item.recipient,
-                        item.case_id,
-                        item.kind,
-                        item.handling,
-                        item.sender_reference,
-                        item.local_client,
-                        item.envelope,
-                        item.envelope_sha256,
-                        item.expires_at,
-                        now,
-                    )
-                    for item in items
-                ],
+                Q.outbox_insert, [outbox_insert_args(item, now) for item in items]
             )
             referenced = [item for item in items if item.sender_reference]
             if referenced:
