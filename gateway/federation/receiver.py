@@ -258,13 +258,7 @@ class EnvelopeReceiver:
             kind=header.kind.value,
             envelope=data,
             envelope_sha256=digest,
-            receipt=sign_receipt(
-                self._keyring,
-                envelope_data=data,
-                message_id=header.message_id,
-                sender=header.sender,
-                received_at=now,
-            ),
+            receipt=self._accept_receipt(data, header, now),
             created_at=header.created_at,
             received_at=now,
             local_recipients=self._local_recipients.get(header.kind.value, ()),
@@ -280,13 +274,7 @@ class EnvelopeReceiver:
             sender=header.sender,
             message_id=header.message_id,
             envelope_sha256=digest,
-            receipt=sign_receipt(
-                self._keyring,
-                envelope_data=data,
-                message_id=header.message_id,
-                sender=header.sender,
-                received_at=now,
-            ),
+            receipt=self._accept_receipt(data, header, now),
             signed_by=header.sender_key_id,
             created_at=header.created_at,
             received_at=now,
@@ -329,6 +317,15 @@ class EnvelopeReceiver:
             return canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
         except ValueError:
             return None  # a marking newer than this node: the strictest period applies
+
+    def _accept_receipt(self, data: bytes, header: EnvelopeHeader, now: datetime) -> bytes:
+        return sign_receipt(
+            self._keyring,
+            envelope_data=data,
+            message_id=header.message_id,
+            sender=header.sender,
+            received_at=now,
+        )
 
     def _reject(
         self,
