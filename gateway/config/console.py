@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from gateway.config.converters import duration, integer_in
 from gateway.config.schema import DEFAULT_CONSOLE, ConsoleConfig
 from gateway.config.values import format_duration
-from gateway.config.walker import Value, duration, integer_in
+from gateway.config.walker import Value
 
 # Below a minute a session or a lock would end while the user is still reading the page.
 _SHORTEST = timedelta(minutes=1)

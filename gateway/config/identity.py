@@ -11,6 +11,7 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
+from gateway.config.converters import instant, path, text, text_matching
 from gateway.config.keyfiles import (
     KeyFileError,
     PrivateKeyMaterial,
@@ -26,15 +27,7 @@ from gateway.config.schema import (
     OwnKeyConfig,
 )
 from gateway.config.values import format_instant
-from gateway.config.walker import (
-    MappingReader,
-    Rejected,
-    Value,
-    instant,
-    path,
-    text,
-    text_matching,
-)
+from gateway.config.walker import MappingReader, Rejected, Value
 
 # Identity and names
 

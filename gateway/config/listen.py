@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from gateway.config.converters import boolean, duration, integer_in, path, size
 from gateway.config.schema import (
     DEFAULT_LISTENER_LIMITS,
     ApiListenConfig,
@@ -23,7 +24,7 @@ from gateway.config.schema import (
     ListenerLimits,
     ServerTlsConfig,
 )
-from gateway.config.walker import Value, boolean, duration, integer_in, path, size
+from gateway.config.walker import Value
 
 _HOSTNAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from gateway.config.console import read_console
+from gateway.config.converters import choice, path, sequence_of, text
 from gateway.config.identity import read_identity, read_own_key
 from gateway.config.issues import ConfigError, ConfigIssue
 from gateway.config.listen import (
@@ -52,16 +53,7 @@ from gateway.config.schema import (
     RoutingRule,
 )
 from gateway.config.tuning import check_in_flight_against_batch, read_limits, read_retry
-from gateway.config.walker import (
-    Rejected,
-    Value,
-    Walk,
-    choice,
-    node_line,
-    path,
-    sequence_of,
-    text,
-)
+from gateway.config.walker import Rejected, Value, Walk, node_line
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from gateway.config.converters import choice, duration, path, sequence_of, text_matching
 from gateway.config.listen import (
     read_token_sha256,
 )
@@ -26,16 +27,7 @@ from gateway.config.schema import (
     PeerConfig,
     WebhookDelivery,
 )
-from gateway.config.walker import (
-    MappingReader,
-    Rejected,
-    Value,
-    choice,
-    duration,
-    path,
-    sequence_of,
-    text_matching,
-)
+from gateway.config.walker import MappingReader, Rejected, Value
 
 # Local clients
 

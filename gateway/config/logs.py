@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import get_args
 
+from gateway.config.converters import choice
 from gateway.config.listen import existing_file
 from gateway.config.schema import DEFAULT_LOGGING, LoggingConfig
-from gateway.config.walker import Value, choice
+from gateway.config.walker import Value
 from gateway.ops.logs import LogFormat, LogLevel, read_dict_config
 
 LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)

@@ -10,6 +10,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from gateway.config.converters import (
+    boolean,
+    choice,
+    instant,
+    integer_in,
+    positive_number,
+    sequence_of,
+    text,
+    text_matching,
+)
 from gateway.config.identity import check_validity, country_code, read_names
 from gateway.config.keyfiles import (
     KeyAlgorithm,
@@ -36,17 +46,7 @@ from gateway.config.schema import (
     PeerTlsConfig,
     RateLimitConfig,
 )
-from gateway.config.walker import (
-    Value,
-    boolean,
-    choice,
-    instant,
-    integer_in,
-    positive_number,
-    sequence_of,
-    text,
-    text_matching,
-)
+from gateway.config.walker import Value
 from gateway.wire import Kind, canonical
 
 # Peers

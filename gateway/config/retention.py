@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from gateway.config.converters import duration
 from gateway.config.schema import DEFAULT_RETENTION, ContentRetention, RetentionConfig
-from gateway.config.walker import Value, duration
+from gateway.config.walker import Value
 
 _DEFAULT_CONTENT = DEFAULT_RETENTION.content
 _MARKINGS = ("normal", "restricted", "victim_protected")

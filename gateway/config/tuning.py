@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from gateway.config.converters import duration, integer_in, size
 from gateway.config.schema import (
     DEFAULT_LIMITS,
     DEFAULT_RETRY,
@@ -12,13 +13,7 @@ from gateway.config.schema import (
     RetryConfig,
 )
 from gateway.config.values import format_duration
-from gateway.config.walker import (
-    MappingReader,
-    Value,
-    duration,
-    integer_in,
-    size,
-)
+from gateway.config.walker import MappingReader, Value
 
 # Tuning sections
 
