@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.common import add_config_argument, fail, load_or_report
+from gateway.cli.common import add_config_argument, fail, with_config
+from gateway.config import NodeConfig
 from gateway.ops.backup import BackupError, backup, restore
 from gateway.ops.private_files import UnsafePath
 
@@ -27,7 +28,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
     )
     add_config_argument(made)
     made.add_argument("--out", required=True, type=Path, metavar="FILE", help="the new file")
-    made.set_defaults(handler=_backup)
+    made.set_defaults(handler=with_config(_backup))
 
     back = commands.add_parser(
         "restore",
@@ -40,7 +41,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
     back.add_argument(
         "--force", action="store_true", help="replace everything in a non-empty database"
     )
-    back.set_defaults(handler=_restore)
+    back.set_defaults(handler=with_config(_restore))
 
 
 def _progress(command: str) -> Any:  # noqa: ANN401 - a callable of str
@@ -50,10 +51,7 @@ def _progress(command: str) -> Any:  # noqa: ANN401 - a callable of str
     return say
 
 
-def _backup(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
+def _backup(args: argparse.Namespace, config: NodeConfig) -> int:
     try:
         asyncio.run(backup(config, args.out, _progress("backup")))
     except (BackupError, UnsafePath, OSError) as error:
@@ -65,10 +63,7 @@ def _backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _restore(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
+def _restore(args: argparse.Namespace, config: NodeConfig) -> int:
     try:
         restored = asyncio.run(
             restore(config, args.file, force=args.force, progress=_progress("restore"))

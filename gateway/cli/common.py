@@ -15,6 +15,7 @@ from gateway.store import Store
 
 _T = TypeVar("_T")
 
+ConfigCommand = Callable[[argparse.Namespace, NodeConfig], int]
 StoreCommand = Callable[[argparse.Namespace, NodeConfig, Store], Awaitable[int]]
 
 
@@ -37,6 +38,19 @@ def load_or_report(path: Path) -> NodeConfig | None:
 def fail(command: str, message: str) -> int:
     print(f"gateway {command}: {message}", file=sys.stderr)
     return 1
+
+
+def with_config(command: ConfigCommand) -> Callable[[argparse.Namespace], int]:
+    """An argparse handler that runs command with the node's config, or exits 1 after
+    printing why it cannot be loaded."""
+
+    def handler(args: argparse.Namespace) -> int:
+        config = load_or_report(args.config)
+        if config is None:
+            return 1
+        return command(args, config)
+
+    return handler
 
 
 async def on_store(config: NodeConfig, work: Callable[[Store], Awaitable[_T]]) -> _T:

@@ -20,7 +20,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from gateway.app import dispatcher_for, keyring_from_config, run_until_signalled, utc_now
-from gateway.cli.common import add_config_argument, fail, load_or_report
+from gateway.cli.common import add_config_argument, fail, with_config
 from gateway.cli.common import with_store as _with_store
 from gateway.config import NodeConfig
 from gateway.federation.outgoing import SubmissionRefused
@@ -41,7 +41,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
         choices=["json", "text"],
         help="json (one object per line) or text; default: the config's logging.format",
     )
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=with_config(_run))
 
     db = commands.add_parser("db", help="database maintenance")
     db_actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -118,10 +118,7 @@ def _configure_logging(config: NodeConfig, log_format: LogFormat | None) -> str 
     return None
 
 
-def _run(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
+def _run(args: argparse.Namespace, config: NodeConfig) -> int:
     problem = _configure_logging(config, args.log_format)
     if problem is not None:
         return fail("run", problem)

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from ruamel.yaml.comments import CommentedMap
 
-from gateway.cli.common import add_config_argument, fail, load_or_report, on_store
+from gateway.cli.common import add_config_argument, fail, on_store, with_config
 from gateway.config import ConfigError, NodeConfig, OwnKeyConfig
 from gateway.config.keyfiles import parse_public_key
 from gateway.config.node_setup import generate_own_key
@@ -61,7 +61,7 @@ def register_rotate(actions: Any) -> None:  # noqa: ANN401 - argparse's subparse
         "--valid-from", default=None, help="start of the new key, ISO 8601 with a zone; default now"
     )
     rotate.add_argument("--key-id", default=None, help="default k<YYYYMMDD> of --valid-from")
-    rotate.set_defaults(handler=run_rotate)
+    rotate.set_defaults(handler=with_config(run_rotate))
 
 
 def register_peer_key_commands(actions: Any) -> None:  # noqa: ANN401 - argparse's subparsers type is private
@@ -72,7 +72,7 @@ def register_peer_key_commands(actions: Any) -> None:  # noqa: ANN401 - argparse
         "import), its state (configured, pending until its valid_from, active) and window.",
     )
     add_config_argument(listing)
-    listing.set_defaults(handler=run_peer_keys)
+    listing.set_defaults(handler=with_config(run_peer_keys))
     imported = actions.add_parser(
         "import-key",
         help="record a peer's new public keys from its public file, without a restart",
@@ -88,7 +88,7 @@ def register_peer_key_commands(actions: Any) -> None:  # noqa: ANN401 - argparse
         "names no node; a public file names its own",
     )
     imported.add_argument("public_file", type=Path, metavar="PUBLIC_FILE")
-    imported.set_defaults(handler=run_import_key)
+    imported.set_defaults(handler=with_config(run_import_key))
 
 
 def _as_written(path: Path, config_file: Path) -> str:
@@ -118,10 +118,7 @@ def _free_key_id(config: NodeConfig, base: str) -> str:
     )
 
 
-def run_rotate(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
+def run_rotate(args: argparse.Namespace, config: NodeConfig) -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     try:
         valid_from = parse_instant(args.valid_from) if args.valid_from else now
@@ -248,11 +245,7 @@ def _instant(value: object) -> datetime:
     return parse_instant(str(value))
 
 
-def run_peer_keys(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
-
+def run_peer_keys(_args: argparse.Namespace, config: NodeConfig) -> int:
     rows = [
         (peer.id, key.id, "config", "configured", key.valid_from, key.valid_until)
         for peer in config.peers
@@ -271,10 +264,7 @@ def run_peer_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_import_key(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
+def run_import_key(args: argparse.Namespace, config: NodeConfig) -> int:
     try:
         node_id, keys = _read_keys(args.public_file, args.peer)
     except PublicFileError as error:
