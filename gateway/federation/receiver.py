@@ -125,17 +125,9 @@ class EnvelopeReceiver:
             )
             accepted = [item for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
             for item, kept in zip(announced, recorded, strict=True):
-                receipts[item.index] = kept.receipt
-                if kept.envelope_sha256 != item.incoming.envelope_sha256:
-                    receipts[item.index] = self._reject(
-                        claimed_sender,
-                        envelopes[item.index],
-                        item.incoming.message_id,
-                        RejectReason.DUPLICATE_MESSAGE_ID,
-                        now,
-                    )
-                else:
-                    self._metrics.received.labels(claimed_sender, "accepted").inc()
+                receipts[item.index] = self._kept_receipt(
+                    claimed_sender, envelopes[item.index], item.incoming, kept, now
+                )
             if self._refresh_keys is not None:
                 await self._refresh_keys()
         if accepted:
@@ -143,19 +135,27 @@ class EnvelopeReceiver:
                 [item.incoming for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
             )
             for item, kept in zip(accepted, stored, strict=True):
-                if kept.envelope_sha256 != item.incoming.envelope_sha256:
-                    # Another envelope with this (sender, message id) got to the inbox first.
-                    receipts[item.index] = self._reject(
-                        claimed_sender,
-                        envelopes[item.index],
-                        item.incoming.message_id,
-                        RejectReason.DUPLICATE_MESSAGE_ID,
-                        now,
-                    )
-                    continue
-                receipts[item.index] = kept.receipt
-                self._metrics.received.labels(claimed_sender, "accepted").inc()
+                receipts[item.index] = self._kept_receipt(
+                    claimed_sender, envelopes[item.index], item.incoming, kept, now
+                )
         return receipts
+
+    def _kept_receipt(
+        self,
+        claimed_sender: str,
+        data: bytes,
+        incoming: IncomingEnvelope | IncomingAnnouncement,
+        kept: StoredIncoming,
+        now: datetime,
+    ) -> bytes:
+        """The receipt of a stored item: the one stored with it (a replay gets the same), or a
+        refusal when another envelope with this (sender, message id) got there first."""
+        if kept.envelope_sha256 != incoming.envelope_sha256:
+            return self._reject(
+                claimed_sender, data, incoming.message_id, RejectReason.DUPLICATE_MESSAGE_ID, now
+            )
+        self._metrics.received.labels(claimed_sender, "accepted").inc()
+        return kept.receipt
 
     def _names_unknown_key(self, header: EnvelopeHeader) -> bool:
         keyring = self._keyring
