@@ -36,8 +36,10 @@ from gateway.console.form_fields import (
     PROVINCES,
     SEXES,
     slot_number,
+    slots_used,
 )
 from gateway.console.forms import (
+    MAX_ESCORTS,
     MAX_VICTIMS,
     MSG_NO_KEY,
     Composed,
@@ -53,6 +55,7 @@ from gateway.console.notice_forms import (
     CHANNELS,
     DOCUMENT_TYPES,
     LEGAL_BASES,
+    MAX_PERSONS,
     NOTICE_ACTIONS,
     REQUESTS,
     ROLES,
@@ -84,11 +87,32 @@ async def posted_form(request: web.Request) -> MultiDict[str]:
 
 def _slots(form: Mapping[str, str], prefix: str, default: int, limit: int) -> int:
     """How many slots to show: the default, or more when the posted form used more."""
-    numbers = (
-        slot_number(key[len(prefix) :].split("-", 1)[0]) for key in form if key.startswith(prefix)
+    return min(limit, max([default, *(index + 1 for index in slots_used(form, prefix))]))
+
+
+# The choices both the notice and the alert form offer.
+_NOTICE_CHOICES: dict[str, object] = {
+    "actions": tuple(NOTICE_ACTIONS),
+    "handlings": HANDLING_CHOICES,
+    "provinces": PROVINCES,
+}
+
+
+def _compose_page(
+    request: web.Request,
+    template: str,
+    form: MultiDict[str],
+    errors: dict[str, str],
+    status: int,
+    **choices: object,
+) -> web.Response:
+    """A compose form, filled with form and its errors beside their fields."""
+    return render(
+        request,
+        template,
+        {"form": form, "errors": errors, "sexes": tuple(SEXES), **choices},
+        status=status,
     )
-    used = [number for number in numbers if number is not None]
-    return min(limit, max([default, *(index + 1 for index in used)]))
 
 
 class ComposeViews:
@@ -105,21 +129,18 @@ class ComposeViews:
         victims: int,
         status: int = 200,
     ) -> web.Response:
-        return render(
+        return _compose_page(
             request,
             "compose_handover.html",
-            {
-                "form": form,
-                "errors": errors,
-                "peer_ids": self.ctx.dispatcher.sendable_to(Kind.VICTIM_HANDOVER),
-                "gates": BORDER_GATES,
-                "sexes": tuple(SEXES),
-                "needs": tuple(NEEDS),
-                "victim_slots": range(victims),
-                "child_slots": range(CHILD_SLOTS),
-                "escort_slots": range(_slots(form, "escort-", ESCORT_SLOTS, 10)),
-            },
-            status=status,
+            form,
+            errors,
+            status,
+            peer_ids=self.ctx.dispatcher.sendable_to(Kind.VICTIM_HANDOVER),
+            gates=BORDER_GATES,
+            needs=tuple(NEEDS),
+            victim_slots=range(victims),
+            child_slots=range(CHILD_SLOTS),
+            escort_slots=range(_slots(form, "escort-", ESCORT_SLOTS, MAX_ESCORTS)),
         )
 
     async def handover_form(self, request: web.Request) -> web.Response:
@@ -154,23 +175,18 @@ class ComposeViews:
         errors: dict[str, str],
         status: int = 200,
     ) -> web.Response:
-        return render(
+        return _compose_page(
             request,
             "compose_notice.html",
-            {
-                "form": form,
-                "errors": errors,
-                "peer_ids": self.ctx.dispatcher.sendable_to(Kind.WANTED_PERSON_NOTICE),
-                "actions": tuple(NOTICE_ACTIONS),
-                "handlings": HANDLING_CHOICES,
-                "sexes": tuple(SEXES),
-                "countries": COUNTRIES,
-                "provinces": PROVINCES,
-                "document_types": tuple(DOCUMENT_TYPES),
-                "legal_bases": LEGAL_BASES,
-                "requests": tuple(REQUESTS),
-            },
-            status=status,
+            form,
+            errors,
+            status,
+            peer_ids=self.ctx.dispatcher.sendable_to(Kind.WANTED_PERSON_NOTICE),
+            **_NOTICE_CHOICES,
+            countries=COUNTRIES,
+            document_types=tuple(DOCUMENT_TYPES),
+            legal_bases=LEGAL_BASES,
+            requests=tuple(REQUESTS),
         )
 
     def _alert_page(
@@ -186,25 +202,20 @@ class ComposeViews:
             for peer in peer_ids
             if (view := self.ctx.peer(peer)) is not None and view.country != "VN"
         ]
-        return render(
+        return _compose_page(
             request,
             "compose_alert.html",
-            {
-                "form": form,
-                "errors": errors,
-                "peer_ids": peer_ids,
-                "caller_stays_for": abroad,
-                "actions": tuple(NOTICE_ACTIONS),
-                "handlings": HANDLING_CHOICES,
-                "sexes": tuple(SEXES),
-                "provinces": PROVINCES,
-                "channels": tuple(CHANNELS),
-                "categories": tuple(CATEGORIES),
-                "urgencies": tuple(URGENCIES),
-                "roles": tuple(ROLES),
-                "person_slots": range(_slots(form, "persons-", PERSON_SLOTS, 20)),
-            },
-            status=status,
+            form,
+            errors,
+            status,
+            peer_ids=peer_ids,
+            caller_stays_for=abroad,
+            **_NOTICE_CHOICES,
+            channels=tuple(CHANNELS),
+            categories=tuple(CATEGORIES),
+            urgencies=tuple(URGENCIES),
+            roles=tuple(ROLES),
+            person_slots=range(_slots(form, "persons-", PERSON_SLOTS, MAX_PERSONS)),
         )
 
     def _prefilled(self, request: web.Request) -> MultiDict[str]:

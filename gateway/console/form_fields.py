@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import TypeVar, cast
 
@@ -276,23 +276,28 @@ class FormReader:
             person.birth_date.CopyFrom(born)
         return True
 
-    def indexes(self, pattern: str, limit: int = 20) -> list[int]:
-        """The slot numbers present in the form for a field name pattern with one (\\d+)."""
-        compiled = re.compile(pattern)
-        found = {
-            int(m.group(1))
-            for key in self.form
-            for m in [compiled.fullmatch(key)]
-            # \d also matches other scripts' digits, and int() refuses 4,300 digits and
-            # more: a posted name `victims-<5,000 nines>-name` must be ignored, not a 500.
-            if m and slot_number(m.group(1)) is not None
-        }
-        return sorted(index for index in found if index < limit)
+    def indexes(self, prefix: str, limit: int) -> list[int]:
+        """The slot numbers below limit of the fields named <prefix>N-... in the form."""
+        return sorted(index for index in slots_used(self.form, prefix) if index < limit)
+
+
+def slots_used(form: Iterable[str], prefix: str) -> set[int]:
+    """The slot numbers N of the fields named <prefix>N-... among the posted field names."""
+    used = set()
+    for key in form:
+        if key.startswith(prefix):
+            number, dash, _ = key[len(prefix) :].partition("-")
+            index = slot_number(number)
+            if dash and index is not None:
+                used.add(index)
+    return used
 
 
 def slot_number(text: str) -> int | None:
     """A slot number posted in a field name or a query: ASCII digits, short enough to be
-    one (str.isdigit() also accepts superscripts, which int() refuses); None otherwise."""
+    one (str.isdigit() also accepts superscripts, which int() refuses, and int() refuses
+    4,300 digits and more: `victims-<5,000 nines>-name` must be ignored, not a 500); None
+    otherwise."""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 

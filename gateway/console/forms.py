@@ -168,13 +168,13 @@ def handover_from_form(
     if planned is not None:
         handover.planned_at.CopyFrom(planned)
     handover.note = reader.text("note", max_chars=LONG_CHARS, multiline=True)
-    for index in reader.indexes(r"victims-(\d+)-.*", MAX_VICTIMS):
+    for index in reader.indexes("victims-", MAX_VICTIMS):
         prefix = f"victims-{index}-"
         victim = canonical.Victim()
         filled = reader.person(prefix, victim.person)
         victim.minor = reader.flag(f"{prefix}minor")
         victim.needs.extend(reader.choices(f"{prefix}needs", NEEDS))
-        for child_index in reader.indexes(rf"{prefix}child-(\d+)-.*", MAX_CHILDREN):
+        for child_index in reader.indexes(f"{prefix}child-", MAX_CHILDREN):
             child = canonical.Person()
             if reader.person(f"{prefix}child-{child_index}-", child):
                 victim.accompanying_children.append(child)
@@ -184,7 +184,7 @@ def handover_from_form(
             handover.victims.append(victim)
     if not handover.victims:
         reader.fail("victims", MSG_NO_VICTIM)
-    for index in reader.indexes(r"escort-(\d+)-.*", MAX_ESCORTS):
+    for index in reader.indexes("escort-", MAX_ESCORTS):
         prefix = f"escort-{index}-"
         if not reader.present(*(f"{prefix}{s}" for s in ("name", "rank", "unit", "phone"))):
             continue

@@ -117,10 +117,32 @@ def _case_and_reference(
     message.sender_reference = typed or reference
 
 
-def _handling(
-    reader: FormReader, default: canonical.Handling.ValueType
-) -> canonical.Handling.ValueType:
-    return reader.choice("handling", HANDLINGS) or default
+def _read_common(
+    form: Form, *, now: datetime, reference: str
+) -> tuple[FormReader, canonical.Message, tuple[str, ...]]:
+    """The fields a notice and an alert share: recipients, action, case and reference,
+    handling (restricted unless chosen otherwise)."""
+    reader = FormReader(form, now=now)
+    message = canonical.Message()
+    message.issued_at.CopyFrom(to_timestamp(now))
+    recipients = read_recipients(reader)
+    message.action = reader.choice("action", NOTICE_ACTIONS, required=MSG_ACTION)
+    _case_and_reference(
+        reader, message, reference, changes=message.action != canonical.ACTION_ISSUE
+    )
+    message.handling = reader.choice("handling", HANDLINGS) or canonical.HANDLING_RESTRICTED
+    return reader, message, recipients
+
+
+def _common_fields(message: canonical.Message, recipients: Sequence[str]) -> list[tuple[str, str]]:
+    """The form fields that refill what _read_common reads."""
+    return [
+        *(("to", peer) for peer in recipients),
+        ("action", code_of(NOTICE_ACTIONS, message.action)),
+        ("case_id", message.case_id),
+        ("sender_reference", message.sender_reference),
+        ("handling", code_of(HANDLINGS, message.handling)),
+    ]
 
 
 # --- wanted-person notice -----------------------------------------------------------------
@@ -129,16 +151,8 @@ def _handling(
 def notice_from_form(form: Form, *, now: datetime, reference: str) -> Composed:
     """A wanted-person notice: issue (the subject and the request required), update (the
     whole notice again), cancel (only which notice)."""
-    reader = FormReader(form, now=now)
-    message = canonical.Message()
-    message.issued_at.CopyFrom(to_timestamp(now))
-    recipients = read_recipients(reader)
-    message.action = reader.choice("action", NOTICE_ACTIONS, required=MSG_ACTION)
+    reader, message, recipients = _read_common(form, now=now, reference=reference)
     cancelling = message.action == canonical.ACTION_CANCEL
-    _case_and_reference(
-        reader, message, reference, changes=message.action != canonical.ACTION_ISSUE
-    )
-    message.handling = _handling(reader, canonical.HANDLING_RESTRICTED)
     notice = message.wanted_person_notice
     subject = notice.subject
     if reader.person("subject-", subject):
@@ -192,12 +206,8 @@ def _subject_details(reader: FormReader, subject: canonical.Person) -> None:
 def notice_to_form(message: canonical.Message, recipients: Sequence[str]) -> MultiDict[str]:
     notice = message.wanted_person_notice
     subject = notice.subject
-    fields: list[tuple[str, str]] = [("to", peer) for peer in recipients]
+    fields = _common_fields(message, recipients)
     fields += [
-        ("action", code_of(NOTICE_ACTIONS, message.action)),
-        ("case_id", message.case_id),
-        ("sender_reference", message.sender_reference),
-        ("handling", code_of(HANDLINGS, message.handling)),
         *person_fields("subject-", subject),
         ("subject-birth_place", subject.birth_place),
         ("subject-nationality", subject.nationality),
@@ -231,16 +241,8 @@ def notice_to_form(message: canonical.Message, recipients: Sequence[str]) -> Mul
 
 def alert_from_form(form: Form, *, now: datetime, reference: str) -> Composed:
     """A hotline alert (Vietnamese nodes only: the view decides that)."""
-    reader = FormReader(form, now=now)
-    message = canonical.Message()
-    message.issued_at.CopyFrom(to_timestamp(now))
-    recipients = read_recipients(reader)
-    message.action = reader.choice("action", NOTICE_ACTIONS, required=MSG_ACTION)
+    reader, message, recipients = _read_common(form, now=now, reference=reference)
     cancelling = message.action == canonical.ACTION_CANCEL
-    _case_and_reference(
-        reader, message, reference, changes=message.action != canonical.ACTION_ISSUE
-    )
-    message.handling = _handling(reader, canonical.HANDLING_RESTRICTED)
     alert = message.hotline_alert
     alert.call_id = reader.text("call_id", max_chars=128)
     received = reader.local_time(
@@ -264,7 +266,7 @@ def alert_from_form(form: Form, *, now: datetime, reference: str) -> Composed:
     if caller_name or caller_phone:
         alert.caller.name = caller_name
         alert.caller.phone = caller_phone
-    for index in reader.indexes(r"persons-(\d+)-.*", MAX_PERSONS):
+    for index in reader.indexes("persons-", MAX_PERSONS):
         prefix = f"persons-{index}-"
         involved = canonical.InvolvedPerson()
         filled = reader.person(prefix, involved.person)
@@ -279,12 +281,8 @@ def alert_from_form(form: Form, *, now: datetime, reference: str) -> Composed:
 
 def alert_to_form(message: canonical.Message, recipients: Sequence[str]) -> MultiDict[str]:
     alert = message.hotline_alert
-    fields: list[tuple[str, str]] = [("to", peer) for peer in recipients]
+    fields = _common_fields(message, recipients)
     fields += [
-        ("action", code_of(NOTICE_ACTIONS, message.action)),
-        ("case_id", message.case_id),
-        ("sender_reference", message.sender_reference),
-        ("handling", code_of(HANDLINGS, message.handling)),
         ("call_id", alert.call_id),
         ("received_at", local_input(alert.received_at) if alert.HasField("received_at") else ""),
         ("channel", code_of(CHANNELS, alert.channel)),

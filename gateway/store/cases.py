@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-import asyncpg
-
+from gateway.store.part import StorePart, stored_content
 from gateway.store.queries import Q
 
 MAX_CASES_PER_PAGE = 100
@@ -80,10 +79,8 @@ class CaseMessage:
     envelope: bytes | None = field(repr=False)
 
 
-class Cases:
+class Cases(StorePart):
     """Mixed into Store: read-only views of cases."""
-
-    _pool: asyncpg.Pool
 
     async def list_cases(
         self,
@@ -147,7 +144,7 @@ class Cases:
                 queued_at=row["queued_at"],
                 receipt_at=row["receipt_at"] if row["receipt_accepted"] else None,
                 received_at=row["received_at"],
-                envelope=None if row["envelope"] is None else bytes(row["envelope"]),
+                envelope=stored_content(row["envelope"]),
             )
             for row in rows
         ]

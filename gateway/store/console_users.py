@@ -22,19 +22,14 @@ Kept apart from store.py (a mixin of Store); it shares the pool and the audit ap
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-import asyncpg
-
+from gateway.store.part import StorePart
 from gateway.store.queries import Q
 from gateway.store.records import AuditEntry
-
-if TYPE_CHECKING:
-    from gateway.store.store import Connection
 
 # The actor of entries about attempts that name no known user.
 CONSOLE_ACTOR = "console"
@@ -118,17 +113,8 @@ def user_actor(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-class ConsoleUsers:
+class ConsoleUsers(StorePart):
     """Mixed into Store: console users and sessions."""
-
-    _pool: asyncpg.Pool
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        async def _append_audit(
-            connection: Connection, entries: Sequence[AuditEntry], at: datetime
-        ) -> None: ...
 
     async def add_console_user(
         self,

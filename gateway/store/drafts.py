@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from gateway.store.part import StorePart, inbox_row, stored_content
 from gateway.store.queries import Q
 from gateway.store.records import AuditEntry, InboxRow
 
 if TYPE_CHECKING:
-    from gateway.store.store import Connection
+    from gateway.store.part import Connection
 
 
 class DraftNotAwaiting(Exception):  # noqa: N818 - a verdict on the request
@@ -109,17 +110,8 @@ def _draft_row(row: asyncpg.Record) -> DraftRow:
     )
 
 
-class Drafts:
+class Drafts(StorePart):
     """Mixed into Store: drafts awaiting approval."""
-
-    _pool: asyncpg.Pool
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        async def _append_audit(
-            connection: Connection, entries: Sequence[AuditEntry], at: datetime
-        ) -> None: ...
 
     async def create_draft(self, draft: NewDraft, *, actor: str) -> int:
         """Store a composed draft and its audit entry (console.handover_composed); its id."""
@@ -181,16 +173,7 @@ class Drafts:
             row = await connection.fetchrow(Q.case_latest_incoming, case_id)
         if row is None:
             return None
-        found = InboxRow(
-            id=row["id"],
-            sender=row["sender"],
-            message_id=row["message_id"],
-            case_id=row["case_id"],
-            kind=row["kind"],
-            created_at=row["created_at"],
-            received_at=row["received_at"],
-        )
-        return found, None if row["envelope"] is None else bytes(row["envelope"])
+        return inbox_row(row), stored_content(row["envelope"])
 
     async def withdraw_draft(
         self, draft_id: int, *, user_id: int, actor: str, any_composer: bool

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-import asyncpg
-
+from gateway.store.part import StorePart
 from gateway.store.queries import Q
 from gateway.store.records import (
     AuditEntry,
@@ -30,21 +28,9 @@ from gateway.store.records import (
     RequeuedDelivery,
 )
 
-if TYPE_CHECKING:
-    from gateway.store.store import Connection
 
-
-class LocalFeed:
+class LocalFeed(StorePart):
     """Mixed into Store: operations on held deliveries and summaries."""
-
-    _pool: asyncpg.Pool
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        async def _append_audit(
-            connection: Connection, entries: Sequence[AuditEntry], at: datetime
-        ) -> None: ...
 
     async def hold_local(self, delivery: PendingLocalDelivery, client: str, reason: str) -> bool:
         """Set a delivery aside with its reason code; False when it was not pending."""

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Literal
 
 import asyncpg
 
+from gateway.store.part import StorePart
 from gateway.store.queries import Q
 from gateway.store.records import AuditEntry, OutgoingEnvelope, StoredIncoming
 
 if TYPE_CHECKING:
-    from gateway.store.store import Connection
+    from gateway.store.part import Connection
 
 KeySource = Literal["announcement", "import"]
 
@@ -89,17 +90,8 @@ def _key(row: asyncpg.Record) -> PublishedKeyRow:
     )
 
 
-class PeerKeys:
+class PeerKeys(StorePart):
     """Mixed into Store: key announcements, recorded peer keys, own published keys."""
-
-    _pool: asyncpg.Pool
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        async def _append_audit(
-            connection: Connection, entries: Sequence[AuditEntry], at: datetime
-        ) -> None: ...
 
     async def find_key_announcements(
         self, sender: str, message_ids: Sequence[uuid.UUID]

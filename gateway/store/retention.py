@@ -24,30 +24,19 @@ Kept apart from store.py (a mixin of Store); it shares the pool and the audit ap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import asyncpg
-
+from gateway.store.part import StorePart
 from gateway.store.queries import Q
 from gateway.store.records import MARKINGS, AuditEntry, ContentCutoffs, PurgedContent
 
 if TYPE_CHECKING:
-    from gateway.store.store import Connection
+    from gateway.store.part import Connection
 
 
-class Retention:
+class Retention(StorePart):
     """Mixed into Store: the content purge and its dry run."""
-
-    _pool: asyncpg.Pool
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        async def _append_audit(
-            connection: Connection, entries: Sequence[AuditEntry], at: datetime
-        ) -> None: ...
 
     async def content_due(self, cutoffs: ContentCutoffs) -> PurgedContent:
         """What purge_content(cutoffs) would delete now, changing nothing."""

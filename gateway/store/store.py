@@ -25,16 +25,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 
-from gateway.store.audit import GENESIS, canonical_detail, entry_hash
+from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
+from gateway.store.part import inbox_row, stored_content
 from gateway.store.peer_keys import PeerKeys
 from gateway.store.queries import Q, migrations
 from gateway.store.records import (
@@ -55,10 +55,6 @@ from gateway.store.records import (
 )
 from gateway.store.retention import Retention
 
-if TYPE_CHECKING:
-    from asyncpg.pool import PoolConnectionProxy
-
-    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 OUTBOX_CHANNEL = "blg_outbox"
 INBOX_CHANNEL = "blg_inbox"
 FINAL_STATES = frozenset({"delivered", "rejected", "expired", "dead"})
@@ -524,35 +520,6 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys):
         async with self._pool.acquire() as connection, connection.transaction():
             await self._append_audit(connection, entries, _now())
 
-    @staticmethod
-    async def _append_audit(
-        connection: Connection, entries: Sequence[AuditEntry], at: datetime
-    ) -> None:
-        if not entries:
-            return
-        # Serialises appenders for the rest of this transaction: the chain must be linear.
-        await connection.execute(Q.audit_lock)
-        head = await connection.fetchrow(Q.audit_head)
-        seq, prev = (head["seq"], bytes(head["hash"])) if head else (0, GENESIS)
-        rows = []
-        for entry in entries:
-            seq += 1
-            digest = entry_hash(prev, seq, at, entry)
-            rows.append(
-                (
-                    seq,
-                    at,
-                    entry.actor,
-                    entry.action,
-                    entry.subject,
-                    canonical_detail(entry.detail),
-                    prev,
-                    digest,
-                )
-            )
-            prev = digest
-        await connection.executemany(Q.audit_insert, rows)
-
     async def verify_audit(self, page: int = 5000) -> AuditVerdict:
         """Recompute the chain; names the first entry whose hash or link is wrong."""
         checked = 0
@@ -615,7 +582,7 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys):
             row = await connection.fetchrow(Q.outbox_get, message_id)
         if row is None:
             return None
-        return _outbox_row(row), _content(row["envelope"]), row["receipt"]
+        return _outbox_row(row), stored_content(row["envelope"]), row["receipt"]
 
     async def requeue(self, message_id: uuid.UUID, operator: str) -> str:
         """Send a rejected or dead message again; returns its recipient."""
@@ -638,13 +605,13 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys):
     async def list_inbox(self, *, sender: str | None = None, limit: int = 50) -> list[InboxRow]:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.inbox_list, sender, limit)
-        return [_inbox_row(row) for row in rows]
+        return [inbox_row(row) for row in rows]
 
     async def get_inbox(self, message_id: uuid.UUID) -> tuple[InboxRow, bytes | None] | None:
         """The row and its envelope (None once retention deleted it)."""
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(Q.inbox_get, message_id)
-        return None if row is None else (_inbox_row(row), _content(row["envelope"]))
+        return None if row is None else (inbox_row(row), stored_content(row["envelope"]))
 
     async def inbox_after(
         self, after: int, kinds: Sequence[str], limit: int
@@ -653,7 +620,7 @@ class Store(LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys):
         is None once retention deleted it."""
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.inbox_after, after, list(kinds), limit)
-        return [(_inbox_row(row), _content(row["envelope"])) for row in rows]
+        return [(inbox_row(row), stored_content(row["envelope"])) for row in rows]
 
     async def peer_summaries(self, peers: Sequence[str]) -> list[PeerSummary]:
         async with self._pool.acquire() as connection:
@@ -704,10 +671,6 @@ def _finite(value: datetime | None) -> datetime | None:
     return value
 
 
-def _content(value: bytes | None) -> bytes | None:
-    return None if value is None else bytes(value)
-
-
 def _outbox_row(row: asyncpg.Record) -> OutboxRow:
     return OutboxRow(
         message_id=row["message_id"],
@@ -724,16 +687,4 @@ def _outbox_row(row: asyncpg.Record) -> OutboxRow:
         finished_at=row["finished_at"],
         receipt_received_at=row["receipt_received_at"],
         local_client=row["local_client"],
-    )
-
-
-def _inbox_row(row: asyncpg.Record) -> InboxRow:
-    return InboxRow(
-        id=row["id"],
-        sender=row["sender"],
-        message_id=row["message_id"],
-        case_id=row["case_id"],
-        kind=row["kind"],
-        created_at=row["created_at"],
-        received_at=row["received_at"],
     )

@@ -6,15 +6,16 @@ test gets a fresh profile under tmp_path, so no cookie, cache or font survives b
 and `new_page()` opens each page in a context of its own (its own cookies: one signed-in
 person each). Screenshots go to artefacts/console/ (ignored by git) for people to look at.
 
-Use: `from tests.console.browser import browser_fixture, new_page_fixture  # noqa: F401` in
-a test module (they are the `browser` and `new_page` fixtures), then `page = await
-new_page()`; `console_messages(page)` collects what the page logs (CSP violations among
+Use: the `browser` and `new_page` fixtures (tests/console/conftest.py registers them), then
+`page = await new_page()`; `await sign_in(page, url, name, password)` goes through the real
+sign-in form, `console_messages(page)` collects what the page logs (CSP violations among
 them), `await khmer_font_loaded(page)` checks document.fonts and `await screenshot(page,
 "name")` saves one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -45,6 +46,7 @@ VIEWPORT: ViewportSize = {"width": 1366, "height": 768}  # a small laptop
 TIMEOUT_MS = 30_000
 
 NewPage = Callable[[], Awaitable[Page]]
+_CASE_LIST = re.compile(r"/console/cases$")
 
 
 @pytest.fixture(name="browser")
@@ -91,6 +93,16 @@ async def new_page_fixture(browser: Browser) -> AsyncIterator[NewPage]:
             await context.close()
 
 
+async def sign_in(page: Page, url: str, name: str, password: str) -> None:
+    """Signs in through the real form at url (a sign-in page) and waits for the case list,
+    where a sign-in without `next` lands."""
+    await page.goto(url)
+    await page.fill('input[name="name"]', name)
+    await page.fill('input[name="password"]', password)
+    await page.click("#sign-in")
+    await page.wait_for_url(_CASE_LIST)
+
+
 def console_messages(page: Page) -> list[ConsoleMessage]:
     """Everything `page` logs from now on (errors include CSP violations)."""
     messages: list[ConsoleMessage] = []
@@ -131,4 +143,5 @@ __all__ = [
     "khmer_font_loaded",
     "new_page_fixture",
     "screenshot",
+    "sign_in",
 ]

@@ -13,10 +13,12 @@ import itertools
 import re
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 import trustme
 from aiohttp import ClientResponse, web
@@ -27,6 +29,10 @@ from gateway.console import ConsoleContext, ConsoleUser, Role, build_console
 from gateway.console.accounts import add_user
 from gateway.console.context import ConsoleLanguage
 from gateway.store import EmbeddedPostgres, Store
+from tests.console.browser import (  # noqa: F401 - the browser tests' fixtures
+    browser_fixture,
+    new_page_fixture,
+)
 from tests.federation.harness import Federation
 
 NODE = "vn-gialai-blo"
@@ -96,23 +102,36 @@ class ConsoleHarness:
         assert user is not None
         return ConsoleUser(user.id, name, role, language)
 
+    def session_cookie(self) -> str:
+        """The value of the client's session cookie."""
+        cookies = self.client.session.cookie_jar.filter_cookies(self.client.make_url("/console/"))
+        return cookies["blg_session"].value
+
+    async def start_with(self, session_cookie: str) -> str:
+        """Where GET /console/ sends a browser that sends only this session cookie."""
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser:
+            answer = await browser.get(
+                self.client.make_url("/console/"),
+                headers={"Cookie": f"blg_session={session_cookie}"},
+                allow_redirects=False,
+            )
+            return answer.headers["Location"]
+
     async def csrf(self, path: str = "/console/") -> str:
         """The CSRF token on a page (of the signed-in user's session, when there is one)."""
         page = await self.client.get(path)
         return csrf_token_in(await page.text())
 
 
-@pytest.fixture
-async def console(
-    tmp_path: Path, postgres: EmbeddedPostgres, ca: trustme.CA
-) -> AsyncIterator[ConsoleHarness]:
-    federation = Federation(tmp_path, postgres, ca)
+@asynccontextmanager
+async def running_console(federation: Federation) -> AsyncIterator[ConsoleHarness]:
+    """The console of federation's node NODE (added here, with the peer PEER) over its real
+    store; federation.sections may give NODE more config first."""
     await federation.add(NODE, PEER)
-    config = federation.config(NODE)
     store = await Store.connect(federation.nodes[NODE].dsn)
     await store.migrate()
     clock = Clock()
-    ctx = console_context(config, store, clock)
+    ctx = console_context(federation.config(NODE), store, clock)
     app = web.Application()
     app.add_subapp("/console/", build_console(ctx))
     client = TestClient(TestServer(app))
@@ -123,3 +142,11 @@ async def console(
         await client.close()
         await store.close()
         federation.stop_all()
+
+
+@pytest.fixture
+async def console(
+    tmp_path: Path, postgres: EmbeddedPostgres, ca: trustme.CA
+) -> AsyncIterator[ConsoleHarness]:
+    async with running_console(Federation(tmp_path, postgres, ca)) as harness:
+        yield harness

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import uuid
 
 from gateway.console import Role
 from tests.console.conftest import PEER, ConsoleHarness
@@ -22,9 +23,11 @@ from tests.console.test_compose import (
 )
 
 
-async def _draft_id(console: ConsoleHarness) -> int:
+async def _composed_draft(console: ConsoleHarness) -> tuple[uuid.UUID, int]:
+    """A handover composed by the signed-in user: its case and its draft's id."""
+    case_id = await compose_handover(console)
     [draft] = await console.store.drafts_awaiting()
-    return draft.id
+    return case_id, draft.id
 
 
 async def test_an_officer_may_not_open_the_approvals(console: ConsoleHarness) -> None:
@@ -38,8 +41,7 @@ async def test_a_supervisor_approves_once_and_it_is_queued_sealed_for_the_peer(
     console: ConsoleHarness,
 ) -> None:
     officer = await console.sign_in(Role.OFFICER)
-    case_id = await compose_handover(console)
-    draft_id = await _draft_id(console)
+    case_id, draft_id = await _composed_draft(console)
     supervisor = await switch_user(console, Role.SUPERVISOR)
 
     listing = await console.client.get("/console/approvals")
@@ -79,8 +81,7 @@ async def test_a_supervisor_approves_once_and_it_is_queued_sealed_for_the_peer(
 
 async def test_a_supervisor_may_not_approve_their_own_handover(console: ConsoleHarness) -> None:
     await console.sign_in(Role.SUPERVISOR)
-    await compose_handover(console)
-    draft_id = await _draft_id(console)
+    _case_id, draft_id = await _composed_draft(console)
     listing = await (await console.client.get("/console/approvals")).text()
     assert 'class="hint own-draft"' in listing
     refused = await post_form(console, f"/console/approvals/{draft_id}/approve", [])
@@ -94,8 +95,7 @@ async def test_of_two_supervisors_approving_at_once_exactly_one_queues(
     console: ConsoleHarness,
 ) -> None:
     await console.sign_in(Role.OFFICER)
-    await compose_handover(console)
-    draft_id = await _draft_id(console)
+    _case_id, draft_id = await _composed_draft(console)
     first = await session_for(console, Role.SUPERVISOR)
     second = await session_for(console, Role.SUPERVISOR)
     try:
@@ -115,8 +115,7 @@ async def test_the_composer_withdraws_before_approval_and_nothing_is_sent(
     console: ConsoleHarness,
 ) -> None:
     officer = await console.sign_in(Role.OFFICER)
-    case_id = await compose_handover(console)
-    draft_id = await _draft_id(console)
+    case_id, draft_id = await _composed_draft(console)
     other_officer = await session_for(console, Role.OFFICER)
     try:
         refused = await post_form(
@@ -145,8 +144,7 @@ async def test_the_composer_sees_the_draft_on_its_case_page_and_may_withdraw_it_
     console: ConsoleHarness,
 ) -> None:
     await console.sign_in(Role.OFFICER)
-    case_id = await compose_handover(console)
-    draft_id = await _draft_id(console)
+    case_id, draft_id = await _composed_draft(console)
     page = await console.client.get(f"/console/cases/{case_id}")
     text = await page.text()
     assert page.status == 200

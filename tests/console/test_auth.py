@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -33,22 +32,6 @@ async def _start(console: ConsoleHarness) -> str:
     answer = await console.client.get("/console/", allow_redirects=False)
     assert answer.status == 303
     return answer.headers["Location"]
-
-
-async def _start_with(console: ConsoleHarness, session_cookie: str) -> str:
-    """Where GET /console/ sends a browser that sends only this session cookie."""
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser:
-        answer = await browser.get(
-            console.client.make_url("/console/"),
-            headers={"Cookie": f"blg_session={session_cookie}"},
-            allow_redirects=False,
-        )
-        return answer.headers["Location"]
-
-
-def _session_cookie(console: ConsoleHarness) -> str:
-    cookies = console.client.session.cookie_jar.filter_cookies(console.client.make_url("/console/"))
-    return cookies["blg_session"].value
 
 
 async def _actions(console: ConsoleHarness) -> list[str]:
@@ -182,8 +165,8 @@ async def test_sessions_end_when_idle_or_at_their_lifetime(
 
 async def test_sign_out_ends_the_session(console: ConsoleHarness) -> None:
     await console.sign_in(Role.SUPERVISOR)
-    cookie = _session_cookie(console)
-    assert await _start_with(console, cookie) == "/console/cases"
+    cookie = console.session_cookie()
+    assert await console.start_with(cookie) == "/console/cases"
     token = await console.csrf()
     answer = await console.client.post(
         "/console/sign-out", data={"csrf_token": token}, allow_redirects=False
@@ -193,7 +176,7 @@ async def test_sign_out_ends_the_session(console: ConsoleHarness) -> None:
     assert await _start(console) == "/console/sign-in"
     assert (await _actions(console))[-1] == "console.sign_out"
     # The old cookie, sent again (say, from a copy), finds no session.
-    assert await _start_with(console, cookie) == "/console/sign-in"
+    assert await console.start_with(cookie) == "/console/sign-in"
 
 
 @pytest.mark.parametrize(
@@ -345,7 +328,7 @@ async def test_a_sign_in_form_left_open_in_another_tab_still_works(
     first_tab = csrf_token_in(await (await console.client.get("/console/sign-in")).text())
     await console.client.get("/console/sign-in")  # a second tab
     await console.sign_in(Role.OFFICER)  # ...signs in
-    officer = _session_cookie(console)
+    officer = console.session_cookie()
     name, password = await console.add_user(Role.SUPERVISOR)
     answer = await console.client.post(
         "/console/sign-in",
@@ -355,7 +338,7 @@ async def test_a_sign_in_form_left_open_in_another_tab_still_works(
     assert answer.status == 303
     # The new sign-in ended the session the browser had.
     assert (await _actions(console))[-2:] == ["console.sign_in", "console.sign_out"]
-    assert await _start_with(console, officer) == "/console/sign-in"
+    assert await console.start_with(officer) == "/console/sign-in"
     assert await _start(console) == "/console/cases"
 
 

@@ -13,11 +13,10 @@ from gateway.console import Role
 from gateway.console.rendering import LANGUAGE_COOKIE
 from tests.console.browser import (
     NewPage,
-    browser_fixture,  # noqa: F401 - the `browser` fixture
     console_messages,
     khmer_font_loaded,
-    new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
+    sign_in,
 )
 from tests.console.conftest import ConsoleHarness
 
@@ -81,11 +80,7 @@ async def test_another_sites_form_cannot_act_with_the_session(
 ) -> None:
     name, password = await console.add_user(Role.SUPERVISOR)
     page = await new_page()
-    await page.goto(str(console.client.make_url("/console/sign-in")))
-    await page.fill("#name", name)
-    await page.fill("#password", password)
-    async with page.expect_navigation():
-        await page.click("#sign-in")
+    await sign_in(page, str(console.client.make_url("/console/sign-in")), name, password)
     before = [row.action for row in await console.store.list_audit(1000)]
 
     # The browser follows the lure's post without the session cookie: no session, no action.

@@ -11,11 +11,10 @@ from gateway.console import Role
 from gateway.wire import canonical
 from tests.console.browser import (
     NewPage,
-    browser_fixture,  # noqa: F401 - the `browser` fixture
     console_messages,
     khmer_font_loaded,
-    new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
+    sign_in,
 )
 from tests.console.cases_support import answer_to, handover_from_ratanakiri, receive, send
 from tests.console.conftest import ConsoleHarness
@@ -39,11 +38,7 @@ async def test_a_khmer_reader_opens_a_handover_thread_from_the_list(
 
     name, password = await console.add_user(Role.OFFICER, language="km")
     page = await new_page()
-    await page.goto(str(console.client.make_url("/console/sign-in")))
-    await page.fill('input[name="name"]', name)
-    await page.fill('input[name="password"]', password)
-    await page.click("#sign-in")
-    await page.wait_for_url(re.compile(r".*/console/cases$"))
+    await sign_in(page, str(console.client.make_url("/console/sign-in")), name, password)
     messages = console_messages(page)
     await page.goto(str(console.client.make_url("/console/cases")))
     assert await page.locator("table.cases tr.case").count() == 2

@@ -13,11 +13,10 @@ from gateway.console import Role
 from gateway.console.context import ConsoleLanguage
 from tests.console.browser import (
     NewPage,
-    browser_fixture,  # noqa: F401 - the `browser` fixture
     console_messages,
     khmer_font_loaded,
-    new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
+    sign_in,
 )
 from tests.console.conftest import PEER, ConsoleHarness
 from tests.console.test_compose import CHILD, local
@@ -30,11 +29,7 @@ async def _signed_in(
 ) -> Page:
     name, password = await console.add_user(role, language=lang)
     page = await new_page()
-    await page.goto(str(console.client.make_url("/console/sign-in")))
-    await page.fill('input[name="name"]', name)
-    await page.fill('input[name="password"]', password)
-    await page.click("#sign-in")
-    await page.wait_for_url(re.compile(r".*/console/cases.*"))
+    await sign_in(page, str(console.client.make_url("/console/sign-in")), name, password)
     return page
 
 

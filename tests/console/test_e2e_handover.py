@@ -32,12 +32,11 @@ from gateway.store import EmbeddedPostgres
 from gateway.wire import canonical
 from tests.console.browser import (
     NewPage,
-    browser_fixture,  # noqa: F401 - the `browser` fixture
     console_messages,
     khmer_font_loaded,
-    new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
 )
+from tests.console.browser import sign_in as sign_in_through_form
 from tests.console.e2e_harness import BLO, RATANAKIRI, ConsoleAccount, ConsoleNodes
 from tests.federation.harness import Federation
 
@@ -118,11 +117,9 @@ async def sign_in(
     of what it logs from then on is added to logs."""
     page = await new_page()
     logs.append(console_messages(page))
-    await page.goto(nodes.url(account.node_id, "sign-in"))
-    await page.fill("input[name=name]", account.name)
-    await page.fill("input[name=password]", account.password)
-    await page.click("#sign-in")
-    await page.wait_for_url(re.compile(r"/console/cases"))
+    await sign_in_through_form(
+        page, nodes.url(account.node_id, "sign-in"), account.name, account.password
+    )
     assert await page.get_attribute("html", "lang") == account.language
     return page
 

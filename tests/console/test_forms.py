@@ -1,5 +1,6 @@
-"""Console forms to canonical messages and back (pure functions; the Dispatcher's checks with
-a real keyring and route policy, no database)."""
+"""Console forms to canonical messages and back: the handover and its answers (pure functions;
+the Dispatcher's checks with a real keyring and route policy, no database). Notices and alerts:
+test_forms_notices.py."""
 
 from __future__ import annotations
 
@@ -21,22 +22,15 @@ from gateway.console.forms import (
     new_reference,
     refusal_error,
 )
-from gateway.console.notice_forms import (
-    alert_from_form,
-    alert_to_form,
-    notice_from_form,
-    notice_to_form,
-)
+from gateway.console.notice_forms import alert_from_form, notice_from_form
 from gateway.crypto import Keyring, OwnKeyPair
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.wire import canonical
+from tests.console.form_support import ALERT, NOTICE, NOW, PEER, POLICE, form_with
 from tests.federation.harness import KEY_VALIDITY
 
-NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 CASE = uuid.UUID("3f2b9c1e-7d4e-4c1a-9b1e-0a2b3c4d5e6f")
-PEER = "kh-ratanakiri-police"
-POLICE = "vn-gialai-police"
 
 HANDOVER: list[tuple[str, str]] = [
     ("to", PEER),
@@ -69,14 +63,6 @@ HANDOVER: list[tuple[str, str]] = [
 ]
 
 
-def _form(base: list[tuple[str, str]], **changes: str | None) -> MultiDict[str]:
-    """base with fields replaced (None removes them); keys use _ for -."""
-    replaced = {key.replace("__", "-"): value for key, value in changes.items()}
-    fields = [(k, v) for k, v in base if k not in replaced]
-    fields += [(k, v) for k, v in replaced.items() if v is not None]
-    return MultiDict(fields)
-
-
 def _handover(form: MultiDict[str]) -> Composed:
     return handover_from_form(form, now=NOW, case_id=CASE, reference="BLO-20261130-AB12")
 
@@ -101,7 +87,7 @@ def dispatcher() -> Dispatcher:
 
 
 def test_a_full_handover_form_becomes_a_victim_protected_proposal(dispatcher: Dispatcher) -> None:
-    composed = checked(_handover(_form(HANDOVER)), dispatcher)
+    composed = checked(_handover(form_with(HANDOVER)), dispatcher)
     assert composed.errors == {}
     assert composed.recipients == (PEER,)
     message = composed.message
@@ -127,7 +113,7 @@ def test_a_full_handover_form_becomes_a_victim_protected_proposal(dispatcher: Di
 
 
 def test_the_form_refilled_from_the_message_gives_the_same_message() -> None:
-    first = _handover(_form(HANDOVER))
+    first = _handover(form_with(HANDOVER))
     again = _handover(handover_to_form(first.message, first.recipients))
     assert again.errors == {}
     assert again.message == first.message
@@ -225,7 +211,7 @@ BAD_HANDOVERS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
 def test_each_bad_field_is_named_with_what_was_expected(
     changes: dict[str, Any], errors: dict[str, str], dispatcher: Dispatcher
 ) -> None:
-    composed = checked(_handover(_form(HANDOVER, **changes)), dispatcher)
+    composed = checked(_handover(form_with(HANDOVER, **changes)), dispatcher)
     assert composed.errors == errors
 
 
@@ -235,25 +221,25 @@ def test_a_form_with_no_victim_says_so() -> None:
 
 
 def test_an_only_minor_flag_is_a_victim_without_a_name() -> None:
-    form = _form(HANDOVER, victims__2__minor="on")
+    form = form_with(HANDOVER, victims__2__minor="on")
     assert _handover(form).errors == {
         "victims-2-name": "Enter the name as written in the person's own script"
     }
 
 
 def test_errors_never_quote_what_was_typed() -> None:
-    form = _form(HANDOVER, victims__1__name="Lan\x07secret", victims__1__birth_date="secret")
+    form = form_with(HANDOVER, victims__1__name="Lan\x07secret", victims__1__birth_date="secret")
     errors = _handover(form).errors
     assert errors
     assert all("secret" not in message for message in errors.values())
 
 
 def test_the_dispatchers_refusals_are_shown_beside_the_recipient(dispatcher: Dispatcher) -> None:
-    assert checked(_handover(_form(HANDOVER, to="kh-unknown")), dispatcher).errors == {
+    assert checked(_handover(form_with(HANDOVER, to="kh-unknown")), dispatcher).errors == {
         "to": "Choose an agency from the list"
     }
-    notice = notice_from_form(_form(NOTICE, to=PEER), now=NOW, reference="R")
-    alert = alert_from_form(_form(ALERT, to=PEER), now=NOW, reference="R")
+    notice = notice_from_form(form_with(NOTICE, to=PEER), now=NOW, reference="R")
+    alert = alert_from_form(form_with(ALERT, to=PEER), now=NOW, reference="R")
     assert checked(notice, dispatcher).errors == {}
     assert checked(alert, dispatcher).errors == {
         "to": "This agency does not receive this kind of message"
@@ -301,7 +287,7 @@ ANSWERED = uuid.UUID("0193f0c2-7d4e-7c1a-9b1e-0a2b3c4d5e6f")
 
 
 def _answer(**fields: str) -> Composed:
-    proposal = _handover(_form(HANDOVER)).message
+    proposal = _handover(form_with(HANDOVER)).message
     return answer_from_form(
         MultiDict(fields),
         now=NOW,
@@ -362,172 +348,3 @@ def test_a_rejection_carries_its_reason() -> None:
     composed = _answer(action="reject", reason="Chưa đủ hồ sơ")
     assert composed.errors == {}
     assert composed.message.victim_handover.note == "Chưa đủ hồ sơ"
-
-
-# --- notices and alerts ---------------------------------------------------------------------
-
-NOTICE: list[tuple[str, str]] = [
-    ("to", POLICE),
-    ("action", "issue"),
-    ("sender_reference", "125/TB-PC02"),
-    ("handling", "restricted"),
-    ("subject-name", "Lê Văn Tám"),
-    ("subject-name_latin", "LE Van Tam"),
-    ("subject-sex", "male"),
-    ("subject-birth_date", "1985-07"),
-    ("subject-birth_place", "Pleiku"),
-    ("subject-nationality", "VN"),
-    ("subject-ethnicity", "Kinh"),
-    ("subject-description", "Sẹo ở tay trái"),
-    ("subject-document_type", "vn_citizen_id"),
-    ("subject-document_number", "064085001234"),
-    ("subject-document_country", "VN"),
-    ("offence-legal_basis", "VN-PC2015-150"),
-    ("offence-summary", "Mua bán người"),
-    ("warrant-number", "12/QĐ-CSĐT"),
-    ("warrant-issuing_authority", "Cơ quan CSĐT Công an tỉnh Gia Lai"),
-    ("warrant-issued_on", "2026-10-02"),
-    ("last_known_location", "Ia Pnôn, Đức Cơ"),
-    ("last_known_province", "VN-30"),
-    ("request", "arrest"),
-    ("caveat", "Có thể mang hung khí"),
-    ("valid_until", "2027-10-02"),
-]
-ALERT: list[tuple[str, str]] = [
-    ("to", POLICE),
-    ("action", "issue"),
-    ("sender_reference", ""),
-    ("handling", "victim_protected"),
-    ("call_id", "111-2026-0042"),
-    ("received_at", "2026-11-30T15:20"),
-    ("channel", "zalo"),
-    ("category", "suspected_trafficking"),
-    ("urgency", "high"),
-    ("place", "Bến xe Đức Cơ"),
-    ("province", "VN-30"),
-    ("summary", "Người gọi thấy hai thiếu nữ bị đưa lên xe"),
-    ("caller-name", "Ẩn danh"),
-    ("caller-phone", "0905 123 456"),
-    ("persons-0-role", "victim"),
-    ("persons-0-name", "Ksor H'Bia"),
-    ("persons-0-name_latin", "KSOR H'Bia"),
-    ("persons-0-sex", "female"),
-    ("persons-0-birth_date", "2010"),
-    ("persons-1-role", ""),
-    ("persons-1-name", ""),
-]
-
-
-@pytest.mark.parametrize(
-    ("build", "unbuild", "base"),
-    [(notice_from_form, notice_to_form, NOTICE), (alert_from_form, alert_to_form, ALERT)],
-    ids=["notice", "alert"],
-)
-def test_notices_and_alerts_round_trip(
-    build: Any, unbuild: Any, base: list[tuple[str, str]]
-) -> None:
-    first = build(_form(base), now=NOW, reference="BLO-X")
-    assert first.errors == {}
-    again = build(unbuild(first.message, first.recipients), now=NOW, reference="BLO-Y")
-    assert again.errors == {}
-    assert again.message == first.message
-
-
-def test_a_notice_keeps_the_typed_reference_and_an_alert_gets_one() -> None:
-    notice = notice_from_form(_form(NOTICE), now=NOW, reference="BLO-X").message
-    alert = alert_from_form(_form(ALERT), now=NOW, reference="BLO-X").message
-    assert notice.sender_reference == "125/TB-PC02"
-    assert notice.wanted_person_notice.subject.identity_documents[0].number == "064085001234"
-    assert alert.sender_reference == "BLO-X"
-    assert alert.hotline_alert.caller.phone == "0905 123 456"
-    assert alert.handling == canonical.HANDLING_VICTIM_PROTECTED
-
-
-BAD_NOTICES: list[tuple[str, Any, dict[str, Any], dict[str, str]]] = [
-    (
-        "notice without action",
-        notice_from_form,
-        {"action": ""},
-        {"action": "Choose issue, update or cancel"},
-    ),
-    (
-        "notice update without reference",
-        notice_from_form,
-        {"action": "update", "sender_reference": ""},
-        {"sender_reference": "Enter the reference of the notice this message changes"},
-    ),
-    (
-        "notice without subject",
-        notice_from_form,
-        {
-            "subject__name": "",
-            "subject__name_latin": "",
-            "subject__sex": "",
-            "subject__birth_date": "",
-        },
-        {"subject-name": "Enter the name as written in the person's own script"},
-    ),
-    (
-        "notice with a short citizen id",
-        notice_from_form,
-        {"subject__document_number": "12345"},
-        {
-            "subject-document_number": (
-                "Enter the document number: 12 digits for a Vietnamese citizen ID, 9 for a "
-                "Cambodian ID, otherwise 4 to 20 letters and digits"
-            )
-        },
-    ),
-    (
-        "notice expired",
-        notice_from_form,
-        {"valid_until": "2026-11-01"},
-        {"valid_until": "Enter a date that is not in the past"},
-    ),
-    (
-        "notice without request",
-        notice_from_form,
-        {"request": ""},
-        {"request": "Choose what the receiving agency is asked to do"},
-    ),
-    (
-        "alert received in the future",
-        alert_from_form,
-        {"received_at": "2026-12-30T10:00"},
-        {"received_at": "Enter a time that is not in the future"},
-    ),
-    (
-        "alert without summary",
-        alert_from_form,
-        {"summary": ""},
-        {"summary": "Enter what the caller said"},
-    ),
-    (
-        "alert person without role",
-        alert_from_form,
-        {"persons__0__role": ""},
-        {"persons-0-role": "Choose victim or suspect"},
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("build", "changes", "errors"), [c[1:] for c in BAD_NOTICES], ids=[c[0] for c in BAD_NOTICES]
-)
-def test_bad_notices_and_alerts(
-    build: Any, changes: dict[str, Any], errors: dict[str, str]
-) -> None:
-    base = NOTICE if build is notice_from_form else ALERT
-    assert build(_form(base, **changes), now=NOW, reference="BLO-X").errors == errors
-
-
-def test_a_cancellation_needs_only_which_notice() -> None:
-    form = MultiDict([("to", POLICE), ("action", "cancel"), ("sender_reference", "125/TB-PC02")])
-    composed = notice_from_form(form, now=NOW, reference="BLO-X")
-    assert composed.errors == {}
-    assert composed.message.action == canonical.ACTION_CANCEL
-    case = str(uuid.uuid4())
-    by_case = notice_from_form(
-        MultiDict([("to", POLICE), ("action", "cancel"), ("case_id", case)]), now=NOW, reference="B"
-    )
-    assert (by_case.errors, by_case.message.case_id) == ({}, case)

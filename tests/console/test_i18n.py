@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import aiohttp_jinja2
+import jinja2
 import pytest
 from aiohttp import web
 
@@ -172,6 +173,13 @@ def test_n_marks_without_translating() -> None:
     assert N_("Victim handover") == "Victim handover"
 
 
+def _console_template(source: str) -> jinja2.Template:
+    """source compiled in the console's Jinja environment (its globals, filters, macros)."""
+    app = web.Application()
+    rendering.setup(app, fake_context())
+    return aiohttp_jinja2.get_env(app).from_string(source)
+
+
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
@@ -181,9 +189,7 @@ def test_n_marks_without_translating() -> None:
     ],
 )
 def test_the_template_globals_and_filters(language: str, expected: str) -> None:
-    app = web.Application()
-    rendering.setup(app, fake_context())
-    template = aiohttp_jinja2.get_env(app).from_string(
+    template = _console_template(
         "{{ label('sex', sex) }}|{{ moment|datetime }}|{{ born|date }}|{{ 42|digits }}"
         "|{{ _('Cases') }}|{{ label('action', 'accept') }}"
     )
@@ -194,9 +200,7 @@ def test_the_template_globals_and_filters(language: str, expected: str) -> None:
 
 
 def test_peer_names_follow_the_reader() -> None:
-    app = web.Application()
-    rendering.setup(app, fake_context())
-    template = aiohttp_jinja2.get_env(app).from_string(
+    template = _console_template(
         "{{ peer_name('kh-ratanakiri-police') }}|{{ peer_name('la-unknown') }}"
     )
     with rendering.reading_in("km"):
@@ -211,9 +215,7 @@ def test_peer_names_follow_the_reader() -> None:
     [("vi", "Không được phép"), ("km", "មិនត្រូវបានអនុញ្ញាត"), ("en", "Not allowed")],
 )
 def test_the_macros_work_when_imported_without_context(language: str, message: str) -> None:
-    app = web.Application()
-    rendering.setup(app, fake_context())
-    template = aiohttp_jinja2.get_env(app).from_string(
+    template = _console_template(
         '{% from "_macros.html" import csrf_field, field_error %}'
         '{{ csrf_field() }}{{ field_error(errors, "to") }}{{ field_error(errors, "note") }}'
     )
@@ -234,9 +236,7 @@ def test_the_macros_work_when_imported_without_context(language: str, message: s
     ],
 )
 def test_numbers_inside_sentences_take_the_readers_digits(language: str, expected: str) -> None:
-    app = web.Application()
-    rendering.setup(app, fake_context())
-    template = aiohttp_jinja2.get_env(app).from_string(
+    template = _console_template(
         '{{ _("Error %(status)s, code %(reason)s", status=403, reason="csrf_failed") }}'
         '|{{ _("%(n)d cases", n=12) }}|{{ ngettext("%(num)d item", "%(num)d items", 3) }}'
         "|{% trans %}1 <b>{% endtrans %}"
@@ -250,10 +250,6 @@ def test_numbers_inside_sentences_take_the_readers_digits(language: str, expecte
 
 
 def test_values_in_sentences_are_escaped_and_the_catalogue_text_is_not() -> None:
-    app = web.Application()
-    rendering.setup(app, fake_context())
-    template = aiohttp_jinja2.get_env(app).from_string(
-        '{{ _("<i>%(name)s</i>", name="<script>") }}'
-    )
+    template = _console_template('{{ _("<i>%(name)s</i>", name="<script>") }}')
     with rendering.reading_in("km"):
         assert template.render() == "<i>&lt;script&gt;</i>"

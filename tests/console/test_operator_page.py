@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 import trustme
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import console_context
-from gateway.console import Role, build_console
+from gateway.console import Role
 from gateway.console.operator_status import KEYS_WARNING_DAYS
 from gateway.demo.routes import VN_JSON, DemoRoute, load_sample
 from gateway.store import EmbeddedPostgres, IncomingEnvelope, Store
 from gateway.wire import uuid7
-from tests.console.conftest import NODE, Clock, ConsoleHarness
+from tests.console.conftest import NODE, ConsoleHarness, running_console
 from tests.federation.harness import Federation, local_client
 
 PEER = "kh-ratanakiri-police"
@@ -60,6 +57,18 @@ class Page(HTMLParser):
     def reason(self) -> str | None:
         mains = [attrs for name, attrs in self.elements if name == "main"]
         return mains[0].get("data-reason") if mains else None
+
+
+async def _requeue(
+    console: ConsoleHarness, message_id: object, token: str | None
+) -> tuple[int, str | None]:
+    """A refused requeue posted (token as its CSRF field, if any): status and data-reason."""
+    response = await console.client.post(
+        f"/console/operator/requeue/{message_id}",
+        data={} if token is None else {"csrf_token": token},
+        allow_redirects=False,
+    )
+    return response.status, Page(await response.text()).reason()
 
 
 async def _queued_handover(console: ConsoleHarness) -> uuid.UUID:
@@ -168,22 +177,14 @@ async def test_officers_and_supervisors_are_refused_the_page_and_the_requeue(
     assert Page(await response.text()).reason() == "forbidden"
 
     token = await console.csrf("/console/operator")
-    response = await console.client.post(
-        f"/console/operator/requeue/{dead}", data={"csrf_token": token}, allow_redirects=False
-    )
-    assert response.status == 403
-    assert Page(await response.text()).reason() == "forbidden"
+    assert await _requeue(console, dead, token) == (403, "forbidden")
     assert await _state(console.store, dead) == "dead"
 
 
 async def test_a_requeue_without_its_csrf_token_changes_nothing(console: ConsoleHarness) -> None:
     dead = await _dead_handover(console)
     await console.sign_in(Role.OPERATOR)
-    response = await console.client.post(
-        f"/console/operator/requeue/{dead}", data={}, allow_redirects=False
-    )
-    assert response.status == 403
-    assert Page(await response.text()).reason() == "csrf_failed"
+    assert await _requeue(console, dead, None) == (403, "csrf_failed")
     assert await _state(console.store, dead) == "dead"
 
 
@@ -191,21 +192,11 @@ async def test_only_dead_or_rejected_messages_can_be_requeued(console: ConsoleHa
     queued = await _queued_handover(console)
     await console.sign_in(Role.OPERATOR)
     token = await console.csrf("/console/operator")
-    response = await console.client.post(
-        f"/console/operator/requeue/{queued}", data={"csrf_token": token}, allow_redirects=False
-    )
-    assert response.status == 409
-    assert Page(await response.text()).reason() == "not_requeueable"
+    assert await _requeue(console, queued, token) == (409, "not_requeueable")
     assert await _state(console.store, queued) == "queued"
 
     for missing in (str(uuid.uuid4()), "not-a-uuid"):
-        response = await console.client.post(
-            f"/console/operator/requeue/{missing}",
-            data={"csrf_token": token},
-            allow_redirects=False,
-        )
-        assert response.status == 404
-        assert Page(await response.text()).reason() == "not_found"
+        assert await _requeue(console, missing, token) == (404, "not_found")
 
 
 async def test_signed_out_visitors_are_sent_to_sign_in(console: ConsoleHarness) -> None:
@@ -223,22 +214,9 @@ async def console_with_local_client(
     _token, client = local_client(LOCAL_CLIENT, ["vn-police-json"])
     client["delivery"] = {"type": "drop_folder", "path": "inbox"}
     federation.sections[NODE] = {"local_clients": [client]}
-    await federation.add(NODE, PEER)
-    store = await Store.connect(federation.nodes[NODE].dsn)
-    await store.migrate()
-    clock = Clock()
-    ctx = console_context(federation.config(NODE), store, clock)
-    assert ctx.local_clients == (LOCAL_CLIENT,)
-    app = web.Application()
-    app.add_subapp("/console/", build_console(ctx))
-    test_client = TestClient(TestServer(app))
-    await test_client.start_server()
-    try:
-        yield ConsoleHarness(test_client, ctx, store, clock, federation)
-    finally:
-        await test_client.close()
-        await store.close()
-        federation.stop_all()
+    async with running_console(federation) as harness:
+        assert harness.ctx.local_clients == (LOCAL_CLIENT,)
+        yield harness
 
 
 async def test_the_local_backlog_counts_waiting_and_held_deliveries(

@@ -13,10 +13,8 @@ from aiohttp.test_utils import TestServer
 from gateway.console.rendering import LANGUAGE_COOKIE
 from tests.console.browser import (
     NewPage,
-    browser_fixture,  # noqa: F401 - the `browser` fixture
     console_messages,
     khmer_font_loaded,
-    new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
 )
 from tests.console.conftest import ConsoleHarness

@@ -15,29 +15,13 @@ from gateway.console.accounts import disable_user
 from tests.console.conftest import ConsoleHarness, csrf_token_in
 
 
-def _session_cookie(console: ConsoleHarness) -> str:
-    cookies = console.client.session.cookie_jar.filter_cookies(console.client.make_url("/console/"))
-    return cookies["blg_session"].value
-
-
-async def _start_with(console: ConsoleHarness, session_cookie: str) -> str:
-    """Where GET /console/ sends a browser that sends only this session cookie."""
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser:
-        answer = await browser.get(
-            console.client.make_url("/console/"),
-            headers={"Cookie": f"blg_session={session_cookie}"},
-            allow_redirects=False,
-        )
-        return answer.headers["Location"]
-
-
 async def test_a_session_planted_before_sign_in_does_not_survive_it(
     console: ConsoleHarness,
 ) -> None:
     """The attacker signs in, plants their session cookie in the officer's browser; the
     officer signs in: the browser gets a new session, the planted one ends."""
     await console.sign_in(Role.OPERATOR)  # the attacker's own account
-    planted = _session_cookie(console)
+    planted = console.session_cookie()
     name, password = await console.add_user(Role.OFFICER)
     # The sign-in form of a browser with a session: its pre-session token is the cookie's.
     cookies = console.client.session.cookie_jar.filter_cookies(console.client.make_url("/console/"))
@@ -47,10 +31,10 @@ async def test_a_session_planted_before_sign_in_does_not_survive_it(
         allow_redirects=False,
     )
     assert answer.status == 303
-    officer_session = _session_cookie(console)
+    officer_session = console.session_cookie()
     assert officer_session != planted
-    assert await _start_with(console, planted) == "/console/sign-in"
-    assert await _start_with(console, officer_session) == "/console/cases"
+    assert await console.start_with(planted) == "/console/sign-in"
+    assert await console.start_with(officer_session) == "/console/cases"
 
 
 async def test_a_made_up_session_cookie_is_replaced_at_sign_in(console: ConsoleHarness) -> None:
@@ -59,13 +43,13 @@ async def test_a_made_up_session_cookie_is_replaced_at_sign_in(console: ConsoleH
         {"blg_session": made_up}, console.client.make_url("/console/")
     )
     await console.sign_in(Role.OFFICER)
-    assert _session_cookie(console) != made_up
-    assert await _start_with(console, made_up) == "/console/sign-in"
+    assert console.session_cookie() != made_up
+    assert await console.start_with(made_up) == "/console/sign-in"
 
 
 async def test_a_stolen_cookie_of_a_disabled_user_opens_nothing(console: ConsoleHarness) -> None:
     user = await console.sign_in(Role.SUPERVISOR)
-    stolen = _session_cookie(console)
+    stolen = console.session_cookie()
     await disable_user(console.store, user.name)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as thief:
         for path in ("/console/cases", "/console/approvals", "/console/operator"):

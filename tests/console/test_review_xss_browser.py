@@ -3,7 +3,6 @@ violation, and 10,000 unbroken characters do not push the page wider than the wi
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from playwright.async_api import Dialog
@@ -12,10 +11,9 @@ from gateway.console import Role
 from tests.console.browser import (
     VIEWPORT,
     NewPage,
-    browser_fixture,  # noqa: F401 - the `browser` fixture
     console_messages,
-    new_page_fixture,  # noqa: F401 - the `new_page` fixture
     screenshot,
+    sign_in,
 )
 from tests.console.cases_support import receive
 from tests.console.conftest import ConsoleHarness
@@ -41,11 +39,7 @@ async def test_hostile_peer_text_runs_nothing_and_keeps_the_page_usable(
 
     page.on("dialog", refuse)
     messages = console_messages(page)
-    await page.goto(str(console.client.make_url("/console/sign-in")))
-    await page.fill('input[name="name"]', name)
-    await page.fill('input[name="password"]', password)
-    await page.click("#sign-in")
-    await page.wait_for_url(re.compile(r".*/console/cases$"))
+    await sign_in(page, str(console.client.make_url("/console/sign-in")), name, password)
     widths = {}
     for kind, case in cases.items():
         for path in ("/console/cases", f"/console/cases/{case}"):
