@@ -46,6 +46,7 @@ from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher
 from gateway.policy import RoutePolicy
 from gateway.store import Store
+from gateway.store.part import StorePart
 
 CLIENTS = 16
 
@@ -63,7 +64,7 @@ STAGES: list[tuple[object, str, str]] = [
     (RoutePolicy, "apply", "route policy apply"),
     (gateway.federation.outgoing, "seal", "seal"),
     (Store, "enqueue", "enqueue transaction"),
-    (Store, "_append_audit", "audit chain (lock, head, insert)"),
+    (StorePart, "_append_audit", "audit chain (lock, head, insert)"),
     (gateway.federation.outgoing, "_log_queued", "log 'queued'"),
     (aiohttp.web, "json_response", "response (json_response)"),
 ]
