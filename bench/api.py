@@ -2,8 +2,8 @@
 
 Run by hand from the repository root, never by the test suite:
 
-    .venv/bin/python bench/api.py                 # the full run (about 2 minutes)
-    .venv/bin/python bench/api.py --quick         # a scaled-down smoke run, about 30 s
+    .venv/bin/python bench/api.py                 # the full run (2-3 minutes)
+    .venv/bin/python bench/api.py --quick         # a scaled-down smoke run, under a minute
     .venv/bin/python bench/api.py --json out.json # also write every figure as JSON
     .venv/bin/python bench/api.py --profile       # in-process replica: time per stage + cProfile
 
@@ -32,7 +32,8 @@ What each figure measures:
    finish transaction, i.e. its start. Reported: offered rate (requests / (last start - first
    due)), accepted rate (202 answers / (last answer - first due)), and "kept up": accepted
    >= 97 % of R. When the node cannot keep up, latency grows for the whole phase and the
-   figures say so (offered vs accepted) rather than being hidden.
+   figures say so (offered vs accepted) rather than being hidden. The latency is also split
+   at the 202 answer: answer read -> receipt stored is the delivery's share.
 3. (--profile) the sender as an in-process Gateway in the bench's event loop, the receiver a
    `gateway run` subprocess; 16 clients in the same loop. One pass times the stages of a
    request with wall-clock wrappers (bench/api_profile.py names them), a second runs under
@@ -154,6 +155,7 @@ class Offered:
     receipted: int
     completed: bool
     to_receipt: Percentiles
+    answer_to_receipt: Percentiles
 
 
 async def offer_open_loop(
@@ -228,6 +230,9 @@ async def measure_offered(api: Api, connection: asyncpg.Connection, scale: Scale
     to_receipt = [
         stored[str(r[4])].timestamp() - (wall + r[0]) for r in accepted if str(r[4]) in stored
     ]
+    answer_to_receipt = [
+        stored[str(r[4])].timestamp() - (wall + r[2]) for r in accepted if str(r[4]) in stored
+    ]
     accepted_rate = len(accepted) / last_answer if last_answer > 0 else math.nan
     return Offered(
         target_rate=scale.rate,
@@ -241,6 +246,7 @@ async def measure_offered(api: Api, connection: asyncpg.Connection, scale: Scale
         receipted=len(to_receipt),
         completed=completed,
         to_receipt=Percentiles.of(to_receipt),
+        answer_to_receipt=Percentiles.of(answer_to_receipt),
     )
 
 
@@ -361,6 +367,7 @@ def report(results: Results) -> str:
             "",
         ),
         ("  request (due -> answer) p50/p95/p99/max", o.request.text(), "", ""),
+        ("  202 answer -> receipt stored p50/p95/p99/max", o.answer_to_receipt.text(), "", ""),
         ("  requests by status", str(o.statuses), "", ""),
         ("  receipts stored / accepted", f"{o.receipted:,} / {o.accepted:,}", "", ""),
     ]
