@@ -35,11 +35,20 @@ from typing import Any
 
 import aiohttp.web
 import aiohttp.web_request
+import asyncpg
 
 import gateway.documents
 import gateway.federation.outgoing
 from bench.api_client import Api, Documents, add_local_client, closed_loop
-from bench.exchange import RECEIVER, SENDER, Cluster, embedded_postgres, interrupt_on_signals, log
+from bench.exchange import (
+    RECEIVER,
+    SENDER,
+    Cluster,
+    SqlCounter,
+    embedded_postgres,
+    interrupt_on_signals,
+    log,
+)
 from gateway.api.routes import LocalApi
 from gateway.app import Gateway
 from gateway.documents import DocumentDecoder
@@ -154,9 +163,20 @@ async def profile_replica(args: argparse.Namespace, root: Path) -> None:
             await store.close()
         cluster.start(RECEIVER)
         await cluster.wait_ready(RECEIVER)
-        # Installed before the sender starts: its router holds the bound handler.
+        # Installed before the sender starts: its router holds the bound handler, its pool
+        # the query logger.
         timers = Timers()
         timers.install()
+        counter = SqlCounter()
+        create_pool = asyncpg.create_pool
+
+        def counting_pool(dsn: str, **kwargs: Any) -> asyncpg.Pool:  # noqa: ANN401
+            async def init(connection: asyncpg.Connection) -> None:
+                connection.add_query_logger(counter.logger(SENDER))
+
+            return create_pool(dsn, init=init, **kwargs)
+
+        asyncpg.create_pool = counting_pool  # type: ignore[assignment]
         sender = Gateway(cluster.config(SENDER), instance="bench-sender")
         await sender.start()
         try:
@@ -166,9 +186,11 @@ async def profile_replica(args: argparse.Namespace, root: Path) -> None:
 
             log(f"pass 1: stage timers, {seconds:.0f} s")
             timers.reset()
+            counter.enabled = True
             try:
                 done = await closed_loop(api, CLIENTS, 0, seconds)
             finally:
+                counter.enabled = False
                 timers.remove()
             accepted = sum(1 for d in done if d[2] == 202)
             print(
@@ -187,6 +209,18 @@ async def profile_replica(args: argparse.Namespace, root: Path) -> None:
                 )
             client = sum(d[1] - d[0] for d in done) / len(done)
             print(f"  {'client: request sent -> answer read':38} {'':6} {client * 1000:8.3f}")
+
+            statements = counter.by_node.get(SENDER, {})
+            print(
+                "\nSQL of the sender per accepted request (the delivery to the peer included), "
+                f"{sum(x.count for x in statements.values()) / accepted:.1f} statements:"
+            )
+            for name, sql in sorted(statements.items(), key=lambda kv: -kv[1].seconds):
+                print(
+                    f"  {name:42} {sql.count / accepted:6.2f}/request "
+                    f"{sql.seconds / accepted * 1000:7.3f} ms/request "
+                    f"{sql.seconds / sql.count * 1e6:7.0f} us each"
+                )
 
             log(f"pass 2: cProfile, {seconds:.0f} s")
             profiler = cProfile.Profile()
@@ -218,4 +252,5 @@ async def profile_replica(args: argparse.Namespace, root: Path) -> None:
         finally:
             timers.remove()
             await sender.stop()
+            asyncpg.create_pool = create_pool
             cluster.stop_all()
