@@ -13,6 +13,8 @@ Two passes, because cProfile's overhead would distort the timings of the first:
    audit chain runs inside the enqueue transaction, which runs inside the handler); with 16
    requests in flight they are latencies, not CPU. "decode, in thread" is the decoder's
    thread pool's own time (thread CPU beside it); "decode (await)" adds the hop there.
+   The same pass counts and times every SQL statement of the sender (bench/exchange.py's
+   query logger on its pool), per accepted request; the delivery's are among them.
 2. cProfile over the event loop thread: CPU ms per request inside each stage's function
    (for a coroutine, the time its steps ran, not its waits), and the top functions by own
    time. Client and server share the thread: the client's share shows under aiohttp.client.
