@@ -2,9 +2,10 @@
 
 Debian's Chromium (/usr/bin/chromium, installed by `make test` when missing) rather than
 Playwright's own download: `playwright install` needs the network, the tests must not. Each
-test gets a fresh profile under tmp_path, so no cookie, cache or font survives between tests,
-and `new_page()` opens each page in a context of its own (its own cookies: one signed-in
-person each). Screenshots go to artefacts/console/ (ignored by git) for people to look at.
+test gets a fresh profile (a short folder in /tmp, see browser_profiles), so no cookie, cache
+or font survives between tests, and `new_page()` opens each page in a context of its own
+(its own cookies: one signed-in person each). Screenshots go to artefacts/console/ (ignored
+by git) for people to look at.
 
 Use: the `browser` and `new_page` fixtures (tests/console/conftest.py registers them), then
 `page = await new_page()`; `await sign_in(page, url, name, password)` goes through the real
@@ -16,7 +17,9 @@ them), `await khmer_font_loaded(page)` checks document.fonts and `await screensh
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,18 +52,30 @@ NewPage = Callable[[], Awaitable[Page]]
 _CASE_LIST = re.compile(r"/console/cases$")
 
 
+@pytest.fixture(name="browser_profiles")
+def browser_profiles_fixture() -> Iterator[Path]:
+    """A fresh folder for Chromium's profiles, with a short path on purpose: Chromium puts a
+    Unix socket in its profile, a socket path may not exceed 107 bytes, and a folder under
+    tmp_path (itself under any TMPDIR) passes that as soon as the test's name is long."""
+    folder = Path(tempfile.mkdtemp(prefix="blg-chromium-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(name="browser")
 async def browser_fixture(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    browser_profiles: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Browser]:
-    """A Chromium whose profile (--user-data-dir) is a fresh folder under tmp_path."""
+    """A Chromium whose profile (--user-data-dir) is a fresh folder in browser_profiles."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     # Playwright refuses --user-data-dir among the arguments of launch() and makes a fresh
     # profile folder in its driver's temporary folder instead: the driver is started with
-    # TMPDIR = tmp_path (and only it: the test's other processes keep the usual TMPDIR).
+    # TMPDIR = browser_profiles (and only it: the test's other processes keep theirs).
     with monkeypatch.context() as patch:
-        patch.setenv("TMPDIR", str(tmp_path))
+        patch.setenv("TMPDIR", str(browser_profiles))
         playwright = await async_playwright().start()
     try:
         launched = await playwright.chromium.launch(
@@ -139,6 +154,7 @@ __all__ = [
     "ARTEFACTS",
     "CHROMIUM",
     "browser_fixture",
+    "browser_profiles_fixture",
     "console_messages",
     "khmer_font_loaded",
     "new_page_fixture",

@@ -31,6 +31,7 @@ from gateway.console.context import ConsoleLanguage
 from gateway.store import EmbeddedPostgres, Store
 from tests.console.browser import (  # noqa: F401 - the browser tests' fixtures
     browser_fixture,
+    browser_profiles_fixture,
     new_page_fixture,
 )
 from tests.federation.harness import Federation

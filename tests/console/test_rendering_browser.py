@@ -93,17 +93,17 @@ async def test_the_policy_blocks_inline_script(server: TestServer, new_page: New
     assert any("Content Security Policy" in message.text for message in messages)
 
 
-async def test_each_page_has_its_own_cookies_and_the_profile_is_under_tmp_path(
-    server: TestServer, new_page: NewPage, tmp_path: Path
+async def test_each_page_has_its_own_cookies_and_a_fresh_profile(
+    server: TestServer, new_page: NewPage, browser_profiles: Path
 ) -> None:
     first, second = await new_page(), await new_page()
     await first.goto(str(server.make_url("/console/lang/km?next=/console/probe/page")))
     await second.goto(str(server.make_url("/console/probe/page")))
     assert await first.get_attribute("html", "lang") == "km"
     assert await second.get_attribute("html", "lang") == "vi"  # the node's country
-    assert any(tmp_path.glob("playwright*profile*")), list(tmp_path.iterdir())
+    assert any(browser_profiles.glob("playwright*profile*")), list(browser_profiles.iterdir())
     # ... while the test's own processes (gateways, PostgreSQL) keep the usual TMPDIR.
-    assert os.environ.get("TMPDIR") != str(tmp_path)
+    assert os.environ.get("TMPDIR") != str(browser_profiles)
 
 
 async def test_the_real_sign_in_page_in_khmer(console: ConsoleHarness, new_page: NewPage) -> None:
