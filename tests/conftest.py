@@ -3,6 +3,7 @@ and federations of real gateway processes."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,9 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostg
     server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data")
     yield server
     server.stop()
+    # A whole run leaves some 4 GB of test databases here, and pytest keeps the last three
+    # runs' folders: removed now, so that runs in a row do not fill the disk.
+    shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 @pytest.fixture
