@@ -51,10 +51,8 @@ import argparse
 import asyncio
 import contextlib
 import io
-import json
 import math
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -85,7 +83,9 @@ from bench.exchange import (
     log,
     machine,
     phase,
+    publish,
     to_json,
+    work_folder,
 )
 from gateway.store import Store
 
@@ -441,20 +441,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         rate=args.rate or base.rate,
         offer_seconds=args.seconds or base.offer_seconds,
     )
-    with contextlib.ExitStack() as stack:
-        if args.keep:
-            args.keep.mkdir(parents=True, exist_ok=False)
-            root = args.keep.resolve()
-        else:
-            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="blg-bench-")))
+    with work_folder(args.keep) as root:
         if args.profile:
             asyncio.run(profile_replica(args, root))
             return
         results = asyncio.run(run(args, scale, root))
-    print(report(results))
-    if args.json:
-        args.json.write_text(json.dumps(results_json(results), indent=2) + "\n")
-        print(f"results written to {args.json}")
+    publish(report(results), results_json(results), args.json)
 
 
 if __name__ == "__main__":

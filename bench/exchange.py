@@ -1556,6 +1556,26 @@ async def profile_replica(args: argparse.Namespace, root: Path) -> None:
 # --- command line -----------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def work_folder(keep: Path | None) -> Iterator[Path]:
+    """Where a bench run puts its nodes: `keep` (created, kept for its logs) or a temporary
+    folder removed afterwards."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=False)
+        yield keep.resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix="blg-bench-") as folder:
+        yield Path(folder)
+
+
+def publish(text: str, figures: dict[str, object], json_file: Path | None) -> None:
+    """The report on standard output and, when asked, every figure as JSON."""
+    print(text)
+    if json_file:
+        json_file.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"results written to {json_file}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1598,20 +1618,12 @@ def main() -> None:
         chunk=base.chunk,
         ceiling_seconds=base.ceiling_seconds,
     )
-    with contextlib.ExitStack() as stack:
-        if args.keep:
-            args.keep.mkdir(parents=True, exist_ok=False)
-            root = args.keep.resolve()
-        else:
-            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="blg-bench-")))
+    with work_folder(args.keep) as root:
         if args.profile:
             asyncio.run(profile_replica(args, root))
             return
         results = asyncio.run(run(args, scale, root))
-    print(report(results))
-    if args.json:
-        args.json.write_text(json.dumps(results_json(results), indent=2) + "\n")
-        print(f"results written to {args.json}")
+    publish(report(results), results_json(results), args.json)
 
 
 if __name__ == "__main__":
