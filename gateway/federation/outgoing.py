@@ -123,6 +123,14 @@ class Dispatcher:
 
         Normalises the message's identifiers first (in place)."""
         self.normalise(message)
+        kind = self._check_route(message, recipients)
+        for recipient in recipients:
+            self._check_size(message, kind, recipient)
+        return kind
+
+    def _check_route(self, message: canonical.Message, recipients: Sequence[str]) -> Kind:
+        """check() without normalising and without the size: what submit checks before it
+        seals (the size it checks on the sealed envelope itself, see _prepare)."""
         body = message.WhichOneof("body")
         if body is None:
             raise SubmissionRefused(
@@ -147,8 +155,6 @@ class Dispatcher:
                 raise SubmissionRefused(
                     "kind_not_allowed", "to", f"{kind.value} may not be sent to {recipient}"
                 )
-        for recipient in recipients:
-            self._check_size(message, kind, recipient)
         return kind
 
     def _check_size(self, message: canonical.Message, kind: Kind, recipient: str) -> None:
@@ -173,6 +179,9 @@ class Dispatcher:
             )
         except ValueError:
             return  # no usable key: seal() reports it, as it always has
+        self._refuse_too_large(recipient, length)
+
+    def _refuse_too_large(self, recipient: str, length: int) -> None:
         if length > self._max_envelope_bytes:
             raise SubmissionRefused(
                 "message_too_large",
@@ -261,8 +270,10 @@ class Dispatcher:
         actor: str,
         local_client: str | None,
     ) -> _Prepared:
+        # The caller normalised the message; its size is checked on each sealed envelope
+        # below, before anything is written (the policy applied and the message sealed once).
         recipients = self.recipients(message, requested)
-        kind = self.check(message, recipients)
+        kind = self._check_route(message, recipients)
         if not message.case_id:
             message.case_id = str(uuid.uuid4())
         case_id = uuid.UUID(message.case_id)
@@ -283,6 +294,7 @@ class Dispatcher:
                 created_at=now,
                 expires_at=now + self._ttl,
             )
+            self._refuse_too_large(recipient, len(sealed.data))
             prepared.items.append(
                 OutgoingEnvelope(
                     message_id=message_id,

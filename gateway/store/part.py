@@ -39,24 +39,29 @@ class StorePart:
         await connection.execute(Q.audit_lock)
         head = await connection.fetchrow(Q.audit_head)
         seq, prev = (head["seq"], bytes(head["hash"])) if head else (0, GENESIS)
-        rows = []
+        seqs: list[int] = []
+        prevs: list[bytes] = []
+        hashes: list[bytes] = []
         for entry in entries:
             seq += 1
             digest = entry_hash(prev, seq, at, entry)
-            rows.append(
-                (
-                    seq,
-                    at,
-                    entry.actor,
-                    entry.action,
-                    entry.subject,
-                    canonical_detail(entry.detail),
-                    prev,
-                    digest,
-                )
-            )
+            seqs.append(seq)
+            prevs.append(prev)
+            hashes.append(digest)
             prev = digest
-        await connection.executemany(Q.audit_insert, rows)
+        # One statement for them all: the lock is held until commit, so every round trip
+        # inside it is paid by every appender waiting behind it.
+        await connection.execute(
+            Q.audit_insert,
+            seqs,
+            at,
+            [entry.actor for entry in entries],
+            [entry.action for entry in entries],
+            [entry.subject for entry in entries],
+            [canonical_detail(entry.detail) for entry in entries],
+            prevs,
+            hashes,
+        )
 
 
 def stored_content(value: bytes | None) -> bytes | None:
@@ -85,6 +90,23 @@ def finite_instant(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return None
     return value
+
+
+def outbox_insert_many_args(items: Sequence[OutgoingEnvelope], now: datetime) -> tuple[object, ...]:
+    """The arguments of Q.outbox_insert_many: one array per column, then `now`."""
+    return (
+        [item.message_id for item in items],
+        [item.recipient for item in items],
+        [item.case_id for item in items],
+        [item.kind for item in items],
+        [item.handling for item in items],
+        [item.sender_reference for item in items],
+        [item.local_client for item in items],
+        [item.envelope for item in items],
+        [item.envelope_sha256 for item in items],
+        [item.expires_at for item in items],
+        now,
+    )
 
 
 def outbox_insert_args(item: OutgoingEnvelope, now: datetime) -> tuple[object, ...]:

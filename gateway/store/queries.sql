@@ -111,8 +111,11 @@ SELECT pg_advisory_xact_lock(hashtext('blg.audit'));
 SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
 
 -- name: audit_insert
+-- Every entry of a transaction in one statement (a group commit chains dozens).
 INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8);
+SELECT e.seq, $2, e.actor, e.action, e.subject, e.detail::jsonb, e.prev_hash, e.hash
+FROM unnest($1::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[],
+            $8::bytea[]) AS e(seq, actor, action, subject, detail, prev_hash, hash);
 
 -- name: audit_scan
 SELECT seq, at, actor, action, subject, detail::text AS detail, prev_hash, hash
@@ -254,7 +257,10 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])
 ON CONFLICT (kind, reference) DO NOTHING;
 
 -- name: case_reference_find
-SELECT case_id FROM case_references WHERE kind = $1 AND reference = $2;
+-- Several callers' lookups in one statement (see Store.case_for_reference).
+SELECT r.kind, r.reference, r.case_id
+FROM case_references r
+JOIN unnest($1::text[], $2::text[]) AS q(kind, reference) USING (kind, reference);
 
 
 -- name: local_delivery_hold
@@ -694,3 +700,21 @@ ALTER SYSTEM SET log_min_error_statement = 'panic';
 
 -- name: server_reload_config
 SELECT pg_reload_conf();
+
+-- perf: groupcommit
+
+-- name: outbox_insert_many
+-- A group commit's envelopes in one statement, in the order given (the bigserial id is the
+-- queue order, so per-case order holds).
+INSERT INTO outbox (message_id, recipient, case_id, kind, handling, sender_reference,
+                    local_client, envelope, envelope_sha256, expires_at, queued_at)
+SELECT u.message_id, u.recipient, u.case_id, u.kind, u.handling, u.sender_reference,
+       u.local_client, u.envelope, u.envelope_sha256, u.expires_at, $11
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::bytea[], $9::bytea[], $10::timestamptz[])
+     WITH ORDINALITY AS u(message_id, recipient, case_id, kind, handling, sender_reference,
+                          local_client, envelope, envelope_sha256, expires_at, n)
+ORDER BY u.n;
+
+-- name: outbox_notify_many
+SELECT pg_notify('blg_outbox', r) FROM unnest($1::text[]) AS r;

@@ -5,6 +5,8 @@ Design notes:
   outbox (and will be sent) or not accepted; an incoming envelope is either in the inbox with
   its receipt (and a replay gets the same receipt) or was never acknowledged.
 - Audit entries are written in the same transaction as the change they record.
+- Concurrent enqueues share one transaction (group commit), and concurrent case lookups one
+  statement: see gateway.store.group_commit.
 - Outbox state is a database enum, moved only by the statements in queries.sql and checked
   by a trigger, so a bug or a hand-written UPDATE cannot, say, un-deliver a message.
 - One sender per destination, and claims that never wait or take a row twice: see the
@@ -27,12 +29,13 @@ from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
+from gateway.store.group_commit import Coalescer
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
 from gateway.store.part import (
     finite_instant,
     inbox_row,
-    outbox_insert_args,
+    outbox_insert_many_args,
     stored_content,
     utc_now,
 )
@@ -61,6 +64,24 @@ class AlreadyQueued(Exception):  # noqa: N818 - a verdict, not a failure
     """This dropped file's content was queued before (by this or another process)."""
 
 
+# A group commit's bounds: members (calls of enqueue) and envelope bytes. Enough for the
+# gains (the lock and fsync are paid once per group), small enough that a group's statements
+# stay a few milliseconds and a failed group's one-by-one retry stays short.
+MAX_GROUP_MEMBERS = 256
+MAX_GROUP_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Enqueue:
+    """One call of Store.enqueue, as a member of a group commit."""
+
+    items: Sequence[OutgoingEnvelope]
+    audit: Sequence[AuditEntry]
+
+    def envelope_bytes(self) -> int:
+        return sum(len(item.envelope) for item in self.items)
+
+
 class OutboxStateError(Exception):
     """An operator asked for a state change the outbox does not allow."""
 
@@ -78,6 +99,15 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
         self._dsn = dsn
+        self._enqueues: Coalescer[_Enqueue, None] = Coalescer(
+            self._commit_enqueues,
+            max_count=MAX_GROUP_MEMBERS,
+            max_weight=MAX_GROUP_BYTES,
+            weight=_Enqueue.envelope_bytes,
+        )
+        self._case_lookups: Coalescer[tuple[str, str], uuid.UUID | None] = Coalescer(
+            self._find_cases, max_count=MAX_GROUP_MEMBERS
+        )
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Store:
@@ -85,6 +115,8 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
         return cls(pool, dsn)
 
     async def close(self) -> None:
+        await self._enqueues.idle()
+        await self._case_lookups.idle()
         await self._pool.close()
 
     def pool_usage(self) -> PoolUsage:
@@ -123,12 +155,52 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
     ) -> None:
         """Queue sealed envelopes and their audit entries atomically, and wake the senders.
 
+        Concurrent calls are committed together (group commit, see
+        gateway.store.group_commit): each returns once the transaction holding its envelopes
+        committed, or raises its own error, never another caller's.
+
         dropped_file, when given, is recorded in the same transaction, so a file from a
         drop folder is either fully queued and remembered, or neither. approval, when given,
         approves a console draft first in that transaction (see gateway.store.drafts): the
-        draft is approved and queued, or neither.
+        draft is approved and queued, or neither. A call with either goes alone, in its own
+        transaction: both are rare (a file, an operator's click) and may refuse.
         """
+        if dropped_file is None and approval is None:
+            await self._enqueues.submit(_Enqueue(items, audit))
+            return
+        await self._enqueue_together(
+            [_Enqueue(items, audit)], dropped_file=dropped_file, approval=approval
+        )
+
+    async def _commit_enqueues(self, group: Sequence[_Enqueue]) -> list[Exception | None]:
+        try:
+            await self._enqueue_together(group)
+        except Exception as error:
+            if len(group) == 1:
+                return [error]
+            # Someone's envelope broke the group (a duplicate id, a constraint): each member
+            # again in its own transaction, so each hears exactly its own outcome.
+            outcomes: list[Exception | None] = []
+            for member in group:
+                try:
+                    await self._enqueue_together([member])
+                except Exception as own:
+                    outcomes.append(own)
+                else:
+                    outcomes.append(None)
+            return outcomes
+        return [None] * len(group)
+
+    async def _enqueue_together(
+        self,
+        group: Sequence[_Enqueue],
+        *,
+        dropped_file: DroppedFile | None = None,
+        approval: DraftApproval | None = None,
+    ) -> None:
         now = utc_now()
+        items = [item for member in group for item in member.items]
+        audit = [entry for member in group for entry in member.audit]
         async with self._pool.acquire() as connection, connection.transaction():
             if approval is not None:
                 await self._approve_draft(
@@ -146,9 +218,8 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
                     )
                 except asyncpg.UniqueViolationError:
                     raise AlreadyQueued(dropped_file.file_name) from None
-            await connection.executemany(
-                Q.outbox_insert, [outbox_insert_args(item, now) for item in items]
-            )
+            if items:
+                await connection.execute(Q.outbox_insert_many, *outbox_insert_many_args(items, now))
             referenced = [item for item in items if item.sender_reference]
             if referenced:
                 await connection.execute(
@@ -158,16 +229,28 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
                     [item.case_id for item in referenced],
                 )
             await self._append_audit(connection, audit, now)
-            for recipient in sorted({item.recipient for item in items}):
-                await connection.execute(Q.outbox_notify, recipient)
+            recipients = sorted({item.recipient for item in items})
+            if recipients:
+                await connection.execute(Q.outbox_notify_many, recipients)
 
     async def case_for_reference(self, kind: str, reference: str) -> uuid.UUID | None:
-        """The case an earlier message of this kind with this own reference opened, if any."""
+        """The case an earlier message of this kind with this own reference opened, if any.
+
+        Concurrent lookups share one statement (gateway.store.group_commit); a lookup never
+        joins one already in flight, so it sees every enqueue that returned before it."""
+        return await self._case_lookups.submit((kind, reference))
+
+    async def _find_cases(
+        self, lookups: Sequence[tuple[str, str]]
+    ) -> list[uuid.UUID | Exception | None]:
         async with self._pool.acquire() as connection:
-            found: uuid.UUID | None = await connection.fetchval(
-                Q.case_reference_find, kind, reference
+            rows = await connection.fetch(
+                Q.case_reference_find,
+                [kind for kind, _ in lookups],
+                [reference for _, reference in lookups],
             )
-        return found
+        found = {(row["kind"], row["reference"]): row["case_id"] for row in rows}
+        return [found.get(lookup) for lookup in lookups]
 
     # --- audit ------------------------------------------------------------------------
 
