@@ -28,9 +28,17 @@ Promises kept:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    PoolConnection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 
 Request = TypeVar("Request")
 Outcome = TypeVar("Outcome")
@@ -48,8 +56,12 @@ class Coalescer(Generic[Request, Outcome]):
         max_count: int,
         max_weight: int = 0,
         weight: Callable[[Request], int] = lambda _: 0,
+        # Called when the drain ends (nothing pending): the runner may keep a connection
+        # across the groups of one busy spell and give it back here.
+        on_idle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._run = run
+        self._on_idle = on_idle
         self._max_count = max_count
         self._max_weight = max_weight
         self._weight = weight
@@ -110,4 +122,35 @@ class Coalescer(Generic[Request, Outcome]):
                     else:
                         future.set_result(outcome)
         finally:
-            self._drain_task = None
+            try:
+                if self._on_idle is not None:
+                    await self._on_idle()
+            finally:
+                self._drain_task = None
+                if self._pending:  # arrived while on_idle ran: nobody else will drain them
+                    self._drain_task = asyncio.create_task(self._drain())
+
+
+class HeldConnection:
+    """One pool connection kept by a Coalescer's runner across the groups of a busy spell.
+
+    Each acquire and release of a pool connection costs a round trip (the pool resets the
+    session on release); under load a group runs every few milliseconds, so the runner keeps
+    one connection while groups keep coming and gives it back when the drain ends (on_idle)
+    or after a failure, when the connection may be broken."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._connection: PoolConnection | None = None
+
+    async def get(self) -> PoolConnection:
+        if self._connection is None or self._connection.is_closed():
+            await self.release()
+            self._connection = await self._pool.acquire()
+        return self._connection
+
+    async def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a broken one is discarded by the pool
+                await self._pool.release(connection)

@@ -22,6 +22,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -29,7 +30,7 @@ from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
-from gateway.store.group_commit import Coalescer
+from gateway.store.group_commit import Coalescer, HeldConnection
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
 from gateway.store.part import (
@@ -54,6 +55,9 @@ from gateway.store.records import (
 )
 from gateway.store.retention import Retention
 from gateway.store.sending import Sending
+
+if TYPE_CHECKING:
+    from gateway.store.part import Connection
 
 OUTBOX_CHANNEL = "blg_outbox"
 INBOX_CHANNEL = "blg_inbox"
@@ -99,14 +103,17 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
         self._dsn = dsn
+        self._enqueue_connection = HeldConnection(pool)
         self._enqueues: Coalescer[_Enqueue, None] = Coalescer(
             self._commit_enqueues,
             max_count=MAX_GROUP_MEMBERS,
             max_weight=MAX_GROUP_BYTES,
             weight=_Enqueue.envelope_bytes,
+            on_idle=self._enqueue_connection.release,
         )
+        self._lookup_connection = HeldConnection(pool)
         self._case_lookups: Coalescer[tuple[str, str], uuid.UUID | None] = Coalescer(
-            self._find_cases, max_count=MAX_GROUP_MEMBERS
+            self._find_cases, max_count=MAX_GROUP_MEMBERS, on_idle=self._lookup_connection.release
         )
 
     @classmethod
@@ -168,14 +175,16 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
         if dropped_file is None and approval is None:
             await self._enqueues.submit(_Enqueue(items, audit))
             return
-        await self._enqueue_together(
-            [_Enqueue(items, audit)], dropped_file=dropped_file, approval=approval
-        )
+        async with self._pool.acquire() as connection:
+            await self._enqueue_together(
+                connection, [_Enqueue(items, audit)], dropped_file=dropped_file, approval=approval
+            )
 
     async def _commit_enqueues(self, group: Sequence[_Enqueue]) -> list[Exception | None]:
         try:
-            await self._enqueue_together(group)
+            await self._enqueue_together(await self._enqueue_connection.get(), group)
         except Exception as error:
+            await self._enqueue_connection.release()  # it may be the connection that broke
             if len(group) == 1:
                 return [error]
             # Someone's envelope broke the group (a duplicate id, a constraint): each member
@@ -183,7 +192,8 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
             outcomes: list[Exception | None] = []
             for member in group:
                 try:
-                    await self._enqueue_together([member])
+                    async with self._pool.acquire() as connection:
+                        await self._enqueue_together(connection, [member])
                 except Exception as own:
                     outcomes.append(own)
                 else:
@@ -193,6 +203,7 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
 
     async def _enqueue_together(
         self,
+        connection: Connection,
         group: Sequence[_Enqueue],
         *,
         dropped_file: DroppedFile | None = None,
@@ -201,7 +212,7 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
         now = utc_now()
         items = [item for member in group for item in member.items]
         audit = [entry for member in group for entry in member.audit]
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with connection.transaction():
             if approval is not None:
                 await self._approve_draft(
                     connection, approval, [item.message_id for item in items], now
@@ -243,12 +254,16 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
     async def _find_cases(
         self, lookups: Sequence[tuple[str, str]]
     ) -> list[uuid.UUID | Exception | None]:
-        async with self._pool.acquire() as connection:
+        try:
+            connection = await self._lookup_connection.get()
             rows = await connection.fetch(
                 Q.case_reference_find,
                 [kind for kind, _ in lookups],
                 [reference for _, reference in lookups],
             )
+        except Exception:
+            await self._lookup_connection.release()
+            raise
         found = {(row["kind"], row["reference"]): row["case_id"] for row in rows}
         return [found.get(lookup) for lookup in lookups]
 
