@@ -251,11 +251,6 @@ INSERT INTO local_deliveries (client, inbox_id)
 SELECT * FROM unnest($1::text[], $2::bigint[])
 ON CONFLICT (client, inbox_id) DO NOTHING;
 
--- name: case_reference_insert_many
-INSERT INTO case_references (kind, reference, case_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])
-ON CONFLICT (kind, reference) DO NOTHING;
-
 -- name: case_reference_find
 -- Several callers' lookups in one statement (see Store.case_for_reference).
 SELECT r.kind, r.reference, r.case_id
@@ -704,17 +699,25 @@ SELECT pg_reload_conf();
 -- perf: groupcommit
 
 -- name: outbox_insert_many
--- A group commit's envelopes in one statement, in the order given (the bigserial id is the
--- queue order, so per-case order holds).
-INSERT INTO outbox (message_id, recipient, case_id, kind, handling, sender_reference,
-                    local_client, envelope, envelope_sha256, expires_at, queued_at)
-SELECT u.message_id, u.recipient, u.case_id, u.kind, u.handling, u.sender_reference,
-       u.local_client, u.envelope, u.envelope_sha256, u.expires_at, $11
-FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::bytea[], $9::bytea[], $10::timestamptz[])
-     WITH ORDINALITY AS u(message_id, recipient, case_id, kind, handling, sender_reference,
-                          local_client, envelope, envelope_sha256, expires_at, n)
-ORDER BY u.n;
-
--- name: outbox_notify_many
-SELECT pg_notify('blg_outbox', r) FROM unnest($1::text[]) AS r;
+-- A group commit's envelopes, their own references (case_references) and the senders'
+-- wake-ups, in one statement and one round trip. Rows go in the order given (the bigserial
+-- id is the queue order, so per-case order holds). NOTIFY is transactional: a worker is
+-- woken only once the rows are committed.
+WITH queued AS (
+    INSERT INTO outbox (message_id, recipient, case_id, kind, handling, sender_reference,
+                        local_client, envelope, envelope_sha256, expires_at, queued_at)
+    SELECT u.message_id, u.recipient, u.case_id, u.kind, u.handling, u.sender_reference,
+           u.local_client, u.envelope, u.envelope_sha256, u.expires_at, $11
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::bytea[], $9::bytea[], $10::timestamptz[])
+         WITH ORDINALITY AS u(message_id, recipient, case_id, kind, handling,
+                              sender_reference, local_client, envelope, envelope_sha256,
+                              expires_at, n)
+    ORDER BY u.n
+    RETURNING recipient
+), referenced AS (
+    INSERT INTO case_references (kind, reference, case_id)
+    SELECT * FROM unnest($12::text[], $13::text[], $14::uuid[])
+    ON CONFLICT (kind, reference) DO NOTHING
+)
+SELECT pg_notify('blg_outbox', r.recipient) FROM (SELECT DISTINCT recipient FROM queued) AS r;

@@ -230,19 +230,17 @@ class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retentio
                 except asyncpg.UniqueViolationError:
                     raise AlreadyQueued(dropped_file.file_name) from None
             if items:
-                await connection.execute(Q.outbox_insert_many, *outbox_insert_many_args(items, now))
-            referenced = [item for item in items if item.sender_reference]
-            if referenced:
+                referenced = [item for item in items if item.sender_reference]
                 await connection.execute(
-                    Q.case_reference_insert_many,
+                    Q.outbox_insert_many,
+                    *outbox_insert_many_args(items, now),
                     [item.kind for item in referenced],
                     [item.sender_reference for item in referenced],
                     [item.case_id for item in referenced],
                 )
+            # Last, so that the chain's lock is held only for the head, this insert and the
+            # commit: the senders' and the receiver's transactions queue for it too.
             await self._append_audit(connection, audit, now)
-            recipients = sorted({item.recipient for item in items})
-            if recipients:
-                await connection.execute(Q.outbox_notify_many, recipients)
 
     async def case_for_reference(self, kind: str, reference: str) -> uuid.UUID | None:
         """The case an earlier message of this kind with this own reference opened, if any.
