@@ -35,8 +35,8 @@ class StorePart:
     ) -> None:
         if not entries:
             return
-        # Serialises appenders for the rest of this transaction: the chain must be linear.
-        await connection.execute(Q.audit_lock)
+        # Serialises appenders for the rest of this transaction (the chain must be linear):
+        # takes the lock, then reads the head under it, in one round trip.
         head = await connection.fetchrow(Q.audit_head)
         seq, prev = (head["seq"], bytes(head["hash"])) if head else (0, GENESIS)
         seqs: list[int] = []

@@ -104,11 +104,9 @@ SELECT pg_advisory_unlock(hashtext('blg.destination'), hashtext($1));
 SELECT envelope_sha256, receipt FROM inbox WHERE sender = $1 AND message_id = $2;
 
 
--- name: audit_lock
-SELECT pg_advisory_xact_lock(hashtext('blg.audit'));
-
 -- name: audit_head
-SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+-- Takes the chain's lock (held until commit), then reads the head: migration 0014.
+SELECT seq, hash FROM audit_chain_head();
 
 -- name: audit_insert
 -- Every entry of a transaction in one statement (a group commit chains dozens).
