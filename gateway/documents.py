@@ -17,6 +17,12 @@ another thread take the interpreter every 5 ms, so the loop keeps answering mean
 tests/api/test_hostile_documents.py measured /healthz at 0.27 s at worst while such documents
 were POSTed (the loop-bound code: 70 s).
 
+A small document (under INLINE_BYTES, e.g. the usual one-message request of a police
+system, about 1 KiB) is decoded on the loop itself: it takes about 0.15 ms, less than the hop
+to a thread and back, which under load cost several milliseconds of waiting for the loop to
+pick up the result (bench/api.py --profile). Its bounds follow from its size: a few thousand
+values or elements at most, a millisecond or two even for the slowest format.
+
 Time is bounded as well: each decode runs under `adapters.common.limits.deadline`, which the
 decoders check at every thousand elements, values or rows, so a decode that is slower than
 expected ends with DocumentTooComplex("time") rather than going on. The deadline (30 s) is a
@@ -42,6 +48,7 @@ from gateway.ops.logs import fields
 log = logging.getLogger(__name__)
 
 DECODE_WORKERS = 2
+INLINE_BYTES = 8 * 1024
 DECODE_SECONDS = 30.0
 DECODER_FAULT = "expected a document this format's decoder can read; it failed (see the log)"
 
@@ -66,13 +73,22 @@ def decode_guarded(adapter: Adapter, data: bytes, seconds: float | None = None) 
 class DocumentDecoder:
     """A node's decoding pool, shared by the local API and every outgoing drop folder."""
 
-    def __init__(self, *, workers: int = DECODE_WORKERS, seconds: float = DECODE_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = DECODE_WORKERS,
+        seconds: float = DECODE_SECONDS,
+        inline_bytes: int = INLINE_BYTES,
+    ) -> None:
+        self._inline_bytes = inline_bytes
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
         self._slots = asyncio.Semaphore(workers)
         self._seconds = seconds
 
     async def decode(self, adapter: Adapter, data: bytes) -> DecodeResult:
         """The document's messages and rejected records; DocumentInvalid when unusable."""
+        if len(data) < self._inline_bytes:
+            return decode_guarded(adapter, data, self._seconds)
         async with self._slots:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(

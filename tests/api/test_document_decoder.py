@@ -1,5 +1,6 @@
-"""The node's decoding pool: decodes run in worker threads, never more than the pool's size at
-once, under a deadline, and a decoder's own fault comes out as a problem with the document."""
+"""The node's decoding pool: decodes of all but small documents run in worker threads, never
+more than the pool's size at once, under a deadline, and a decoder's own fault comes out as a
+problem with the document."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from adapters import DecodeResult, DocumentInvalid, DocumentTooComplex, Encoded, adapter_for
-from gateway.documents import DECODER_FAULT, DocumentDecoder
+from gateway.documents import DECODER_FAULT, INLINE_BYTES, DocumentDecoder
 from gateway.wire import Kind, canonical
 from tests import fuzz_seeds
 
@@ -63,13 +64,28 @@ async def test_a_decoder_fault_is_a_problem_with_the_document(fault: Exception) 
 
 async def test_decodes_run_off_the_loop_at_most_workers_at_once() -> None:
     adapter = FakeAdapter(pairs=threading.Barrier(2))
-    decoder = DocumentDecoder(workers=2)
+    decoder = DocumentDecoder(workers=2, inline_bytes=0)
     try:
         await asyncio.gather(*(decoder.decode(adapter, b"") for _ in range(8)))
     finally:
         decoder.close()
     assert threading.get_ident() not in adapter.threads
     assert adapter.most == 2  # two at once (the barrier), never three
+
+
+@pytest.mark.parametrize(
+    ("size", "on_the_loop"), [(0, True), (INLINE_BYTES - 1, True), (INLINE_BYTES, False)]
+)
+async def test_a_small_document_is_decoded_on_the_loop_a_larger_one_in_a_worker(
+    size: int, on_the_loop: bool
+) -> None:
+    adapter = FakeAdapter()
+    decoder = DocumentDecoder()
+    try:
+        await decoder.decode(adapter, b"x" * size)
+    finally:
+        decoder.close()
+    assert (threading.get_ident() in adapter.threads) is on_the_loop
 
 
 async def test_a_decode_past_the_pool_s_deadline_is_refused() -> None:
