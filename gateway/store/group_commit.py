@@ -15,6 +15,13 @@ So a lone request starts at once (no timer, no added latency when the node is id
 under load the group grows by itself to whatever arrived while the previous one was in
 flight: the slower the commit, the bigger the next group.
 
+What a group costs (Store.enqueue, store.py): BEGIN; one statement for every envelope, its
+case reference and the senders' NOTIFY; then the chain's lock and head in one call
+(audit_chain_head, migration 0014), the group's audit entries in one unnest insert, COMMIT.
+The lock is held for the last three only. The runner keeps one pool connection for as long
+as groups keep coming (HeldConnection): a pool acquire and release cost a round trip each.
+Case lookups (Store.case_for_reference) are coalesced the same way into one `unnest` join.
+
 Promises kept:
 - A caller's await returns only after the transaction holding its request committed (or
   raises its own error): nothing is acknowledged before it is durable.
