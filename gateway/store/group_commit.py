@@ -29,7 +29,10 @@ Promises kept:
   sees that write.
 - A member never fails for another's fault: the group's runner returns one outcome per
   member (Store.enqueue retries a failed group member by member, see store.py).
-- A member whose caller was cancelled before its group was taken is left out, unwritten.
+- A member whose caller was cancelled before its group was taken is left out, unwritten;
+  one cancelled later may still be committed with its group, unacknowledged, as a call
+  cancelled during its own COMMIT could be before (aiohttp does not cancel a handler when
+  its client goes away, so in practice this is shutdown only).
 """
 
 from __future__ import annotations
