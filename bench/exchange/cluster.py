@@ -34,11 +34,9 @@ import trustme
 from gateway.app import keyring_from_config
 from gateway.config import (
     NodeConfig,
-    PeerKeyConfig,
-    PrivateKeyMaterial,
-    format_private_key_file,
     load_config,
 )
+from gateway.config.node_setup import GeneratedKey, generate_own_key
 from gateway.config.writer import (
     NodeSettings,
     OwnKeyEntry,
@@ -48,7 +46,7 @@ from gateway.config.writer import (
     merge_overlay,
     write_node_config,
 )
-from gateway.crypto import Keyring, KeyValidity, OwnKeyPair
+from gateway.crypto import Keyring, KeyValidity
 from gateway.federation.identity import spki_sha256
 from gateway.store import EmbeddedPostgres
 from gateway.wire import Kind
@@ -117,7 +115,7 @@ def free_port() -> int:
 @dataclass
 class Node:
     node_id: str
-    key: OwnKeyPair
+    key: GeneratedKey
     dsn: str
     folder: Path
     federation_port: int = field(default_factory=free_port)
@@ -151,16 +149,8 @@ class Cluster:
             dsn = await self.postgres.ensure_database(node_id.replace("-", "_"))
             folder = self.root / node_id
             folder.mkdir()
-            node = Node(node_id, OwnKeyPair.generate("k1", KEY_VALIDITY), dsn, folder)
-            key_file = folder / "k1.key"
-            key_file.write_text(
-                format_private_key_file(
-                    PrivateKeyMaterial(
-                        node_id, "k1", node.key.signing_seed, node.key.encryption_secret
-                    )
-                )
-            )
-            key_file.chmod(0o600)
+            # What `gateway keys generate` writes: folder/k1.key (0600) and its public snippet.
+            node = Node(node_id, generate_own_key(node_id, folder, "k1", KEY_VALIDITY), dsn, folder)
             cert = self.ca.issue_cert("127.0.0.1", node_id)
             cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
             cert.private_key_pem.write_to_path(str(folder / "cert.key"))
@@ -180,22 +170,13 @@ class Cluster:
         for peer_id, peer in self.nodes.items():
             if peer_id == node_id:
                 continue
-            public = peer.key.public()
             peers.append(
                 PeerEntry(
                     id=peer_id,
                     names={"en": peer_id},
                     country=peer_id[:2].upper(),
                     url=f"https://127.0.0.1:{peer.federation_port}/",
-                    keys=[
-                        PeerKeyConfig(
-                            id=public.key_id,
-                            signing_public_key=public.signing_public,
-                            encryption_public_key=public.encryption_public,
-                            valid_from=public.validity.valid_from,
-                            valid_until=public.validity.valid_until,
-                        )
-                    ],
+                    keys=[peer.key.public],
                     send=ALL_KINDS,
                     receive=ALL_KINDS,
                     # Mutual TLS with pinned keys both ways, as in production.

@@ -52,13 +52,25 @@ class Bench:
 
 
 async def queue_sealed(store: Store, sealer: Sealer, count: int, chunk: int) -> float:
-    """Seal and Store.enqueue count envelopes, chunk per transaction; returns seconds taken."""
+    """Seal and Store.enqueue count envelopes, chunk per transaction; returns seconds taken.
+
+    The next chunk is sealed in a thread while the previous one's transaction runs, so the
+    setup of a large backlog takes the longer of the two, not their sum (the sealing is not
+    what any phase measures)."""
+    if count <= 0:
+        return 0.0
     started = last_report = time.perf_counter()
     done = 0
+    sealing = asyncio.create_task(asyncio.to_thread(sealer.seal_many, min(chunk, count)))
     while done < count:
-        items, audit = sealer.seal_many(min(chunk, count - done))
+        items, audit = await sealing
+        after = done + len(items)
+        if after < count:
+            sealing = asyncio.create_task(
+                asyncio.to_thread(sealer.seal_many, min(chunk, count - after))
+            )
         await store.enqueue(items, audit)
-        done += len(items)
+        done = after
         if time.perf_counter() - last_report >= 10:
             last_report = time.perf_counter()
             rate = done / (last_report - started)
