@@ -3,8 +3,8 @@ receipt: two real gateway processes exchanging ~1 KiB envelopes over HTTPS (issu
 
 Run by hand from the repository root, never by the test suite:
 
-    .venv/bin/python -m bench.exchange                  # every phase (~35 minutes)
-    .venv/bin/python -m bench.exchange --quick          # every phase scaled down (~2 minutes)
+    .venv/bin/python -m bench.exchange                  # every phase (25-35 minutes)
+    .venv/bin/python -m bench.exchange --quick          # every phase scaled down (~1.5 minutes)
     .venv/bin/python -m bench.exchange --only api,backlog --json out.json
     .venv/bin/python -m bench.exchange --profile exchange   # in-process: SQL per batch + cProfile
     .venv/bin/python -m bench.exchange --profile api        # in-process: time per API stage

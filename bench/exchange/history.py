@@ -25,6 +25,7 @@ that scans history shows by name.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -72,10 +73,17 @@ class History:
     insert_seconds: float
     vacuum_seconds: float
     disk_bytes: int
+    database_bytes: int
     baseline: Throughput
     with_history: Throughput
     ratio: float
     plans: dict[str, str]
+    plans_empty: dict[str, str]
+
+
+async def database_bytes(connection: asyncpg.Connection) -> int:
+    size: int = await connection.fetchval("SELECT pg_database_size(current_database())")
+    return size
 
 
 def free_bytes(path: Path) -> int:
@@ -111,6 +119,12 @@ async def vacuum(connection: asyncpg.Connection) -> float:
     return time.perf_counter() - started
 
 
+def same_plan(one: str, other: str) -> bool:
+    """Equal but for the instants bound to the statement."""
+    instant = re.compile(r"'[^']*'::timestamp with time zone")
+    return instant.sub("'...'", one) == instant.sub("'...'", other)
+
+
 def plan_arguments(name: str) -> tuple[object, ...]:
     """Values like the sender's for a batch of 100: the plan is the one PostgreSQL picks for
     them (a custom plan, as for the first executions of a prepared statement)."""
@@ -125,10 +139,12 @@ def plan_arguments(name: str) -> tuple[object, ...]:
 
 
 async def plans(connection: asyncpg.Connection) -> dict[str, str]:
-    """Each PLANNED statement's plan (EXPLAIN, not run), one line per node."""
+    """Each PLANNED statement's plan shape (EXPLAIN without costs, not run), one line per
+    node."""
     found: dict[str, str] = {}
     for name in PLANNED:
-        rows = await connection.fetch(f"EXPLAIN {getattr(Q, name)}", *plan_arguments(name))
+        statement = f"EXPLAIN (COSTS OFF) {getattr(Q, name)}"
+        rows = await connection.fetch(statement, *plan_arguments(name))
         found[name] = "\n".join(row[0] for row in rows)
     return found
 
@@ -146,13 +162,19 @@ async def measure_history(
     async with bench.phase("history: baseline, empty outbox"):
         baseline = await measure_throughput(bench, messages, "history baseline")
     log(f"history: baseline {baseline.rate:,.0f} msg/s")
+    plans_empty = await plans(connection)
     free_before = free_bytes(folder)
+    size_before = await database_bytes(connection)
     async with bench.phase(f"history: insert {rows:,} delivered rows"):
         insert_seconds = await insert_history(connection, rows, chunk=500_000)
         log("history: VACUUM ANALYZE")
         vacuum_seconds = await vacuum(connection)
     disk = free_before - free_bytes(folder)
-    log(f"history: {disk / 1e9:.1f} GB on disk; insert {insert_seconds:.0f} s")
+    database = await database_bytes(connection) - size_before
+    log(
+        f"history: database +{database / 1e9:.1f} GB (disk free -{disk / 1e9:.1f} GB, WAL and"
+        f" other workloads included); insert {insert_seconds:.0f} s"
+    )
     found = await plans(connection)
     async with bench.phase(f"history: throughput with {rows:,} rows"):
         with_history = await measure_throughput(bench, messages, "history throughput")
@@ -162,8 +184,10 @@ async def measure_history(
         insert_seconds=insert_seconds,
         vacuum_seconds=vacuum_seconds,
         disk_bytes=disk,
+        database_bytes=database,
         baseline=baseline,
         with_history=with_history,
         ratio=with_history.rate / baseline.rate if baseline.rate > 0 else float("nan"),
         plans=found,
+        plans_empty=plans_empty,
     )

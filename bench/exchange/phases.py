@@ -202,7 +202,8 @@ async def measure_backlog(bench: Bench, name: str, messages: int) -> Backlog:
     """Receiver down while `messages` envelopes are queued, then up: time to drain. The
     sender must be up; both are left running."""
     cluster = bench.cluster
-    async with bench.phase(f"{name}: receiver down, queueing"):
+    queue_phase = f"{name}: receiver down, queueing"
+    async with bench.phase(queue_phase):
         cluster.stop(RECEIVER)
         after = await bench.outbox.last_id()
         log(f"{name}: sealing and queueing {messages:,} envelopes in chunks of {bench.chunk:,}")
@@ -230,6 +231,7 @@ async def measure_backlog(bench: Bench, name: str, messages: int) -> Backlog:
         drain_rate=span.delivered / drain if drain > 0 else math.nan,
         completed=completed,
         rss_peak_bytes={
-            node: bench.monitor.peak(node, [drain_phase]) for node in (SENDER, RECEIVER)
+            node: bench.monitor.peak(node, [queue_phase, drain_phase])
+            for node in (SENDER, RECEIVER)
         },
     )

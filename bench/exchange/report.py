@@ -18,7 +18,7 @@ from datetime import datetime
 from bench.exchange.api import Accepted, Offered
 from bench.exchange.ceilings import Ceilings
 from bench.exchange.cluster import Machine
-from bench.exchange.history import History
+from bench.exchange.history import History, same_plan
 from bench.exchange.monitor import CpuUse
 from bench.exchange.phases import Backlog, Submit, Throughput
 from bench.exchange.targets import (
@@ -211,11 +211,12 @@ def backlog_rows(r: Results, b: Backlog, reference: Backlog | None) -> list[Row]
         Row("  delivered (retried)", f"{b.delivered:,} ({b.retried:,})"),
         Row("  bench: seal + enqueue", f"{b.messages / b.queue_seconds:,.0f} msg/s"),
     ]
+    # Memory does not depend on another workload's CPU: RSS is judged even on a busy machine.
     for node in (SENDER, RECEIVER):
         peak = b.rss_peak_bytes.get(node, 0)
         rows.append(
             Row(
-                f"  peak RSS {node} during the drain",
+                f"  peak RSS {node} (queueing + drain)",
                 f"{peak / MB:.0f} MB",
                 f"< {TARGET_RSS_BYTES / MB:.0f} MB",
                 judged(0 < peak < TARGET_RSS_BYTES, b.completed, [], drain),
@@ -244,7 +245,11 @@ def history_rows(r: Results) -> list[Row]:
         ),
         Row(
             "  insert (set-based) + VACUUM ANALYZE",
-            f"{h.insert_seconds:.0f} s + {h.vacuum_seconds:.0f} s, {h.disk_bytes / 1e9:.1f} GB",
+            f"{h.insert_seconds:.0f} s + {h.vacuum_seconds:.0f} s",
+        ),
+        Row(
+            "  database growth (disk free fell by)",
+            f"{h.database_bytes / 1e9:.1f} GB ({h.disk_bytes / 1e9:.1f} GB)",
         ),
     ]
 
@@ -320,9 +325,14 @@ def report(r: Results) -> str:
     if r.history is not None:
         print("\nPlans with history (the statements the sender runs per batch):", file=out)
         for name, plan in r.history.plans.items():
-            print(f"  {name}:", file=out)
+            same = same_plan(r.history.plans_empty.get(name, ""), plan)
+            print(f"  {name}:{' (the same on the empty outbox)' if same else ''}", file=out)
             for line in plan.splitlines():
                 print(f"    {line}", file=out)
+            if not same:
+                print("    on the empty outbox:", file=out)
+                for line in r.history.plans_empty.get(name, "").splitlines():
+                    print(f"      {line}", file=out)
     print("\nCPU use per phase, % of one core (CPU seconds / wall seconds):", file=out)
     for line in cpu_table(r.cpu):
         print(line, file=out)
