@@ -131,6 +131,9 @@ async def measure_throughput(bench: Bench, messages: int, label: str) -> Through
 # --- Dispatcher.submit, sustained --------------------------------------------------------------
 
 
+MAX_SUBMIT_ERRORS = 100
+
+
 @dataclass
 class Submit:
     submitters: int
@@ -158,6 +161,8 @@ async def measure_submit(bench: Bench, submitters: int, warmup: float, window: f
                 await dispatcher.submit(message, [RECEIVER], actor="bench")
             except Exception:  # counted and reported (the verdict says so); the loop goes on
                 errors += 1
+                if errors > MAX_SUBMIT_ERRORS:  # not a slow path but a broken one: stop
+                    raise
                 continue
             if opens <= time.perf_counter() < closes:
                 inside += 1
