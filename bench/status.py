@@ -33,7 +33,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.exchange import GATEWAY, Cluster, log, machine
+from bench.exchange.cluster import GATEWAY, Cluster, log, machine
 from gateway.ops.node_health import node_health
 from gateway.store import EmbeddedPostgres, Store
 
