@@ -201,7 +201,8 @@ class Gateway:
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stop_inbox_listening: Callable[[], Awaitable[None]] | None = None
         self._local_api: LocalApi | None = None
-        # Opening envelopes and signing receipts, off the event loop (receiver.py).
+        # Opening envelopes, signing and verifying receipts, off the event loop (receiver.py,
+        # sender.py).
         self._crypto = ThreadPoolExecutor(max_workers=crypto_threads(), thread_name_prefix="crypto")
         # Documents from local systems are decoded off the loop that serves the federation.
         self._decoder = DocumentDecoder()
@@ -341,6 +342,7 @@ class Gateway:
                 owner=self.instance,
                 clock=self.clock,
                 metrics=self.metrics,
+                crypto=self._crypto,
             )
             self.queues[peer.id] = queue
             self._tasks.append(asyncio.create_task(queue.run(), name=f"deliver:{peer.id}"))

@@ -2,9 +2,24 @@
 
 Each queue loops: become the only sender to its peer (a database lock, so several gateway
 processes sharing one database never send to one peer at once and per-case order holds),
-wait out the peer's backoff, expire what is past its expiry, claim the oldest batch, POST it,
-verify every receipt, record the outcome. One request is in flight per peer; peers are
-independent, so one peer down never slows another.
+wait out the peer's backoff, expire what is past its expiry, then drain the queue in rounds
+of pipelined batches: claim a batch, POST it, verify every receipt, record the outcome.
+Peers are independent, so one peer down never slows another.
+
+Pipelining. A strictly serial cycle (claim, POST, the peer verifies and stores, verify the
+receipts, finish) leaves both gateways and the database idle most of the time, so up to
+`RetryPolicy.in_flight` batches are posted at once, and each batch's outcome is recorded
+(the finish transaction) while the next ones are on the wire. Per-case order at the peer
+holds because a batch is only claimed from cases that have nothing in flight (the claim
+skips every row of those cases, so no later message of a case overtakes an earlier one),
+and answers are judged and recorded in claim order, one finish transaction at a time.
+Receipts are verified on the crypto thread pool (libsodium releases the GIL), not on the
+loop that also serves the federation endpoint and the local API. After any failure the
+round stops claiming, settles what is already in flight (a success of a batch posted
+before the failure is recorded, but does not reset the failure count), and backs off.
+A crash anywhere loses nothing and sends nothing twice to a local client at the peer:
+claimed rows are leases, put back in the queue by the next holder of the peer's lock, and
+the peer answers a resent envelope with the receipt it stored the first time.
 
 Backoff is exponential with "equal jitter" (half fixed, half random) and a cap (10 minutes
 by default), kept in the database with the failure count: a restart resumes the schedule,
@@ -15,14 +30,18 @@ with no waiting, since each success resets the count.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import io
 import json
 import logging
 import random
 import ssl
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -61,6 +80,8 @@ class RetryPolicy:
     # At most the receiver's limits.max_envelopes_per_batch (the loader checks ours); a peer
     # with a smaller one answers 413 and the queue halves its batches (DestinationQueue).
     batch_size: int = 100
+    # Batches posted and not yet answered, per peer (see the module's design note).
+    in_flight: int = 2
     # Envelope bytes per request; the peer refuses larger bodies (413), which would end the
     # batch's messages, so the tail of an oversized claim goes back to the queue instead.
     max_batch_bytes: int = 15 * 1024 * 1024
@@ -87,6 +108,28 @@ class Destination:
     peer: str
     url: str
     ssl: ssl.SSLContext | None
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """A claimed batch and its POST, which answers with one receipt per envelope."""
+
+    batch: list[ClaimedEnvelope]
+    post: asyncio.Task[list[bytes]]
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """A batch's receipts, verified: what to finish, what to requeue."""
+
+    outcomes: list[DeliveryOutcome]
+    deferred: list[DeliveryOutcome]
+    invalid: list[tuple[ClaimedEnvelope, str]]
+
+    @property
+    def clean(self) -> bool:
+        return not self.deferred and not self.invalid
 
 
 class _TransientFailure(Exception):  # noqa: N818 - control flow inside the queue only
@@ -121,7 +164,11 @@ class DestinationQueue(ExclusiveWorker):
         owner: str,
         clock: Callable[[], datetime],
         metrics: GatewayMetrics,
+        crypto: Executor | None = None,
     ) -> None:
+        # Receipts are verified here; None: the loop's default executor (tests).
+        self._crypto = crypto
+        self._window = max(1, policy.in_flight)
         self._node_id = node_id
         self._destination = destination
         self._peer = destination.peer
@@ -162,19 +209,71 @@ class DestinationQueue(ExclusiveWorker):
                 # New messages do not cut a backoff short: the peer is down either way.
                 await asyncio.sleep(min((self._retry_at - now).total_seconds(), 60.0))
                 continue
-            if self._expired_at is None or now - self._expired_at >= EXPIRY_SWEEP:
-                await self._store.expire_due(self._peer, now)
-                self._expired_at = now
             self._wake.clear()
-            batch = await self._claim_batch()
-            if not batch:
+            if await self._round(lock):
                 await self._publish_depth()
                 await self.wait(self._policy.idle_poll)
-                continue
-            await self._deliver(batch)
 
-    async def _claim_batch(self) -> list[ClaimedEnvelope]:
-        batch = await self._store.claim(self._peer, self._batch_limit, self._owner)
+    async def _round(self, lock: SessionLock) -> bool:
+        """Deliver batch after batch, several in flight, until the queue is empty (True) or a
+        batch fails (False: the failure is recorded and the caller waits out the backoff)."""
+        in_flight: collections.deque[_Flight] = collections.deque()
+        recording: asyncio.Task[None] | None = None
+        healthy, emptied = True, False
+        try:
+            while True:
+                while healthy and not emptied and lock.held and len(in_flight) < self._window:
+                    busy = {item.case_id for flight in in_flight for item in flight.batch}
+                    batch = await self._claim_batch(busy)
+                    if not batch:
+                        # Empty, or every queued row belongs to a case in flight.
+                        emptied = not in_flight
+                        break
+                    in_flight.append(_Flight(batch, asyncio.create_task(self._post(batch))))
+                if not in_flight:
+                    return healthy and emptied
+                flight = in_flight.popleft()
+                try:
+                    receipts = await flight.post
+                except (_TransientFailure, _BatchTooLarge, _FinalRefusal) as problem:
+                    # Outcomes are recorded in claim order: the previous batch's first.
+                    if recording is not None:
+                        await recording
+                        recording = None
+                    await self._post_failed(flight.batch, problem, record=healthy)
+                    healthy = False
+                    continue
+                judged = await asyncio.get_running_loop().run_in_executor(
+                    self._crypto, self._judge, flight.batch, receipts
+                )
+                if recording is not None:
+                    await recording
+                recording = asyncio.create_task(self._record(flight, judged, healthy))
+                healthy = healthy and judged.clean
+        finally:
+            for flight in in_flight:
+                flight.post.cancel()
+            try:
+                if recording is not None:
+                    await recording
+            finally:
+                if in_flight:
+                    # Stopped mid-POST (shutdown, an error): the rows go back to the queue
+                    # now rather than when the peer's lock is next taken.
+                    await asyncio.gather(*(f.post for f in in_flight), return_exceptions=True)
+                    with contextlib.suppress(Exception):
+                        await self._store.release(
+                            [item.message_id for f in in_flight for item in f.batch], None
+                        )
+
+    async def _claim_batch(self, busy_cases: set[uuid.UUID]) -> list[ClaimedEnvelope]:
+        now = self._clock()
+        if self._expired_at is None or now - self._expired_at >= EXPIRY_SWEEP:
+            await self._store.expire_due(self._peer, now)
+            self._expired_at = now
+        batch = await self._store.claim(
+            self._peer, self._batch_limit, self._owner, busy_cases=sorted(busy_cases)
+        )
         total, keep = 0, 0
         for keep, item in enumerate(batch):
             total += len(item.envelope)
@@ -185,32 +284,35 @@ class DestinationQueue(ExclusiveWorker):
         await self._store.release([item.message_id for item in batch[keep:]], None)
         return batch[:keep]
 
-    async def _deliver(self, batch: Sequence[ClaimedEnvelope]) -> None:
-        started = time.perf_counter()
+    async def _post_failed(
+        self, batch: Sequence[ClaimedEnvelope], problem: Exception, *, record: bool
+    ) -> None:
+        """A request that got no receipts. Only the first failure of a round counts toward
+        the backoff (`record`): batches in flight beside it usually fail for the same cause."""
         ids = [item.message_id for item in batch]
-        try:
-            receipts = await self._post(batch)
-        except _TransientFailure as failure:
-            await self._store.release(ids, failure.reason)
-            await self._record_failure(failure.reason, at_least=failure.retry_after)
-            return
-        except _BatchTooLarge:
+        if isinstance(problem, _TransientFailure):
+            await self._store.release(ids, problem.reason)
+            if record:
+                await self._record_failure(problem.reason, at_least=problem.retry_after)
+        elif isinstance(problem, _BatchTooLarge):
             # Not a failure of the peer's and not the messages' fault: resend at once, in
             # halves, down to one envelope, whose 413 is then final like any other 4xx.
             await self._store.release(ids, None)
-            self._batch_limit = max(1, len(batch) // 2)
+            self._batch_limit = max(1, min(self._batch_limit, len(batch) // 2))
             log.warning(
                 "batch_too_large",
                 extra=fields(peer=self._peer, count=len(batch), next_count=self._batch_limit),
             )
-            return
-        except _FinalRefusal as refusal:
-            await self._store.reject_unreceipted(self._peer, ids, refusal.reason)
+        elif isinstance(problem, _FinalRefusal):
+            await self._store.reject_unreceipted(self._peer, ids, problem.reason)
             self._metrics.deliveries.labels(self._peer, "rejected").inc(len(ids))
             # A whole-request refusal usually means a configuration problem at one end: back
             # off so that the queue is not emptied into "rejected" before anyone looks.
-            await self._record_failure(refusal.reason)
-            return
+            if record:
+                await self._record_failure(problem.reason)
+
+    def _judge(self, batch: Sequence[ClaimedEnvelope], receipts: Sequence[bytes]) -> _Judged:
+        """On the crypto pool: every receipt verified against its envelope."""
         outcomes: list[DeliveryOutcome] = []
         invalid: list[tuple[ClaimedEnvelope, str]] = []
         for item, receipt in zip(batch, receipts, strict=True):
@@ -221,6 +323,13 @@ class DestinationQueue(ExclusiveWorker):
         deferred = [o for o in outcomes if not o.accepted and o.reason_code in CLOCK_REFUSALS]
         if deferred:
             outcomes = [o for o in outcomes if o.accepted or o.reason_code not in CLOCK_REFUSALS]
+        return _Judged(outcomes, deferred, invalid)
+
+    async def _record(self, flight: _Flight, judged: _Judged, healthy: bool) -> None:
+        """The outcome of one answered batch, in the database: one finish transaction, then
+        what goes back to the queue. `healthy`: no earlier batch of the round failed, so a
+        success may reset the peer's failure count."""
+        outcomes, deferred, invalid = judged.outcomes, judged.deferred, judged.invalid
         await self._store.finish(self._peer, outcomes)
         if deferred:
             reason = deferred[0].reason_code
@@ -244,20 +353,27 @@ class DestinationQueue(ExclusiveWorker):
                 f"invalid_receipt: {invalid[0][1]}",
                 give_up_after=self._policy.max_invalid_receipts,
             )
+        delivered = sum(1 for outcome in outcomes if outcome.accepted)
+        if delivered:
+            self._metrics.deliveries.labels(self._peer, "delivered").inc(delivered)
+        if delivered < len(outcomes):
+            self._metrics.deliveries.labels(self._peer, "rejected").inc(len(outcomes) - delivered)
         for outcome in outcomes:
-            result = "delivered" if outcome.accepted else "rejected"
-            self._metrics.deliveries.labels(self._peer, result).inc()
+            if outcome.accepted and not log.isEnabledFor(logging.DEBUG):
+                continue
             log.log(
                 logging.DEBUG if outcome.accepted else logging.WARNING,
                 "message_delivered" if outcome.accepted else "message_rejected",
                 extra=fields(
                     peer=self._peer,
                     message_id=outcome.message_id,
-                    state=result,
+                    state="delivered" if outcome.accepted else "rejected",
                     reason=None if outcome.accepted else outcome.reason_code,
                 ),
             )
-        self._metrics.delivery_latency.labels(self._peer).observe(time.perf_counter() - started)
+        self._metrics.delivery_latency.labels(self._peer).observe(
+            time.perf_counter() - flight.started
+        )
         if invalid:
             log.warning(
                 "receipts_invalid",
@@ -268,10 +384,12 @@ class DestinationQueue(ExclusiveWorker):
                     count=len(invalid),
                 ),
             )
-            await self._record_failure("invalid_receipt")
+            if healthy:
+                await self._record_failure("invalid_receipt")
         elif deferred:
-            await self._record_failure(f"refused: {deferred[0].reason_code}")
-        else:
+            if healthy:
+                await self._record_failure(f"refused: {deferred[0].reason_code}")
+        elif healthy:
             await self._record_success()
 
     async def _post(self, batch: Sequence[ClaimedEnvelope]) -> list[bytes]:

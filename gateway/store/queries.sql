@@ -37,20 +37,6 @@ UPDATE outbox SET state = 'expired', finished_at = $2, last_error = 'expired bef
 WHERE recipient = $1 AND state = 'queued' AND expires_at <= $2
 RETURNING message_id;
 
--- name: outbox_claim
-WITH claimable AS (
-    SELECT id FROM outbox
-    WHERE recipient = $1 AND state = 'queued'
-    ORDER BY id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE outbox o
-SET state = 'sending', attempts = o.attempts + 1, claimed_by = $3, claimed_at = $4
-FROM claimable c
-WHERE o.id = c.id
-RETURNING o.id, o.message_id, o.case_id, o.envelope, o.envelope_sha256, o.attempts;
-
 -- name: outbox_release
 UPDATE outbox
 SET state = 'queued', last_error = COALESCE($2, last_error), claimed_by = NULL, claimed_at = NULL
@@ -694,3 +680,23 @@ ALTER SYSTEM SET log_min_error_statement = 'panic';
 
 -- name: server_reload_config
 SELECT pg_reload_conf();
+
+-- perf: pipeline
+
+-- name: outbox_claim_free
+-- The claim of a pipelined sender: rows of cases with a batch in flight ($5) are skipped,
+-- so no message overtakes an earlier one of its case. Walks the outbox_pending partial index
+-- (recipient, id), which holds only queued and sending rows: its cost does not grow with the
+-- delivered history.
+WITH claimable AS (
+    SELECT id FROM outbox
+    WHERE recipient = $1 AND state = 'queued' AND case_id <> ALL($5::uuid[])
+    ORDER BY id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox o
+SET state = 'sending', attempts = o.attempts + 1, claimed_by = $3, claimed_at = $4
+FROM claimable c
+WHERE o.id = c.id
+RETURNING o.id, o.message_id, o.case_id, o.envelope, o.envelope_sha256, o.attempts;

@@ -92,10 +92,21 @@ class Sending(StorePart):
             )
         return expired
 
-    async def claim(self, peer: str, limit: int, owner: str) -> list[ClaimedEnvelope]:
-        """Claim up to limit queued envelopes for peer, oldest first."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(Q.outbox_claim, peer, limit, owner, utc_now())
+    async def claim(
+        self,
+        peer: str,
+        limit: int,
+        owner: str,
+        *,
+        busy_cases: Sequence[uuid.UUID] = (),
+    ) -> list[ClaimedEnvelope]:
+        """Claim up to limit queued envelopes for peer, oldest first, none of busy_cases (a
+        case with a batch in flight: its later messages must not overtake it)."""
+        async with self._pool.acquire() as connection:
+            # One statement: autocommit, no BEGIN/COMMIT round trips.
+            rows = await connection.fetch(
+                Q.outbox_claim_free, peer, limit, owner, utc_now(), list(busy_cases)
+            )
         claimed = [
             ClaimedEnvelope(
                 queue_position=row["id"],

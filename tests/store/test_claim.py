@@ -1,0 +1,87 @@
+"""Store.claim as a pipelined sender uses it: cases in flight are skipped, and the claim
+walks an index that holds only the queue, however many delivered rows the outbox keeps."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import asyncpg
+
+from gateway.store import Store
+from gateway.store.queries import Q
+from tests.store.test_store import PEER, _accepted, _outgoing
+
+HISTORY = 50_000
+
+
+async def test_a_claim_skips_every_row_of_a_busy_case_and_keeps_queue_order(
+    store: Store,
+) -> None:
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # Queue order: a1 b1 a2 c1 b2
+    items = [
+        _outgoing(1, case=a)[0],
+        _outgoing(1, case=b)[0],
+        _outgoing(1, case=a)[0],
+        _outgoing(1, case=c)[0],
+        _outgoing(1, case=b)[0],
+    ]
+    await store.enqueue(items, [])
+    cases = {item.message_id: item.case_id for item in items}
+    table = [
+        # (busy cases, limit, cases claimed in order)
+        ([a], 10, [b, c, b]),
+        ([a, b], 10, [c]),
+        ([], 2, [a, b]),
+        ([c], 10, [a, b, a, b]),
+    ]
+    for busy, limit, expected in table:
+        claimed = await store.claim(PEER, limit, "a", busy_cases=busy)
+        assert [cases[item.message_id] for item in claimed] == expected, busy
+        await store.release([item.message_id for item in claimed], None)
+    assert {row.state for row in await store.list_outbox(peer=PEER)} == {"queued"}
+
+
+async def _explain(connection: asyncpg.Connection, busy: list[uuid.UUID]) -> str:
+    plan = await connection.fetchval(
+        "EXPLAIN (FORMAT JSON) " + Q.outbox_claim_free,
+        PEER,
+        100,
+        "a",
+        None,
+        busy,
+    )
+    return json.dumps(json.loads(plan) if isinstance(plan, str) else plan)
+
+
+async def test_the_claim_uses_the_queue_index_with_a_large_delivered_history(
+    store: Store, database: str
+) -> None:
+    await store.enqueue(_outgoing(20), [])
+    claimed = await store.claim(PEER, 20, "a")
+    await store.finish(PEER, [_accepted(item.message_id) for item in claimed])
+    connection = await asyncpg.connect(database)
+    try:
+        # The history: delivered rows, as years of exchange leave them.
+        await connection.execute(
+            """
+            INSERT INTO outbox (message_id, recipient, case_id, kind, handling, envelope,
+                                envelope_sha256, state, expires_at, finished_at)
+            SELECT gen_random_uuid(), $1, gen_random_uuid(), 'hotline_alert', 'restricted',
+                   '\\x00', '\\x00', 'delivered', now(), now()
+            FROM generate_series(1, $2)
+            """,
+            PEER,
+            HISTORY,
+        )
+        await store.enqueue(_outgoing(50), [])
+        await connection.execute("ANALYZE outbox")
+        for busy in ([], [uuid.uuid4()]):
+            plan = await _explain(connection, busy)
+            assert '"Index Name": "outbox_pending"' in plan, plan
+            assert '"Seq Scan"' not in plan, plan
+    finally:
+        await connection.close()
+    claimed = await store.claim(PEER, 100, "a")
+    assert len(claimed) == 50
