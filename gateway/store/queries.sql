@@ -683,7 +683,7 @@ SELECT pg_reload_conf();
 
 -- perf: pipeline
 
--- name: outbox_claim_free
+-- name: outbox_claim
 -- The claim of a pipelined sender: rows of cases with a batch in flight ($5) are skipped,
 -- so no message overtakes an earlier one of its case. Walks the outbox_pending partial index
 -- (recipient, id), which holds only queued and sending rows: its cost does not grow with the

@@ -105,7 +105,7 @@ class Sending(StorePart):
         async with self._pool.acquire() as connection:
             # One statement: autocommit, no BEGIN/COMMIT round trips.
             rows = await connection.fetch(
-                Q.outbox_claim_free, peer, limit, owner, utc_now(), list(busy_cases)
+                Q.outbox_claim, peer, limit, owner, utc_now(), list(busy_cases)
             )
         claimed = [
             ClaimedEnvelope(

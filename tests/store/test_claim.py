@@ -45,7 +45,7 @@ async def test_a_claim_skips_every_row_of_a_busy_case_and_keeps_queue_order(
 
 async def _explain(connection: asyncpg.Connection, busy: list[uuid.UUID]) -> str:
     plan = await connection.fetchval(
-        "EXPLAIN (FORMAT JSON) " + Q.outbox_claim_free,
+        "EXPLAIN (FORMAT JSON) " + Q.outbox_claim,
         PEER,
         100,
         "a",
