@@ -240,6 +240,8 @@ class Gateway:
             clock=self.clock,
             metrics=self.metrics,
             crypto=self._crypto,
+            # Two batches per thread: one in crypto while the other waits for the database.
+            concurrent_batches=2 * crypto_threads(),
             local_recipients=local_recipients(config),
             refresh_keys=rollover.check,
         )

@@ -5,7 +5,13 @@ pool, never on the event loop: the loop also serves every other peer, the local 
 /healthz, and a batch of 100 envelopes of 1 MiB costs a good fraction of a second of CPU.
 PyNaCl calls libsodium through cffi, which releases the GIL, so the pool's threads also run
 crypto in parallel with the loop. The work per request is bounded by the endpoint, which
-admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` bytes.
+admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` bytes, and
+the number of requests by the listener's body budget (`max_body_bytes_in_flight`). Within
+that, at most `concurrent_batches` batches are worked on at once and the others wait their
+turn in arrival order: the pool's queue holds the work of a few batches, never of every
+request a peer (or an attacker holding a peer's certificate) has open, and a batch that got
+its turn is not slowed down by each later arrival taking a share of the threads. Each
+envelope is parsed once: the header check's parse is reused to open it.
 
 Key announcements (gateway.federation.announcements) come through here like messages and
 are answered alike, but are recorded with the peer's keys (Store.record_key_announcements),
@@ -73,7 +79,10 @@ class EnvelopeReceiver:
         crypto: Executor | None = None,
         local_recipients: Mapping[str, tuple[str, ...]] | None = None,
         refresh_keys: Callable[[], Awaitable[None]] | None = None,
+        concurrent_batches: int = 4,
     ) -> None:
+        self._turns = asyncio.Semaphore(concurrent_batches)
+        self._waiting = 0
         self._refresh_keys = refresh_keys
         # None: the loop's default executor (tests); app.py passes a pool of its own.
         self._crypto = crypto
@@ -85,8 +94,24 @@ class EnvelopeReceiver:
         self._clock = clock
         self._metrics = metrics
 
+    @property
+    def waiting(self) -> int:
+        """Batches received and waiting for their turn."""
+        return self._waiting
+
     async def receive(self, claimed_sender: str, envelopes: list[bytes]) -> list[bytes]:
         """Receipts for envelopes, in order; each accepted one is durably stored first."""
+        self._waiting += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._receive(claimed_sender, envelopes)
+        finally:
+            self._turns.release()
+
+    async def _receive(self, claimed_sender: str, envelopes: list[bytes]) -> list[bytes]:
         now = self._clock()
         loop = asyncio.get_running_loop()
         receipts: list[bytes] = [b""] * len(envelopes)

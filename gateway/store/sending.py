@@ -6,7 +6,11 @@ advisory lock per peer, held on a dedicated connection. A crashed holder's conne
 and PostgreSQL releases the lock at once; the next holder puts the rows the dead one had
 claimed back in the queue (the receiver's deduplication makes the resend harmless). Rows are
 claimed with FOR UPDATE SKIP LOCKED in queue order, so a claim never waits on another
-transaction and never takes a row twice.
+transaction and never takes a row twice. A pipelined sender (several batches in flight)
+names the cases it has in flight, and the claim skips every queued row of those cases, so
+no message is sent beside an earlier one of its case. The claim walks the partial index
+outbox_pending (recipient, id) of queued and sending rows only, so its cost stays flat
+however many delivered rows the outbox keeps (tests/store/test_claim.py checks the plan).
 
 A mixin of Store (see gateway.store.part), apart from store.py to keep each file readable.
 """
