@@ -33,9 +33,10 @@ from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
+from gateway.federation.posting import Destination
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import KeyRollover, own_key_pairs
-from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
+from gateway.federation.sender import DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.database import NodeDatabase, open_database
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors

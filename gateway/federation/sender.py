@@ -13,6 +13,13 @@ receipts, finish) leaves both gateways and the database idle most of the time, s
 holds because a batch is only claimed from cases that have nothing in flight (the claim
 skips every row of those cases, so no later message of a case overtakes an earlier one),
 and answers are judged and recorded in claim order, one finish transaction at a time.
+Each claim starts its index scan at a floor below which no row is queued: the first row
+of the previous claim, or lower, the first row that claim skipped for its case (the claim
+statement reports it). So the scan does not wade through the index entries of the rows
+delivered since the last vacuum, which made a claim late in a 100,000-message drain take
+20 times as long as the first. A round (which ends at the first failure, the only time rows
+go back to the queue) and every expiry sweep start again from 0, for rows that a claim
+passed over while another transaction held them, or that committed late below the floor.
 Receipts are verified on the crypto thread pool (libsodium releases the GIL), not on the
 loop that also serves the federation endpoint and the local API. After any failure the
 round stops claiming, settles what is already in flight (a success of a batch posted
@@ -32,12 +39,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import io
-import json
 import logging
 import math
 import random
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -46,15 +50,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
-from google.protobuf.message import DecodeError
 
 from gateway.crypto import Keyring, ReceiptInvalid, verify_receipt
-from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
+from gateway.federation.posting import (
+    BatchTooLarge,
+    Destination,
+    FinalRefusal,
+    TransientFailure,
+    post_batch,
+)
 from gateway.ops.exclusive import ExclusiveWorker
 from gateway.ops.logs import FieldValue, fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
-from gateway.wire import envelope
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +71,6 @@ log = logging.getLogger(__name__)
 EXPIRY_SWEEP = timedelta(seconds=10)
 # While a peer stays healthy, its last success is written at most this often (seconds).
 SUCCESS_RECORD_INTERVAL = 1.0
-# 429 and 408 say "not now", not "never": they are retried like 5xx.
-RETRYABLE_4XX = frozenset({408, 429})
-# A peer's Retry-After is honoured up to this; longer would look like a lost peer.
-RETRY_AFTER_CAP = timedelta(hours=1)
 # A signed refusal that says only that the two nodes' clocks disagree is about neither the
 # message nor the peer's will to take it: ended `rejected`, the message would be lost to a
 # fault an operator fixes in minutes. It goes back to the queue (with backoff) instead, until
@@ -105,15 +109,6 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
-class Destination:
-    """A peer as the sender sees it."""
-
-    peer: str
-    url: str
-    ssl: ssl.SSLContext | None
-
-
-@dataclass(frozen=True)
 class _Flight:
     """A claimed batch and its POST, which answers with one receipt per envelope."""
 
@@ -133,23 +128,6 @@ class _Judged:
     @property
     def clean(self) -> bool:
         return not self.deferred and not self.invalid
-
-
-class _TransientFailure(Exception):  # noqa: N818 - control flow inside the queue only
-    def __init__(self, reason: str, retry_after: timedelta | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class _BatchTooLarge(Exception):  # noqa: N818 - control flow inside the queue only
-    """413: the peer takes fewer envelopes or bytes per request than we sent."""
-
-
-class _FinalRefusal(Exception):  # noqa: N818 - control flow inside the queue only
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class DestinationQueue(ExclusiveWorker):
@@ -186,6 +164,8 @@ class DestinationQueue(ExclusiveWorker):
         self._retry_at: datetime | None = None
         self._expired_at: datetime | None = None
         self._success_recorded = -math.inf
+        # Queue position below which no row can be queued for this round (see _round).
+        self._floor = 0
         # Lowered for the life of the queue when the peer answers 413 (it is configured with a
         # smaller max_envelopes_per_batch or max_batch_bytes than ours).
         self._batch_limit = policy.batch_size
@@ -224,6 +204,7 @@ class DestinationQueue(ExclusiveWorker):
         in_flight: collections.deque[_Flight] = collections.deque()
         recording: asyncio.Task[None] | None = None
         healthy, emptied = True, False
+        self._floor = 0
         try:
             while True:
                 while healthy and not emptied and lock.held and len(in_flight) < self._window:
@@ -239,7 +220,7 @@ class DestinationQueue(ExclusiveWorker):
                 flight = in_flight.popleft()
                 try:
                     receipts = await flight.post
-                except (_TransientFailure, _BatchTooLarge, _FinalRefusal) as problem:
+                except (TransientFailure, BatchTooLarge, FinalRefusal) as problem:
                     # Outcomes are recorded in claim order: the previous batch's first.
                     if recording is not None:
                         await recording
@@ -275,9 +256,18 @@ class DestinationQueue(ExclusiveWorker):
         if self._expired_at is None or now - self._expired_at >= EXPIRY_SWEEP:
             await self._store.expire_due(self._peer, now)
             self._expired_at = now
-        batch = await self._store.claim(
-            self._peer, self._batch_limit, self._owner, busy_cases=sorted(busy_cases)
+            # A row committed late with a position below the floor (its transaction took its
+            # id before, and committed after, others' rows that were already claimed) waits
+            # at most this long.
+            self._floor = 0
+        claimed = await self._store.claim_batch(
+            self._peer,
+            self._batch_limit,
+            self._owner,
+            busy_cases=sorted(busy_cases),
+            floor=self._floor,
         )
+        batch, self._floor = claimed.envelopes, claimed.next_floor
         total, keep = 0, 0
         for keep, item in enumerate(batch):
             total += len(item.envelope)
@@ -294,11 +284,11 @@ class DestinationQueue(ExclusiveWorker):
         """A request that got no receipts. Only the first failure of a round counts toward
         the backoff (`record`): batches in flight beside it usually fail for the same cause."""
         ids = [item.message_id for item in batch]
-        if isinstance(problem, _TransientFailure):
+        if isinstance(problem, TransientFailure):
             await self._store.release(ids, problem.reason)
             if record:
                 await self._record_failure(problem.reason, at_least=problem.retry_after)
-        elif isinstance(problem, _BatchTooLarge):
+        elif isinstance(problem, BatchTooLarge):
             # Not a failure of the peer's and not the messages' fault: resend at once, in
             # halves, down to one envelope, whose 413 is then final like any other 4xx.
             await self._store.release(ids, None)
@@ -307,7 +297,7 @@ class DestinationQueue(ExclusiveWorker):
                 "batch_too_large",
                 extra=fields(peer=self._peer, count=len(batch), next_count=self._batch_limit),
             )
-        elif isinstance(problem, _FinalRefusal):
+        elif isinstance(problem, FinalRefusal):
             await self._store.reject_unreceipted(self._peer, ids, problem.reason)
             self._metrics.deliveries.labels(self._peer, "rejected").inc(len(ids))
             # A whole-request refusal usually means a configuration problem at one end: back
@@ -397,46 +387,14 @@ class DestinationQueue(ExclusiveWorker):
             await self._record_success()
 
     async def _post(self, batch: Sequence[ClaimedEnvelope]) -> list[bytes]:
-        body = envelope.EnvelopeBatch(envelopes=[item.envelope for item in batch])
-        url = self._destination.url.rstrip("/") + ENVELOPES_PATH
-        timeout = aiohttp.ClientTimeout(total=self._policy.request_timeout.total_seconds())
-        try:
-            async with self._session.post(
-                url,
-                # A file-like body is streamed; raw bytes over 1 MiB would block the loop.
-                data=io.BytesIO(body.SerializeToString()),
-                headers={"Content-Type": PROTOBUF, SENDER_HEADER: self._node_id},
-                ssl=self._destination.ssl if self._destination.ssl is not None else True,
-                timeout=timeout,
-            ) as response:
-                payload = await response.read()
-                status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            self._metrics.delivery_requests.labels(self._peer, "network").inc()
-            raise _TransientFailure(f"network: {type(error).__name__}") from None
-        if status == 200:
-            answer = envelope.ReceiptBatch()
-            try:
-                answer.ParseFromString(payload)
-            except DecodeError:
-                answer = envelope.ReceiptBatch()
-            if len(answer.receipts) != len(batch):
-                self._metrics.delivery_requests.labels(self._peer, "bad_response").inc()
-                raise _TransientFailure("bad_response: receipt count does not match the batch")
-            self._metrics.delivery_requests.labels(self._peer, "ok").inc()
-            return [receipt.SerializeToString() for receipt in answer.receipts]
-        code = _error_code(payload)
-        if status == 413 and len(batch) > 1:
-            self._metrics.delivery_requests.labels(self._peer, "http_4xx").inc()
-            raise _BatchTooLarge(code)
-        if 400 <= status < 500 and status not in RETRYABLE_4XX:
-            self._metrics.delivery_requests.labels(self._peer, "http_4xx").inc()
-            raise _FinalRefusal(f"http_{status}: {code}")
-        self._metrics.delivery_requests.labels(
-            self._peer, "http_5xx" if status >= 500 else f"http_{status}"
-        ).inc()
-        raise _TransientFailure(f"http_{status}: {code}", retry_after)
+        return await post_batch(
+            self._session,
+            self._destination,
+            node_id=self._node_id,
+            batch=batch,
+            timeout=self._policy.request_timeout,
+            metrics=self._metrics,
+        )
 
     def _verify(self, item: ClaimedEnvelope, receipt: bytes) -> DeliveryOutcome:
         facts = verify_receipt(
@@ -491,26 +449,3 @@ class DestinationQueue(ExclusiveWorker):
     async def _publish_depth(self) -> None:
         count = await self._store.pending_count(self._peer)
         self._metrics.queue_depth.labels(self._peer).set(count)
-
-
-def _retry_after(value: str | None) -> timedelta | None:
-    """Retry-After in seconds (the only form peers send), capped at an hour.
-
-    ASCII digits only: str.isdigit() alone admits "²", and int() of a number past its digit
-    limit raises; either ValueError would escape the delivery loop. Any value over 5 digits is
-    past the cap anyway.
-    """
-    if value is None or not (value.isascii() and value.isdigit()):
-        return None
-    if len(value) > 5:
-        return RETRY_AFTER_CAP
-    return min(timedelta(seconds=int(value)), RETRY_AFTER_CAP)
-
-
-def _error_code(payload: bytes) -> str:
-    """The reason code of a JSON error body, or 'unknown' (never the raw body: it may echo)."""
-    try:
-        code = json.loads(payload)["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return "unknown"
-    return code if isinstance(code, str) and code.isidentifier() else "unknown"

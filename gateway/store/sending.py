@@ -27,6 +27,7 @@ from gateway.store.part import StorePart, finite_instant, utc_now
 from gateway.store.queries import Q
 from gateway.store.records import (
     AuditEntry,
+    ClaimedBatch,
     ClaimedEnvelope,
     DeliveryOutcome,
     DestinationState,
@@ -96,20 +97,26 @@ class Sending(StorePart):
             )
         return expired
 
-    async def claim(
+    async def claim(self, peer: str, limit: int, owner: str) -> list[ClaimedEnvelope]:
+        """Claim up to limit queued envelopes for peer, oldest first."""
+        return (await self.claim_batch(peer, limit, owner)).envelopes
+
+    async def claim_batch(
         self,
         peer: str,
         limit: int,
         owner: str,
         *,
         busy_cases: Sequence[uuid.UUID] = (),
-    ) -> list[ClaimedEnvelope]:
+        floor: int = 0,
+    ) -> ClaimedBatch:
         """Claim up to limit queued envelopes for peer, oldest first, none of busy_cases (a
-        case with a batch in flight: its later messages must not overtake it)."""
+        case with a batch in flight: its later messages must not overtake it), none below
+        queue position floor (the caller knows there is none queued there)."""
         async with self._pool.acquire() as connection:
             # One statement: autocommit, no BEGIN/COMMIT round trips.
             rows = await connection.fetch(
-                Q.outbox_claim, peer, limit, owner, utc_now(), list(busy_cases)
+                Q.outbox_claim, peer, limit, owner, utc_now(), list(busy_cases), floor
             )
         claimed = [
             ClaimedEnvelope(
@@ -123,7 +130,12 @@ class Sending(StorePart):
             for row in rows
         ]
         claimed.sort(key=lambda item: item.queue_position)
-        return claimed
+        if not claimed:
+            return ClaimedBatch([], floor)
+        # Below the first row claimed, only rows skipped for their case can still be queued.
+        skipped = rows[0]["skipped_from"]
+        first = claimed[0].queue_position
+        return ClaimedBatch(claimed, first if skipped is None else min(first, skipped))
 
     async def release(self, message_ids: Sequence[uuid.UUID], error: str | None) -> None:
         """Put claimed envelopes back in the queue (error None keeps the last one)."""

@@ -1,5 +1,6 @@
-"""Store.claim as a pipelined sender uses it: cases in flight are skipped, and the claim
-walks an index that holds only the queue, however many delivered rows the outbox keeps."""
+"""Store.claim as a pipelined sender uses it: cases in flight are skipped, the scan starts at
+the sender's floor, and the claim walks an index that holds only the queue, however many
+delivered rows the outbox keeps."""
 
 from __future__ import annotations
 
@@ -29,17 +30,29 @@ async def test_a_claim_skips_every_row_of_a_busy_case_and_keeps_queue_order(
     ]
     await store.enqueue(items, [])
     cases = {item.message_id: item.case_id for item in items}
+    everything = await store.claim(PEER, 10, "a")
+    positions = [item.queue_position for item in everything]
+    await store.release([item.message_id for item in everything], None)
     table = [
-        # (busy cases, limit, cases claimed in order)
-        ([a], 10, [b, c, b]),
-        ([a, b], 10, [c]),
-        ([], 2, [a, b]),
-        ([c], 10, [a, b, a, b]),
+        # Rows by index: a1 b1 a2 c1 b2. (busy cases, floor: index of the first row the
+        # claim may take, limit, cases claimed, index of the next floor: the first row
+        # claimed, or a row skipped for its case below it)
+        ([a], 0, 10, [b, c, b], 0),
+        ([a, b], 0, 10, [c], 0),
+        ([], 0, 2, [a, b], 0),
+        ([c], 0, 10, [a, b, a, b], 0),
+        ([], 2, 10, [a, c, b], 2),
+        ([b], 3, 10, [c], 3),
+        ([a], 2, 10, [c, b], 2),
+        ([a], 1, 1, [b], 1),
     ]
-    for busy, limit, expected in table:
-        claimed = await store.claim(PEER, limit, "a", busy_cases=busy)
-        assert [cases[item.message_id] for item in claimed] == expected, busy
-        await store.release([item.message_id for item in claimed], None)
+    for busy, floor, limit, expected, next_floor in table:
+        claimed = await store.claim_batch(
+            PEER, limit, "a", busy_cases=busy, floor=positions[floor] if floor else 0
+        )
+        assert [cases[item.message_id] for item in claimed.envelopes] == expected, (busy, floor)
+        assert claimed.next_floor == positions[next_floor], (busy, floor)
+        await store.release([item.message_id for item in claimed.envelopes], None)
     assert {row.state for row in await store.list_outbox(peer=PEER)} == {"queued"}
 
 
@@ -51,6 +64,7 @@ async def _explain(connection: asyncpg.Connection, busy: list[uuid.UUID]) -> str
         "a",
         None,
         busy,
+        0,
     )
     return json.dumps(json.loads(plan) if isinstance(plan, str) else plan)
 
