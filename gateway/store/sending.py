@@ -10,7 +10,10 @@ transaction and never takes a row twice. A pipelined sender (several batches in 
 names the cases it has in flight, and the claim skips every queued row of those cases, so
 no message is sent beside an earlier one of its case. The claim walks the partial index
 outbox_pending (recipient, id) of queued and sending rows only, so its cost stays flat
-however many delivered rows the outbox keeps (tests/store/test_claim.py checks the plan).
+however many delivered rows the outbox keeps (tests/store/test_claim.py checks the plan),
+and from the sender's floor (claim_batch): during a long drain the index's head fills with
+entries of rows delivered since the last vacuum, which a scan from the start would wade
+through on every claim.
 
 A mixin of Store (see gateway.store.part), apart from store.py to keep each file readable.
 """
