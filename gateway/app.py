@@ -33,9 +33,10 @@ from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
+from gateway.federation.posting import Destination
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import KeyRollover, own_key_pairs
-from gateway.federation.sender import Destination, DestinationQueue, RetryPolicy
+from gateway.federation.sender import DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.ops.database import NodeDatabase, open_database
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
@@ -201,7 +202,8 @@ class Gateway:
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stop_inbox_listening: Callable[[], Awaitable[None]] | None = None
         self._local_api: LocalApi | None = None
-        # Opening envelopes and signing receipts, off the event loop (receiver.py).
+        # Opening envelopes, signing and verifying receipts, off the event loop (receiver.py,
+        # sender.py).
         self._crypto = ThreadPoolExecutor(max_workers=crypto_threads(), thread_name_prefix="crypto")
         # Documents from local systems are decoded off the loop that serves the federation.
         self._decoder = DocumentDecoder()
@@ -239,6 +241,8 @@ class Gateway:
             clock=self.clock,
             metrics=self.metrics,
             crypto=self._crypto,
+            # Two batches per thread: one in crypto while the other waits for the database.
+            concurrent_batches=2 * crypto_threads(),
             local_recipients=local_recipients(config),
             refresh_keys=rollover.check,
         )
@@ -341,6 +345,7 @@ class Gateway:
                 owner=self.instance,
                 clock=self.clock,
                 metrics=self.metrics,
+                crypto=self._crypto,
             )
             self.queues[peer.id] = queue
             self._tasks.append(asyncio.create_task(queue.run(), name=f"deliver:{peer.id}"))

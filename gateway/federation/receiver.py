@@ -5,7 +5,13 @@ pool, never on the event loop: the loop also serves every other peer, the local 
 /healthz, and a batch of 100 envelopes of 1 MiB costs a good fraction of a second of CPU.
 PyNaCl calls libsodium through cffi, which releases the GIL, so the pool's threads also run
 crypto in parallel with the loop. The work per request is bounded by the endpoint, which
-admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` bytes.
+admits at most `limits.max_envelopes_per_batch` envelopes and `max_batch_bytes` bytes, and
+the number of requests by the listener's body budget (`max_body_bytes_in_flight`). Within
+that, at most `concurrent_batches` batches are worked on at once and the others wait their
+turn in arrival order: the pool's queue holds the work of a few batches, never of every
+request a peer (or an attacker holding a peer's certificate) has open, and a batch that got
+its turn is not slowed down by each later arrival taking a share of the threads. Each
+envelope is parsed once: the header check's parse is reused to open it.
 
 Key announcements (gateway.federation.announcements) come through here like messages and
 are answered alike, but are recorded with the peer's keys (Store.record_key_announcements),
@@ -35,7 +41,7 @@ from gateway.crypto import (
     Keyring,
     OpenedEnvelope,
     RejectReason,
-    open_envelope,
+    open_parsed,
     parse_header,
     sign_receipt,
 )
@@ -44,7 +50,10 @@ from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import IncomingEnvelope, Store, StoredIncoming
 from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
-from gateway.wire import ControlKind, canonical
+from gateway.wire import ControlKind, canonical, envelope
+
+# An envelope as parse_header returns it: the wire message and its checked header.
+_Parsed = tuple[envelope.Envelope, EnvelopeHeader]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +79,10 @@ class EnvelopeReceiver:
         crypto: Executor | None = None,
         local_recipients: Mapping[str, tuple[str, ...]] | None = None,
         refresh_keys: Callable[[], Awaitable[None]] | None = None,
+        concurrent_batches: int = 4,
     ) -> None:
+        self._turns = asyncio.Semaphore(concurrent_batches)
+        self._waiting = 0
         self._refresh_keys = refresh_keys
         # None: the loop's default executor (tests); app.py passes a pool of its own.
         self._crypto = crypto
@@ -82,14 +94,31 @@ class EnvelopeReceiver:
         self._clock = clock
         self._metrics = metrics
 
+    @property
+    def waiting(self) -> int:
+        """Batches received and waiting for their turn."""
+        return self._waiting
+
     async def receive(self, claimed_sender: str, envelopes: list[bytes]) -> list[bytes]:
         """Receipts for envelopes, in order; each accepted one is durably stored first."""
+        self._waiting += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._receive(claimed_sender, envelopes)
+        finally:
+            self._turns.release()
+
+    async def _receive(self, claimed_sender: str, envelopes: list[bytes]) -> list[bytes]:
         now = self._clock()
         loop = asyncio.get_running_loop()
         receipts: list[bytes] = [b""] * len(envelopes)
-        headers = await loop.run_in_executor(
+        parsed = await loop.run_in_executor(
             self._crypto, self._check_headers, claimed_sender, envelopes, receipts, now
         )
+        headers = {index: header for index, (_, header) in parsed.items()}
         if self._refresh_keys is not None and any(map(self._names_unknown_key, headers.values())):
             # Another process of this node may have recorded the key (an announcement) or
             # loaded it (a rotation) in the last rollover round: look before refusing.
@@ -107,7 +136,7 @@ class EnvelopeReceiver:
                 self._check_envelopes,
                 claimed_sender,
                 envelopes,
-                headers=headers,
+                parsed=parsed,
                 known=known,
                 receipts=receipts,
                 now=now,
@@ -166,62 +195,65 @@ class EnvelopeReceiver:
 
     def _check_headers(
         self, claimed_sender: str, envelopes: list[bytes], receipts: list[bytes], now: datetime
-    ) -> dict[int, EnvelopeHeader]:
-        """On the pool: the headers to go on with; refusals go straight into receipts."""
-        headers: dict[int, EnvelopeHeader] = {}
+    ) -> dict[int, _Parsed]:
+        """On the pool: the parsed envelopes to go on with; refusals go straight into
+        receipts. Each envelope is parsed here once: opening it reuses the parse."""
+        parsed: dict[int, _Parsed] = {}
         for index, data in enumerate(envelopes):
             checked = self._check_header(claimed_sender, data, now)
             if isinstance(checked, bytes):
                 receipts[index] = checked
             else:
-                headers[index] = checked
-        return headers
+                parsed[index] = checked
+        return parsed
 
     def _check_envelopes(
         self,
         claimed_sender: str,
         envelopes: list[bytes],
         *,
-        headers: Mapping[int, EnvelopeHeader],
+        parsed: Mapping[int, _Parsed],
         known: Mapping[uuid.UUID, StoredIncoming],
         receipts: list[bytes],
         now: datetime,
     ) -> list[_Accepted]:
         """On the pool: the verified envelopes to store; other answers go into receipts."""
         accepted: list[_Accepted] = []
-        for index, header in headers.items():
-            outcome = self._check_envelope(claimed_sender, envelopes[index], header, known, now)
+        for index, envelope_parsed in parsed.items():
+            outcome = self._check_envelope(
+                claimed_sender, envelopes[index], envelope_parsed, known, now
+            )
             if isinstance(outcome, bytes):
                 receipts[index] = outcome
             else:
                 accepted.append(_Accepted(index, outcome))
         return accepted
 
-    def _check_header(
-        self, claimed_sender: str, data: bytes, now: datetime
-    ) -> bytes | EnvelopeHeader:
-        """A refusal to answer with at once, or the header to go on with."""
+    def _check_header(self, claimed_sender: str, data: bytes, now: datetime) -> bytes | _Parsed:
+        """A refusal to answer with at once, or the parsed envelope to go on with."""
         if len(data) > self._limits.max_envelope_bytes:
             return self._reject(claimed_sender, data, None, RejectReason.ENVELOPE_TOO_LARGE, now)
         try:
-            _, header = parse_header(data)
+            parsed = parse_header(data)
         except EnvelopeRejected as rejected:
             return self._reject(claimed_sender, data, None, rejected.reason, now)
+        header = parsed[1]
         if header.sender != claimed_sender:
             return self._reject(
                 claimed_sender, data, header.message_id, RejectReason.SENDER_MISMATCH, now
             )
-        return header
+        return parsed
 
     def _check_envelope(
         self,
         claimed_sender: str,
         data: bytes,
-        header: EnvelopeHeader,
+        parsed: _Parsed,
         known: Mapping[uuid.UUID, StoredIncoming],
         now: datetime,
     ) -> bytes | IncomingEnvelope | IncomingAnnouncement:
         """A receipt to answer with at once, or a verified envelope to store."""
+        header = parsed[1]
         digest = hashlib.sha256(data).digest()
         existing = known.get(header.message_id)
         if existing is not None:
@@ -232,7 +264,7 @@ class EnvelopeReceiver:
                 claimed_sender, data, header.message_id, RejectReason.DUPLICATE_MESSAGE_ID, now
             )
         try:
-            opened = open_envelope(self._keyring, data, now=now, limits=self._limits)
+            opened = open_parsed(self._keyring, data, parsed, now=now, limits=self._limits)
             if isinstance(header.kind, ControlKind):
                 return self._announcement(opened, data, digest, now)
             handling = self._check_content(opened)

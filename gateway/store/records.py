@@ -36,6 +36,15 @@ class ClaimedEnvelope:
 
 
 @dataclass(frozen=True)
+class ClaimedBatch:
+    """A claim of a pipelined sender: its envelopes, and the floor of its next claim (no row
+    below it is queued but those of cases in flight now, which it leaves above)."""
+
+    envelopes: list[ClaimedEnvelope]
+    next_floor: int
+
+
+@dataclass(frozen=True)
 class DeliveryOutcome:
     """What a peer's verified receipt says about one claimed envelope."""
 

@@ -6,7 +6,14 @@ advisory lock per peer, held on a dedicated connection. A crashed holder's conne
 and PostgreSQL releases the lock at once; the next holder puts the rows the dead one had
 claimed back in the queue (the receiver's deduplication makes the resend harmless). Rows are
 claimed with FOR UPDATE SKIP LOCKED in queue order, so a claim never waits on another
-transaction and never takes a row twice.
+transaction and never takes a row twice. A pipelined sender (several batches in flight)
+names the cases it has in flight, and the claim skips every queued row of those cases, so
+no message is sent beside an earlier one of its case. The claim walks the partial index
+outbox_pending (recipient, id) of queued and sending rows only, so its cost stays flat
+however many delivered rows the outbox keeps (tests/store/test_claim.py checks the plan),
+and from the sender's floor (claim_batch): during a long drain the index's head fills with
+entries of rows delivered since the last vacuum, which a scan from the start would wade
+through on every claim.
 
 A mixin of Store (see gateway.store.part), apart from store.py to keep each file readable.
 """
@@ -23,6 +30,7 @@ from gateway.store.part import StorePart, finite_instant, utc_now
 from gateway.store.queries import Q
 from gateway.store.records import (
     AuditEntry,
+    ClaimedBatch,
     ClaimedEnvelope,
     DeliveryOutcome,
     DestinationState,
@@ -94,8 +102,25 @@ class Sending(StorePart):
 
     async def claim(self, peer: str, limit: int, owner: str) -> list[ClaimedEnvelope]:
         """Claim up to limit queued envelopes for peer, oldest first."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(Q.outbox_claim, peer, limit, owner, utc_now())
+        return (await self.claim_batch(peer, limit, owner)).envelopes
+
+    async def claim_batch(
+        self,
+        peer: str,
+        limit: int,
+        owner: str,
+        *,
+        busy_cases: Sequence[uuid.UUID] = (),
+        floor: int = 0,
+    ) -> ClaimedBatch:
+        """Claim up to limit queued envelopes for peer, oldest first, none of busy_cases (a
+        case with a batch in flight: its later messages must not overtake it), none below
+        queue position floor (the caller knows there is none queued there)."""
+        async with self._pool.acquire() as connection:
+            # One statement: autocommit, no BEGIN/COMMIT round trips.
+            rows = await connection.fetch(
+                Q.outbox_claim, peer, limit, owner, utc_now(), list(busy_cases), floor
+            )
         claimed = [
             ClaimedEnvelope(
                 queue_position=row["id"],
@@ -108,7 +133,12 @@ class Sending(StorePart):
             for row in rows
         ]
         claimed.sort(key=lambda item: item.queue_position)
-        return claimed
+        if not claimed:
+            return ClaimedBatch([], floor)
+        # Below the first row claimed, only rows skipped for their case can still be queued.
+        skipped = rows[0]["skipped_from"]
+        first = claimed[0].queue_position
+        return ClaimedBatch(claimed, first if skipped is None else min(first, skipped))
 
     async def release(self, message_ids: Sequence[uuid.UUID], error: str | None) -> None:
         """Put claimed envelopes back in the queue (error None keeps the last one)."""

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from gateway.federation.posting import retry_after
 from gateway.federation.ratelimit import TokenBucket
-from gateway.federation.sender import RetryPolicy, _retry_after
+from gateway.federation.sender import RetryPolicy
 
 
 def test_backoff_doubles_with_jitter_and_stops_at_the_cap() -> None:
@@ -64,4 +65,4 @@ def test_token_bucket_takes_several_tokens_or_none() -> None:
 def test_retry_after_is_read_as_bounded_ascii_seconds(
     header: str | None, expected: timedelta | None
 ) -> None:
-    assert _retry_after(header) == expected
+    assert retry_after(header) == expected
