@@ -17,7 +17,7 @@ flight: the slower the commit, the bigger the next group.
 
 What a group costs (Store.enqueue, store.py): BEGIN; one statement for every envelope, its
 case reference and the senders' NOTIFY; then the chain's lock and head in one call
-(audit_chain_head, migration 0014), the group's audit entries in one unnest insert, COMMIT.
+(audit_chain_head, migration 0013), the group's audit entries in one unnest insert, COMMIT.
 The lock is held for the last three only. The runner keeps one pool connection for as long
 as groups keep coming (HeldConnection): a pool acquire and release cost a round trip each.
 Case lookups (Store.case_for_reference) are coalesced the same way into one `unnest` join.

@@ -91,7 +91,7 @@ SELECT envelope_sha256, receipt FROM inbox WHERE sender = $1 AND message_id = $2
 
 
 -- name: audit_head
--- Takes the chain's lock (held until commit), then reads the head: migration 0014.
+-- Takes the chain's lock (held until commit), then reads the head: migration 0013.
 SELECT seq, hash FROM audit_chain_head();
 
 -- name: audit_insert

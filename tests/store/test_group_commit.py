@@ -164,7 +164,7 @@ async def test_a_poisoned_member_fails_alone_and_writes_nothing(store: Store) ->
 async def test_appenders_in_separate_transactions_chain_after_each_other(store: Store) -> None:
     # Store.audit runs one transaction per call, beside the enqueue groups: each appender
     # must read the head only once it holds the chain's lock (audit_chain_head, migration
-    # 0014), or two would take the same seq and one would fail on the primary key.
+    # 0013), or two would take the same seq and one would fail on the primary key.
     items = [_envelope() for _ in range(30)]
     await asyncio.gather(
         *(store.audit([AuditEntry("test", "operator.action", str(n), {})]) for n in range(30)),
