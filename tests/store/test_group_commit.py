@@ -172,3 +172,20 @@ async def test_appenders_in_separate_transactions_chain_after_each_other(store: 
     )
     verdict = await store.verify_audit()
     assert (verdict.entries, verdict.first_broken_seq) == (60, None)
+
+
+async def test_the_runner_keeps_its_connection_for_arrivals_within_the_linger() -> None:
+    recorder = Recorder()
+    idled = 0
+
+    async def on_idle() -> None:
+        nonlocal idled
+        idled += 1
+
+    coalescer = Coalescer(recorder.run, max_count=10, on_idle=on_idle, linger=2.0)
+    assert await coalescer.submit("a") == "A"
+    assert await coalescer.submit("b") == "B"  # arrives while the drain lingers
+    assert idled == 0
+    await coalescer.idle()  # the linger ends with no arrival: the connection goes back once
+    assert idled == 1
+    assert recorder.groups == [["a"], ["b"]]
