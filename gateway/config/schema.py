@@ -318,6 +318,8 @@ class LimitsConfig:
     # size of the answer of one request. Equal to the sender's default batch size.
     max_envelopes_per_batch: int = 100
     max_clock_skew: timedelta = timedelta(minutes=5)
+    # One attachment stream (docs/PROTOCOL.md 7.4), encrypted bytes: 413 attachment_too_large.
+    max_attachment_bytes: int = 100 * 1024**2
 
 
 @dataclass(frozen=True)

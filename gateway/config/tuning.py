@@ -83,6 +83,9 @@ def read_limits(value: Value) -> LimitsConfig:
         ),
         max_batch_bytes=r.optional("max_batch_bytes", size, DEFAULT_LIMITS.max_batch_bytes),
         max_clock_skew=r.optional("max_clock_skew", duration, DEFAULT_LIMITS.max_clock_skew),
+        max_attachment_bytes=r.optional(
+            "max_attachment_bytes", size, DEFAULT_LIMITS.max_attachment_bytes
+        ),
         max_envelopes_per_batch=r.optional(
             "max_envelopes_per_batch",
             integer_in(1, 10_000),

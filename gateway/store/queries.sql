@@ -740,3 +740,48 @@ SELECT claimed.*,
         ORDER BY s.id LIMIT 1
        ) AS skipped_from
 FROM claimed;
+
+-- issue 11: attach
+-- Attachment streams at rest (gateway.store.attachments, migration 0014). Key of a stream
+-- everywhere: $1 owner, $2 direction, $3 attachment_id.
+
+-- name: attachment_create
+INSERT INTO attachments (owner, direction, attachment_id, created_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING;
+
+-- name: attachment_lock
+-- Serialises the appenders of one stream for the rest of the transaction.
+SELECT declared_size, received_bytes, state, stream_sha256 FROM attachments
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3
+FOR UPDATE;
+
+-- name: attachment_get
+SELECT declared_size, received_bytes, state, stream_sha256 FROM attachments
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3;
+
+-- name: attachment_chunk_extend
+-- Fills the stream's last, partial row; $5 is its length before, checked so that a stale
+-- caller cannot write at the wrong place.
+UPDATE attachment_chunks SET bytes = bytes || $6
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3 AND n = $4 AND length(bytes) = $5;
+
+-- name: attachment_chunk_insert
+INSERT INTO attachment_chunks (owner, direction, attachment_id, n, bytes)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: attachment_set_received
+UPDATE attachments SET received_bytes = $4, declared_size = coalesce(declared_size, $5)
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3;
+
+-- name: attachment_chunk_read
+SELECT bytes FROM attachment_chunks
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3 AND n = $4;
+
+-- name: attachment_complete
+-- receiving -> complete, once every declared byte is in (the trigger and checks of 0014
+-- refuse anything else).
+UPDATE attachments SET state = 'complete', stream_sha256 = $4, completed_at = $5
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3
+  AND state = 'receiving' AND received_bytes = declared_size
+RETURNING state;

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from gateway.store.attachments import Attachments
 from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
@@ -101,7 +102,9 @@ class PoolUsage:
     max_size: int
 
 
-class Store(Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys):
+class Store(
+    Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys, Attachments
+):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:

@@ -122,7 +122,7 @@ routing:
   - kinds: [victim_handover]
     to: [vn-local-blo]
 retry: {{initial_backoff: 500ms, max_backoff: 2h, batch_size: 10}}
-limits: {{max_envelope_bytes: 512KiB, max_batch_bytes: 4194304}}
+limits: {{max_attachment_bytes: 20MiB, max_envelope_bytes: 512KiB, max_batch_bytes: 4194304}}
 """
 
 
@@ -243,6 +243,7 @@ def test_valid_config_loads_typed_values(tmp_path: Path) -> None:
     assert config.limits.max_envelope_bytes == 512 * 1024
     assert config.limits.max_batch_bytes == 4 * 1024 * 1024
     assert config.limits.max_clock_skew == timedelta(minutes=5)
+    assert config.limits.max_attachment_bytes == 20 * 1024 * 1024
 
 
 def test_minimal_config_takes_defaults(tmp_path: Path) -> None:
@@ -269,6 +270,7 @@ listen:
     assert config.retention.content.normal == timedelta(days=90)
     assert config.limits.max_batch_bytes == 16 * 1024 * 1024
     assert config.limits.max_envelopes_per_batch == config.retry.batch_size == 100
+    assert config.limits.max_attachment_bytes == 100 * 1024 * 1024
 
 
 def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
