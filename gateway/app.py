@@ -31,6 +31,7 @@ from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
+from gateway.federation.attachments import AttachmentEndpoint
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.posting import Destination
@@ -246,19 +247,20 @@ class Gateway:
             local_recipients=local_recipients(config),
             refresh_keys=rollover.check,
         )
+        admissions = {
+            peer.id: PeerAdmission(
+                peer.rate_limit.requests_per_second,
+                peer.rate_limit.burst,
+                peer.tls.mutual,
+                peer.rate_limit.envelopes_per_second,
+                peer.rate_limit.envelope_burst,
+                frozenset(peer.tls.spki_sha256),
+            )
+            for peer in config.peers
+        }
         endpoint = FederationEndpoint(
             receiver=receiver,
-            peers={
-                peer.id: PeerAdmission(
-                    peer.rate_limit.requests_per_second,
-                    peer.rate_limit.burst,
-                    peer.tls.mutual,
-                    peer.rate_limit.envelopes_per_second,
-                    peer.rate_limit.envelope_burst,
-                    frozenset(peer.tls.spki_sha256),
-                )
-                for peer in config.peers
-            },
+            peers=admissions,
             max_batch_bytes=config.limits.max_batch_bytes,
             max_envelopes_per_batch=config.limits.max_envelopes_per_batch,
             metrics=self.metrics,
@@ -282,7 +284,16 @@ class Gateway:
             client_max_size=config.limits.max_batch_bytes,
             middlewares=[federation_listener.middleware],
         )
-        federation.add_routes(endpoint.routes())
+        # Attachment streams (PROTOCOL.md 7.4): same peers, same identity checks; stored
+        # only, until the envelope binding (issue 11's next step) reads them.
+        attachments = AttachmentEndpoint(
+            store=self.store,
+            peers=admissions,
+            max_attachment_bytes=config.limits.max_attachment_bytes,
+            metrics=self.metrics,
+            clock=self.clock,
+        )
+        federation.add_routes([*endpoint.routes(), *attachments.routes()])
         await self._serve(
             federation_listener, federation, listen.federation.host, listen.federation.port
         )
