@@ -54,6 +54,18 @@ OCTET_STREAM = "application/octet-stream"
 ATTACHMENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _CONTENT_RANGE = re.compile(r"bytes (\d{1,15})-(\d{1,15})/(\d{1,15}|\*)")
 READ_PIECE = 64 * 1024
+# Every reason code this endpoint answers with, beyond those of the envelope endpoint's
+# admission (unknown_peer, client_certificate_*, rate_limited): the table of PROTOCOL.md 7.4.
+REASON_CODES = frozenset(
+    {
+        "attachment_id_invalid",
+        "content_range_invalid",
+        "unsupported_media_type",
+        "attachment_too_large",
+        "attachment_offset_mismatch",
+        "attachment_size_mismatch",
+    }
+)
 
 
 class AttachmentEndpoint:

@@ -9,6 +9,7 @@ import hashlib
 import io
 import itertools
 import os
+import re
 import ssl
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -21,7 +22,12 @@ import pytest
 import trustme
 from aiohttp import web
 
-from gateway.federation.attachments import OFFSET_HEADER, STATE_HEADER, AttachmentEndpoint
+from gateway.federation.attachments import (
+    OFFSET_HEADER,
+    REASON_CODES,
+    STATE_HEADER,
+    AttachmentEndpoint,
+)
 from gateway.federation.server import SENDER_HEADER, PeerAdmission, server_ssl_context
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import Store
@@ -269,3 +275,13 @@ async def test_memory_stays_bounded_while_a_large_stream_goes_through(node: Node
     progress = await node.store.attachment_progress(AttachmentKeyRef(BLO, "incoming", "att-big"))
     assert progress is not None
     assert progress.stream_sha256 == hashlib.sha256(block * (size // PIECE)).digest()
+
+
+def test_the_protocol_document_lists_exactly_the_endpoints_reason_codes() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text()
+    section = doc[doc.index("### 7.4 ") : doc.index("## 8. ")]
+    listed = set(re.findall(r"^\| `([a-z_]+)` \| \d{3} \|", section, re.MULTILINE))
+    assert listed == REASON_CODES
+    source = (Path(__file__).resolve().parents[2] / "gateway/federation/attachments.py").read_text()
+    used = set(re.findall(r'"((?:attachment|content_range|unsupported)_[a-z_]+)"', source))
+    assert used - {"attachment_id"} == REASON_CODES  # less the path parameter's name
