@@ -31,7 +31,7 @@ from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
-from gateway.federation.attachments import AttachmentEndpoint
+from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, AttachmentEndpoint
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.posting import Destination
@@ -279,6 +279,7 @@ class Gateway:
             )
             if tls
             else None,
+            streamed={ATTACHMENTS_PATH: HELD_BODY_BYTES},
         )
         federation = web.Application(
             client_max_size=config.limits.max_batch_bytes,

@@ -54,6 +54,9 @@ OCTET_STREAM = "application/octet-stream"
 ATTACHMENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _CONTENT_RANGE = re.compile(r"bytes (\d{1,15})-(\d{1,15})/(\d{1,15}|\*)")
 READ_PIECE = 64 * 1024
+# What one upload holds of its body at once: the row being filled and its copy for the
+# database. The listener reserves this against its body budget (GuardedListener.streamed).
+HELD_BODY_BYTES = 2 * CHUNK_BYTES
 # Every reason code this endpoint answers with, beyond those of the envelope endpoint's
 # admission (unknown_peer, client_certificate_*, rate_limited): the table of PROTOCOL.md 7.4.
 REASON_CODES = frozenset(

@@ -17,7 +17,8 @@ the listening socket and puts a small protocol (`_Connection`) in front of aioht
   (`body_timeout`), whether or not the handler has started reading it;
 - the middleware reserves each body's declared length (at most the app's own size limit)
   against `max_body_bytes_in_flight` before the handler may read it, and answers 503 with
-  Retry-After when the budget is spent: held bodies cannot grow memory without bound.
+  Retry-After when the budget is spent: held bodies cannot grow memory without bound. A
+  route that streams its body to storage (`streamed`) reserves only what it holds at once.
 
 Expired and refused connections are counted in `blg_listener_refused_connections_total`
 and logged at most once a minute per listener and reason, never with a traceback. The same
@@ -35,7 +36,7 @@ import logging
 import resource
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -83,9 +84,15 @@ class GuardedListener:
         limits: ListenerLimits,
         metrics: GatewayMetrics,
         ssl_context: ssl.SSLContext | None = None,
+        *,
+        streamed: Mapping[str, int] | None = None,
     ) -> None:
         self.name = name
         self.limits = limits
+        # Routes whose handlers stream the body to storage and hold at most this many bytes
+        # of it, by route path: they reserve that, not their declared length (an attachment
+        # upload of 100 MiB holds 2 MiB, and must not keep envelope batches out).
+        self._streamed = dict(streamed or {})
         self._metrics = metrics
         self._ssl_context = ssl_context
         self._connections: set[_Connection] = set()
@@ -172,6 +179,10 @@ class GuardedListener:
         if request.body_exists:
             length = request.content_length
             declared = self._max_body if length is None else min(length, self._max_body)
+            resource = request.match_info.route.resource
+            held = self._streamed.get(resource.canonical) if resource is not None else None
+            if held is not None:
+                declared = min(declared, held)
         try:
             if self._bytes_in_flight + declared > self.limits.max_body_bytes_in_flight:
                 self.refused(
