@@ -209,3 +209,10 @@ class Attachments(StorePart):
             row = await connection.fetchrow(Q.attachment_get, *key.args())
         assert row is not None
         return _progress(row)
+
+    async def delete_stale_attachments(self, created_before: datetime) -> int:
+        """Drop the uploads begun before created_before and never completed (a sender that
+        gave up, or a peer filling the disk); returns how many. For the retention sweep."""
+        async with self._pool.acquire() as connection:
+            status = await connection.execute(Q.attachment_delete_stale, created_before)
+        return int(status.split()[-1])

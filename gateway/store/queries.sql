@@ -785,3 +785,8 @@ UPDATE attachments SET state = 'complete', stream_sha256 = $4, completed_at = $5
 WHERE owner = $1 AND direction = $2 AND attachment_id = $3
   AND state = 'receiving' AND received_bytes = declared_size
 RETURNING state;
+
+-- name: attachment_delete_stale
+-- Uploads never finished: their rows go with them (ON DELETE CASCADE). Complete streams
+-- wait for the envelope binding, which knows whether an envelope still names them.
+DELETE FROM attachments WHERE state = 'receiving' AND created_at < $1;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -141,3 +141,16 @@ async def test_completion_waits_for_every_declared_byte(store: Store) -> None:
     await _append(store, 0, 10)
     progress = await store.complete_attachment(KEY, NOW)
     assert (progress.state, progress.stream_sha256) == ("receiving", None)
+
+
+async def test_stale_unfinished_uploads_are_dropped_with_their_rows(store: Store) -> None:
+    await _append(store, 0, CHUNK_BYTES + 10)  # receiving, created at NOW
+    done = AttachmentKeyRef("vn-gialai-blo", "incoming", "att-done")
+    await store.append_attachment(done, 0, b"abc", declared_size=3, max_bytes=LIMIT, now=NOW)
+    await store.complete_attachment(done, NOW)
+    assert await store.delete_stale_attachments(NOW) == 0
+    assert await store.delete_stale_attachments(NOW + timedelta(seconds=1)) == 1
+    assert await store.attachment_progress(KEY) is None
+    assert await _read(store, done) == b"abc"
+    async with store._pool.acquire() as connection:
+        assert await connection.fetchval("SELECT count(*) FROM attachment_chunks") == 1
