@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -154,3 +156,16 @@ async def test_stale_unfinished_uploads_are_dropped_with_their_rows(store: Store
     assert await _read(store, done) == b"abc"
     async with store._pool.acquire() as connection:
         assert await connection.fetchval("SELECT count(*) FROM attachment_chunks") == 1
+
+
+async def test_concurrent_appends_of_one_stream_serialise_on_its_row(store: Store) -> None:
+    # Two uploads of the same stream racing (a sender retrying while its first try still
+    # runs): each append sees the other's bytes under the row lock; every one that starts
+    # at or before the offset succeeds, and the stream comes out whole.
+    cuts = [*range(0, len(STREAM), 300_000), len(STREAM)]
+    for first, end in itertools.pairwise(cuts):
+        results = await asyncio.gather(
+            _append(store, first, end), _append(store, first, end), return_exceptions=True
+        )
+        assert list(results) == [end, end]
+    assert await _read(store) == STREAM
