@@ -59,15 +59,21 @@ ALL_KINDS = ["wanted_person_notice", "victim_handover", "hotline_alert"]
 
 
 def local_client(
-    client_id: str, formats: list[str], kinds: list[str] | None = None
+    client_id: str,
+    formats: list[str],
+    kinds: list[str] | None = None,
+    *,
+    victim_protected: bool = True,
 ) -> tuple[str, dict[str, Any]]:
-    """A bearer token and the config entry of a local client holding it."""
+    """A bearer token and the config entry of a local client holding it (by default a
+    records system allowed victim-protected messages, as the example configs' are)."""
     token = secrets.token_urlsafe(24)
     return token, {
         "id": client_id,
         "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
         "formats": formats,
         "kinds": kinds or ALL_KINDS,
+        "victim_protected": victim_protected,
     }
 
 
