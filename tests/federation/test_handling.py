@@ -1,8 +1,10 @@
 """Handling markings enforced through real gateways: each forbidden path is tried and refused.
 
 kh-ratanakiri-police sends vn-gialai-police three hotline alerts, one per marking. At
-vn-gialai-police two local clients take hotline alerts by drop folder and API inbox: the case
-system (local_clients[].victim_protected: true) and a clerk's desk system (false). Then the
+vn-gialai-police local clients take hotline alerts: the case system
+(local_clients[].victim_protected: true) by drop folder and API inbox, and two systems not
+allowed victims' data (false): a clerk's desk by drop folder and API inbox, a duty board by
+webhook. Then the
 case system tries to pass each alert on to kh-stungtreng-police, by answering it
 (in_reply_to) and by its case (case_id), and to answer it back to where it came from.
 """
@@ -11,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
+from aiohttp import web
 
 from gateway.wire import canonical
+from tests.delivery.conftest import Webhook
 from tests.federation.harness import Federation, alert, local_client
 
 ORIGIN, POLICE, ONWARD = "kh-ratanakiri-police", "vn-gialai-police", "kh-stungtreng-police"
@@ -28,6 +34,18 @@ MARKINGS = {
     "restricted": canonical.HANDLING_RESTRICTED,
     "victim_protected": canonical.HANDLING_VICTIM_PROTECTED,
 }
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[Webhook]:
+    hook = Webhook()
+    app = web.Application()
+    app.add_routes([web.post("/blg-inbox", hook.handle)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
+    yield hook
+    await runner.cleanup()
 
 
 @dataclass(frozen=True)
@@ -51,16 +69,24 @@ async def _inbox(federation: Federation, token: str) -> list[dict[str, Any]]:
     return list(page["messages"])
 
 
-async def _setup(federation: Federation, tmp_path: Path) -> Setup:
+async def _setup(federation: Federation, tmp_path: Path, webhook: Webhook) -> Setup:
     records_token, records = local_client("case-system", ["vn-police-json"])
     clerk_token, clerk = local_client(
         "clerk-desk", ["vn-police-json"], ["hotline_alert"], victim_protected=False
     )
+    _, board = local_client(
+        "duty-board", ["vn-police-json"], ["hotline_alert"], victim_protected=False
+    )
+    board["delivery"] = {
+        "type": "webhook",
+        "url": f"http://127.0.0.1:{webhook.port}/blg-inbox",
+        "hmac_secret": "a-shared-secret-of-at-least-32-characters",
+    }
     records_folder, clerk_folder = tmp_path / "records-in", tmp_path / "clerk-in"
     records["delivery"] = {"type": "drop_folder", "path": str(records_folder)}
     clerk["delivery"] = {"type": "drop_folder", "path": str(clerk_folder)}
     await federation.add(ORIGIN, POLICE, ONWARD)
-    federation.sections[POLICE] = {"local_clients": [records, clerk]}
+    federation.sections[POLICE] = {"local_clients": [records, clerk, board]}
     for node in (ORIGIN, POLICE, ONWARD):
         federation.write_config(node)
         federation.start(node)
@@ -113,8 +139,10 @@ ONWARD_PATHS = [
 ]
 
 
-async def test_each_forbidden_path_is_refused(federation: Federation, tmp_path: Path) -> None:
-    setup = await _setup(federation, tmp_path)
+async def test_each_forbidden_path_is_refused(
+    federation: Federation, tmp_path: Path, webhook: Webhook
+) -> None:
+    setup = await _setup(federation, tmp_path, webhook)
 
     # Local delivery: the clerk's desk never gets the victim-protected alert, by either way.
     clerk_items = await _inbox(federation, setup.clerk_token)
@@ -126,24 +154,27 @@ async def test_each_forbidden_path_is_refused(federation: Federation, tmp_path: 
     }
     # The normal and restricted alerts reach both folders (waited for: the feeds are apart).
     deadline = time.monotonic() + 30
-    while len(list(setup.clerk_folder.glob("*.json"))) < 2:
-        assert time.monotonic() < deadline, "the clerk's files did not arrive"
+    while len(list(setup.clerk_folder.glob("*.json"))) < 2 or len(webhook.received) < 2:
+        assert time.monotonic() < deadline, "the clerk's files or the board's calls are missing"
         await asyncio.sleep(0.2)
     assert len(list(setup.clerk_folder.glob("*.json"))) == 2
     assert len(list(setup.records_folder.glob("*.json"))) == 3
+    assert protected_id not in "".join(p.name for p in setup.clerk_folder.glob("*.json"))
+    assert {headers["BLG-Message-Id"] for headers, _ in webhook.received} == {
+        m for name, (m, _) in setup.received.items() if name != "victim_protected"
+    }
     store = await federation.store(POLICE)
     try:
         withheld = [e for e in await store.list_audit(500) if e.action == "local.withheld"]
-        assert [(e.subject, e.detail["client"], e.detail["reason"]) for e in withheld] == [
-            (protected_id, "clerk-desk", "victim_protected")
+        assert sorted((e.subject, e.detail["client"], e.detail["reason"]) for e in withheld) == [
+            (protected_id, "clerk-desk", "victim_protected"),
+            (protected_id, "duty-board", "victim_protected"),
         ]
         metrics = await federation.metrics_text(POLICE)
-        assert (
-            federation.metric_value(
-                metrics, "blg_local_deliveries_withheld_total", 'client="clerk-desk"'
-            )
-            == 1
-        )
+        for client in ("clerk-desk", "duty-board"):
+            labels = f'client="{client}"'
+            name = "blg_local_deliveries_withheld_total"
+            assert federation.metric_value(metrics, name, labels) == 1
 
         # Onward sharing.
         for marking, link, to, refused in ONWARD_PATHS:
