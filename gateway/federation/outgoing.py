@@ -271,6 +271,15 @@ class Dispatcher:
         if found is not None:
             message.case_id = str(found)
 
+    async def check_links(
+        self, message: canonical.Message, recipients: Sequence[str], actor: str
+    ) -> None:
+        """check_onward for a message not submitted yet: links it to its case first (as
+        submit will), so that a caller judging records one by one (a drop folder) can refuse
+        one record rather than the whole file."""
+        await self._link_case(message)
+        await self.check_onward(message, recipients, actor)
+
     async def check_onward(
         self, message: canonical.Message, recipients: Sequence[str], actor: str
     ) -> None:

@@ -6,7 +6,8 @@ vn-gialai-police local clients take hotline alerts: the case system
 allowed victims' data (false): a clerk's desk by drop folder and API inbox, a duty board by
 webhook. Then the
 case system tries to pass each alert on to kh-stungtreng-police, by answering it
-(in_reply_to) and by its case (case_id), and to answer it back to where it came from.
+(in_reply_to) and by its case (case_id), through the API and its outgoing drop folder, and to
+answer it back to where it came from.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from google.protobuf import json_format
 
 from gateway.wire import canonical
 from tests.delivery.conftest import Webhook
@@ -70,7 +72,13 @@ async def _inbox(federation: Federation, token: str) -> list[dict[str, Any]]:
 
 
 async def _setup(federation: Federation, tmp_path: Path, webhook: Webhook) -> Setup:
-    records_token, records = local_client("case-system", ["vn-police-json"])
+    records_token, records = local_client("case-system", ["vn-police-json", "canonical-json"])
+    records["outgoing_folder"] = {
+        "path": str(tmp_path / "records-out"),
+        "format": "canonical-json",
+        "to": [ONWARD],
+        "poll_interval": "200ms",
+    }
     clerk_token, clerk = local_client(
         "clerk-desk", ["vn-police-json"], ["hotline_alert"], victim_protected=False
     )
@@ -187,6 +195,21 @@ async def test_each_forbidden_path_is_refused(
         assert len(refusals) == sum(1 for *_, refused in ONWARD_PATHS if refused)
         assert {e.detail["peer"] for e in refusals} == {ONWARD}
         assert {e.detail["origin"] for e in refusals} == {ORIGIN}
+        # The drop folder: the record is refused in the file's .errors, nothing queued.
+        outgoing = tmp_path / "records-out"
+        answer = alert("VN-drop")
+        answer.in_reply_to = protected_id
+        (outgoing / "answer.json").write_text(json_format.MessageToJson(answer))
+        deadline = time.monotonic() + 30
+        while not (outgoing / "answer.json.errors").exists():
+            assert time.monotonic() < deadline, "the drop folder did not judge the file"
+            await asyncio.sleep(0.2)
+        report = (outgoing / "answer.json.errors").read_text()
+        assert "to: " in report
+        assert "does not allow onward sharing" in report
+        assert len(refusals) + 1 == len(
+            [e for e in await store.list_audit(500) if e.action == "outbox.onward_refused"]
+        )
         # Nothing refused was queued: the two answers to ORIGIN and the normal one only.
         counts = await store.state_counts()
         assert sum(n for (peer, _), n in counts.items() if peer == ONWARD) == 1
