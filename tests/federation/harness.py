@@ -77,11 +77,21 @@ def local_client(
     }
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A free loopback port, never one this process handed out before: once the probe is
+    closed the kernel may offer the same port again, and a node then got one port for both
+    its listeners (a CI run failed so)."""
+    for _ in range(1000):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port in 1,000 probes")
 
 
 @dataclass
