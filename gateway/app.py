@@ -245,6 +245,9 @@ class Gateway:
             # Two batches per thread: one in crypto while the other waits for the database.
             concurrent_batches=2 * crypto_threads(),
             local_recipients=local_recipients(config),
+            victim_protected_clients=frozenset(
+                client.id for client in config.local_clients if client.victim_protected
+            ),
             refresh_keys=rollover.check,
         )
         admissions = {

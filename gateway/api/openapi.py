@@ -16,7 +16,11 @@ def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "A parameter is malformed.",
         401: "Missing or unknown bearer token.",
-        403: "This client may not use that format or kind.",
+        403: (
+            "This client may not use that format or kind, or the message would pass on to "
+            "another peer content a peer marked restricted or victim-protected "
+            "(onward_not_allowed); nothing queued."
+        ),
         404: "No such message for this client.",
         413: "The document is too large (document_too_complex names the bound).",
         415: "Unknown format or Content-Type.",

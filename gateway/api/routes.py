@@ -45,6 +45,8 @@ class ApiClient:
     token_sha256: bytes
     formats: tuple[str, ...]
     kinds: frozenset[str]
+    # local_clients[].victim_protected: whether victim-protected messages are listed to it.
+    victim_protected: bool = False
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -249,7 +251,9 @@ class LocalApi:
                 messages, recipients, actor=f"api:{client.id}", local_client=client.id
             )
         except SubmissionRefused as refused:
-            raise ApiError(422, refused.code, f"{refused.field}: {refused.message}") from None
+            # Onward sharing is a matter of permission, not of the document: 403.
+            status = 403 if refused.code == "onward_not_allowed" else 422
+            raise ApiError(status, refused.code, f"{refused.field}: {refused.message}") from None
         warnings = [
             {"location": w.location, "message": w.message}
             for decoded in result.messages
@@ -336,7 +340,9 @@ class LocalApi:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
             raise ApiError(400, "invalid_parameter", f"limit: expected 1..{MAX_PAGE}")
         kinds = sorted(kind for kind in client.kinds if Kind(kind) in adapter.kinds)
-        rows = await self._store.inbox_after(int(after_text), kinds, int(limit_text))
+        rows = await self._store.inbox_after(
+            int(after_text), kinds, int(limit_text), victim_protected=client.victim_protected
+        )
         items: list[dict[str, Any]] = []
         for row, data in rows:
             items.append(
@@ -420,7 +426,13 @@ def _bearer_digest(request: web.Request) -> bytes:
 def api_clients(local_clients: Sequence[Any]) -> list[ApiClient]:
     """The API's view of the configured local clients."""
     return [
-        ApiClient(c.id, c.token_sha256, tuple(c.formats), frozenset(str(k) for k in c.kinds))
+        ApiClient(
+            c.id,
+            c.token_sha256,
+            tuple(c.formats),
+            frozenset(str(k) for k in c.kinds),
+            c.victim_protected,
+        )
         for c in local_clients
     ]
 

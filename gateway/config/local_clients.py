@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from gateway.config.converters import choice, duration, path, sequence_of, text_matching
+from gateway.config.converters import boolean, choice, duration, path, sequence_of, text_matching
 from gateway.config.listen import (
     read_token_sha256,
 )
@@ -55,6 +55,7 @@ def read_local_client(
         lambda item: _read_outgoing_folder(item, known_formats, peers, folders),
         None,
     )
+    victim_protected = r.optional("victim_protected", boolean, False)
     r.finish()
     return LocalClientConfig(
         id=client_id,
@@ -63,6 +64,7 @@ def read_local_client(
         kinds=kinds,
         delivery=delivery,
         outgoing_folder=outgoing_folder,
+        victim_protected=victim_protected,
     )
 
 

@@ -259,6 +259,9 @@ class LocalClientConfig:
     # None: the client fetches incoming messages through the API itself.
     delivery: WebhookDelivery | DropFolderDelivery | None = None
     outgoing_folder: OutgoingFolder | None = None
+    # Whether victim-protected messages (and those of unknown marking) reach this client, by
+    # its delivery or its API inbox. Off unless the agency says this system may hold them.
+    victim_protected: bool = False
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,10 @@ MSG_ACTION = N_("Choose what to answer")
 MSG_REASON = N_("Enter the reason for rejecting the handover")
 MSG_PEER_UNKNOWN = N_("Choose an agency from the list")
 MSG_KIND_REFUSED = N_("This agency does not receive this kind of message")
+MSG_ONWARD = N_(
+    "This message carries another agency's restricted or victim-protected case: it may go "
+    "only back to that agency"
+)
 MSG_TOO_LARGE = N_("The message is too large to send: shorten the texts or name fewer people")
 MSG_REFERENCE = N_("Enter the reference in visible characters, at most 128, on one line")
 MSG_CASE = N_("The case or the answered message is not valid: open the case again")
@@ -87,6 +91,7 @@ _REFUSAL_MESSAGES = {
     "unknown_peer": MSG_PEER_UNKNOWN,
     "kind_not_allowed": MSG_KIND_REFUSED,
     "message_too_large": MSG_TOO_LARGE,
+    "onward_not_allowed": MSG_ONWARD,
 }
 
 

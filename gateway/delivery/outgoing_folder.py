@@ -122,6 +122,10 @@ class OutgoingFolderWatcher:
                 try:
                     recipients = self._dispatcher.recipients(decoded.message, self._recipients)
                     self._dispatcher.check(decoded.message, recipients)
+                    # Here, not only in submit_all: a refusal there would refuse every record.
+                    await self._dispatcher.check_links(
+                        decoded.message, recipients, f"drop-folder:{self._client}"
+                    )
                 except SubmissionRefused as refused:
                     errors.append(f"{decoded.record}: {refused.field}: {refused.message}")
                     continue

@@ -322,6 +322,8 @@ def _node_settings(
                 "token_sha256": _sha256_hex(node.api_client.token),
                 "formats": list(node.api_client.formats),
                 "kinds": [str(kind) for kind in KINDS],
+                # The demo's records systems take the handovers it shows.
+                "victim_protected": True,
                 # Relative to the config file, which sits in the same node directory.
                 "delivery": {"type": "drop_folder", "path": node.api_client.drop_folder.name},
             }

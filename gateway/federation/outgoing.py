@@ -41,6 +41,12 @@ ALLOWED_ACTIONS: dict[Kind, frozenset[int]] = {
     ),
 }
 
+# Markings under which a message received from one peer may go on to another. Only normal:
+# restricted ("liaison officers only") and victim_protected are the originating agency's
+# decision about who sees the content, which this node cannot widen; an unknown marking (None:
+# unspecified by the sender, or newer than this node) counts as the strictest.
+ONWARD_MARKINGS = frozenset({"normal"})
+
 log = logging.getLogger(__name__)
 
 
@@ -206,6 +212,7 @@ class Dispatcher:
         nothing is queued."""
         self.normalise(message)
         await self._link_case(message)
+        await self.check_onward(message, self.recipients(message, recipients), actor)
         prepared = self._prepare(message, recipients, actor, local_client)
         await self._store.enqueue(prepared.items, prepared.audit, approval=approval)
         _log_queued(prepared.queued, message.WhichOneof("body"), actor)
@@ -230,6 +237,7 @@ class Dispatcher:
         for message in messages:
             self.normalise(message)
             await self._link_case(message)
+            await self.check_onward(message, self.recipients(message, recipients), actor)
             prepared = self._prepare(message, recipients, actor, local_client)
             items += prepared.items
             audit += prepared.audit
@@ -262,6 +270,63 @@ class Dispatcher:
         found = await self._store.case_for_reference(body, message.sender_reference)
         if found is not None:
             message.case_id = str(found)
+
+    async def check_links(
+        self, message: canonical.Message, recipients: Sequence[str], actor: str
+    ) -> None:
+        """check_onward for a message not submitted yet: links it to its case first (as
+        submit will), so that a caller judging records one by one (a drop folder) can refuse
+        one record rather than the whole file."""
+        await self._link_case(message)
+        await self.check_onward(message, recipients, actor)
+
+    async def check_onward(
+        self, message: canonical.Message, recipients: Sequence[str], actor: str
+    ) -> None:
+        """Refuse (and audit) sending to a peer content that came from another peer whose
+        marking does not allow onward sharing (ONWARD_MARKINGS).
+
+        What the message may carry from peers is judged by its links, after _link_case: the
+        messages received in its case from the peer that opened the case here, and the
+        received message it answers. The message's own marking does not loosen that (an
+        officer cannot mark a reply normal to pass it on), nor tighten it: content of a case
+        this node opened is its own to share. Sending back to the peer it came from is
+        always allowed."""
+        case_id = _uuid_or_none(message.case_id)
+        answered = _uuid_or_none(message.in_reply_to)
+        markings = await self._store.received_markings(case_id, answered)
+        for recipient in recipients:
+            for marking in markings:
+                if marking.sender == recipient or marking.handling in ONWARD_MARKINGS:
+                    continue
+                handling = marking.handling or "unknown"
+                # Ids and markings only: the refused content is not recorded.
+                await self._store.audit(
+                    [
+                        AuditEntry(
+                            actor,
+                            "outbox.onward_refused",
+                            str(case_id or answered),
+                            {
+                                "peer": recipient,
+                                "origin": marking.sender,
+                                "handling": handling,
+                                "via": marking.via,
+                            },
+                        )
+                    ]
+                )
+                log.info(
+                    "onward_refused",
+                    extra=fields(peer=recipient, origin=marking.sender, actor=actor),
+                )
+                raise SubmissionRefused(
+                    "onward_not_allowed",
+                    "to",
+                    f"{recipient} may not receive this message: its "
+                    f"{'case' if marking.via == 'case' else 'in_reply_to message'} came from "
+                    f"{marking.sender} marked {handling}, which does not allow onward sharing",
+                )
 
     def _prepare(
         self,
@@ -319,6 +384,13 @@ class Dispatcher:
             prepared.audit.append(AuditEntry(actor, "outbox.queued", str(message_id), detail))
             prepared.queued.append(Queued(message_id, recipient, case_id, copy.removed))
         return prepared
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None  # refused elsewhere, or not one of ours: nothing received links to it
 
 
 def _log_queued(queued: Sequence[Queued], kind: str | None, actor: str) -> None:

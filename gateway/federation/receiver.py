@@ -57,6 +57,10 @@ _Parsed = tuple[envelope.Envelope, EnvelopeHeader]
 
 log = logging.getLogger(__name__)
 
+# Markings a local client gets whatever its victim_protected setting; anything else
+# (victim_protected, or unknown: None) only clients configured to hold victims' data.
+UNPROTECTED_MARKINGS = frozenset({"normal", "restricted"})
+
 
 @dataclass(frozen=True)
 class _Accepted:
@@ -78,6 +82,7 @@ class EnvelopeReceiver:
         metrics: GatewayMetrics,
         crypto: Executor | None = None,
         local_recipients: Mapping[str, tuple[str, ...]] | None = None,
+        victim_protected_clients: frozenset[str] = frozenset(),
         refresh_keys: Callable[[], Awaitable[None]] | None = None,
         concurrent_batches: int = 4,
     ) -> None:
@@ -87,6 +92,7 @@ class EnvelopeReceiver:
         # None: the loop's default executor (tests); app.py passes a pool of its own.
         self._crypto = crypto
         self._local_recipients = local_recipients or {}
+        self._victim_protected_clients = victim_protected_clients
         self._keyring = keyring
         self._store = store
         self._limits = limits
@@ -283,6 +289,13 @@ class EnvelopeReceiver:
             "envelope_accepted",
             extra=fields(peer=header.sender, message_id=header.message_id, kind=header.kind.value),
         )
+        recipients = self._local_recipients.get(header.kind.value, ())
+        withheld: tuple[str, ...] = ()
+        if handling not in UNPROTECTED_MARKINGS:
+            withheld = tuple(c for c in recipients if c not in self._victim_protected_clients)
+            recipients = tuple(c for c in recipients if c in self._victim_protected_clients)
+            for client in withheld:
+                self._metrics.local_withheld.labels(client).inc()
         return IncomingEnvelope(
             sender=header.sender,
             message_id=header.message_id,
@@ -293,8 +306,9 @@ class EnvelopeReceiver:
             receipt=self._accept_receipt(data, header, now),
             created_at=header.created_at,
             received_at=now,
-            local_recipients=self._local_recipients.get(header.kind.value, ()),
+            local_recipients=recipients,
             handling=handling,
+            withheld_recipients=withheld,
         )
 
     def _announcement(

@@ -86,6 +86,14 @@ class GatewayMetrics:
             ["listener", "reason"],
             registry=r,
         )
+        self.local_withheld = Counter(
+            "blg_local_deliveries_withheld_total",
+            "Incoming messages not delivered to a local client that takes their kind because "
+            "their marking (victim-protected, or unknown) is not allowed to it "
+            "(local_clients[].victim_protected), by client.",
+            ["client"],
+            registry=r,
+        )
         self.local_deliveries = Counter(
             "blg_local_deliveries_total",
             "Attempts to deliver incoming messages to local systems, by client and result.",

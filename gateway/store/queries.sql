@@ -790,3 +790,33 @@ RETURNING state;
 -- Uploads never finished: their rows go with them (ON DELETE CASCADE). Complete streams
 -- wait for the envelope binding, which knows whether an envelope still names them.
 DELETE FROM attachments WHERE state = 'receiving' AND created_at < $1;
+
+
+-- issue 11: handling
+
+-- name: onward_origins
+-- What a new message of case $1 (answering message $2, if any) carries from peers: the
+-- markings of the messages received from the peer that opened the case here (its first
+-- message at this node was received, not sent), and the marking of the received message it
+-- answers. A case this node opened has no origin: what it sends in it is its own.
+WITH first_in AS (
+    SELECT sender, received_at FROM inbox WHERE case_id = $1
+    ORDER BY received_at, id LIMIT 1
+), opened_here AS (
+    SELECT 1 FROM outbox o, first_in f WHERE o.case_id = $1 AND o.queued_at < f.received_at
+)
+SELECT i.sender, i.handling, 'case' AS via
+FROM inbox i JOIN first_in f ON f.sender = i.sender
+WHERE i.case_id = $1 AND NOT EXISTS (SELECT 1 FROM opened_here)
+UNION ALL
+SELECT sender, handling, 'in_reply_to' AS via FROM inbox WHERE message_id = $2;
+
+-- name: inbox_after_unprotected
+-- inbox_after for a client not allowed victim-protected messages: those (and the ones whose
+-- marking is unknown, read as the strictest) are never listed to it.
+SELECT id, sender, message_id, case_id, kind, created_at, received_at, envelope
+FROM inbox
+WHERE id > $1 AND kind = ANY($2::text[])
+  AND coalesce(handling, 'victim_protected') <> 'victim_protected'
+ORDER BY id
+LIMIT $3;

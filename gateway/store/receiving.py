@@ -90,6 +90,15 @@ class Receiving(StorePart):
                         {"sender": item.sender, "kind": item.kind},
                     )
                 )
+                audit += [
+                    AuditEntry(
+                        "local-delivery",
+                        "local.withheld",
+                        str(item.message_id),
+                        {"client": client, "sender": item.sender, "reason": "victim_protected"},
+                    )
+                    for client in item.withheld_recipients
+                ]
             if clients:
                 await connection.execute(Q.local_delivery_insert_many, clients, inbox_ids)
                 for client in sorted(set(clients)):

@@ -85,6 +85,10 @@ class IncomingEnvelope:
     # The sender's handling marking, read from the opened message (the header has none);
     # None when unknown, which retention and the console treat as victim_protected.
     handling: str | None = None
+    # Local clients that take this kind but are not allowed its marking (victim-protected
+    # or unknown, see local_clients[].victim_protected): no delivery is queued for them; each
+    # is recorded in the audit log (local.withheld) in the same transaction.
+    withheld_recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.group_commit import Coalescer, HeldConnection
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
+from gateway.store.onward import Onward
 from gateway.store.part import (
     finite_instant,
     inbox_row,
@@ -103,7 +104,16 @@ class PoolUsage:
 
 
 class Store(
-    Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys, Attachments
+    Sending,
+    Receiving,
+    LocalFeed,
+    ConsoleUsers,
+    Cases,
+    Drafts,
+    Retention,
+    PeerKeys,
+    Onward,
+    Attachments,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
@@ -377,12 +387,14 @@ class Store(
         return None if row is None else (inbox_row(row), stored_content(row["envelope"]))
 
     async def inbox_after(
-        self, after: int, kinds: Sequence[str], limit: int
+        self, after: int, kinds: Sequence[str], limit: int, *, victim_protected: bool = True
     ) -> list[tuple[InboxRow, bytes | None]]:
         """Incoming messages of the given kinds after the cursor, oldest first; the envelope
-        is None once retention deleted it."""
+        is None once retention deleted it. victim_protected=False leaves out victim-protected
+        messages (and those of unknown marking): a client not allowed them never sees them."""
+        query = Q.inbox_after if victim_protected else Q.inbox_after_unprotected
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(Q.inbox_after, after, list(kinds), limit)
+            rows = await connection.fetch(query, after, list(kinds), limit)
         return [(inbox_row(row), stored_content(row["envelope"])) for row in rows]
 
     async def peer_summaries(self, peers: Sequence[str]) -> list[PeerSummary]:

@@ -32,8 +32,11 @@ async def receive(
     *,
     in_reply_to: uuid.UUID | None = None,
     at: datetime | None = None,
+    handling: str | None = None,
 ) -> uuid.UUID:
-    """Store a message as the peer sealed it for this node, as the receiver would."""
+    """Store a message as the peer sealed it for this node, as the receiver would (the
+    inbox's marking: handling, as the receiver reads it; None by default, as for a row
+    received before 0010_retention_content.sql)."""
     message.case_id = str(case)
     if in_reply_to is not None:
         message.in_reply_to = str(in_reply_to)
@@ -61,6 +64,7 @@ async def receive(
                 receipt=b"receipt",
                 created_at=sealed.header.created_at,
                 received_at=now,
+                handling=handling,
             )
         ]
     )

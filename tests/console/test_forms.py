@@ -14,6 +14,7 @@ from multidict import MultiDict
 from adapters.common.localtime import from_timestamp
 from gateway.console.form_fields import LOCAL_ZONE
 from gateway.console.forms import (
+    MSG_ONWARD,
     Composed,
     answer_from_form,
     checked,
@@ -348,3 +349,10 @@ def test_a_rejection_carries_its_reason() -> None:
     composed = _answer(action="reject", reason="Chưa đủ hồ sơ")
     assert composed.errors == {}
     assert composed.message.victim_handover.note == "Chưa đủ hồ sơ"
+
+
+def test_an_onward_refusal_is_shown_beside_the_recipients() -> None:
+    """The Dispatcher's onward_not_allowed (issue 11) names the `to` field: the officer sees,
+    in their language, why that agency cannot have this case."""
+    refused = SubmissionRefused("onward_not_allowed", "to", "kh-stungtreng-police may not ...")
+    assert refusal_error(refused) == ("to", MSG_ONWARD)

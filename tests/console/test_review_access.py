@@ -164,15 +164,22 @@ async def test_the_table_names_every_console_route(console: ConsoleHarness) -> N
     ("handling", "role", "reads"),
     [
         (handling, role, role in CONTENT_READERS or handling == canonical.HANDLING_NORMAL)
-        for handling in (canonical.HANDLING_RESTRICTED, canonical.HANDLING_NORMAL)
-        for role in (Role.OFFICER, Role.OPERATOR, Role.ADMIN)
+        for handling in (
+            canonical.HANDLING_VICTIM_PROTECTED,
+            # None set by the sender: read as the strictest (0010_retention_content.sql).
+            canonical.HANDLING_UNSPECIFIED,
+            canonical.HANDLING_RESTRICTED,
+            canonical.HANDLING_NORMAL,
+        )
+        for role in (Role.OFFICER, Role.SUPERVISOR, Role.OPERATOR, Role.ADMIN)
     ],
 )
 async def test_a_restricted_notice_is_metadata_only_for_operators(
     console: ConsoleHarness, handling: canonical.Handling.ValueType, role: Role, reads: bool
 ) -> None:
-    """Not only victim data: content marked restricted reaches content readers only; a
-    notice marked normal (no victim in it) is for everyone."""
+    """Not only victim data: content marked victim-protected, restricted or not marked at
+    all reaches content readers only, whatever kind carries it (issue 11: every marking,
+    every role); a notice marked normal (no victim in it) is for everyone."""
     notice = sample("wanted_person_notice")
     notice.handling = handling
     suspect = notice.wanted_person_notice.subject.name

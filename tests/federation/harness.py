@@ -59,23 +59,39 @@ ALL_KINDS = ["wanted_person_notice", "victim_handover", "hotline_alert"]
 
 
 def local_client(
-    client_id: str, formats: list[str], kinds: list[str] | None = None
+    client_id: str,
+    formats: list[str],
+    kinds: list[str] | None = None,
+    *,
+    victim_protected: bool = True,
 ) -> tuple[str, dict[str, Any]]:
-    """A bearer token and the config entry of a local client holding it."""
+    """A bearer token and the config entry of a local client holding it (by default a
+    records system allowed victim-protected messages, as the example configs' are)."""
     token = secrets.token_urlsafe(24)
     return token, {
         "id": client_id,
         "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
         "formats": formats,
         "kinds": kinds or ALL_KINDS,
+        "victim_protected": victim_protected,
     }
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A free loopback port, never one this process handed out before: once the probe is
+    closed the kernel may offer the same port again, and a node then got one port for both
+    its listeners (a CI run failed so)."""
+    for _ in range(1000):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port in 1,000 probes")
 
 
 @dataclass
