@@ -820,3 +820,10 @@ WHERE id > $1 AND kind = ANY($2::text[])
   AND coalesce(handling, 'victim_protected') <> 'victim_protected'
 ORDER BY id
 LIMIT $3;
+
+
+-- issue 11: attach (binding, migration 0017)
+
+-- name: inbox_attachments_of
+SELECT inbox_id, position, sender, attachment_id, media_type, plaintext_size
+FROM inbox_attachments WHERE inbox_id = $1 ORDER BY position;

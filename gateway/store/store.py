@@ -28,6 +28,7 @@ import asyncpg
 
 from gateway.store.attachments import Attachments
 from gateway.store.audit import GENESIS, entry_hash
+from gateway.store.binding import AttachmentBinding
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
@@ -114,6 +115,7 @@ class Store(
     PeerKeys,
     Onward,
     Attachments,
+    AttachmentBinding,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
