@@ -164,6 +164,13 @@ class AttachmentBinding(StorePart):
         async with self._pool.acquire() as connection:
             await connection.execute(Q.outbox_attachment_pushed, recipient, attachment_id, now)
 
+    async def delete_unreferenced_attachments(self, created_before: datetime) -> int:
+        """Drop the streams created before created_before that no message names (the
+        retention sweep, retention.unreferenced_attachments); returns how many."""
+        async with self._pool.acquire() as connection:
+            status = await connection.execute(Q.attachment_delete_unreferenced, created_before)
+        return int(status.split()[-1])
+
     async def verify_incoming_attachment(self, sender: str, attachment_id: str) -> None:
         """complete -> verified, once the stream passed 7.3 against its AttachmentKey."""
         async with self._pool.acquire() as connection:

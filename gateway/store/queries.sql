@@ -883,3 +883,16 @@ INSERT INTO inbox_attachments (inbox_id, position, sender, attachment_id, media_
                                plaintext_size)
 SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[],
                      $6::bigint[]);
+
+-- name: attachment_delete_unreferenced
+-- Streams created before $1 that no outbox or inbox row names (migration 0017): uploads
+-- never sent, received streams whose envelope never came, copies of a refused submission.
+-- Their rows go with them (ON DELETE CASCADE); a linked stream is never selected.
+DELETE FROM attachments a
+WHERE a.created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM outbox_attachments l
+                  WHERE l.recipient = a.owner AND l.direction = a.direction
+                    AND l.attachment_id = a.attachment_id)
+  AND NOT EXISTS (SELECT 1 FROM inbox_attachments l
+                  WHERE l.sender = a.owner AND l.direction = a.direction
+                    AND l.attachment_id = a.attachment_id);

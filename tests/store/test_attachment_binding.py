@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -87,3 +87,46 @@ async def test_a_link_needs_its_stream(store: Store) -> None:
                 inbox_id,
                 SENDER,
             )
+
+
+async def test_the_sweep_deletes_old_unreferenced_streams_only(store: Store) -> None:
+    old, new = NOW - timedelta(days=8), NOW
+    streams = {
+        # id: (owner, direction, created_at, linked from the inbox, kept)
+        "linked": (SENDER, "incoming", old, True, True),
+        "orphan": (SENDER, "incoming", old, False, False),
+        "fresh": (SENDER, "incoming", new, False, True),
+        "upload": ("records", "outgoing", old, False, False),
+    }
+    async with store._pool.acquire() as connection:
+        inbox_id = await _inbox_row(connection)
+        for aid, (owner, direction, created, linked, _) in streams.items():
+            await connection.execute(
+                "INSERT INTO attachments (owner, direction, attachment_id, created_at)"
+                " VALUES ($1, $2, $3, $4)",
+                owner,
+                direction,
+                aid,
+                created,
+            )
+            await connection.execute(
+                "INSERT INTO attachment_chunks (owner, direction, attachment_id, n, bytes)"
+                " VALUES ($1, $2, $3, 0, '\\x01')",
+                owner,
+                direction,
+                aid,
+            )
+            if linked:
+                await connection.execute(
+                    "INSERT INTO inbox_attachments (inbox_id, position, sender, attachment_id,"
+                    " media_type, plaintext_size) VALUES ($1, 0, $2, $3, 'image/png', 1)",
+                    inbox_id,
+                    owner,
+                    aid,
+                )
+    assert await store.delete_unreferenced_attachments(NOW - timedelta(days=7)) == 2
+    async with store._pool.acquire() as connection:
+        left = {r["attachment_id"] for r in await connection.fetch("SELECT * FROM attachments")}
+        chunks = await connection.fetchval("SELECT count(*) FROM attachment_chunks")
+    assert left == {aid for aid, row in streams.items() if row[4]}
+    assert chunks == len(left)
