@@ -24,15 +24,18 @@ import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from gateway.api.errors import ApiError
-from gateway.api.routes import ApiClient
 from gateway.crypto import Keyring
 from gateway.federation.streams import PlaintextTooLarge, seal_stream_key, write_encrypted
 from gateway.store import AuditEntry, Store
 from gateway.store.attachments import AttachmentKeyRef
+
+if TYPE_CHECKING:
+    from gateway.api.routes import ApiClient
 
 UPLOAD_PATH = "/api/v1/attachments/{attachment_id}"
 # Photos and scans; anything else is refused (415) rather than carried blindly to a peer

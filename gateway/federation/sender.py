@@ -63,7 +63,7 @@ from gateway.federation.pushing import StreamPusher
 from gateway.ops.exclusive import ExclusiveWorker
 from gateway.ops.logs import FieldValue, fields
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
+from gateway.store import AuditEntry, ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ CLOCK_REFUSALS = frozenset({"created_in_future"})
 # attachment stream the peer does not hold whole (PROTOCOL.md 8.2 step 8; the next attempt
 # pushes it again first).
 RETRYABLE_REFUSALS = CLOCK_REFUSALS | {"attachment_incomplete"}
+# An acceptance whose attachment_sha256 (field 10) is not the streams pushed.
+ATTACHMENTS_MISMATCH = "receipt_attachments_mismatch"
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,20 @@ class DestinationQueue(ExclusiveWorker):
                     hint="are the two clocks apart?" if reason in CLOCK_REFUSALS else hint,
                 ),
             )
+        mismatched = [item for item, reason in invalid if reason == ATTACHMENTS_MISMATCH]
+        if mismatched:
+            # The peer signed for other streams than we pushed: not delivered, and recorded.
+            await self._store.audit(
+                [
+                    AuditEntry(
+                        "delivery",
+                        "outbox.attachments_mismatch",
+                        str(item.message_id),
+                        {"peer": self._peer},
+                    )
+                    for item in mismatched
+                ]
+            )
         if invalid:
             await self._store.release_invalid(
                 [item.message_id for item, _ in invalid],
@@ -445,9 +461,7 @@ class DestinationQueue(ExclusiveWorker):
         # pushed, in AttachmentKey order; otherwise not delivered (sent again, then dead).
         expected = self._expected.pop(item.message_id, ())
         if facts.accepted and facts.attachment_sha256 != expected:
-            raise ReceiptInvalid(
-                "receipt_attachments_mismatch", "receipt covers other attachment streams"
-            )
+            raise ReceiptInvalid(ATTACHMENTS_MISMATCH, "receipt covers other attachment streams")
         return DeliveryOutcome(
             message_id=item.message_id,
             receipt=receipt,
