@@ -295,8 +295,8 @@ class Gateway:
             client_max_size=config.limits.max_batch_bytes,
             middlewares=[federation_listener.middleware],
         )
-        # Attachment streams (PROTOCOL.md 7.4): same peers, same identity checks; stored
-        # only, until the envelope binding (issue 11's next step) reads them.
+        # Attachment streams (PROTOCOL.md 7.4): same peers, same identity checks; the
+        # receiver checks them against the envelope that names them (incoming_attachments).
         attachments = AttachmentEndpoint(
             store=self.store,
             peers=admissions,

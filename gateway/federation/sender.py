@@ -362,20 +362,15 @@ class DestinationQueue(ExclusiveWorker):
                     hint="are the two clocks apart?" if reason in CLOCK_REFUSALS else hint,
                 ),
             )
-        mismatched = [item for item, reason in invalid if reason == ATTACHMENTS_MISMATCH]
+        # The peer signed for other streams than we pushed: not delivered, and recorded.
+        detail: dict[str, str | int | bool | None] = {"peer": self._peer}
+        mismatched = [
+            AuditEntry("delivery", "outbox.attachments_mismatch", str(i.message_id), detail)
+            for i, reason in invalid
+            if reason == ATTACHMENTS_MISMATCH
+        ]
         if mismatched:
-            # The peer signed for other streams than we pushed: not delivered, and recorded.
-            await self._store.audit(
-                [
-                    AuditEntry(
-                        "delivery",
-                        "outbox.attachments_mismatch",
-                        str(item.message_id),
-                        {"peer": self._peer},
-                    )
-                    for item in mismatched
-                ]
-            )
+            await self._store.audit(mismatched)
         if invalid:
             await self._store.release_invalid(
                 [item.message_id for item, _ in invalid],
