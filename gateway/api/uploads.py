@@ -30,7 +30,7 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.crypto import Keyring
-from gateway.federation.streams import PlaintextTooLarge, seal_stream_key, write_encrypted
+from gateway.federation.streams import PlaintextTooLarge, stage_upload
 from gateway.store import AuditEntry, Store
 from gateway.store.attachments import AttachmentKeyRef
 
@@ -117,36 +117,26 @@ class AttachmentUploads:
                     "attachment_id: an attachment with this id and other content exists",
                 )
             return _answer(attachment_id, size, digest, media_type, 200)
-        target = AttachmentKeyRef(client.id, "outgoing", attachment_id)
         if staged is not None:
-            await self._store.discard_attachment(target)  # an earlier upload cut off
-        now = self._clock()
+            # An earlier upload cut off: its partial stream goes, this one starts afresh.
+            await self._store.discard_attachment(
+                AttachmentKeyRef(client.id, "outgoing", attachment_id)
+            )
         try:
-            written = await write_encrypted(
+            written = await stage_upload(
                 self._store,
-                target,
-                self._body(request),
+                self._keyring,
+                client=client.id,
+                attachment_id=attachment_id,
+                plaintext=self._body(request),
                 media_type=media_type,
                 max_plaintext=self._max_bytes,
-                now=now,
+                now=self._clock(),
                 executor=self._executor,
             )
         except PlaintextTooLarge:
             raise _too_large(self._max_bytes) from None
         key = written.key
-        sealed = seal_stream_key(
-            self._keyring, key.key, client=client.id, attachment_id=attachment_id, at=now
-        )
-        await self._store.finish_staging(
-            target,
-            stream_sha256=key.ciphertext_sha256,
-            key_id=sealed.key_id,
-            key_sealed=sealed.data,
-            media_type=media_type,
-            plaintext_size=key.plaintext_size,
-            plaintext_sha256=written.plaintext_sha256,
-            now=now,
-        )
         # Ids and sizes only: an attachment's content and name are never recorded.
         await self._store.audit(
             [

@@ -212,3 +212,44 @@ def staged_key(
         plaintext_size=staged.plaintext_size or 0,
         media_type=staged.media_type or "",
     )
+
+
+async def stage_upload(
+    store: Store,
+    keyring: Keyring,
+    *,
+    client: str,
+    attachment_id: str,
+    plaintext: AsyncIterator[bytes],
+    media_type: str,
+    max_plaintext: int,
+    now: datetime,
+    executor: Executor | None = None,
+) -> Written:
+    """A local client's upload stored whole as its staging stream: encrypted under a fresh
+    key, the key sealed to this node, complete. The caller has removed any earlier,
+    unfinished upload of the id; PlaintextTooLarge past max_plaintext (nothing kept)."""
+    target = AttachmentKeyRef(client, "outgoing", attachment_id)
+    written = await write_encrypted(
+        store,
+        target,
+        plaintext,
+        media_type=media_type,
+        max_plaintext=max_plaintext,
+        now=now,
+        executor=executor,
+    )
+    sealed = seal_stream_key(
+        keyring, written.key.key, client=client, attachment_id=attachment_id, at=now
+    )
+    await store.finish_staging(
+        target,
+        stream_sha256=written.key.ciphertext_sha256,
+        key_id=sealed.key_id,
+        key_sealed=sealed.data,
+        media_type=media_type,
+        plaintext_size=written.key.plaintext_size,
+        plaintext_sha256=written.plaintext_sha256,
+        now=now,
+    )
+    return written
