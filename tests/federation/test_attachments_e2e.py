@@ -295,3 +295,59 @@ async def _outbox_id(store: Store, message_id: str) -> int:
         return int(
             await connection.fetchval("SELECT id FROM outbox WHERE message_id = $1", message_id)
         )
+
+
+async def test_a_sender_killed_mid_push_resumes_from_the_receivers_offset(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """The other side of "resumable after a kill -9 of either side": the sender dies while
+    pushing; restarted, it asks HEAD and goes on from there, and nothing arrives twice."""
+    token, client = local_client("records", ["canonical-json"])
+    await federation.add(BLO, RATANAKIRI)
+    federation.sections[BLO] = {"local_clients": [client]}
+    for node in (BLO, RATANAKIRI):
+        federation.write_config(node)
+    federation.start(RATANAKIRI)
+    federation.start(BLO)
+    await federation.wait_ready(RATANAKIRI)
+    await federation.wait_ready(BLO)
+    scan = tmp_path / "scan.pdf"
+    digest = _random_file(scan, 48 * MIB)
+    status, answer = await upload(federation, BLO, token, "scan-9", "application/pdf", scan)
+    assert status == 201, answer
+    status, answer = await post_message(
+        federation, BLO, token, handover([], ["scan-9"]), RATANAKIRI
+    )
+    assert status == 202, answer
+    [queued] = answer["messages"]
+    sender_store = await federation.store(BLO)
+    receiver_store = await federation.store(RATANAKIRI)
+    try:
+        [stream] = await sender_store.outbox_streams([await _outbox_id(sender_store, queued["id"])])
+        deadline = time.monotonic() + 120
+        while True:
+            held = await head_offset(federation, BLO, RATANAKIRI, stream.attachment_id)
+            if 0 < held < stream.length:
+                break
+            assert held < stream.length, "the scan was pushed whole before the kill"
+            assert time.monotonic() < deadline, "the scan's push never started"
+            await asyncio.sleep(0.005)
+        federation.kill(BLO)
+        federation.start(BLO)
+        await federation.wait_ready(BLO)
+        await federation.wait_delivered(BLO, 1, timeout=300)
+        [row] = await receiver_store.list_inbox()
+        stored = await receiver_store.get_inbox(row.message_id)
+        assert stored is not None
+        assert stored[1] is not None
+        [key] = open_envelope(
+            federation.keyring(RATANAKIRI),
+            stored[1],
+            now=datetime.now(UTC),
+            limits=EnvelopeLimits(),
+        ).payload.attachments
+        ref = AttachmentKeyRef(BLO, "incoming", key.attachment_id)
+        assert await _plaintext_sha256(receiver_store, ref, key) == digest
+    finally:
+        await sender_store.close()
+        await receiver_store.close()
