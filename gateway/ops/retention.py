@@ -4,7 +4,8 @@ Each sweep purges files in outgoing folders' `done/` older than `retention.done_
 (hotline exports hold callers' names and phones: kept days, not forever), then the sealed
 content of finished messages whose period for their handling marking has passed
 (`retention.content`, gateway.store.retention): the rows, receipts and audit entries stay;
-then attachment streams no message names, older than `retention.unreferenced_attachments`.
+then the attachment streams of outgoing messages whose content went, and streams no message
+names, older than `retention.unreferenced_attachments`.
 The first sweep runs at start, so a node that restarts often still purges. Every sweep is
 counted in the metrics; one that deleted anything is audited, with counts only. Several
 processes may sweep the same database: content already gone is not selected again.
@@ -83,7 +84,8 @@ class RetentionSweep:
             due = await self._store.content_due(cutoffs)
             return PurgedContent(due.envelopes, files)
         purged = await self._store.purge_content(cutoffs, done_files=files)
-        attachments = await self._store.delete_unreferenced_attachments(
+        attachments = await self._store.delete_sent_attachments()
+        attachments += await self._store.delete_unreferenced_attachments(
             now - self._retention.unreferenced_attachments
         )
         self._metrics.retention_purged.labels("attachments").inc(attachments)

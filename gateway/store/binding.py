@@ -171,6 +171,13 @@ class AttachmentBinding(StorePart):
             status = await connection.execute(Q.attachment_delete_unreferenced, created_before)
         return int(status.split()[-1])
 
+    async def delete_sent_attachments(self) -> int:
+        """Drop the per-recipient streams of outbox rows whose content retention removed
+        (for the retention sweep); returns how many."""
+        async with self._pool.acquire() as connection:
+            status = await connection.execute(Q.attachment_delete_sent)
+        return int(status.split()[-1])
+
     async def verify_incoming_attachment(self, sender: str, attachment_id: str) -> None:
         """complete -> verified, once the stream passed 7.3 against its AttachmentKey."""
         async with self._pool.acquire() as connection:

@@ -896,3 +896,15 @@ WHERE a.created_at < $1
   AND NOT EXISTS (SELECT 1 FROM inbox_attachments l
                   WHERE l.sender = a.owner AND l.direction = a.direction
                     AND l.attachment_id = a.attachment_id);
+
+-- name: attachment_delete_sent
+-- The per-recipient streams of outbox rows whose sealed content retention removed: the
+-- message can no longer be sent again, so neither can its streams. Links go first, in the
+-- same statement (the foreign key is checked at its end).
+WITH gone AS (
+    DELETE FROM outbox_attachments l USING outbox o
+    WHERE o.id = l.outbox_id AND o.envelope IS NULL
+    RETURNING l.recipient, l.direction, l.attachment_id
+)
+DELETE FROM attachments a USING gone g
+WHERE a.owner = g.recipient AND a.direction = g.direction AND a.attachment_id = g.attachment_id;

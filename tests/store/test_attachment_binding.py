@@ -130,3 +130,47 @@ async def test_the_sweep_deletes_old_unreferenced_streams_only(store: Store) -> 
         chunks = await connection.fetchval("SELECT count(*) FROM attachment_chunks")
     assert left == {aid for aid, row in streams.items() if row[4]}
     assert chunks == len(left)
+
+
+async def test_a_sent_messages_streams_go_with_its_content(store: Store) -> None:
+    async with store._pool.acquire() as connection:
+        ids = []
+        for _ in range(2):
+            ids.append(
+                await connection.fetchval(
+                    "INSERT INTO outbox (message_id, recipient, case_id, kind, handling,"
+                    " envelope, envelope_sha256, expires_at) VALUES ($1, 'kh-peer', $2,"
+                    " 'victim_handover', 'normal', '\\x00', '\\x00', $3) RETURNING id",
+                    uuid.uuid4(),
+                    uuid.uuid4(),
+                    NOW + timedelta(days=1),
+                )
+            )
+        for n, outbox_id in enumerate(ids):
+            await connection.execute(
+                "INSERT INTO attachments (owner, direction, attachment_id, created_at)"
+                " VALUES ('kh-peer', 'outgoing', $1, $2)",
+                f"wire-{n}",
+                NOW,
+            )
+            await connection.execute(
+                "INSERT INTO outbox_attachments (outbox_id, position, recipient, attachment_id,"
+                " ciphertext_sha256) VALUES ($1, 0, 'kh-peer', $2, $3)",
+                outbox_id,
+                f"wire-{n}",
+                bytes(32),
+            )
+        # The first message is finished and its content purged, as retention does.
+        for state in ("sending", "delivered"):
+            await connection.execute(
+                "UPDATE outbox SET state = $2, finished_at = $3 WHERE id = $1",
+                ids[0],
+                state,
+                NOW,
+            )
+        await connection.execute("UPDATE outbox SET envelope = NULL WHERE id = $1", ids[0])
+    assert await store.delete_sent_attachments() == 1
+    async with store._pool.acquire() as connection:
+        left = [r["attachment_id"] for r in await connection.fetch("SELECT * FROM attachments")]
+    assert left == ["wire-1"]
+    assert [s.attachment_id for s in await store.outbox_streams(ids)] == ["wire-1"]
