@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters import adapter_for
+from gateway.api.acknowledgements import AcknowledgementRoutes
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
 from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
@@ -31,6 +32,7 @@ from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
+from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.posting import Destination
@@ -47,6 +49,7 @@ from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import Store
+from gateway.wire import Kind
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ def dispatcher_for(
         message_ttl=config.retry.message_ttl,
         clock=clock,
         max_envelope_bytes=config.limits.max_envelope_bytes,
+        acknowledgements=config.acknowledgements,
     )
 
 
@@ -219,6 +223,16 @@ class Gateway:
     def dispatcher(self) -> Dispatcher:
         return dispatcher_for(self.config, self.store, self.clock, self.keyring)
 
+    @property
+    def acknowledger(self) -> Acknowledger:
+        """Gives this node's acknowledgements of received messages (API, console)."""
+        return Acknowledger(
+            keyring=self.keyring,
+            store=self.store,
+            ttl=self.config.retry.message_ttl,
+            clock=self.clock,
+        )
+
     async def start(self) -> None:
         config = self.config
         if config.state_dir.exists():
@@ -296,6 +310,7 @@ class Gateway:
             dispatcher=self.dispatcher,
             metrics_token_sha256=listen.api.metrics_token_sha256,
             decoder=self._decoder,
+            clock=self.clock,
         )
         self._local_api = local_api
         api_tls = listen.api.tls
@@ -317,6 +332,9 @@ class Gateway:
                 web.get("/readyz", self._readyz),
                 web.get("/metrics", self._metrics),
                 *local_api.routes(),
+                *AcknowledgementRoutes(
+                    authenticate=local_api.client, acknowledger=self.acknowledger
+                ).routes(),
             ]
         )
         ops.add_subapp(
@@ -471,6 +489,11 @@ class Gateway:
         self._local_api.authorize_metrics(request)
         self.metrics.record_health(await node_health(self.config, self.store, self.clock()))
         self.metrics.record_pool(self.store.pool_usage())
+        self.metrics.record_acknowledgements_overdue(
+            await self.store.overdue_acknowledgement_counts(self.clock()),
+            [peer.id for peer in self.config.peers],
+            [kind.value for kind in Kind],
+        )
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -66,6 +66,9 @@ class RejectReason(enum.StrEnum):
     KEY_NOT_CURRENT = "key_not_current"
     ANNOUNCEMENT_MALFORMED = "announcement_malformed"
     KEY_CONFLICT = "key_conflict"
+    # Acknowledgements (docs/PROTOCOL.md section 13), checked by the receiving gateway.
+    ACKNOWLEDGEMENT_MALFORMED = "acknowledgement_malformed"
+    ACKNOWLEDGEMENT_UNKNOWN_MESSAGE = "acknowledgement_unknown_message"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours

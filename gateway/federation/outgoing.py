@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.config.acknowledgements import AcknowledgementRule
 from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
+from gateway.federation.acknowledgements import deadline_for
 from gateway.ops.logs import fields
 from gateway.policy import RoutePolicy
 from gateway.policy.identifiers import IdentifierInvalid, normalise_identifiers
@@ -90,8 +92,12 @@ class Dispatcher:
         message_ttl: timedelta,
         clock: Callable[[], datetime],
         max_envelope_bytes: int = EnvelopeLimits.max_envelope_bytes,
+        acknowledgements: Sequence[AcknowledgementRule] = (),
     ) -> None:
         self._keyring = keyring
+        # Which messages need a person's acknowledgement at the peer, within how long: the
+        # deadline is fixed here, at queueing (gateway.federation.acknowledgements).
+        self._acknowledgements = tuple(acknowledgements)
         self._max_envelope_bytes = max_envelope_bytes
         self._store = store
         self._sendable = sendable_kinds
@@ -344,6 +350,7 @@ class Dispatcher:
         case_id = uuid.UUID(message.case_id)
         now = self._clock()
         handling = canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
+        within = deadline_for(self._acknowledgements, message)
         prepared = _Prepared([], [], [])
         for recipient in recipients:
             copy = self._policy.apply(message, recipient)
@@ -372,6 +379,7 @@ class Dispatcher:
                     expires_at=sealed.header.expires_at,
                     sender_reference=message.sender_reference,
                     local_client=local_client,
+                    acknowledge_due=None if within is None else now + within,
                 )
             )
             detail: dict[str, str | int | bool | None] = {
@@ -379,6 +387,8 @@ class Dispatcher:
                 "kind": kind.value,
                 "case": str(case_id),
             }
+            if within is not None:
+                detail["acknowledge_within_s"] = int(within.total_seconds())
             if copy.removed:
                 detail["redacted"] = ",".join(copy.removed)
             prepared.audit.append(AuditEntry(actor, "outbox.queued", str(message_id), detail))

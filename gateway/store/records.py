@@ -21,6 +21,9 @@ class OutgoingEnvelope:
     expires_at: datetime
     sender_reference: str = ""
     local_client: str | None = None
+    # When a person at the recipient must have acknowledged it (docs/PROTOCOL.md section
+    # 13); None when no acknowledgement is expected.
+    acknowledge_due: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from gateway.store.acknowledgements import Acknowledgements
 from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
@@ -103,7 +104,16 @@ class PoolUsage:
 
 
 class Store(
-    Sending, Receiving, LocalFeed, ConsoleUsers, Cases, Drafts, Retention, PeerKeys, Onward
+    Sending,
+    Receiving,
+    LocalFeed,
+    ConsoleUsers,
+    Cases,
+    Drafts,
+    Retention,
+    PeerKeys,
+    Onward,
+    Acknowledgements,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
@@ -249,6 +259,15 @@ class Store(
                     [item.sender_reference for item in referenced],
                     [item.case_id for item in referenced],
                 )
+                due = [item for item in items if item.acknowledge_due is not None]
+                if due:
+                    await connection.execute(
+                        Q.ack_deadline_insert_many,
+                        [item.message_id for item in due],
+                        [item.recipient for item in due],
+                        [item.kind for item in due],
+                        [item.acknowledge_due for item in due],
+                    )
             # Last, so that the chain's lock is held only for the head, this insert and the
             # commit: the senders' and the receiver's transactions queue for it too.
             await self._append_audit(connection, audit, now)
