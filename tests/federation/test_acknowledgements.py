@@ -64,7 +64,7 @@ async def test_an_overdue_wanted_notice_is_acknowledged_and_clears(
         await federation.wait_ready(node)
     police_api, rtk_api = federation.api_url(POLICE), federation.api_url(RATANAKIRI)
 
-    status, queued = await _post(police_api, police_token, SAMPLE.read_bytes())
+    status, queued = await post_notice(police_api, police_token)
     assert status == 202, queued
     [sent] = queued["messages"]
     message_url = f"{police_api}/api/v1/messages/{sent['id']}"
@@ -111,12 +111,13 @@ async def test_an_overdue_wanted_notice_is_acknowledged_and_clears(
     await federation.wait_delivered(RATANAKIRI, 1)
 
 
-async def _post(api: str, token: str, body: bytes) -> tuple[int, dict[str, Any]]:
+async def post_notice(api: str, token: str) -> tuple[int, dict[str, Any]]:
+    """POST the sample wanted notice (arrest requested) to RATANAKIRI by api's local API."""
     async with (
         aiohttp.ClientSession() as session,
         session.post(
             f"{api}/api/v1/messages",
-            data=body,
+            data=SAMPLE.read_bytes(),
             params={"to": RATANAKIRI},
             headers={
                 "Authorization": f"Bearer {token}",
