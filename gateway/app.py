@@ -166,6 +166,9 @@ def console_context(
         own_keys_valid_until=_latest([key.valid_until for key in config.keys]),
         local_clients=tuple(client.id for client in config.local_clients),
         clock=clock,
+        acknowledger=Acknowledger(
+            keyring=keyring, store=store, ttl=config.retry.message_ttl, clock=clock
+        ),
     )
 
 

@@ -242,6 +242,14 @@ class Acknowledgements(StorePart):
             row = await connection.fetchrow(Q.ack_given_get, sender, message_id)
         return None if row is None else _given(row)
 
+    async def given_acknowledgements(
+        self, message_ids: Sequence[uuid.UUID]
+    ) -> dict[tuple[str, uuid.UUID], GivenAcknowledgement]:
+        """This node's acknowledgements of received messages, by (sender, message id)."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.ack_given_many, list(message_ids))
+        return {(row["sender"], row["message_id"]): _given(row) for row in rows}
+
     async def give_acknowledgement(
         self,
         given: GivenAcknowledgement,

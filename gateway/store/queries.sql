@@ -855,3 +855,8 @@ RETURNING sender;
 -- check need (never the content).
 SELECT sender, message_id, case_id, kind, handling FROM inbox WHERE message_id = $1
 ORDER BY id LIMIT 1;
+
+-- name: ack_given_many
+-- This node's acknowledgements of received messages $1 (the case page).
+SELECT sender, message_id, acknowledgement, acknowledged_at, acknowledged_by, how::text AS how
+FROM acknowledgements_given WHERE message_id = ANY($1::uuid[]);

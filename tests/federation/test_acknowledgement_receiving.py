@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from gateway.config.acknowledgements import AcknowledgementRule
 from gateway.crypto import EnvelopeLimits, Keyring, OwnKeyPair, seal, verify_receipt
 from gateway.federation.acknowledgements import (
     AcknowledgementContent,
@@ -17,8 +18,10 @@ from gateway.federation.acknowledgements import (
     seal_acknowledgement,
 )
 from gateway.federation.acknowledger import Acknowledger
+from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
+from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import OutgoingEnvelope, Store
 from gateway.wire import Kind, envelope, uuid7
 from tests.crypto.support import YEAR
@@ -195,3 +198,37 @@ async def test_acknowledging_at_once_from_everywhere_gives_one_acknowledgement(
     ]
     again, created = await acknowledger.acknowledge(received, by="x", how=How.CONSOLE, actor="x")
     assert (again, created) == (results[0][0], False)
+
+
+async def test_a_deadline_is_fixed_when_the_message_is_queued(store: Store) -> None:
+    """A later config (another `within`) moves no deadline already running."""
+
+    def dispatcher(within: timedelta) -> Dispatcher:
+        return Dispatcher(
+            keyring=_keyring(POLICE),
+            store=store,
+            sendable_kinds={RATANAKIRI: frozenset(Kind)},
+            policy=RoutePolicy({RATANAKIRI: PeerRoute("KH")}),
+            message_ttl=timedelta(days=1),
+            clock=lambda: NOW,
+            acknowledgements=[AcknowledgementRule(Kind.HOTLINE_ALERT, within)],
+        )
+
+    [first] = await dispatcher(timedelta(hours=1)).submit(alert("TB-1"), [RATANAKIRI], actor="t")
+    [second] = await dispatcher(timedelta(hours=5)).submit(alert("TB-2"), [RATANAKIRI], actor="t")
+    [unruled] = await Dispatcher(
+        keyring=_keyring(POLICE),
+        store=store,
+        sendable_kinds={RATANAKIRI: frozenset(Kind)},
+        policy=RoutePolicy({RATANAKIRI: PeerRoute("KH")}),
+        message_ttl=timedelta(days=1),
+        clock=lambda: NOW,
+    ).submit(alert("TB-3"), [RATANAKIRI], actor="t")
+    states = await store.acknowledgement_states(
+        [first.message_id, second.message_id, unruled.message_id]
+    )
+    assert states[first.message_id].due_at == NOW + timedelta(hours=1)
+    assert states[second.message_id].due_at == NOW + timedelta(hours=5)
+    assert unruled.message_id not in states
+    assert states[first.message_id].status(NOW + timedelta(hours=2)) == "overdue"
+    assert states[second.message_id].status(NOW + timedelta(hours=2)) == "awaiting"
