@@ -27,7 +27,7 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.federation.acknowledgements import MAX_ACKNOWLEDGED_BY, How
-from gateway.federation.acknowledger import Acknowledger
+from gateway.federation.acknowledger import Acknowledger, CannotAcknowledge
 from gateway.store.acknowledgements import AcknowledgementState, GivenAcknowledgement
 
 MAX_BODY_BYTES = 4096
@@ -104,9 +104,14 @@ class AcknowledgementRoutes:
         )
         if message is None or not visible:
             raise ApiError(404, "not_found", "no received message with this id for this client")
-        given, created = await self._acknowledger.acknowledge(
-            message, by=by, how=how, actor=f"api:{client.id}"
-        )
+        try:
+            given, created = await self._acknowledger.acknowledge(
+                message, by=by, how=how, actor=f"api:{client.id}"
+            )
+        except CannotAcknowledge:
+            raise ApiError(
+                409, "sender_not_a_peer", "message_id: its sender is no longer a peer of this node"
+            ) from None
         return web.json_response(_given_json(given), status=202 if created else 200)
 
 

@@ -53,7 +53,7 @@ def _acknowledge_path(operation: str, summary: str, description: str) -> dict[st
             "responses": {
                 "200": {"description": "Acknowledged before.", "content": acknowledged},
                 "202": {"description": "Acknowledgement queued.", "content": acknowledged},
-                **_errors(400, 401, 404, 413),
+                **_errors(400, 401, 404, 409, 413),
             },
         }
     }
@@ -73,6 +73,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
             "The document is too large (document_too_complex names the bound), or an "
             "acknowledgement's body is over 4096 bytes."
         ),
+        409: "The message's sender is no longer a peer of this node (sender_not_a_peer).",
         415: "Unknown format or Content-Type.",
         422: (
             "The document or a record in it is invalid, exceeds a decoding bound "

@@ -24,6 +24,7 @@ from aiohttp import web
 from gateway.console import auth
 from gateway.console.context import SENDERS, ConsoleContext
 from gateway.federation.acknowledgements import How
+from gateway.federation.acknowledger import CannotAcknowledge
 from gateway.store.acknowledgements import AcknowledgementState, GivenAcknowledgement
 from gateway.store.cases import CaseMessage
 
@@ -73,7 +74,10 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         message = None if acknowledger is None else await acknowledger.received(message_id)
         if acknowledger is None or message is None:
             raise web.HTTPNotFound()
-        await acknowledger.acknowledge(message, by=user.name, how=How.CONSOLE, actor=user.actor)
+        try:
+            await acknowledger.acknowledge(message, by=user.name, how=How.CONSOLE, actor=user.actor)
+        except CannotAcknowledge:
+            raise web.HTTPConflict(reason="sender_not_a_peer") from None
         raise web.HTTPSeeOther(f"/console/cases/{message.case_id}#message-{message_id}")
 
     return [web.post("/messages/{message_id}/acknowledge", acknowledge)]

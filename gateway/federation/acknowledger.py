@@ -30,6 +30,11 @@ from gateway.wire import ControlKind
 log = logging.getLogger(__name__)
 
 
+class CannotAcknowledge(Exception):  # noqa: N818 - a verdict on the request
+    """The message's sender is no longer a peer this node holds a key of: nothing to seal
+    the acknowledgement for (nothing is recorded)."""
+
+
 class Acknowledger:
     """Gives this node's acknowledgement of received messages."""
 
@@ -61,14 +66,17 @@ class Acknowledger:
         # The wire holds milliseconds: both ends then show the same instant.
         at = from_unix_ms(to_unix_ms(now))
         content = AcknowledgementContent(message.message_id, at, by, how)
-        sealed = seal_acknowledgement(
-            self._keyring,
-            recipient=message.sender,
-            case_id=message.case_id,
-            content=content,
-            now=now,
-            ttl=self._ttl,
-        )
+        try:
+            sealed = seal_acknowledgement(
+                self._keyring,
+                recipient=message.sender,
+                case_id=message.case_id,
+                content=content,
+                now=now,
+                ttl=self._ttl,
+            )
+        except ValueError:
+            raise CannotAcknowledge(message.sender) from None
         ack_id = sealed.header.message_id
         outgoing = OutgoingEnvelope(
             message_id=ack_id,

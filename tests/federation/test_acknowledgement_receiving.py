@@ -17,7 +17,7 @@ from gateway.federation.acknowledgements import (
     How,
     seal_acknowledgement,
 )
-from gateway.federation.acknowledger import Acknowledger
+from gateway.federation.acknowledger import Acknowledger, CannotAcknowledge
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
@@ -232,3 +232,30 @@ async def test_a_deadline_is_fixed_when_the_message_is_queued(store: Store) -> N
     assert unruled.message_id not in states
     assert states[first.message_id].status(NOW + timedelta(hours=2)) == "overdue"
     assert states[second.message_id].status(NOW + timedelta(hours=2)) == "awaiting"
+
+
+async def test_a_sender_no_longer_a_peer_cannot_be_acknowledged(store: Store) -> None:
+    case = uuid.uuid4()
+    message_id = uuid7()
+    data = seal(
+        _keyring(POLICE),
+        recipient=RATANAKIRI,
+        kind=Kind.HOTLINE_ALERT,
+        case_id=case,
+        message_id=message_id,
+        payload=envelope.SealedPayload(message=alert("TB-8", str(case)).SerializeToString()),
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=1),
+    ).data
+    await _receiver(store, RATANAKIRI).receive(POLICE, [data])
+    # The operator removed the peer from the config since.
+    alone = Keyring(RATANAKIRI, [KEYS[RATANAKIRI]], {})
+    acknowledger = Acknowledger(
+        keyring=alone, store=store, ttl=timedelta(days=1), clock=lambda: NOW
+    )
+    received = await acknowledger.received(message_id)
+    assert received is not None
+    with pytest.raises(CannotAcknowledge):
+        await acknowledger.acknowledge(received, by="x", how=How.LOCAL_API, actor="x")
+    assert await store.list_outbox(limit=10) == []
+    assert await store.given_acknowledgement(POLICE, message_id) is None
