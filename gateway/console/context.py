@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 from gateway.config import DEFAULT_CONSOLE
 from gateway.crypto import Keyring
+from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.outgoing import Dispatcher
 from gateway.store import Store
 
@@ -100,6 +101,8 @@ class ConsoleContext:
     own_keys_valid_until: datetime | None
     local_clients: tuple[str, ...]
     clock: Callable[[], datetime]
+    # Gives this node's acknowledgements of received messages (None: the button is not shown).
+    acknowledger: Acknowledger | None = None
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

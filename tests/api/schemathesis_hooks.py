@@ -30,6 +30,9 @@ STATUS_PATH = "/api/v1/messages/{message_id}"
 # Set by the test: the peer to send to, message ids already sent, where answers are logged.
 PEER = os.environ.get("BLG_SCHEMATHESIS_PEER", "")
 SENT_IDS: list[str] = json.loads(os.environ.get("BLG_SCHEMATHESIS_IDS", "[]"))
+# Ids of messages the node received, for acknowledge and handled.
+RECEIVED_IDS: list[str] = json.loads(os.environ.get("BLG_SCHEMATHESIS_RECEIVED", "[]"))
+ACKNOWLEDGE_PATHS = ("/api/v1/inbox/{message_id}/acknowledge", "/api/v1/inbox/{message_id}/handled")
 ANSWERS = Path(os.environ.get("BLG_SCHEMATHESIS_ANSWERS", os.devnull))
 REFERENCES = st.text(string.ascii_uppercase + string.digits + "-/", min_size=1, max_size=30)
 
@@ -123,8 +126,12 @@ def flatmap_query(
 def flatmap_path_parameters(
     context: schemathesis.HookContext, path_parameters: dict[str, Any] | None
 ) -> st.SearchStrategy[Any]:
-    """For a status query, most of the time: a message this client did send."""
+    """For a status query, most of the time: a message this client did send; for an
+    acknowledgement, a message the node received."""
     operation = context.operation
+    if operation is not None and operation.path in ACKNOWLEDGE_PATHS and RECEIVED_IDS:
+        received = st.sampled_from([{"message_id": id_} for id_ in RECEIVED_IDS])
+        return st.one_of(received, received, received, st.just(path_parameters))
     if operation is None or operation.path != STATUS_PATH:
         return st.just(path_parameters)
     # Drawn by index from a list that grows as submissions succeed.

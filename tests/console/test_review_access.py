@@ -79,6 +79,9 @@ MATRIX = [
     _row("POST", "/console/approvals/{draft}/withdraw", SIGN_IN, 403, 303, 403, 403),
     _row("GET", "/console/operator", SIGN_IN, 403, 403, 200, 200),
     _row("POST", f"/console/operator/requeue/{MISSING}", SIGN_IN, 403, 403, 404, 404),
+    # Acknowledging a received message: those who act on cases (no four eyes).
+    _row("POST", f"/console/messages/{MISSING}/acknowledge", SIGN_IN, 404, 404, 403, 403),
+    _row("GET", f"/console/messages/{MISSING}/acknowledge", 405, 405, 405, 405, 405),
 ]
 
 
