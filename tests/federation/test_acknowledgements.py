@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.federation.harness import Federation, local_client
+from tests.federation.harness import Federation, local_client, upload_named_attachments
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 SAMPLE = Path(__file__).resolve().parents[2] / "gateway" / "demo" / "samples" / "truy_na.json"
@@ -112,7 +112,9 @@ async def test_an_overdue_wanted_notice_is_acknowledged_and_clears(
 
 
 async def post_notice(api: str, token: str) -> tuple[int, dict[str, Any]]:
-    """POST the sample wanted notice (arrest requested) to RATANAKIRI by api's local API."""
+    """POST the sample wanted notice (arrest requested) to RATANAKIRI by api's local API,
+    with the photo it names uploaded first (a message may name only uploaded attachments)."""
+    await upload_named_attachments(api, token, "vn-police-json", SAMPLE.read_bytes())
     async with (
         aiohttp.ClientSession() as session,
         session.post(
