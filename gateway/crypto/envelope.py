@@ -66,6 +66,9 @@ class RejectReason(enum.StrEnum):
     KEY_NOT_CURRENT = "key_not_current"
     ANNOUNCEMENT_MALFORMED = "announcement_malformed"
     KEY_CONFLICT = "key_conflict"
+    # Cancellation confirmations (docs/PROTOCOL.md section 14), checked by the receiving gateway.
+    CONFIRMATION_MALFORMED = "confirmation_malformed"
+    CANCELLATION_UNKNOWN = "cancellation_unknown"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
+from gateway.federation.cancellation import FAN_OUT_ACTIONS
 from gateway.ops.logs import fields
 from gateway.policy import RoutePolicy
 from gateway.policy.identifiers import IdentifierInvalid, normalise_identifiers
@@ -212,9 +213,11 @@ class Dispatcher:
         nothing is queued."""
         self.normalise(message)
         await self._link_case(message)
-        await self.check_onward(message, self.recipients(message, recipients), actor)
-        prepared = self._prepare(message, recipients, actor, local_client)
-        await self._store.enqueue(prepared.items, prepared.audit, approval=approval)
+        chosen = self.recipients(message, recipients)
+        await self.check_onward(message, chosen, actor)
+        everyone, fan_out = await self._fan_out(message, chosen, actor)
+        prepared = self._prepare(message, everyone, actor, local_client)
+        await self._store.enqueue(prepared.items, fan_out + prepared.audit, approval=approval)
         _log_queued(prepared.queued, message.WhichOneof("body"), actor)
         return prepared.queued
 
@@ -237,10 +240,12 @@ class Dispatcher:
         for message in messages:
             self.normalise(message)
             await self._link_case(message)
-            await self.check_onward(message, self.recipients(message, recipients), actor)
-            prepared = self._prepare(message, recipients, actor, local_client)
+            chosen = self.recipients(message, recipients)
+            await self.check_onward(message, chosen, actor)
+            everyone, fan_out = await self._fan_out(message, chosen, actor)
+            prepared = self._prepare(message, everyone, actor, local_client)
             items += prepared.items
-            audit += prepared.audit
+            audit += fan_out + prepared.audit
             queued += prepared.queued
             kinds += [message.WhichOneof("body")] * len(prepared.queued)
         await self._store.enqueue(items, audit, dropped_file=dropped_file)
@@ -328,6 +333,52 @@ class Dispatcher:
                     f"{marking.sender} marked {handling}, which does not allow onward sharing",
                 )
 
+    async def _fan_out(
+        self, message: canonical.Message, chosen: Sequence[str], actor: str
+    ) -> tuple[tuple[str, ...], list[AuditEntry]]:
+        """The recipients of message: chosen, and for a cancellation or update every other
+        peer an earlier message of its case went to (gateway.federation.cancellation), less
+        those it may not go to (a kind they do not take, the onward rule: left out and
+        audited, not refused); with the audit entry saying so."""
+        body = message.WhichOneof("body")
+        case_id = _uuid_or_none(message.case_id)
+        if message.action not in FAN_OUT_ACTIONS or case_id is None or body is None:
+            return tuple(chosen), []
+        earlier = await self._store.case_recipients(case_id, [kind.value for kind in Kind])
+        added: list[str] = []
+        left_out: list[str] = []
+        for peer in earlier:
+            if peer in chosen:
+                continue
+            if body not in self._sendable.get(peer, frozenset()):
+                left_out.append(f"{peer}:kind_not_allowed")
+                continue
+            try:
+                # Audits its own refusal (outbox.onward_refused).
+                await self.check_onward(message, [peer], actor)
+            except SubmissionRefused as refused:
+                left_out.append(f"{peer}:{refused.code}")
+                continue
+            added.append(peer)
+        if not added and not left_out:
+            return tuple(chosen), []
+        audit = AuditEntry(
+            actor,
+            "outbox.case_fan_out",
+            str(case_id),
+            {
+                "action": canonical.Action.Name(message.action).removeprefix("ACTION_").lower(),
+                "chosen": ",".join(chosen),
+                "added": ",".join(added),
+                "left_out": ",".join(left_out),
+            },
+        )
+        log.info(
+            "case_fan_out",
+            extra=fields(case=str(case_id), added=len(added), left_out=len(left_out)),
+        )
+        return (*chosen, *added), [audit]
+
     def _prepare(
         self,
         message: canonical.Message,
@@ -372,6 +423,7 @@ class Dispatcher:
                     expires_at=sealed.header.expires_at,
                     sender_reference=message.sender_reference,
                     local_client=local_client,
+                    cancels=message.action == canonical.ACTION_CANCEL,
                 )
             )
             detail: dict[str, str | int | bool | None] = {

@@ -13,6 +13,10 @@ request a peer (or an attacker holding a peer's certificate) has open, and a bat
 its turn is not slowed down by each later arrival taking a share of the threads. Each
 envelope is parsed once: the header check's parse is reused to open it.
 
+Cancellation confirmations (gateway.federation.cancellation) are recorded apart as well
+(Store.record_cancellation_confirmation), and a cancellation is applied in the transaction
+that stores it (Store.store_incoming), which queues its confirmation.
+
 Key announcements (gateway.federation.announcements) come through here like messages and
 are answered alike, but are recorded with the peer's keys (Store.record_key_announcements),
 never in the inbox; `refresh_keys` then brings the node's keyring up to date. It is also
@@ -30,7 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from google.protobuf.message import DecodeError
 
@@ -46,9 +50,11 @@ from gateway.crypto import (
     sign_receipt,
 )
 from gateway.federation.announcements import read_announcement
+from gateway.federation.cancellation import read_confirmation, seal_confirmation
 from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import IncomingEnvelope, Store, StoredIncoming
+from gateway.store import IncomingEnvelope, OutgoingEnvelope, Store, StoredIncoming
+from gateway.store.cancellations import AppliedCancellation, IncomingConfirmation
 from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
 from gateway.wire import ControlKind, canonical, envelope
 
@@ -65,7 +71,7 @@ UNPROTECTED_MARKINGS = frozenset({"normal", "restricted"})
 @dataclass(frozen=True)
 class _Accepted:
     index: int
-    incoming: IncomingEnvelope | IncomingAnnouncement
+    incoming: IncomingEnvelope | IncomingAnnouncement | IncomingConfirmation
 
 
 class EnvelopeReceiver:
@@ -85,7 +91,9 @@ class EnvelopeReceiver:
         victim_protected_clients: frozenset[str] = frozenset(),
         refresh_keys: Callable[[], Awaitable[None]] | None = None,
         concurrent_batches: int = 4,
+        message_ttl: timedelta = timedelta(days=7),
     ) -> None:
+        self._message_ttl = message_ttl
         self._turns = asyncio.Semaphore(concurrent_batches)
         self._waiting = 0
         self._refresh_keys = refresh_keys
@@ -136,6 +144,7 @@ class EnvelopeReceiver:
         controls = [h.message_id for h in headers.values() if isinstance(h.kind, ControlKind)]
         if controls:
             known |= await self._store.find_key_announcements(claimed_sender, controls)
+            known |= await self._store.find_cancellation_confirmations(claimed_sender, controls)
         accepted = await loop.run_in_executor(
             self._crypto,
             functools.partial(
@@ -158,28 +167,83 @@ class EnvelopeReceiver:
                 ],
                 now,
             )
-            accepted = [item for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
             for item, kept in zip(announced, recorded, strict=True):
                 receipts[item.index] = self._kept_receipt(
                     claimed_sender, envelopes[item.index], item.incoming, kept, now
                 )
             if self._refresh_keys is not None:
                 await self._refresh_keys()
-        if accepted:
+        for item in accepted:
+            if isinstance(item.incoming, IncomingConfirmation):
+                receipts[item.index] = await self._confirmation_receipt(
+                    claimed_sender, envelopes[item.index], item.incoming, now
+                )
+        messages = [item for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
+        if messages:
+            applied: list[AppliedCancellation] = []
             stored = await self._store.store_incoming(
-                [item.incoming for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
+                [item.incoming for item in messages if isinstance(item.incoming, IncomingEnvelope)],
+                confirm=functools.partial(self._seal_confirmation, now=now),
+                applied=applied,
             )
-            for item, kept in zip(accepted, stored, strict=True):
+            for item, kept in zip(messages, stored, strict=True):
                 receipts[item.index] = self._kept_receipt(
                     claimed_sender, envelopes[item.index], item.incoming, kept, now
                 )
+            for done in applied:
+                for client, count in done.withdrawn.items():
+                    self._metrics.local_withdrawn.labels(client).inc(count)
+                log.info(
+                    "cancellation_applied",
+                    extra=fields(
+                        peer=done.sender,
+                        message_id=done.message_id,
+                        case=str(done.case_id),
+                        withdrawn=sum(done.withdrawn.values()),
+                        confirmation=None if done.confirmation is None else str(done.confirmation),
+                    ),
+                )
         return receipts
+
+    def _seal_confirmation(
+        self, cancelled: IncomingEnvelope, withdrawn: int, *, now: datetime
+    ) -> OutgoingEnvelope | None:
+        """Inside the storing transaction: the confirmation of a cancellation (section 14)."""
+        try:
+            return seal_confirmation(
+                self._keyring, cancelled, withdrawn=withdrawn, now=now, ttl=self._message_ttl
+            )
+        except ValueError:
+            # No key to seal for the sender now: the cancellation is still applied; the
+            # sender sees the copy receipted but not confirmed.
+            log.warning(
+                "cancellation_not_confirmed",
+                extra=fields(
+                    peer=cancelled.sender, message_id=cancelled.message_id, reason="no_key"
+                ),
+            )
+            return None
+
+    async def _confirmation_receipt(
+        self, claimed_sender: str, data: bytes, incoming: IncomingConfirmation, now: datetime
+    ) -> bytes:
+        kept = await self._store.record_cancellation_confirmation(incoming)
+        if kept is None:
+            # Check C5 of section 14.3: only for a cancellation this node sent to this peer.
+            return self._reject(
+                claimed_sender,
+                data,
+                incoming.message_id,
+                RejectReason.CANCELLATION_UNKNOWN,
+                now,
+            )
+        return self._kept_receipt(claimed_sender, data, incoming, kept, now)
 
     def _kept_receipt(
         self,
         claimed_sender: str,
         data: bytes,
-        incoming: IncomingEnvelope | IncomingAnnouncement,
+        incoming: IncomingEnvelope | IncomingAnnouncement | IncomingConfirmation,
         kept: StoredIncoming,
         now: datetime,
     ) -> bytes:
@@ -257,7 +321,7 @@ class EnvelopeReceiver:
         parsed: _Parsed,
         known: Mapping[uuid.UUID, StoredIncoming],
         now: datetime,
-    ) -> bytes | IncomingEnvelope | IncomingAnnouncement:
+    ) -> bytes | IncomingEnvelope | IncomingAnnouncement | IncomingConfirmation:
         """A receipt to answer with at once, or a verified envelope to store."""
         header = parsed[1]
         digest = hashlib.sha256(data).digest()
@@ -271,9 +335,11 @@ class EnvelopeReceiver:
             )
         try:
             opened = open_parsed(self._keyring, data, parsed, now=now, limits=self._limits)
+            if header.kind is ControlKind.CANCELLATION_CONFIRMATION:
+                return self._confirmation(opened, data, digest, now)
             if isinstance(header.kind, ControlKind):
                 return self._announcement(opened, data, digest, now)
-            handling = self._check_content(opened)
+            handling, cancels = self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(
                 "envelope_refused",
@@ -309,6 +375,23 @@ class EnvelopeReceiver:
             local_recipients=recipients,
             handling=handling,
             withheld_recipients=withheld,
+            cancels=cancels,
+        )
+
+    def _confirmation(
+        self, opened: OpenedEnvelope, data: bytes, digest: bytes, now: datetime
+    ) -> IncomingConfirmation:
+        header = opened.header
+        confirmed = read_confirmation(opened)
+        return IncomingConfirmation(
+            sender=header.sender,
+            message_id=header.message_id,
+            envelope_sha256=digest,
+            receipt=self._accept_receipt(data, header, now),
+            cancellation_message_id=confirmed.cancellation_message_id,
+            confirmed_at=confirmed.confirmed_at,
+            withdrawn=confirmed.withdrawn,
+            received_at=now,
         )
 
     def _announcement(
@@ -336,9 +419,10 @@ class EnvelopeReceiver:
             ),
         )
 
-    def _check_content(self, opened: OpenedEnvelope) -> str | None:
+    def _check_content(self, opened: OpenedEnvelope) -> tuple[str | None, bool]:
         """Refuse content this node does not take; else its handling marking (kept beside
-        the sealed envelope, for retention; None when the sender set none)."""
+        the sealed envelope, for retention; None when the sender set none) and whether it is
+        a cancellation (applied when stored, section 14)."""
         header = opened.header
         if header.kind.value not in self._receivable.get(header.sender, frozenset()):
             raise EnvelopeRejected(
@@ -357,12 +441,16 @@ class EnvelopeReceiver:
             raise EnvelopeRejected(
                 RejectReason.PAYLOAD_MISMATCH, "kind or case_id differ between header and message"
             )
+        cancels = message.action == canonical.ACTION_CANCEL
         if message.handling == canonical.HANDLING_UNSPECIFIED:
-            return None
+            return None, cancels
         try:
-            return canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
+            return (
+                canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower(),
+                cancels,
+            )
         except ValueError:
-            return None  # a marking newer than this node: the strictest period applies
+            return None, cancels  # a marking newer than this node: the strictest period applies
 
     def _accept_receipt(self, data: bytes, header: EnvelopeHeader, now: datetime) -> bytes:
         return sign_receipt(

@@ -179,7 +179,7 @@ LIMIT $2;
 
 -- name: local_delivery_mark_delivering
 UPDATE local_deliveries SET state = 'delivering', file_name = $2
-WHERE id = $1 AND state = 'pending';
+WHERE id = $1 AND state IN ('pending', 'delivering');
 
 -- name: local_delivery_mark_delivered
 UPDATE local_deliveries SET state = 'delivered', delivered_at = $2, last_error = NULL,
@@ -770,3 +770,86 @@ WHERE id > $1 AND kind = ANY($2::text[])
   AND coalesce(handling, 'victim_protected') <> 'victim_protected'
 ORDER BY id
 LIMIT $3;
+
+
+-- issue 11: cancel
+
+-- name: cancellation_case_recipients
+-- The peers earlier messages of case $1 went to, or are going to (queued or sending), in the
+-- order they were first sent to: a cancellation or update goes to each of them. Control
+-- envelopes (key announcements, confirmations) are not messages of the case.
+SELECT recipient FROM outbox
+WHERE case_id = $1 AND kind = ANY($2::text[]) AND state IN ('queued', 'sending', 'delivered')
+GROUP BY recipient
+ORDER BY min(id);
+
+-- name: cancellation_sent_insert_many
+INSERT INTO cancellations_sent (message_id, recipient, case_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
+ON CONFLICT (message_id) DO NOTHING;
+
+-- name: cancellation_case_insert
+-- The first cancellation of a case by its sender marks it; a later one changes nothing.
+INSERT INTO cases_cancelled (sender, case_id, cancellation, cancelled_at, withdrawn)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (sender, case_id) DO NOTHING;
+
+-- name: cancellation_withdraw
+-- Local deliveries of the earlier messages of case $2 from sender $1 (inbox rows before the
+-- cancellation's, $3) that have not gone out. The state is checked again on each row as it is
+-- updated, after any concurrent claim by a delivery worker (local_delivery_claim) commits:
+-- a row claimed first is 'delivering' and stays; a row withdrawn first is never claimed.
+WITH due AS (
+    SELECT d.id FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
+    WHERE i.sender = $1 AND i.case_id = $2 AND i.id < $3 AND d.state IN ('pending', 'held')
+)
+UPDATE local_deliveries d
+SET state = 'withdrawn', withdrawn_at = $4, withdrawn_by = $5
+FROM due, inbox i
+WHERE d.id = due.id AND i.id = d.inbox_id AND d.state IN ('pending', 'held')
+RETURNING d.id, d.client, i.message_id;
+
+-- name: local_delivery_claim
+-- A worker's claim on a delivery just before it hands the document over: from then on no
+-- cancellation withdraws it. A 'delivering' row (claimed before a crash) is claimed again.
+UPDATE local_deliveries SET state = 'delivering'
+WHERE id = $1 AND state IN ('pending', 'delivering')
+RETURNING id;
+
+-- name: cancellation_confirmation_find_many
+SELECT message_id, envelope_sha256, receipt
+FROM cancellation_confirmations WHERE sender = $1 AND message_id = ANY($2::uuid[]);
+
+-- name: cancellation_confirmation_insert
+-- Only for a cancellation this node sent to the confirming peer ($1); nothing otherwise.
+INSERT INTO cancellation_confirmations (sender, message_id, cancellation, envelope_sha256,
+                                        receipt, confirmed_at, withdrawn, received_at)
+SELECT $1, $2, c.message_id, $4, $5, $6, $7, $8
+FROM cancellations_sent c
+WHERE c.message_id = $3 AND c.recipient = $1
+ON CONFLICT (sender, message_id) DO NOTHING
+RETURNING message_id;
+
+-- name: cancellation_confirmation_get
+SELECT envelope_sha256, receipt FROM cancellation_confirmations
+WHERE sender = $1 AND message_id = $2;
+
+-- name: cancellation_status
+-- Per copy of each cancellation of case $1: where it is, its receipt, and its first
+-- confirmation (a later duplicate changes nothing).
+SELECT c.message_id, c.recipient, o.state::text AS state, o.queued_at,
+       r.accepted, r.reason_code, r.received_at AS receipted_at,
+       f.confirmed_at, f.withdrawn, f.received_at AS confirmation_received_at
+FROM cancellations_sent c
+JOIN outbox o ON o.message_id = c.message_id
+LEFT JOIN receipts r ON r.message_id = c.message_id
+LEFT JOIN LATERAL (
+    SELECT confirmed_at, withdrawn, received_at FROM cancellation_confirmations x
+    WHERE x.cancellation = c.message_id ORDER BY x.received_at, x.message_id LIMIT 1
+) f ON true
+WHERE c.case_id = $1
+ORDER BY o.id;
+
+-- name: cancellation_cases_cancelled
+SELECT sender, case_id, cancellation, cancelled_at, withdrawn
+FROM cases_cancelled WHERE case_id = ANY($1::uuid[]);

@@ -21,6 +21,9 @@ class OutgoingEnvelope:
     expires_at: datetime
     sender_reference: str = ""
     local_client: str | None = None
+    # A cancellation (canonical ACTION_CANCEL): recorded in cancellations_sent, so that its
+    # recipient's confirmation is taken (gateway.federation.cancellation).
+    cancels: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class IncomingEnvelope:
     # or unknown, see local_clients[].victim_protected): no delivery is queued for them; each
     # is recorded in the audit log (local.withheld) in the same transaction.
     withheld_recipients: tuple[str, ...] = ()
+    # A cancellation (canonical ACTION_CANCEL): applied when stored (withdrawals, case
+    # cancelled, confirmation queued; gateway.federation.cancellation).
+    cancels: bool = False
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,7 @@ class Store(
                     [item.sender_reference for item in referenced],
                     [item.case_id for item in referenced],
                 )
+                await self._record_cancellations_sent(connection, items)
             # Last, so that the chain's lock is held only for the head, this insert and the
             # commit: the senders' and the receiver's transactions queue for it too.
             await self._append_audit(connection, audit, now)

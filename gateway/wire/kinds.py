@@ -49,15 +49,23 @@ class ControlKind(enum.StrEnum):
     """A gateway-to-gateway control message kind (docs/PROTOCOL.md section 12)."""
 
     KEY_ANNOUNCEMENT = "key_announcement"
+    CANCELLATION_CONFIRMATION = "cancellation_confirmation"
 
     @property
     def wire(self) -> envelope_pb2.MessageKind.ValueType:
         """The envelope header's enum value for this kind."""
-        return envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT
+        return _CONTROL_TO_WIRE[self]
+
+
+_CONTROL_TO_WIRE: dict[ControlKind, envelope_pb2.MessageKind.ValueType] = {
+    ControlKind.KEY_ANNOUNCEMENT: envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT,
+    ControlKind.CANCELLATION_CONFIRMATION: envelope_pb2.MESSAGE_KIND_CANCELLATION_CONFIRMATION,
+}
 
 
 def envelope_kind_from_wire(value: int) -> Kind | ControlKind:
     """The message or control kind of an envelope header enum value; ValueError when unknown."""
-    if value == envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT:
-        return ControlKind.KEY_ANNOUNCEMENT
+    for control, wire in _CONTROL_TO_WIRE.items():
+        if wire == value:
+            return control
     return Kind.from_wire(value)
