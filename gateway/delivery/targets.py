@@ -109,6 +109,9 @@ class WebhookTarget:
         }
         if document.in_reply_to:
             headers["BLG-In-Reply-To"] = document.in_reply_to
+        if delivery.case_cancelled:
+            # The sender cancelled the case (docs/PROTOCOL.md section 14).
+            headers["BLG-Case-State"] = "cancelled"
         try:
             async with self._session.post(
                 self._url, data=document.data, headers=headers, timeout=self._timeout

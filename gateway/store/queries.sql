@@ -171,7 +171,9 @@ LIMIT $3;
 
 -- name: local_delivery_next
 SELECT d.id, d.inbox_id, d.state::text AS state, d.attempts, d.file_name, i.sender,
-       i.message_id, i.case_id, i.kind, i.envelope
+       i.message_id, i.case_id, i.kind, i.envelope,
+       EXISTS (SELECT 1 FROM cases_cancelled c WHERE c.sender = i.sender
+               AND c.case_id = i.case_id) AS case_cancelled
 FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
 WHERE d.client = $1 AND d.state IN ('pending', 'delivering')
 ORDER BY d.id

@@ -148,6 +148,7 @@ class Receiving(Cancellations):
                 case_id=row["case_id"],
                 kind=row["kind"],
                 envelope=bytes(row["envelope"]),
+                case_cancelled=row["case_cancelled"],
             )
             for row in rows
         ]

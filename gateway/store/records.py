@@ -201,6 +201,9 @@ class PendingLocalDelivery:
     case_id: uuid.UUID
     kind: str
     envelope: bytes = field(repr=False)
+    # Its sender cancelled its case (gateway.federation.cancellation): the cancellation
+    # itself, or a later message of the case.
+    case_cancelled: bool = False
 
 
 @dataclass(frozen=True)
