@@ -112,6 +112,10 @@ class LocalDeliveryQueue(ExclusiveWorker):
             )
         except TargetUnavailable as unavailable:
             await self._store.mark_local_failed(delivery.id, unavailable.reason)
+            if not unavailable.maybe_taken:
+                # Back to pending (only when no file name was recorded): a cancellation may
+                # still withdraw it while the target is down.
+                await self._store.release_local_delivery(delivery.id)
             self._metrics.local_deliveries.labels(
                 self.client, unavailable.reason.split(":")[0]
             ).inc()

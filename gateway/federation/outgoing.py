@@ -213,9 +213,7 @@ class Dispatcher:
         nothing is queued."""
         self.normalise(message)
         await self._link_case(message)
-        chosen = self.recipients(message, recipients)
-        await self.check_onward(message, chosen, actor)
-        everyone, fan_out = await self._fan_out(message, chosen, actor)
+        everyone, fan_out = await self._recipients_in_case(message, recipients, actor)
         prepared = self._prepare(message, everyone, actor, local_client)
         await self._store.enqueue(prepared.items, fan_out + prepared.audit, approval=approval)
         _log_queued(prepared.queued, message.WhichOneof("body"), actor)
@@ -240,9 +238,7 @@ class Dispatcher:
         for message in messages:
             self.normalise(message)
             await self._link_case(message)
-            chosen = self.recipients(message, recipients)
-            await self.check_onward(message, chosen, actor)
-            everyone, fan_out = await self._fan_out(message, chosen, actor)
+            everyone, fan_out = await self._recipients_in_case(message, recipients, actor)
             prepared = self._prepare(message, everyone, actor, local_client)
             items += prepared.items
             audit += fan_out + prepared.audit
@@ -332,6 +328,17 @@ class Dispatcher:
                     f"{'case' if marking.via == 'case' else 'in_reply_to message'} came from "
                     f"{marking.sender} marked {handling}, which does not allow onward sharing",
                 )
+
+    async def _recipients_in_case(
+        self, message: canonical.Message, requested: Sequence[str], actor: str
+    ) -> tuple[tuple[str, ...], list[AuditEntry]]:
+        """The peers chosen (asked for, or routed) checked by the onward rule, plus the
+        fan-out of a cancellation or update: one with no route today still goes to the
+        peers of its case; refused no_route only when there is none at all."""
+        chosen = tuple(dict.fromkeys(requested)) or self._policy.route(message)
+        await self.check_onward(message, chosen, actor)
+        everyone, audit = await self._fan_out(message, chosen, actor)
+        return self.recipients(message, everyone), audit
 
     async def _fan_out(
         self, message: canonical.Message, chosen: Sequence[str], actor: str

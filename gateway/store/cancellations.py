@@ -292,6 +292,11 @@ class Cancellations(StorePart):
             for row in rows
         ]
 
+    async def release_local_delivery(self, delivery_id: int) -> None:
+        """Undo a claim the target did not take (nothing recorded): pending again."""
+        async with self._pool.acquire() as connection:
+            await connection.execute(Q.local_delivery_release, delivery_id)
+
     async def claim_local_delivery(self, delivery_id: int) -> bool:
         """A delivery worker's claim just before it hands a document over: False when a
         cancellation withdrew the delivery first (it must not go out)."""

@@ -818,6 +818,11 @@ UPDATE local_deliveries SET state = 'delivering'
 WHERE id = $1 AND state IN ('pending', 'delivering')
 RETURNING id;
 
+-- name: local_delivery_release
+-- A claim the target did not take (see 0016_cancellation.sql): pending again, withdrawable.
+UPDATE local_deliveries SET state = 'pending'
+WHERE id = $1 AND state = 'delivering' AND file_name IS NULL;
+
 -- name: cancellation_confirmation_find_many
 SELECT message_id, envelope_sha256, receipt
 FROM cancellation_confirmations WHERE sender = $1 AND message_id = ANY($2::uuid[]);

@@ -11,7 +11,10 @@
 -- system) move to 'withdrawn', in the transaction that stores the cancellation. A
 -- 'delivering' row is not withdrawn: the worker has claimed it and may have handed it over
 -- already (a file written, a webhook called), so finishing it is the only outcome that neither
--- loses nor duplicates it. 'withdrawn' is final.
+-- loses nor duplicates it. 'withdrawn' is final. A claim the target certainly did not take
+-- (a webhook refused it or could not be reached, a drop folder failed before the file name
+-- was recorded) is released back to 'pending' ('delivering>pending', only without a recorded
+-- file), so a local system that is down does not keep its backlog from being withdrawn.
 --
 -- The new enum value is not used as a literal here (PostgreSQL refuses an uncommitted enum
 -- value inside the migration's transaction), so the trigger compares text.
@@ -25,8 +28,14 @@ CREATE OR REPLACE FUNCTION local_delivery_check_transition() RETURNS trigger LAN
 BEGIN
     IF OLD.state = NEW.state OR (OLD.state::text || '>' || NEW.state::text) IN (
         'pending>delivering', 'delivering>delivered', 'pending>delivered',
-        'pending>held', 'held>pending', 'pending>withdrawn', 'held>withdrawn'
+        'pending>held', 'held>pending', 'pending>withdrawn', 'held>withdrawn',
+        'delivering>pending'
     ) THEN
+        IF OLD.state::text = 'delivering' AND NEW.state::text = 'pending'
+           AND NEW.file_name IS NOT NULL THEN
+            RAISE EXCEPTION 'local delivery % has a recorded file: it cannot be released', OLD.id
+                USING ERRCODE = 'check_violation';
+        END IF;
         IF NEW.state::text = 'held' AND NEW.held_reason IS NULL THEN
             RAISE EXCEPTION 'local delivery % held without a reason', OLD.id
                 USING ERRCODE = 'check_violation';
