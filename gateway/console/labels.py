@@ -27,6 +27,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "hotline_alert": N_("Hotline alert"),
         # A gateway control message (rotate), seen in the operator's outbox views.
         "key_announcement": N_("Key announcement"),
+        # Sent back for a cancellation received (docs/PROTOCOL.md section 14).
+        "cancellation_confirmation": N_("Cancellation confirmation"),
     },
     "action": {
         "issue": N_("Issued"),
