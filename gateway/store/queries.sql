@@ -590,7 +590,8 @@ WHERE envelope IS NOT NULL AND finished_at IS NOT NULL
 GROUP BY 1;
 
 -- An incoming message's period runs from when the last of its local clients had it (from
--- its arrival when it is for none); one still held back or pending for a client stays.
+-- its arrival when it is for none); one still held back or pending for a client stays. A
+-- delivery a cancellation withdrew (0016_cancellation.sql) is finished at its withdrawal.
 -- name: retention_content_inbox
 WITH due AS (
     SELECT i.id, CASE WHEN i.handling IN ('normal', 'restricted') THEN i.handling
@@ -608,8 +609,8 @@ WITH due AS (
       AND NOT EXISTS (
           SELECT 1 FROM local_deliveries d
           WHERE d.inbox_id = i.id
-            AND (d.state <> 'delivered'
-                 OR d.delivered_at >= CASE due.marking WHEN 'normal' THEN $1::timestamptz
+            AND (d.state NOT IN ('delivered', 'withdrawn')
+                 OR coalesce(d.delivered_at, d.withdrawn_at) >= CASE due.marking WHEN 'normal' THEN $1::timestamptz
                                                        WHEN 'restricted' THEN $2::timestamptz
                                                        ELSE $3::timestamptz END))
     RETURNING due.marking
@@ -636,7 +637,8 @@ FROM cut
 WHERE received_at < cutoff
   AND NOT EXISTS (SELECT 1 FROM local_deliveries d
                   WHERE d.inbox_id = cut.id
-                    AND (d.state <> 'delivered' OR d.delivered_at >= cut.cutoff))
+                    AND (d.state NOT IN ('delivered', 'withdrawn')
+                         OR coalesce(d.delivered_at, d.withdrawn_at) >= cut.cutoff))
 GROUP BY 1;
 
 -- Drafts exist for victim handovers (four eyes): their content takes the victim_protected
