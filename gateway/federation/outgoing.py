@@ -273,13 +273,15 @@ class Dispatcher:
             message.case_id = str(found)
 
     async def check_links(
-        self, message: canonical.Message, recipients: Sequence[str], actor: str
-    ) -> None:
-        """check_onward for a message not submitted yet: links it to its case first (as
-        submit will), so that a caller judging records one by one (a drop folder) can refuse
-        one record rather than the whole file."""
+        self, message: canonical.Message, requested: Sequence[str], actor: str
+    ) -> tuple[str, ...]:
+        """The recipients submit will send message to, judged as submit judges them: linked
+        to its case first, the onward rule, a cancellation's fan-out, no_route. So that a
+        caller judging records one by one (a drop folder) can refuse one record rather than
+        the whole file. The message must be normalised."""
         await self._link_case(message)
-        await self.check_onward(message, recipients, actor)
+        everyone, _ = await self._recipients_in_case(message, requested, actor)
+        return everyone
 
     async def check_onward(
         self, message: canonical.Message, recipients: Sequence[str], actor: str

@@ -24,7 +24,7 @@ from gateway.crypto import (
     verify_receipt,
 )
 from gateway.federation.cancellation import confirmation_payload, read_confirmation
-from gateway.federation.outgoing import Dispatcher
+from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
@@ -382,3 +382,34 @@ async def test_a_cancellation_goes_to_every_peer_of_its_case_the_onward_rule_all
     elif opened_by is not None:
         assert audit["outbox.case_fan_out"]["left_out"] == f"{STUNGTRENG}:onward_not_allowed"
         assert "outbox.onward_refused" in audit
+
+
+async def test_a_cancellation_with_no_route_today_still_goes_to_the_peers_of_its_case(
+    store: Store,
+) -> None:
+    """As a drop folder judges each record (check_links): no rule routes it, no peer named."""
+    keys = _keys()
+    case_id = uuid.uuid4()
+    for peer in (RATANAKIRI, STUNGTRENG):
+        await store.enqueue(
+            [
+                OutgoingEnvelope(
+                    message_id=uuid7(),
+                    recipient=peer,
+                    case_id=case_id,
+                    kind="hotline_alert",
+                    handling="normal",
+                    envelope=b"sealed",
+                    envelope_sha256=b"\0" * 32,
+                    expires_at=datetime.now(UTC) + timedelta(days=7),
+                )
+            ],
+            [],
+        )
+    dispatcher = _dispatcher(keys, store)
+    cancel = _cancel(case_id)
+    assert await dispatcher.check_links(cancel, [], "test") == (RATANAKIRI, STUNGTRENG)
+    issue = alert("TB-1", str(case_id))
+    with pytest.raises(SubmissionRefused) as refused:
+        await dispatcher.check_links(issue, [], "test")
+    assert refused.value.code == "no_route"
