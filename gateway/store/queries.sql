@@ -423,7 +423,9 @@ WITH messages AS (
     SELECT case_id, kind, recipient AS peer, state::text AS state, queued_at AS at,
            'out' AS direction, id AS row_id
     FROM outbox
-    WHERE kind <> 'key_announcement'  -- a gateway control message, in no case (rotate)
+    -- Gateway control messages: a key announcement is in no case (rotate), a cancellation's
+    -- confirmation (0016) is not a message of its case.
+    WHERE kind NOT IN ('key_announcement', 'cancellation_confirmation')
     UNION ALL
     SELECT case_id, kind, sender, 'received', received_at, 'in', id
     FROM inbox

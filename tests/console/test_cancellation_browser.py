@@ -14,7 +14,7 @@ import pytest
 from gateway.console import Role
 from gateway.console.context import ConsoleLanguage
 from gateway.crypto import seal
-from gateway.store import IncomingEnvelope
+from gateway.store import IncomingEnvelope, OutgoingEnvelope
 from gateway.store.cancellations import IncomingConfirmation
 from gateway.wire import Kind, canonical, envelope, uuid7
 from tests.console.browser import NewPage, console_messages, screenshot, sign_in
@@ -128,3 +128,35 @@ async def test_the_sender_sees_each_recipient_confirm(
     assert await row.locator("time.confirmed-at").count() == 1
     assert await page.locator("p.case-cancelled").count() == 0
     await screenshot(page, "case-cancellation-confirmed-vi")
+
+
+async def test_a_confirmation_sent_back_is_no_message_of_the_case(
+    console: ConsoleHarness,
+) -> None:
+    """At the recipient the case list and page show the peer's messages, not the
+    confirmation this node queued back (a control envelope, section 14)."""
+    case = uuid.uuid4()
+    await receive(console, alert("KH-3", str(case)), case, handling="normal")
+    now = datetime.now(UTC)
+    await console.store.enqueue(
+        [
+            OutgoingEnvelope(
+                message_id=uuid7(),
+                recipient=PEER,
+                case_id=case,
+                kind="cancellation_confirmation",
+                handling="normal",
+                envelope=b"sealed",
+                envelope_sha256=b"\0" * 32,
+                expires_at=now + timedelta(days=1),
+            )
+        ],
+        [],
+    )
+    await console.sign_in(Role.OFFICER)
+    listed = await console.client.get("/console/cases")
+    assert listed.status == 200
+    assert "Cancellation confirmation" not in await listed.text()
+    page = await console.client.get(f"/console/cases/{case}")
+    assert page.status == 200
+    assert (await page.text()).count('<article class="message"') == 1
