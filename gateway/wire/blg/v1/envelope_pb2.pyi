@@ -48,7 +48,7 @@ class _MessageKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageKi
     kinds, which never reach local systems.
     """
     MESSAGE_KIND_CANCELLATION_CONFIRMATION: _MessageKind.ValueType  # 102
-    """blg.v1.CancellationConfirmation, section 14."""
+    """Control: a blg.v1.CancellationConfirmation (docs/PROTOCOL.md section 14)."""
 
 class MessageKind(_MessageKind, metaclass=_MessageKindEnumTypeWrapper):
     """MessageKind names the kind of the sealed message, in the clear so that queues and
@@ -69,7 +69,7 @@ blg.v1.KeyAnnouncement (docs/PROTOCOL.md section 12). Values from 100 on are con
 kinds, which never reach local systems.
 """
 MESSAGE_KIND_CANCELLATION_CONFIRMATION: MessageKind.ValueType  # 102
-"""blg.v1.CancellationConfirmation, section 14."""
+"""Control: a blg.v1.CancellationConfirmation (docs/PROTOCOL.md section 14)."""
 Global___MessageKind: _TypeAlias = MessageKind  # noqa: Y015
 
 class _ReceiptStatus:
