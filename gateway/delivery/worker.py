@@ -98,7 +98,8 @@ class LocalDeliveryQueue(ExclusiveWorker):
                 return await self._hold(delivery, unrenderable.reason)
             if not await self._store.claim_local_delivery(delivery.id):
                 # A cancellation withdrew it after it was read (gateway.store.cancellations):
-                # it never goes out. From the claim on, no cancellation takes it back.
+                # it never goes out. From the claim on, a cancellation takes it back only
+                # when the hand-over certainly failed (release_local_delivery below).
                 log.info(
                     "local_delivery_skipped_withdrawn",
                     extra=fields(client=self.client, message_id=delivery.message_id),
@@ -112,10 +113,14 @@ class LocalDeliveryQueue(ExclusiveWorker):
             )
         except TargetUnavailable as unavailable:
             await self._store.mark_local_failed(delivery.id, unavailable.reason)
-            if not unavailable.maybe_taken:
-                # Back to pending (only when no file name was recorded): a cancellation may
-                # still withdraw it while the target is down.
-                await self._store.release_local_delivery(delivery.id)
+            if not unavailable.maybe_taken and await self._store.release_local_delivery(
+                delivery.id
+            ):
+                # Back to pending (only when no file name was recorded), so a cancellation
+                # may still withdraw it while the target is down; or withdrawn now, as its
+                # case was cancelled during this attempt.
+                self._metrics.local_withdrawn.labels(self.client).inc()
+                return True
             self._metrics.local_deliveries.labels(
                 self.client, unavailable.reason.split(":")[0]
             ).inc()

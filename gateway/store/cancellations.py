@@ -132,6 +132,7 @@ class Cancellations(StorePart):
         applied: list[AppliedCancellation] = []
         queued: list[OutgoingEnvelope] = []
         for item, inbox_id in stored:
+            await connection.execute(Q.cancellation_case_lock, item.sender, item.case_id)
             rows = await connection.fetch(
                 Q.cancellation_withdraw, item.sender, item.case_id, inbox_id, now, item.message_id
             )
@@ -292,10 +293,35 @@ class Cancellations(StorePart):
             for row in rows
         ]
 
-    async def release_local_delivery(self, delivery_id: int) -> None:
-        """Undo a claim the target did not take (nothing recorded): pending again."""
-        async with self._pool.acquire() as connection:
-            await connection.execute(Q.local_delivery_release, delivery_id)
+    async def release_local_delivery(self, delivery_id: int) -> bool:
+        """Undo a claim the target did not take (nothing recorded): pending again, or, when
+        its case was cancelled while the attempt was on, withdrawn (audited); True then."""
+        now = utc_now()
+        async with self._pool.acquire() as connection, connection.transaction():
+            case = await connection.fetchrow(Q.local_delivery_case, delivery_id)
+            if case is None:
+                return False
+            await connection.execute(Q.cancellation_case_lock, case["sender"], case["case_id"])
+            row = await connection.fetchrow(Q.local_delivery_release, delivery_id, now)
+            if row is None or row["state"] != "withdrawn":
+                return False
+            await self._append_audit(
+                connection,
+                [
+                    AuditEntry(
+                        "local-delivery",
+                        "local.withdrawn",
+                        str(row["message_id"]),
+                        {
+                            "client": row["client"],
+                            "sender": row["sender"],
+                            "cancellation": str(row["withdrawn_by"]),
+                        },
+                    )
+                ],
+                now,
+            )
+        return True
 
     async def claim_local_delivery(self, delivery_id: int) -> bool:
         """A delivery worker's claim just before it hands a document over: False when a

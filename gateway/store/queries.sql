@@ -822,10 +822,34 @@ UPDATE local_deliveries SET state = 'delivering'
 WHERE id = $1 AND state IN ('pending', 'delivering')
 RETURNING id;
 
+-- name: cancellation_case_lock
+-- Serialises a cancellation's withdrawals with claim releases in its case (0016).
+SELECT pg_advisory_xact_lock(hashtext('blg.cancel'), hashtext($1::text || '/' || $2::uuid::text));
+
+-- name: local_delivery_case
+SELECT i.sender, i.case_id FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
+WHERE d.id = $1;
+
 -- name: local_delivery_release
--- A claim the target did not take (see 0016_cancellation.sql): pending again, withdrawable.
-UPDATE local_deliveries SET state = 'pending'
-WHERE id = $1 AND state = 'delivering' AND file_name IS NULL;
+-- A claim the target did not take (see 0016_cancellation.sql): pending again, or withdrawn
+-- when a later message of its sender cancelled its case meanwhile.
+WITH later AS (
+    SELECT c.cancellation
+    FROM local_deliveries d
+    JOIN inbox i ON i.id = d.inbox_id
+    JOIN cases_cancelled c ON c.sender = i.sender AND c.case_id = i.case_id
+    JOIN inbox ci ON ci.sender = c.sender AND ci.message_id = c.cancellation
+    WHERE d.id = $1 AND ci.id > i.id
+)
+UPDATE local_deliveries d
+SET state = CASE WHEN (SELECT cancellation FROM later) IS NULL THEN 'pending'
+                 ELSE 'withdrawn' END::local_delivery_state,
+    withdrawn_at = CASE WHEN (SELECT cancellation FROM later) IS NULL THEN NULL
+                        ELSE $2::timestamptz END,
+    withdrawn_by = (SELECT cancellation FROM later)
+FROM inbox i
+WHERE d.id = $1 AND i.id = d.inbox_id AND d.state = 'delivering' AND d.file_name IS NULL
+RETURNING d.state::text AS state, d.client, i.sender, i.message_id, d.withdrawn_by;
 
 -- name: cancellation_confirmation_find_many
 SELECT message_id, envelope_sha256, receipt

@@ -118,3 +118,27 @@ async def test_retention_ends_a_withdrawn_delivery_at_its_withdrawal(store: Stor
     due = await store.content_due(ContentCutoffs(later, later, later))
     # The withdrawn notice's content goes; the cancellation, still pending, stays.
     assert due.envelopes == {("inbox", "normal"): 1}
+
+
+async def test_a_claim_released_after_its_case_was_cancelled_is_withdrawn(
+    store: Store,
+) -> None:
+    """The webhook was being called (claimed) when the cancellation came; the call failed
+    for certain: the delivery is withdrawn then, not put back to go out later."""
+    case_id = uuid.uuid4()
+    await _incoming(store, case_id)
+    [delivery] = await store.next_local_deliveries(CLIENT, 1)
+    assert await store.claim_local_delivery(delivery.id)
+    await _incoming(store, case_id, cancels=True)
+    assert [r.state for r in await store.list_local_deliveries()] == ["pending", "delivering"]
+    assert await store.release_local_delivery(delivery.id)
+    [withdrawn] = await store.list_local_deliveries(state="withdrawn")
+    assert withdrawn.id == delivery.id
+    audit = [(e.action, e.subject) for e in await store.list_audit(10)]
+    assert audit[-1] == ("local.withdrawn", str(delivery.message_id))
+    # Another case's failed claim just goes back to pending.
+    await _incoming(store, uuid.uuid4())
+    *_, other = await store.next_local_deliveries(CLIENT, 10)
+    assert await store.claim_local_delivery(other.id)
+    assert not await store.release_local_delivery(other.id)
+    assert [r.state for r in await store.list_local_deliveries(state="pending")][-1:] == ["pending"]

@@ -14,7 +14,10 @@
 -- loses nor duplicates it. 'withdrawn' is final. A claim the target certainly did not take
 -- (a webhook refused it or could not be reached, a drop folder failed before the file name
 -- was recorded) is released back to 'pending' ('delivering>pending', only without a recorded
--- file), so a local system that is down does not keep its backlog from being withdrawn.
+-- file), so a local system that is down does not keep its backlog from being withdrawn; a
+-- release that finds the case cancelled meanwhile withdraws it instead ('delivering>
+-- withdrawn', same condition). Releases and cancellations of one (sender, case) take one
+-- transaction-scoped advisory lock, so neither misses the other.
 --
 -- The new enum value is not used as a literal here (PostgreSQL refuses an uncommitted enum
 -- value inside the migration's transaction), so the trigger compares text.
@@ -29,9 +32,9 @@ BEGIN
     IF OLD.state = NEW.state OR (OLD.state::text || '>' || NEW.state::text) IN (
         'pending>delivering', 'delivering>delivered', 'pending>delivered',
         'pending>held', 'held>pending', 'pending>withdrawn', 'held>withdrawn',
-        'delivering>pending'
+        'delivering>pending', 'delivering>withdrawn'
     ) THEN
-        IF OLD.state::text = 'delivering' AND NEW.state::text = 'pending'
+        IF OLD.state::text = 'delivering' AND NEW.state::text IN ('pending', 'withdrawn')
            AND NEW.file_name IS NOT NULL THEN
             RAISE EXCEPTION 'local delivery % has a recorded file: it cannot be released', OLD.id
                 USING ERRCODE = 'check_violation';
