@@ -273,6 +273,7 @@ class Gateway:
                 client.id for client in config.local_clients if client.victim_protected
             ),
             refresh_keys=rollover.check,
+            message_ttl=config.retry.message_ttl,
         )
         admissions = {
             peer.id: PeerAdmission(

@@ -391,6 +391,38 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                         "receipt_received_at": {"type": ["string", "null"], "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                         "acknowledgement": {"$ref": "#/components/schemas/AcknowledgementState"},
+                        "cancellation": {
+                            "type": "object",
+                            "description": "Only for a cancellation: every copy of the "
+                            "case's cancellations, per recipient (docs/PROTOCOL.md section 14).",
+                            "properties": {
+                                "recipients": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "to": {"type": "string"},
+                                            "id": {"type": "string", "format": "uuid"},
+                                            "status": {
+                                                "type": "string",
+                                                "enum": [
+                                                    "sent",
+                                                    "receipted",
+                                                    "confirmed",
+                                                    "rejected",
+                                                    "failed",
+                                                ],
+                                            },
+                                            "queued_at": {"type": ["string", "null"]},
+                                            "receipted_at": {"type": ["string", "null"]},
+                                            "rejected_reason": {"type": ["string", "null"]},
+                                            "confirmed_at": {"type": ["string", "null"]},
+                                            "withdrawn_deliveries": {"type": ["integer", "null"]},
+                                        },
+                                    },
+                                }
+                            },
+                        },
                     },
                 },
                 "AcknowledgementState": {
@@ -448,6 +480,12 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                                         "description": "Id of the message this one answers.",
                                     },
                                     "received_at": {"type": ["string", "null"]},
+                                    "case_state": {
+                                        "type": "string",
+                                        "enum": ["open", "cancelled"],
+                                        "description": "cancelled once the sender cancelled "
+                                        "the case (docs/PROTOCOL.md section 14).",
+                                    },
                                     "format": {"type": "string"},
                                     "media_type": {"type": "string"},
                                     "document": {"type": ["string", "null"]},

@@ -30,6 +30,7 @@ from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.ops.logs import fields, route_template
 from gateway.store import AuditEntry, Store
+from gateway.store.cancellations import CancellationRecipient
 from gateway.wire import Kind, canonical
 
 log = logging.getLogger(__name__)
@@ -320,8 +321,14 @@ class LocalApi:
         if found is None or found[0].local_client != client.id:
             raise ApiError(404, "not_found", "no message with this id was sent by this client")
         row = found[0]
+        answer: dict[str, Any] = {}
+        recipients = await self._store.cancellation_status(row.case_id)
+        if any(item.message_id == row.message_id for item in recipients):
+            # A cancellation: how far each copy of the case's cancellations got (section 14).
+            answer["cancellation"] = {"recipients": [_cancellation_copy(c) for c in recipients]}
         return web.json_response(
-            {
+            answer
+            | {
                 "id": str(row.message_id),
                 "to": row.recipient,
                 "kind": row.kind,
@@ -371,6 +378,13 @@ class LocalApi:
                     "media_type": adapter.media_type,
                 }
             )
+        cancelled = {
+            (case.sender, case.case_id)
+            for case in await self._store.cancelled_cases([row.case_id for row, _ in rows])
+        }
+        for item, (row, _) in zip(items, rows, strict=True):
+            # The sender cancelled the case (section 14): its messages are void.
+            item["case_state"] = "cancelled" if (row.sender, row.case_id) in cancelled else "open"
         next_cursor = str(rows[-1][0].id) if rows else after_text
         if rows:
             # Who read which incoming message, as for any disclosure of police data; ids and
@@ -421,6 +435,19 @@ class LocalApi:
             "document": encoded.data.decode("utf-8-sig"),
             "warnings": [{"location": w.location, "message": w.message} for w in encoded.warnings],
         }
+
+
+def _cancellation_copy(copy: CancellationRecipient) -> dict[str, Any]:
+    return {
+        "to": copy.recipient,
+        "id": str(copy.message_id),
+        "status": copy.progress,
+        "queued_at": _iso(copy.queued_at),
+        "receipted_at": _iso(copy.receipted_at),
+        "rejected_reason": copy.rejected_reason,
+        "confirmed_at": _iso(copy.confirmed_at),
+        "withdrawn_deliveries": copy.withdrawn,
+    }
 
 
 def _bearer_digest(request: web.Request) -> bytes:

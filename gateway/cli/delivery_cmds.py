@@ -23,7 +23,9 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
     listing = actions.add_parser("list", help="recent local deliveries, newest first")
     add_config_argument(listing)
     listing.add_argument("--client")
-    listing.add_argument("--state", choices=["pending", "delivering", "delivered", "held"])
+    listing.add_argument(
+        "--state", choices=["pending", "delivering", "delivered", "held", "withdrawn"]
+    )
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=with_store(_list))
     requeue = actions.add_parser(

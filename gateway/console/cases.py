@@ -35,7 +35,9 @@ from gateway.console.rendering import render
 from gateway.store import AuditEntry
 from gateway.store.cases import MAX_THREAD_MESSAGES, CaseSummary, Direction, Latest
 from gateway.store.drafts import DraftRow
-from gateway.wire import canonical
+from gateway.wire import Kind, canonical
+
+MESSAGE_KINDS = frozenset(kind.value for kind in Kind)
 
 PAGE_SIZE = 50
 MAX_PAGE = 10_000
@@ -166,7 +168,8 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             case_id = uuid.UUID(request.match_info["case_id"])
         except ValueError:
             raise web.HTTPNotFound() from None
-        rows = await ctx.store.case_thread(case_id)
+        # Control envelopes of the case (a cancellation's confirmation) are no messages of it.
+        rows = [row for row in await ctx.store.case_thread(case_id) if row.kind in MESSAGE_KINDS]
         drafts = await _drafts(ctx, case_id)
         if not rows and not drafts:
             raise web.HTTPNotFound()
@@ -192,6 +195,9 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
                 "answerable": _answerable(user, kinds, messages),
                 "instant": instant,
                 "enum_value": enum_value,
+                # Section 14: the case cancelled by a peer here; this node's cancellations.
+                "cancelled_by": await ctx.store.cancelled_cases([case_id]),
+                "cancellations": await ctx.store.cancellation_status(case_id),
             },
         )
 

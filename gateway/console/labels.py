@@ -29,6 +29,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "key_announcement": N_("Key announcement"),
         # A person's acknowledgement sent back to a message's sender (section 13).
         "acknowledgement": N_("Acknowledgement"),
+        # Sent back for a cancellation received (docs/PROTOCOL.md section 14).
+        "cancellation_confirmation": N_("Cancellation confirmation"),
     },
     "action": {
         "issue": N_("Issued"),

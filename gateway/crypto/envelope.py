@@ -73,6 +73,9 @@ class RejectReason(enum.StrEnum):
     # Acknowledgements (docs/PROTOCOL.md section 13), checked by the receiving gateway.
     ACKNOWLEDGEMENT_MALFORMED = "acknowledgement_malformed"
     ACKNOWLEDGEMENT_UNKNOWN_MESSAGE = "acknowledgement_unknown_message"
+    # Cancellation confirmations (docs/PROTOCOL.md section 14), checked by the receiving gateway.
+    CONFIRMATION_MALFORMED = "confirmation_malformed"
+    CANCELLATION_UNKNOWN = "cancellation_unknown"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours

@@ -120,12 +120,12 @@ class OutgoingFolderWatcher:
                 errors += record.lines()
             for decoded in result.messages:
                 try:
-                    recipients = self._dispatcher.recipients(decoded.message, self._recipients)
-                    self._dispatcher.check(decoded.message, recipients)
+                    self._dispatcher.normalise(decoded.message)
                     # Here, not only in submit_all: a refusal there would refuse every record.
-                    await self._dispatcher.check_links(
-                        decoded.message, recipients, f"drop-folder:{self._client}"
+                    recipients = await self._dispatcher.check_links(
+                        decoded.message, self._recipients, f"drop-folder:{self._client}"
                     )
+                    self._dispatcher.check(decoded.message, recipients)
                     # An attachment the client did not upload refuses its record only.
                     await self._dispatcher.check_attachments(decoded.message, self._client)
                 except SubmissionRefused as refused:

@@ -31,9 +31,12 @@ log = logging.getLogger(__name__)
 class TargetUnavailable(Exception):  # noqa: N818 - a state of the target, not our failure
     """The target did not take the document; try again later. reason is a short code."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, maybe_taken: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The target may have the document even so (a webhook call that timed out or was
+        # cut off after it was sent): the delivery stays claimed, never withdrawn.
+        self.maybe_taken = maybe_taken
 
 
 @dataclass(frozen=True)
@@ -109,14 +112,20 @@ class WebhookTarget:
         }
         if document.in_reply_to:
             headers["BLG-In-Reply-To"] = document.in_reply_to
+        if delivery.case_cancelled:
+            # The sender cancelled the case (docs/PROTOCOL.md section 14).
+            headers["BLG-Case-State"] = "cancelled"
         try:
             async with self._session.post(
                 self._url, data=document.data, headers=headers, timeout=self._timeout
             ) as response:
                 await response.read()
                 status = response.status
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        except (aiohttp.ClientConnectorError, ConnectionRefusedError) as error:
+            # Nothing was sent: the local system certainly does not have it.
             raise TargetUnavailable(f"network: {type(error).__name__}") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise TargetUnavailable(f"network: {type(error).__name__}", maybe_taken=True) from None
         if not 200 <= status < 300:
             raise TargetUnavailable(f"http_{status}")
 

@@ -6,6 +6,10 @@ it. A message that cannot be rendered at all (the client's format cannot carry i
 stored envelope no longer opens, corrupt payload) is not retried: no retry fixes it, and
 retrying it forever stalled the whole feed. It is held aside (state `held`, with a reason
 code), the feed goes on, and an operator requeues it after a fix.
+
+Each delivery is claimed (`delivering`) just before it is handed over: a cancellation of its
+case withdraws only unclaimed ones (`withdrawn`, gateway.federation.cancellation), so a
+message either goes out once or never.
 """
 
 from __future__ import annotations
@@ -92,6 +96,15 @@ class LocalDeliveryQueue(ExclusiveWorker):
                 document = self._render(delivery)
             except Unrenderable as unrenderable:
                 return await self._hold(delivery, unrenderable.reason)
+            if not await self._store.claim_local_delivery(delivery.id):
+                # A cancellation withdrew it after it was read (gateway.store.cancellations):
+                # it never goes out. From the claim on, a cancellation takes it back only
+                # when the hand-over certainly failed (release_local_delivery below).
+                log.info(
+                    "local_delivery_skipped_withdrawn",
+                    extra=fields(client=self.client, message_id=delivery.message_id),
+                )
+                return True
         try:
             await self._target.deliver(
                 delivery,
@@ -100,6 +113,14 @@ class LocalDeliveryQueue(ExclusiveWorker):
             )
         except TargetUnavailable as unavailable:
             await self._store.mark_local_failed(delivery.id, unavailable.reason)
+            if not unavailable.maybe_taken and await self._store.release_local_delivery(
+                delivery.id
+            ):
+                # Back to pending (only when no file name was recorded), so a cancellation
+                # may still withdraw it while the target is down; or withdrawn now, as its
+                # case was cancelled during this attempt.
+                self._metrics.local_withdrawn.labels(self.client).inc()
+                return True
             self._metrics.local_deliveries.labels(
                 self.client, unavailable.reason.split(":")[0]
             ).inc()

@@ -15,7 +15,7 @@ rest through a table `ControlKind -> ControlHandler`:
 - `find` says which of a batch's message ids were accepted before (replays get the stored
   receipt).
 
-A new control kind (a cancellation confirmation) is one more handler in `control_handlers`.
+A new control kind is one more handler in `control_handlers`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from typing import Protocol
 from gateway.crypto import Keyring, OpenedEnvelope, RejectReason
 from gateway.federation.acknowledgements import read_acknowledgement
 from gateway.federation.announcements import read_announcement
+from gateway.federation.cancellation import read_confirmation
 from gateway.store import Store, StoredIncoming
 from gateway.store.acknowledgements import IncomingAcknowledgement
+from gateway.store.cancellations import IncomingConfirmation
 from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
 from gateway.wire import ControlKind
 
@@ -158,6 +160,46 @@ class AcknowledgementHandler:
         return await self._store.find_control_received(sender, message_ids)
 
 
+class ConfirmationHandler:
+    """CANCELLATION_CONFIRMATION (section 14): recorded on the confirmed cancellation, only
+    for one this node sent to the envelope's sender (C5, checked where it is recorded)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def read(
+        self, opened: OpenedEnvelope, *, digest: bytes, receipt: bytes, now: datetime
+    ) -> ControlItem:
+        header = opened.header
+        confirmed = read_confirmation(opened)
+        return IncomingConfirmation(
+            sender=header.sender,
+            message_id=header.message_id,
+            envelope_sha256=digest,
+            receipt=receipt,
+            cancellation_message_id=confirmed.cancellation_message_id,
+            confirmed_at=confirmed.confirmed_at,
+            withdrawn=confirmed.withdrawn,
+            received_at=now,
+        )
+
+    async def record(
+        self, items: Sequence[ControlItem], now: datetime
+    ) -> list[StoredIncoming | RejectReason]:
+        del now  # the store stamps its own time, as for the inbox
+        recorded: list[StoredIncoming | RejectReason] = []
+        for item in items:
+            assert isinstance(item, IncomingConfirmation)
+            kept = await self._store.record_cancellation_confirmation(item)
+            recorded.append(RejectReason.CANCELLATION_UNKNOWN if kept is None else kept)
+        return recorded
+
+    async def find(
+        self, sender: str, message_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredIncoming]:
+        return await self._store.find_cancellation_confirmations(sender, message_ids)
+
+
 def control_handlers(
     keyring: Keyring, store: Store, refresh_keys: Callable[[], Awaitable[None]] | None
 ) -> Mapping[ControlKind, ControlHandler]:
@@ -165,12 +207,14 @@ def control_handlers(
     return {
         ControlKind.KEY_ANNOUNCEMENT: AnnouncementHandler(keyring, store, refresh_keys),
         ControlKind.ACKNOWLEDGEMENT: AcknowledgementHandler(store),
+        ControlKind.CANCELLATION_CONFIRMATION: ConfirmationHandler(store),
     }
 
 
 __all__ = [
     "AcknowledgementHandler",
     "AnnouncementHandler",
+    "ConfirmationHandler",
     "ControlHandler",
     "ControlItem",
     "control_handlers",

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from gateway.config.acknowledgements import AcknowledgementRule
 from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
 from gateway.federation.acknowledgements import deadline_for
+from gateway.federation.cancellation import FAN_OUT_ACTIONS
 from gateway.federation.outgoing_attachments import (
     AttachmentBinder,
     AttachmentUnreadable,
@@ -229,10 +230,10 @@ class Dispatcher:
         nothing is queued."""
         self.normalise(message)
         await self._link_case(message)
-        await self.check_onward(message, self.recipients(message, recipients), actor)
+        everyone, fan_out = await self._recipients_in_case(message, recipients, actor)
         staged = await self.check_attachments(message, local_client)
-        prepared = await self._prepare(message, recipients, actor, local_client, staged)
-        await self._store.enqueue(prepared.items, prepared.audit, approval=approval)
+        prepared = await self._prepare(message, everyone, actor, local_client, staged)
+        await self._store.enqueue(prepared.items, fan_out + prepared.audit, approval=approval)
         _log_queued(prepared.queued, message.WhichOneof("body"), actor)
         return prepared.queued
 
@@ -253,16 +254,17 @@ class Dispatcher:
         queued: list[Queued] = []
         kinds: list[str | None] = []
         uploads: list[dict[str, StagedAttachment]] = []
+        chosen: list[tuple[tuple[str, ...], list[AuditEntry]]] = []
         for message in messages:
             self.normalise(message)
             await self._link_case(message)
-            await self.check_onward(message, self.recipients(message, recipients), actor)
+            chosen.append(await self._recipients_in_case(message, recipients, actor))
             # Every message's attachments are checked before any is re-encrypted.
             uploads.append(await self.check_attachments(message, local_client))
-        for message, staged in zip(messages, uploads, strict=True):
-            prepared = await self._prepare(message, recipients, actor, local_client, staged)
+        for message, staged, (everyone, fan_out) in zip(messages, uploads, chosen, strict=True):
+            prepared = await self._prepare(message, everyone, actor, local_client, staged)
             items += prepared.items
-            audit += prepared.audit
+            audit += fan_out + prepared.audit
             queued += prepared.queued
             kinds += [message.WhichOneof("body")] * len(prepared.queued)
         await self._store.enqueue(items, audit, dropped_file=dropped_file)
@@ -294,13 +296,15 @@ class Dispatcher:
             message.case_id = str(found)
 
     async def check_links(
-        self, message: canonical.Message, recipients: Sequence[str], actor: str
-    ) -> None:
-        """check_onward for a message not submitted yet: links it to its case first (as
-        submit will), so that a caller judging records one by one (a drop folder) can refuse
-        one record rather than the whole file."""
+        self, message: canonical.Message, requested: Sequence[str], actor: str
+    ) -> tuple[str, ...]:
+        """The recipients submit will send message to, judged as submit judges them: linked
+        to its case first, the onward rule, a cancellation's fan-out, no_route. So that a
+        caller judging records one by one (a drop folder) can refuse one record rather than
+        the whole file. The message must be normalised."""
         await self._link_case(message)
-        await self.check_onward(message, recipients, actor)
+        everyone, _ = await self._recipients_in_case(message, requested, actor)
+        return everyone
 
     async def check_onward(
         self, message: canonical.Message, recipients: Sequence[str], actor: str
@@ -371,6 +375,63 @@ class Dispatcher:
             )
         return checked
 
+    async def _recipients_in_case(
+        self, message: canonical.Message, requested: Sequence[str], actor: str
+    ) -> tuple[tuple[str, ...], list[AuditEntry]]:
+        """The peers chosen (asked for, or routed) checked by the onward rule, plus the
+        fan-out of a cancellation or update: one with no route today still goes to the
+        peers of its case; refused no_route only when there is none at all."""
+        chosen = tuple(dict.fromkeys(requested)) or self._policy.route(message)
+        await self.check_onward(message, chosen, actor)
+        everyone, audit = await self._fan_out(message, chosen, actor)
+        return self.recipients(message, everyone), audit
+
+    async def _fan_out(
+        self, message: canonical.Message, chosen: Sequence[str], actor: str
+    ) -> tuple[tuple[str, ...], list[AuditEntry]]:
+        """The recipients of message: chosen, and for a cancellation or update every other
+        peer an earlier message of its case went to (gateway.federation.cancellation), less
+        those it may not go to (a kind they do not take, the onward rule: left out and
+        audited, not refused); with the audit entry saying so."""
+        body = message.WhichOneof("body")
+        case_id = _uuid_or_none(message.case_id)
+        if message.action not in FAN_OUT_ACTIONS or case_id is None or body is None:
+            return tuple(chosen), []
+        earlier = await self._store.case_recipients(case_id, [kind.value for kind in Kind])
+        added: list[str] = []
+        left_out: list[str] = []
+        for peer in earlier:
+            if peer in chosen:
+                continue
+            if body not in self._sendable.get(peer, frozenset()):
+                left_out.append(f"{peer}:kind_not_allowed")
+                continue
+            try:
+                # Audits its own refusal (outbox.onward_refused).
+                await self.check_onward(message, [peer], actor)
+            except SubmissionRefused as refused:
+                left_out.append(f"{peer}:{refused.code}")
+                continue
+            added.append(peer)
+        if not added and not left_out:
+            return tuple(chosen), []
+        audit = AuditEntry(
+            actor,
+            "outbox.case_fan_out",
+            str(case_id),
+            {
+                "action": canonical.Action.Name(message.action).removeprefix("ACTION_").lower(),
+                "chosen": ",".join(chosen),
+                "added": ",".join(added),
+                "left_out": ",".join(left_out),
+            },
+        )
+        log.info(
+            "case_fan_out",
+            extra=fields(case=str(case_id), added=len(added), left_out=len(left_out)),
+        )
+        return (*chosen, *added), [audit]
+
     async def _prepare(
         self,
         message: canonical.Message,
@@ -438,6 +499,7 @@ class Dispatcher:
                     local_client=local_client,
                     attachments=bound.links if bound else (),
                     acknowledge_due=None if within is None else now + within,
+                    cancels=message.action == canonical.ACTION_CANCEL,
                 )
             )
             detail: dict[str, str | int | bool | None] = {

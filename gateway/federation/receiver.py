@@ -13,7 +13,8 @@ request a peer (or an attacker holding a peer's certificate) has open, and a bat
 its turn is not slowed down by each later arrival taking a share of the threads. Each
 envelope is parsed once: the header check's parse is reused to open it.
 
-Control envelopes (kind >= 100: key announcements, acknowledgements) come through here like
+Control envelopes (kind >= 100: key announcements, acknowledgements, cancellation
+confirmations) come through here like
 messages and are answered alike, but are read and recorded by the handler of their kind
 (gateway.federation.controls), never in the inbox; a handler's record step may still refuse
 one (an acknowledgement of a message that did not go to its sender), answered with a signed
@@ -21,6 +22,10 @@ rejection. After key announcements, `refresh_keys` brings the node's keyring up 
 is also called before a batch naming a key the keyring lacks is judged, so a replica that
 has not had its rollover round since another one recorded or loaded the key does not
 refuse it.
+
+A cancellation (gateway.federation.cancellation) is a message, stored like any other; it is
+applied in the transaction that stores it (Store.store_incoming), which also queues its
+confirmation, sealed here (`_seal_confirmation`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from google.protobuf.message import DecodeError
 
@@ -48,11 +53,19 @@ from gateway.crypto import (
     parse_header,
     sign_receipt,
 )
+from gateway.federation.cancellation import seal_confirmation
 from gateway.federation.controls import ControlHandler, ControlItem, control_handlers
 from gateway.federation.incoming_attachments import check_attachments
 from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import IncomingEnvelope, LinkedAttachment, Store, StoredIncoming
+from gateway.store import (
+    IncomingEnvelope,
+    LinkedAttachment,
+    OutgoingEnvelope,
+    Store,
+    StoredIncoming,
+)
+from gateway.store.cancellations import AppliedCancellation
 from gateway.wire import ControlKind, canonical, envelope
 
 # An envelope as parse_header returns it: the wire message and its checked header.
@@ -98,7 +111,10 @@ class EnvelopeReceiver:
         refresh_keys: Callable[[], Awaitable[None]] | None = None,
         concurrent_batches: int = 4,
         controls: Mapping[ControlKind, ControlHandler] | None = None,
+        message_ttl: timedelta = timedelta(days=7),
     ) -> None:
+        # The lifetime of the cancellation confirmations sealed while storing.
+        self._message_ttl = message_ttl
         # The control kinds received, by default every one this node knows.
         self._controls = (
             controls if controls is not None else control_handlers(keyring, store, refresh_keys)
@@ -201,12 +217,49 @@ class EnvelopeReceiver:
             now,
         )
         if messages:
-            stored = await self._store.store_incoming([item.incoming for item in messages])
+            applied: list[AppliedCancellation] = []
+            stored = await self._store.store_incoming(
+                [item.incoming for item in messages],
+                confirm=functools.partial(self._seal_confirmation, now=now),
+                applied=applied,
+            )
             for item, kept in zip(messages, stored, strict=True):
                 receipts[item.index] = self._kept_receipt(
                     claimed_sender, envelopes[item.index], item.incoming, kept, now
                 )
+            for done in applied:
+                for client, count in done.withdrawn.items():
+                    self._metrics.local_withdrawn.labels(client).inc(count)
+                log.info(
+                    "cancellation_applied",
+                    extra=fields(
+                        peer=done.sender,
+                        message_id=done.message_id,
+                        case=str(done.case_id),
+                        withdrawn=sum(done.withdrawn.values()),
+                        confirmation=None if done.confirmation is None else str(done.confirmation),
+                    ),
+                )
         return receipts
+
+    def _seal_confirmation(
+        self, cancelled: IncomingEnvelope, withdrawn: int, *, now: datetime
+    ) -> OutgoingEnvelope | None:
+        """Inside the storing transaction: the confirmation of a cancellation (section 14)."""
+        try:
+            return seal_confirmation(
+                self._keyring, cancelled, withdrawn=withdrawn, now=now, ttl=self._message_ttl
+            )
+        except ValueError:
+            # No key to seal for the sender now: the cancellation is still applied; the
+            # sender sees the copy receipted but not confirmed.
+            log.warning(
+                "cancellation_not_confirmed",
+                extra=fields(
+                    peer=cancelled.sender, message_id=cancelled.message_id, reason="no_key"
+                ),
+            )
+            return None
 
     async def _check_attachments(
         self,
@@ -348,7 +401,7 @@ class EnvelopeReceiver:
                     )
                 receipt = self._accept_receipt(data, header, now)
                 return header.kind, handler.read(opened, digest=digest, receipt=receipt, now=now)
-            handling = self._check_content(opened)
+            handling, cancels = self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(
                 "envelope_refused",
@@ -385,6 +438,7 @@ class EnvelopeReceiver:
             local_recipients=recipients,
             handling=handling,
             withheld_recipients=withheld,
+            cancels=cancels,
             attachments=tuple(
                 LinkedAttachment(
                     position=position,
@@ -398,9 +452,10 @@ class EnvelopeReceiver:
         )
         return (incoming, keys) if keys else incoming
 
-    def _check_content(self, opened: OpenedEnvelope) -> str | None:
+    def _check_content(self, opened: OpenedEnvelope) -> tuple[str | None, bool]:
         """Refuse content this node does not take; else its handling marking (kept beside
-        the sealed envelope, for retention; None when the sender set none)."""
+        the sealed envelope, for retention; None when the sender set none) and whether it is
+        a cancellation (applied when stored, section 14)."""
         header = opened.header
         if header.kind.value not in self._receivable.get(header.sender, frozenset()):
             raise EnvelopeRejected(
@@ -419,12 +474,14 @@ class EnvelopeReceiver:
             raise EnvelopeRejected(
                 RejectReason.PAYLOAD_MISMATCH, "kind or case_id differ between header and message"
             )
+        cancels = message.action == canonical.ACTION_CANCEL
         if message.handling == canonical.HANDLING_UNSPECIFIED:
-            return None
+            return None, cancels
         try:
-            return canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
+            marking = canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
         except ValueError:
-            return None  # a marking newer than this node: the strictest period applies
+            return None, cancels  # a marking newer than this node: the strictest period applies
+        return marking, cancels
 
     def _accept_receipt(
         self,

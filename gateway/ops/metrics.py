@@ -95,6 +95,13 @@ class GatewayMetrics:
             ["client"],
             registry=r,
         )
+        self.local_withdrawn = Counter(
+            "blg_local_deliveries_withdrawn_total",
+            "Local deliveries of incoming messages stopped before they went out because the "
+            "sender cancelled the case (docs/PROTOCOL.md section 14), by client.",
+            ["client"],
+            registry=r,
+        )
         self.local_deliveries = Counter(
             "blg_local_deliveries_total",
             "Attempts to deliver incoming messages to local systems, by client and result.",

@@ -171,7 +171,9 @@ LIMIT $3;
 
 -- name: local_delivery_next
 SELECT d.id, d.inbox_id, d.state::text AS state, d.attempts, d.file_name, i.sender,
-       i.message_id, i.case_id, i.kind, i.envelope
+       i.message_id, i.case_id, i.kind, i.envelope,
+       EXISTS (SELECT 1 FROM cases_cancelled c WHERE c.sender = i.sender
+               AND c.case_id = i.case_id) AS case_cancelled
 FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
 WHERE d.client = $1 AND d.state IN ('pending', 'delivering')
 ORDER BY d.id
@@ -179,7 +181,7 @@ LIMIT $2;
 
 -- name: local_delivery_mark_delivering
 UPDATE local_deliveries SET state = 'delivering', file_name = $2
-WHERE id = $1 AND state = 'pending';
+WHERE id = $1 AND state IN ('pending', 'delivering');
 
 -- name: local_delivery_mark_delivered
 UPDATE local_deliveries SET state = 'delivered', delivered_at = $2, last_error = NULL,
@@ -592,7 +594,8 @@ WHERE envelope IS NOT NULL AND finished_at IS NOT NULL
 GROUP BY 1;
 
 -- An incoming message's period runs from when the last of its local clients had it (from
--- its arrival when it is for none); one still held back or pending for a client stays.
+-- its arrival when it is for none); one still held back or pending for a client stays. A
+-- delivery a cancellation withdrew (0016_cancellation.sql) is finished at its withdrawal.
 -- name: retention_content_inbox
 WITH due AS (
     SELECT i.id, CASE WHEN i.handling IN ('normal', 'restricted') THEN i.handling
@@ -610,8 +613,8 @@ WITH due AS (
       AND NOT EXISTS (
           SELECT 1 FROM local_deliveries d
           WHERE d.inbox_id = i.id
-            AND (d.state <> 'delivered'
-                 OR d.delivered_at >= CASE due.marking WHEN 'normal' THEN $1::timestamptz
+            AND (d.state NOT IN ('delivered', 'withdrawn')
+                 OR coalesce(d.delivered_at, d.withdrawn_at) >= CASE due.marking WHEN 'normal' THEN $1::timestamptz
                                                        WHEN 'restricted' THEN $2::timestamptz
                                                        ELSE $3::timestamptz END))
     RETURNING due.marking
@@ -638,7 +641,8 @@ FROM cut
 WHERE received_at < cutoff
   AND NOT EXISTS (SELECT 1 FROM local_deliveries d
                   WHERE d.inbox_id = cut.id
-                    AND (d.state <> 'delivered' OR d.delivered_at >= cut.cutoff))
+                    AND (d.state NOT IN ('delivered', 'withdrawn')
+                         OR coalesce(d.delivered_at, d.withdrawn_at) >= cut.cutoff))
 GROUP BY 1;
 
 -- Drafts exist for victim handovers (four eyes): their content takes the victim_protected
@@ -1007,3 +1011,114 @@ ORDER BY id LIMIT 1;
 -- This node's acknowledgements of received messages $1 (the case page).
 SELECT sender, message_id, acknowledgement, acknowledged_at, acknowledged_by, how::text AS how
 FROM acknowledgements_given WHERE message_id = ANY($1::uuid[]);
+
+-- issue 11: cancel
+
+-- name: cancellation_case_recipients
+-- The peers earlier messages of case $1 went to, or are going to (queued or sending), in the
+-- order they were first sent to: a cancellation or update goes to each of them. Control
+-- envelopes (key announcements, confirmations) are not messages of the case.
+SELECT recipient FROM outbox
+WHERE case_id = $1 AND kind = ANY($2::text[]) AND state IN ('queued', 'sending', 'delivered')
+GROUP BY recipient
+ORDER BY min(id);
+
+-- name: cancellation_sent_insert_many
+INSERT INTO cancellations_sent (message_id, recipient, case_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
+ON CONFLICT (message_id) DO NOTHING;
+
+-- name: cancellation_case_insert
+-- The first cancellation of a case by its sender marks it; a later one changes nothing.
+INSERT INTO cases_cancelled (sender, case_id, cancellation, cancelled_at, withdrawn)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (sender, case_id) DO NOTHING;
+
+-- name: cancellation_withdraw
+-- Local deliveries of the earlier messages of case $2 from sender $1 (inbox rows before the
+-- cancellation's, $3) that have not gone out. The state is checked again on each row as it is
+-- updated, after any concurrent claim by a delivery worker (local_delivery_claim) commits:
+-- a row claimed first is 'delivering' and stays; a row withdrawn first is never claimed.
+WITH due AS (
+    SELECT d.id FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
+    WHERE i.sender = $1 AND i.case_id = $2 AND i.id < $3 AND d.state IN ('pending', 'held')
+)
+UPDATE local_deliveries d
+SET state = 'withdrawn', withdrawn_at = $4, withdrawn_by = $5
+FROM due, inbox i
+WHERE d.id = due.id AND i.id = d.inbox_id AND d.state IN ('pending', 'held')
+RETURNING d.id, d.client, i.message_id;
+
+-- name: local_delivery_claim
+-- A worker's claim on a delivery just before it hands the document over: from then on no
+-- cancellation withdraws it. A 'delivering' row (claimed before a crash) is claimed again.
+UPDATE local_deliveries SET state = 'delivering'
+WHERE id = $1 AND state IN ('pending', 'delivering')
+RETURNING id;
+
+-- name: cancellation_case_lock
+-- Serialises a cancellation's withdrawals with claim releases in its case (0016).
+SELECT pg_advisory_xact_lock(hashtext('blg.cancel'), hashtext($1::text || '/' || $2::uuid::text));
+
+-- name: local_delivery_case
+SELECT i.sender, i.case_id FROM local_deliveries d JOIN inbox i ON i.id = d.inbox_id
+WHERE d.id = $1;
+
+-- name: local_delivery_release
+-- A claim the target did not take (see 0016_cancellation.sql): pending again, or withdrawn
+-- when a later message of its sender cancelled its case meanwhile.
+WITH later AS (
+    SELECT c.cancellation
+    FROM local_deliveries d
+    JOIN inbox i ON i.id = d.inbox_id
+    JOIN cases_cancelled c ON c.sender = i.sender AND c.case_id = i.case_id
+    JOIN inbox ci ON ci.sender = c.sender AND ci.message_id = c.cancellation
+    WHERE d.id = $1 AND ci.id > i.id
+)
+UPDATE local_deliveries d
+SET state = CASE WHEN (SELECT cancellation FROM later) IS NULL THEN 'pending'
+                 ELSE 'withdrawn' END::local_delivery_state,
+    withdrawn_at = CASE WHEN (SELECT cancellation FROM later) IS NULL THEN NULL
+                        ELSE $2::timestamptz END,
+    withdrawn_by = (SELECT cancellation FROM later)
+FROM inbox i
+WHERE d.id = $1 AND i.id = d.inbox_id AND d.state = 'delivering' AND d.file_name IS NULL
+RETURNING d.state::text AS state, d.client, i.sender, i.message_id, d.withdrawn_by;
+
+-- name: cancellation_confirmation_find_many
+SELECT message_id, envelope_sha256, receipt
+FROM cancellation_confirmations WHERE sender = $1 AND message_id = ANY($2::uuid[]);
+
+-- name: cancellation_confirmation_insert
+-- Only for a cancellation this node sent to the confirming peer ($1); nothing otherwise.
+INSERT INTO cancellation_confirmations (sender, message_id, cancellation, envelope_sha256,
+                                        receipt, confirmed_at, withdrawn, received_at)
+SELECT $1, $2, c.message_id, $4, $5, $6, $7, $8
+FROM cancellations_sent c
+WHERE c.message_id = $3 AND c.recipient = $1
+ON CONFLICT (sender, message_id) DO NOTHING
+RETURNING message_id;
+
+-- name: cancellation_confirmation_get
+SELECT envelope_sha256, receipt FROM cancellation_confirmations
+WHERE sender = $1 AND message_id = $2;
+
+-- name: cancellation_status
+-- Per copy of each cancellation of case $1: where it is, its receipt, and its first
+-- confirmation (a later duplicate changes nothing).
+SELECT c.message_id, c.recipient, o.state::text AS state, o.queued_at,
+       r.accepted, r.reason_code, r.received_at AS receipted_at,
+       f.confirmed_at, f.withdrawn, f.received_at AS confirmation_received_at
+FROM cancellations_sent c
+JOIN outbox o ON o.message_id = c.message_id
+LEFT JOIN receipts r ON r.message_id = c.message_id
+LEFT JOIN LATERAL (
+    SELECT confirmed_at, withdrawn, received_at FROM cancellation_confirmations x
+    WHERE x.cancellation = c.message_id ORDER BY x.received_at, x.message_id LIMIT 1
+) f ON true
+WHERE c.case_id = $1
+ORDER BY o.id;
+
+-- name: cancellation_cases_cancelled
+SELECT sender, case_id, cancellation, cancelled_at, withdrawn
+FROM cases_cancelled WHERE case_id = ANY($1::uuid[]);

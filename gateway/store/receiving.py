@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Sequence
 
 from gateway.store.binding import link_inbox_attachments
-from gateway.store.part import StorePart, utc_now
+from gateway.store.cancellations import AppliedCancellation, Cancellations, ConfirmationSealer
+from gateway.store.part import utc_now
 from gateway.store.queries import Q
 from gateway.store.records import (
     AuditEntry,
@@ -21,7 +22,9 @@ from gateway.store.records import (
 )
 
 
-class Receiving(StorePart):
+class Receiving(Cancellations):
+    """Mixed into Store (with the cancellations it applies while storing)."""
+
     # --- inbox ------------------------------------------------------------------------
 
     async def find_incoming(
@@ -35,9 +38,19 @@ class Receiving(StorePart):
             for row in rows
         }
 
-    async def store_incoming(self, items: Sequence[IncomingEnvelope]) -> list[StoredIncoming]:
+    async def store_incoming(
+        self,
+        items: Sequence[IncomingEnvelope],
+        *,
+        confirm: ConfirmationSealer | None = None,
+        applied: list[AppliedCancellation] | None = None,
+    ) -> list[StoredIncoming]:
         """Store verified envelopes with their receipts, local deliveries and audit entries in
         one transaction.
+
+        Each newly stored cancellation (item.cancels) is applied in that transaction too (see
+        gateway.store.cancellations): confirm seals its confirmation, and what was applied is
+        appended to applied once committed.
 
         Returns, per item, what the inbox holds afterwards: the item itself, or, when another
         envelope with the same (sender, message id) got there first (a concurrent request, or
@@ -67,6 +80,7 @@ class Receiving(StorePart):
             inbox_ids: list[int] = []
             links: list[tuple[int, str, LinkedAttachment]] = []
             earlier: dict[tuple[str, uuid.UUID], StoredIncoming] = {}
+            cancelling: list[tuple[IncomingEnvelope, int]] = []
             for item in items:
                 key = (item.sender, item.message_id)
                 inbox_id = inserted.pop(key, None)
@@ -84,6 +98,8 @@ class Receiving(StorePart):
                 earlier[key] = stored
                 results.append(stored)
                 links += [(inbox_id, item.sender, link) for link in item.attachments]
+                if item.cancels:
+                    cancelling.append((item, inbox_id))
                 clients += item.local_recipients
                 inbox_ids += [inbox_id] * len(item.local_recipients)
                 audit.append(
@@ -108,7 +124,13 @@ class Receiving(StorePart):
                 await connection.execute(Q.local_delivery_insert_many, clients, inbox_ids)
                 for client in sorted(set(clients)):
                     await connection.execute(Q.inbox_notify, client)
+            done: list[AppliedCancellation] = []
+            if cancelling:
+                more, done = await self._apply_cancellations(connection, cancelling, now, confirm)
+                audit += more
             await self._append_audit(connection, audit, now)
+        if applied is not None:
+            applied += done
         return results
 
     # --- local delivery ---------------------------------------------------------------
@@ -121,7 +143,9 @@ class Receiving(StorePart):
             PendingLocalDelivery(
                 id=row["id"],
                 inbox_id=row["inbox_id"],
-                delivering=row["state"] == "delivering",
+                # Claimed (local_delivery_claim) but no file recorded: nothing was written
+                # under a recorded name, so it is delivered afresh.
+                delivering=row["state"] == "delivering" and row["file_name"] is not None,
                 attempts=row["attempts"],
                 file_name=row["file_name"],
                 sender=row["sender"],
@@ -129,6 +153,7 @@ class Receiving(StorePart):
                 case_id=row["case_id"],
                 kind=row["kind"],
                 envelope=bytes(row["envelope"]),
+                case_cancelled=row["case_cancelled"],
             )
             for row in rows
         ]

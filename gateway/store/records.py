@@ -39,6 +39,9 @@ class OutgoingEnvelope:
     # When a person at the recipient must have acknowledged it (docs/PROTOCOL.md section
     # 13); None when no acknowledgement is expected.
     acknowledge_due: datetime | None = None
+    # A cancellation (canonical ACTION_CANCEL): recorded in cancellations_sent, so that its
+    # recipient's confirmation is taken (gateway.federation.cancellation).
+    cancels: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class IncomingEnvelope:
     withheld_recipients: tuple[str, ...] = ()
     # The verified streams its AttachmentKeys name, linked in the inbox transaction.
     attachments: tuple[LinkedAttachment, ...] = ()
+    # A cancellation (canonical ACTION_CANCEL): applied when stored (withdrawals, case
+    # cancelled, confirmation queued; gateway.federation.cancellation).
+    cancels: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,9 @@ class PendingLocalDelivery:
     case_id: uuid.UUID
     kind: str
     envelope: bytes = field(repr=False)
+    # Its sender cancelled its case (gateway.federation.cancellation): the cancellation
+    # itself, or a later message of the case.
+    case_cancelled: bool = False
 
 
 @dataclass(frozen=True)

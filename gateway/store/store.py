@@ -276,6 +276,7 @@ class Store(
                         [item.kind for item in due],
                         [item.acknowledge_due for item in due],
                     )
+                await self._record_cancellations_sent(connection, items)
             # Last, so that the chain's lock is held only for the head, this insert and the
             # commit: the senders' and the receiver's transactions queue for it too.
             await self._append_audit(connection, audit, now)

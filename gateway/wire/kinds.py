@@ -50,6 +50,7 @@ class ControlKind(enum.StrEnum):
 
     KEY_ANNOUNCEMENT = "key_announcement"
     ACKNOWLEDGEMENT = "acknowledgement"
+    CANCELLATION_CONFIRMATION = "cancellation_confirmation"
 
     @property
     def wire(self) -> envelope_pb2.MessageKind.ValueType:
@@ -60,6 +61,7 @@ class ControlKind(enum.StrEnum):
 _CONTROL_TO_WIRE: dict[ControlKind, envelope_pb2.MessageKind.ValueType] = {
     ControlKind.KEY_ANNOUNCEMENT: envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT,
     ControlKind.ACKNOWLEDGEMENT: envelope_pb2.MESSAGE_KIND_ACKNOWLEDGEMENT,
+    ControlKind.CANCELLATION_CONFIRMATION: envelope_pb2.MESSAGE_KIND_CANCELLATION_CONFIRMATION,
 }
 
 

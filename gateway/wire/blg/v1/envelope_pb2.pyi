@@ -49,6 +49,8 @@ class _MessageKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageKi
     """
     MESSAGE_KIND_ACKNOWLEDGEMENT: _MessageKind.ValueType  # 101
     """A control message holding a serialized blg.v1.Acknowledgement (section 13)."""
+    MESSAGE_KIND_CANCELLATION_CONFIRMATION: _MessageKind.ValueType  # 102
+    """Control: a blg.v1.CancellationConfirmation (docs/PROTOCOL.md section 14)."""
 
 class MessageKind(_MessageKind, metaclass=_MessageKindEnumTypeWrapper):
     """MessageKind names the kind of the sealed message, in the clear so that queues and
@@ -70,6 +72,8 @@ kinds, which never reach local systems.
 """
 MESSAGE_KIND_ACKNOWLEDGEMENT: MessageKind.ValueType  # 101
 """A control message holding a serialized blg.v1.Acknowledgement (section 13)."""
+MESSAGE_KIND_CANCELLATION_CONFIRMATION: MessageKind.ValueType  # 102
+"""Control: a blg.v1.CancellationConfirmation (docs/PROTOCOL.md section 14)."""
 Global___MessageKind: _TypeAlias = MessageKind  # noqa: Y015
 
 class _ReceiptStatus:
