@@ -820,3 +820,15 @@ WHERE id > $1 AND kind = ANY($2::text[])
   AND coalesce(handling, 'victim_protected') <> 'victim_protected'
 ORDER BY id
 LIMIT $3;
+
+
+-- issue 11: attachview
+
+-- name: inbox_by_message
+-- Every inbox row of one message id, oldest first: ids are chosen by senders, so two peers
+-- could use one; the reader of an attachment looks in each it may see. With the marking, so
+-- that the caller applies the inbox's visibility rule (inbox_after_unprotected).
+SELECT id, sender, message_id, case_id, kind, created_at, received_at, handling, envelope
+FROM inbox WHERE message_id = $1
+ORDER BY id
+LIMIT 8;
