@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.console import auth
+from gateway.console.attachments import attachment_url
 from gateway.console.case_view import (
     MessageView,
     action_of,
@@ -27,6 +28,7 @@ from gateway.console.case_view import (
     instant,
     message_views,
     open_many,
+    open_thread,
 )
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
 from gateway.console.i18n import N_
@@ -166,8 +168,10 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         drafts = await _drafts(ctx, case_id)
         if not rows and not drafts:
             raise web.HTTPNotFound()
-        opened = await open_many(ctx.keyring, [(row.direction, row.envelope) for row in rows])
-        messages = message_views(user, rows, opened)
+        opened = await open_thread(ctx.keyring, [(row.direction, row.envelope) for row in rows])
+        messages = message_views(
+            user, rows, [message for message, _ in opened], [infos for _, infos in opened]
+        )
         await _audit_protected(ctx, user, case_id, messages)
         kinds = sorted({row.kind for row in rows})
         return render(
@@ -183,6 +187,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
                 "answerable": _answerable(user, kinds, messages),
                 "instant": instant,
                 "enum_value": enum_value,
+                "attachment_url": attachment_url,
             },
         )
 

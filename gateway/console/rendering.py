@@ -113,6 +113,15 @@ _REASON_MESSAGES: Mapping[str, str] = {
     "internal_error": N_(
         "The console could not complete this request. The error was logged for the node's operator."
     ),
+    # Received attachments (gateway/console/attachments.py).
+    "attachment_unavailable": N_(
+        "This attachment has not fully arrived from the partner agency yet. Try again later."
+    ),
+    "attachment_corrupt": N_(
+        "This attachment arrived damaged or does not match its message, so it is not shown. "
+        "Ask the partner agency to send it again."
+    ),
+    "content_deleted": N_("The content of this message was deleted under the retention rules."),
 }
 _STATUS_MESSAGE = N_("The request could not be completed.")
 _REASON_CODE = re.compile(r"[^a-z0-9]+")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.console import approvals, auth, cases, compose, form_limits, operator, rendering
+from gateway.console import (
+    approvals,
+    attachments,
+    auth,
+    cases,
+    compose,
+    form_limits,
+    operator,
+    rendering,
+)
 from gateway.console.context import ConsoleContext
 
 
@@ -19,6 +28,6 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         ]
     )
     rendering.setup(app, ctx)
-    for module in (auth, cases, compose, approvals, operator):
+    for module in (auth, cases, compose, approvals, operator, attachments):
         app.add_routes(module.routes(ctx))
     return app

@@ -199,8 +199,8 @@ async def _flip_stored_byte(federation: Federation, attachment_id: str, *, row: 
         assert progress.state == "complete"
         async with store._pool.acquire() as connection:
             status = await connection.execute(
-                "UPDATE attachment_chunks SET bytes = overlay(bytes placing "
-                "decode(lpad(to_hex(get_byte(bytes, 100) # 1), 2, '0'), 'hex') from 101 for 1) "
+                "UPDATE attachment_chunks "
+                "SET bytes = set_byte(bytes, 100, get_byte(bytes, 100) # 1) "
                 "WHERE owner = $1 AND direction = 'incoming' AND attachment_id = $2 AND n = $3",
                 *key.args()[::2],
                 row,
