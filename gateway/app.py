@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters import adapter_for
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
+from gateway.api.uploads import UPLOAD_PATH, AttachmentUploads
 from gateway.attachments_read import AttachmentReader
 from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
@@ -35,11 +36,13 @@ from gateway.documents import DocumentDecoder
 from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, AttachmentEndpoint
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
+from gateway.federation.outgoing_attachments import AttachmentBinder
 from gateway.federation.posting import Destination
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import KeyRollover, own_key_pairs
 from gateway.federation.sender import DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
+from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.database import NodeDatabase, open_database
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
 from gateway.ops.logs import fields
@@ -110,14 +113,18 @@ def dispatcher_for(
     keyring: Keyring | None = None,
 ) -> Dispatcher:
     """keyring: the running node's (it follows key rollover); by default one from config."""
+    keyring = keyring or keyring_from_config(config)
     return Dispatcher(
-        keyring=keyring or keyring_from_config(config),
+        keyring=keyring,
         store=store,
         sendable_kinds={peer.id: frozenset(peer.send) for peer in config.peers},
         policy=route_policy(config),
         message_ttl=config.retry.message_ttl,
         clock=clock,
         max_envelope_bytes=config.limits.max_envelope_bytes,
+        attachments=AttachmentBinder(
+            store=store, keyring=keyring, max_attachment_bytes=config.limits.max_attachment_bytes
+        ),
     )
 
 
@@ -291,12 +298,16 @@ class Gateway:
             client_max_size=config.limits.max_batch_bytes,
             middlewares=[federation_listener.middleware],
         )
-        # Attachment streams (PROTOCOL.md 7.4): same peers, same identity checks; stored
-        # only, until the envelope binding (issue 11's next step) reads them.
+        # Attachment streams (PROTOCOL.md 7.4): same peers, same identity checks; the
+        # receiver checks them against the envelope that names them (incoming_attachments).
         attachments = AttachmentEndpoint(
             store=self.store,
             peers=admissions,
-            max_attachment_bytes=config.limits.max_attachment_bytes,
+            # The limit is of plaintext (what a local client may upload); a stream of it
+            # at any chunk size of 4 KiB or more fits this bound (PROTOCOL.md 7.4, 11.2).
+            max_attachment_bytes=stream_length(
+                config.limits.max_attachment_bytes, MIN_PEER_CHUNK_BYTES
+            ),
             metrics=self.metrics,
             clock=self.clock,
         )
@@ -317,6 +328,14 @@ class Gateway:
             decoder=self._decoder,
         )
         self._local_api = local_api
+        uploads = AttachmentUploads(
+            authenticate=local_api.authenticate,
+            store=self.store,
+            keyring=self.keyring,
+            max_bytes=config.limits.max_attachment_bytes,
+            clock=self.clock,
+            executor=self._crypto,
+        )
         api_tls = listen.api.tls
         api_listener = GuardedListener(
             "api",
@@ -325,6 +344,7 @@ class Gateway:
             server_ssl_context(str(api_tls.cert_file), str(api_tls.key_file), None)
             if api_tls
             else None,
+            streamed={UPLOAD_PATH: HELD_BODY_BYTES},
         )
         ops = web.Application(
             client_max_size=MAX_DOCUMENT_BYTES,
@@ -336,6 +356,7 @@ class Gateway:
                 web.get("/readyz", self._readyz),
                 web.get("/metrics", self._metrics),
                 *local_api.routes(),
+                *uploads.routes(),
             ]
         )
         ops.add_subapp(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.api.uploads import MEDIA_TYPES
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -26,11 +28,15 @@ def _errors(*statuses: int) -> dict[str, Any]:
             "message this client may see)."
         ),
         409: (
-            "attachment_unavailable: the sender has not finished transferring the attachment; "
-            "try again later."
+            "An attachment with this id and other content exists (attachment_exists); or, for "
+            "a download, the sender has not finished transferring it (attachment_unavailable: "
+            "try again later)."
         ),
         410: "content_deleted: retention deleted the message's content and its attachments.",
-        413: "The document is too large (document_too_complex names the bound).",
+        413: (
+            "The document is too large (document_too_complex names the bound), or the "
+            "attachment is (attachment_too_large)."
+        ),
         415: "Unknown format or Content-Type.",
         500: (
             "envelope_unreadable: the message no longer opens with this node's keys "
@@ -44,7 +50,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
             "The document or a record in it is invalid, exceeds a decoding bound "
             "(document_too_complex), cannot be routed, would seal larger than "
             "limits.max_envelope_bytes (message_too_large), or answers a message this node "
-            "does not know (unknown_message); nothing queued."
+            "does not know (unknown_message), or names an attachment this client did not "
+            "upload whole (attachment_unknown); nothing queued."
         ),
     }
     return {
@@ -234,6 +241,51 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/attachments/{attachment_id}": {
+                "put": {
+                    "operationId": "putAttachment",
+                    "summary": "Upload a photo or scanned record that a message then names "
+                    "by this id (anh[], tai_lieu[], Photo ref=, Document ref=, attachment_ids)",
+                    "description": "The body is the file itself, streamed; the gateway keeps "
+                    "it encrypted. At most limits.max_attachment_bytes (413 "
+                    "attachment_too_large). The same content again answers 200; other content "
+                    "under the id, 409 attachment_exists.",
+                    "parameters": [
+                        {
+                            "name": "attachment_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            media_type: {"schema": {"type": "string", "format": "binary"}}
+                            for media_type in MEDIA_TYPES
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Uploaded before with this content.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Attachment"}
+                                }
+                            },
+                        },
+                        "201": {
+                            "description": "Stored (encrypted).",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Attachment"}
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 409, 413, 415),
+                    },
+                }
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -248,6 +300,16 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                "Attachment": {
+                    "type": "object",
+                    "required": ["attachment_id", "size", "sha256", "media_type"],
+                    "properties": {
+                        "attachment_id": {"type": "string"},
+                        "size": {"type": "integer", "minimum": 0},
+                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        "media_type": {"type": "string"},
+                    },
+                },
                 "Problem": {
                     "type": "object",
                     "required": ["location", "message"],

@@ -118,6 +118,10 @@ class LocalApi:
 
     # --- shared checks ----------------------------------------------------------------
 
+    def authenticate(self, request: web.Request) -> ApiClient:
+        """The client the bearer token belongs to; 401 otherwise (for other API parts)."""
+        return self._client(request)
+
     def _client(self, request: web.Request) -> ApiClient:
         digest = _bearer_digest(request)
         found = None

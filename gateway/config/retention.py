@@ -37,6 +37,9 @@ def read_retention(value: Value) -> RetentionConfig:
         audit_log=r.optional("audit_log", duration, DEFAULT_RETENTION.audit_log),
         done_files=r.optional("done_files", duration, DEFAULT_RETENTION.done_files),
         sweep_interval=r.optional("sweep_interval", duration, DEFAULT_RETENTION.sweep_interval),
+        unreferenced_attachments=r.optional(
+            "unreferenced_attachments", duration, DEFAULT_RETENTION.unreferenced_attachments
+        ),
     )
     r.finish()
     return retention

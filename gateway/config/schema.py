@@ -311,6 +311,9 @@ class RetentionConfig:
     done_files: timedelta = timedelta(days=7)
     # How often the sweep runs; the first runs at start.
     sweep_interval: timedelta = timedelta(hours=1)
+    # Attachment streams no message names (uploads never sent, streams whose envelope never
+    # came, copies of a refused submission), deleted once this old. Linked ones never.
+    unreferenced_attachments: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)

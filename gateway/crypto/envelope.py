@@ -66,6 +66,10 @@ class RejectReason(enum.StrEnum):
     KEY_NOT_CURRENT = "key_not_current"
     ANNOUNCEMENT_MALFORMED = "announcement_malformed"
     KEY_CONFLICT = "key_conflict"
+    # Attachments (docs/PROTOCOL.md 7.4), checked by the receiving gateway after opening:
+    # a stream not (yet) held whole is retryable, one that is not the key's is final.
+    ATTACHMENT_INCOMPLETE = "attachment_incomplete"
+    ATTACHMENT_MISMATCH = "attachment_mismatch"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours

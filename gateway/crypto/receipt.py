@@ -46,6 +46,8 @@ class ReceiptFacts:
     received_at: datetime
     accepted: bool
     reason_code: str
+    # The attachment streams the receiver holds, AttachmentKey order (field 10).
+    attachment_sha256: tuple[bytes, ...] = ()
 
 
 def receipt_signing_input(body: bytes) -> bytes:
@@ -61,10 +63,13 @@ def sign_receipt(
     sender: str,
     received_at: datetime,
     rejection: str | None = None,
+    attachment_sha256: Sequence[bytes] = (),
 ) -> bytes:
     """A serialized blg.v1.Receipt for envelope_data, signed by this node's current key.
 
     rejection is None for an accepted envelope, else the reason code it was refused with.
+    attachment_sha256: the streams an accepted envelope's AttachmentKeys name, as held and
+    verified here (field 10), so that the sender's "delivered" covers its attachments.
     """
     own = keyring.own_key_at(received_at, sender)
     if own is None:
@@ -79,6 +84,7 @@ def sign_receipt(
         received_at_ms=to_unix_ms(received_at),
         status=envelope.RECEIPT_STATUS_REJECTED if rejection else envelope.RECEIPT_STATUS_ACCEPTED,
         reason_code=rejection or "",
+        attachment_sha256=list(attachment_sha256),
     ).SerializeToString()
     signature = own.signing_key.sign(receipt_signing_input(body)).signature
     return envelope.Receipt(body=body, signature=signature).SerializeToString()
@@ -136,4 +142,5 @@ def verify_receipt(
         received_at=received_at,
         accepted=body.status == envelope.RECEIPT_STATUS_ACCEPTED,
         reason_code=body.reason_code,
+        attachment_sha256=tuple(body.attachment_sha256),
     )

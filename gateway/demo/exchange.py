@@ -8,6 +8,11 @@ federation endpoint itself. Progress is read back from the sender's outbox, wher
 
 What is shown is what an operator may see: nodes, kinds, the sender's references, states and
 times. Message content never reaches the terminal.
+
+The samples name attachments (photos, scanned records) by id. A message may only name what
+its local client uploaded (gateway.api.uploads), so the demo uploads, as its own client
+`demo`, a placeholder image under each id before it submits: the attachments then travel
+with their messages, as a real scan would.
 """
 
 from __future__ import annotations
@@ -16,20 +21,32 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from gateway.app import dispatcher_for, utc_now
+from gateway.app import dispatcher_for, keyring_from_config, utc_now
+from gateway.config import NodeConfig
 from gateway.demo.federation import DemoNode
 from gateway.demo.routes import DemoRoute, load_sample
 from gateway.federation.outgoing import SubmissionRefused
+from gateway.federation.outgoing_attachments import attachment_refs
+from gateway.federation.streams import stage_upload
 from gateway.store import FINAL_STATES, OutboxRow, Store
+from gateway.store.attachments import AttachmentKeyRef
+from gateway.wire import canonical
 
 DELIVERY_TIMEOUT_SECONDS = 60.0
 DELIVERY_POLL_SECONDS = 0.2
 DEMO_ACTOR = "demo"
+# The demo's uploads are this local client's (no token: it writes to the database itself).
+DEMO_CLIENT = "demo"
+# A 1x1 PNG: what the demo attaches under each id a sample names.
+PLACEHOLDER_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082"
+)
 
 
 class SendError(Exception):
@@ -81,11 +98,15 @@ async def send_samples(
     """Submit each route's sample through its sender's database; one SentMessage per copy."""
     sent: list[SentMessage] = []
     for route in routes:
-        dispatcher = dispatcher_for(nodes[route.sender].config, stores[route.sender], utc_now)
+        config, store = nodes[route.sender].config, stores[route.sender]
+        dispatcher = dispatcher_for(config, store, utc_now)
         for message in load_sample(route):
             kind = message.WhichOneof("body") or "-"
+            await upload_placeholders(store, config, DEMO_CLIENT, message)
             try:
-                queued = await dispatcher.submit(message, route.recipients, actor=DEMO_ACTOR)
+                queued = await dispatcher.submit(
+                    message, route.recipients, actor=DEMO_ACTOR, local_client=DEMO_CLIENT
+                )
             except SubmissionRefused as refused:
                 raise SendError(
                     f"{route.sender} refused {route.sample}: "
@@ -98,6 +119,38 @@ async def send_samples(
                 for item in queued
             )
     return sent
+
+
+async def upload_placeholders(
+    store: Store, config: NodeConfig, client: str, message: canonical.Message
+) -> None:
+    """A placeholder image uploaded as `client` under each attachment id message names."""
+    for attachment_id in dict.fromkeys(value for _, value in attachment_refs(message)):
+        await _upload_placeholder(store, config, client, attachment_id)
+
+
+async def _upload_placeholder(
+    store: Store, config: NodeConfig, client: str, attachment_id: str
+) -> None:
+    staged = await store.staged_attachment(client, attachment_id)
+    if staged is not None and staged.complete:
+        return  # a demo run before, on the same database
+
+    async def body() -> AsyncIterator[bytes]:
+        yield PLACEHOLDER_PNG
+
+    if staged is not None:
+        await store.discard_attachment(AttachmentKeyRef(client, "outgoing", attachment_id))
+    await stage_upload(
+        store,
+        keyring_from_config(config),
+        client=client,
+        attachment_id=attachment_id,
+        plaintext=body(),
+        media_type="image/png",
+        max_plaintext=config.limits.max_attachment_bytes,
+        now=utc_now(),
+    )
 
 
 async def wait_for_delivery(

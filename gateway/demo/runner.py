@@ -37,6 +37,7 @@ from gateway.demo.exchange import (
     SendError,
     print_table,
     send_samples,
+    upload_placeholders,
     wait_for_delivery,
 )
 from gateway.demo.federation import (
@@ -55,7 +56,7 @@ from gateway.demo.newcomer import (
     write_users_file,
 )
 from gateway.demo.processes import NodeFailedError, start_nodes, wait_until_ready
-from gateway.demo.routes import DEMO_ROUTES, SampleError
+from gateway.demo.routes import DEMO_ROUTES, SampleError, load_sample
 from gateway.store import EmbeddedPostgres, Store, start_embedded
 
 
@@ -198,6 +199,11 @@ async def _run(options: DemoOptions, signals: StopSignals, out: TextIO) -> int:
         if not options.once:
             print_running_federation(nodes, workdir, out)
             sender = next(node for node in nodes if node.id == CURL_ROUTE.sender)
+            # The sample names a scan: uploaded for the curl's client, as its system would.
+            for message in load_sample(CURL_ROUTE):
+                await upload_placeholders(
+                    stores[sender.id], sender.config, sender.api_client.id, message
+                )
             curl = curl_command(sender, place_curl_sample(workdir))
             print(file=out)
             print_newcomer_guide(nodes, users_file, curl, out)

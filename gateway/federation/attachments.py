@@ -17,8 +17,8 @@ envelope that names it (7.4). Design:
   before reading (413 `attachment_too_large`); the body is read in pieces and handed to the
   store one row (at most 1 MiB) at a time, never held whole.
 - Complete: when the last declared byte is in, the stream's SHA-256 is computed from the
-  stored rows and the stream becomes 'complete'. Binding it to an envelope's AttachmentKey
-  (and decrypting it, 7.3) is the next step; nothing reads these streams yet.
+  stored rows and the stream becomes 'complete'. The envelope that names it is then checked
+  against it, and the stream verified (7.3), by incoming_attachments.py (8.2 step 8).
 """
 
 from __future__ import annotations

@@ -15,10 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
+from gateway.federation.outgoing_attachments import (
+    AttachmentBinder,
+    AttachmentUnreadable,
+    UnknownAttachment,
+    attachment_refs,
+)
 from gateway.ops.logs import fields
 from gateway.policy import RoutePolicy
 from gateway.policy.identifiers import IdentifierInvalid, normalise_identifiers
 from gateway.store import AuditEntry, DroppedFile, OutgoingEnvelope, Store
+from gateway.store.binding import StagedAttachment
 from gateway.store.drafts import DraftApproval
 from gateway.wire import Kind, canonical, envelope, uuid7
 
@@ -90,8 +97,12 @@ class Dispatcher:
         message_ttl: timedelta,
         clock: Callable[[], datetime],
         max_envelope_bytes: int = EnvelopeLimits.max_envelope_bytes,
+        attachments: AttachmentBinder | None = None,
     ) -> None:
         self._keyring = keyring
+        # Binds uploaded attachments to each recipient's copy; None: a message naming any is
+        # refused (attachment_unknown), as no upload can exist.
+        self._attachments = attachments
         self._max_envelope_bytes = max_envelope_bytes
         self._store = store
         self._sendable = sendable_kinds
@@ -213,7 +224,8 @@ class Dispatcher:
         self.normalise(message)
         await self._link_case(message)
         await self.check_onward(message, self.recipients(message, recipients), actor)
-        prepared = self._prepare(message, recipients, actor, local_client)
+        staged = await self.check_attachments(message, local_client)
+        prepared = await self._prepare(message, recipients, actor, local_client, staged)
         await self._store.enqueue(prepared.items, prepared.audit, approval=approval)
         _log_queued(prepared.queued, message.WhichOneof("body"), actor)
         return prepared.queued
@@ -234,11 +246,15 @@ class Dispatcher:
         audit: list[AuditEntry] = []
         queued: list[Queued] = []
         kinds: list[str | None] = []
+        uploads: list[dict[str, StagedAttachment]] = []
         for message in messages:
             self.normalise(message)
             await self._link_case(message)
             await self.check_onward(message, self.recipients(message, recipients), actor)
-            prepared = self._prepare(message, recipients, actor, local_client)
+            # Every message's attachments are checked before any is re-encrypted.
+            uploads.append(await self.check_attachments(message, local_client))
+        for message, staged in zip(messages, uploads, strict=True):
+            prepared = await self._prepare(message, recipients, actor, local_client, staged)
             items += prepared.items
             audit += prepared.audit
             queued += prepared.queued
@@ -328,12 +344,34 @@ class Dispatcher:
                     f"{marking.sender} marked {handling}, which does not allow onward sharing",
                 )
 
-    def _prepare(
+    async def check_attachments(
+        self, message: canonical.Message, local_client: str | None
+    ) -> dict[str, StagedAttachment]:
+        """The uploads the message names (by id, in attachment_ids fields), each a complete
+        upload of local_client; else SubmissionRefused attachment_unknown naming the field."""
+        if self._attachments is None:
+            checked: dict[str, StagedAttachment] | UnknownAttachment = {}
+            refs = attachment_refs(message)
+            if refs:
+                checked = UnknownAttachment(*refs[0])
+        else:
+            checked = await self._attachments.check(message, local_client)
+        if isinstance(checked, UnknownAttachment):
+            raise SubmissionRefused(
+                "attachment_unknown",
+                checked.field,
+                "expected the id of an attachment this client uploaded whole "
+                "(PUT /api/v1/attachments/{id})",
+            )
+        return checked
+
+    async def _prepare(
         self,
         message: canonical.Message,
         requested: Sequence[str],
         actor: str,
         local_client: str | None,
+        staged: dict[str, StagedAttachment],
     ) -> _Prepared:
         # The caller normalised the message; its size is checked on each sealed envelope
         # below, before anything is written (the policy applied and the message sealed once).
@@ -347,7 +385,26 @@ class Dispatcher:
         prepared = _Prepared([], [], [])
         for recipient in recipients:
             copy = self._policy.apply(message, recipient)
-            payload = envelope.SealedPayload(message=copy.message.SerializeToString())
+            bound = None
+            if staged and self._attachments is not None:
+                try:
+                    bound = await self._attachments.bind(
+                        copy.message,
+                        recipient=recipient,
+                        client=local_client,
+                        staged=staged,
+                        now=now,
+                    )
+                except AttachmentUnreadable as unreadable:
+                    raise SubmissionRefused(
+                        "attachment_unknown",
+                        "attachment_ids",
+                        f"{unreadable.attachment_id}: its key no longer opens; upload it again",
+                    ) from None
+            payload = envelope.SealedPayload(
+                message=copy.message.SerializeToString(),
+                attachments=bound.keys if bound else [],
+            )
             message_id = uuid7()
             sealed = seal(
                 self._keyring,
@@ -372,6 +429,7 @@ class Dispatcher:
                     expires_at=sealed.header.expires_at,
                     sender_reference=message.sender_reference,
                     local_client=local_client,
+                    attachments=bound.links if bound else (),
                 )
             )
             detail: dict[str, str | int | bool | None] = {

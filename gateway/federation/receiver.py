@@ -46,9 +46,10 @@ from gateway.crypto import (
     sign_receipt,
 )
 from gateway.federation.announcements import read_announcement
+from gateway.federation.incoming_attachments import check_attachments
 from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import IncomingEnvelope, Store, StoredIncoming
+from gateway.store import IncomingEnvelope, LinkedAttachment, Store, StoredIncoming
 from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
 from gateway.wire import ControlKind, canonical, envelope
 
@@ -66,6 +67,8 @@ UNPROTECTED_MARKINGS = frozenset({"normal", "restricted"})
 class _Accepted:
     index: int
     incoming: IncomingEnvelope | IncomingAnnouncement
+    # The AttachmentKeys of an envelope, for step 8 (attachments) before it is stored.
+    keys: tuple[envelope.AttachmentKey, ...] = ()
 
 
 class EnvelopeReceiver:
@@ -165,6 +168,7 @@ class EnvelopeReceiver:
                 )
             if self._refresh_keys is not None:
                 await self._refresh_keys()
+        accepted = await self._check_attachments(claimed_sender, envelopes, accepted, receipts, now)
         if accepted:
             stored = await self._store.store_incoming(
                 [item.incoming for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
@@ -174,6 +178,31 @@ class EnvelopeReceiver:
                     claimed_sender, envelopes[item.index], item.incoming, kept, now
                 )
         return receipts
+
+    async def _check_attachments(
+        self,
+        claimed_sender: str,
+        envelopes: list[bytes],
+        accepted: list[_Accepted],
+        receipts: list[bytes],
+        now: datetime,
+    ) -> list[_Accepted]:
+        """Step 8 of 8.2: an envelope whose attachment streams are not held whole and
+        verified is refused (its receipt says why) and not stored."""
+        kept: list[_Accepted] = []
+        for item in accepted:
+            reason = (
+                await check_attachments(self._store, claimed_sender, item.keys, self._crypto)
+                if item.keys
+                else None
+            )
+            if reason is None:
+                kept.append(item)
+                continue
+            receipts[item.index] = self._reject(
+                claimed_sender, envelopes[item.index], item.incoming.message_id, reason, now
+            )
+        return kept
 
     def _kept_receipt(
         self,
@@ -231,6 +260,8 @@ class EnvelopeReceiver:
             )
             if isinstance(outcome, bytes):
                 receipts[index] = outcome
+            elif isinstance(outcome, tuple):
+                accepted.append(_Accepted(index, *outcome))
             else:
                 accepted.append(_Accepted(index, outcome))
         return accepted
@@ -257,8 +288,14 @@ class EnvelopeReceiver:
         parsed: _Parsed,
         known: Mapping[uuid.UUID, StoredIncoming],
         now: datetime,
-    ) -> bytes | IncomingEnvelope | IncomingAnnouncement:
-        """A receipt to answer with at once, or a verified envelope to store."""
+    ) -> (
+        bytes
+        | IncomingAnnouncement
+        | IncomingEnvelope
+        | tuple[IncomingEnvelope, tuple[envelope.AttachmentKey, ...]]
+    ):
+        """A receipt to answer with at once, or a verified envelope to store (with the keys
+        of its attachments, when it has any)."""
         header = parsed[1]
         digest = hashlib.sha256(data).digest()
         existing = known.get(header.message_id)
@@ -296,20 +333,32 @@ class EnvelopeReceiver:
             recipients = tuple(c for c in recipients if c in self._victim_protected_clients)
             for client in withheld:
                 self._metrics.local_withheld.labels(client).inc()
-        return IncomingEnvelope(
+        keys = tuple(opened.payload.attachments)
+        incoming = IncomingEnvelope(
             sender=header.sender,
             message_id=header.message_id,
             case_id=header.case_id,
             kind=header.kind.value,
             envelope=data,
             envelope_sha256=digest,
-            receipt=self._accept_receipt(data, header, now),
+            receipt=self._accept_receipt(data, header, now, keys),
             created_at=header.created_at,
             received_at=now,
             local_recipients=recipients,
             handling=handling,
             withheld_recipients=withheld,
+            attachments=tuple(
+                LinkedAttachment(
+                    position=position,
+                    attachment_id=key.attachment_id,
+                    ciphertext_sha256=key.ciphertext_sha256,
+                    media_type=key.media_type,
+                    plaintext_size=key.plaintext_size,
+                )
+                for position, key in enumerate(keys)
+            ),
         )
+        return (incoming, keys) if keys else incoming
 
     def _announcement(
         self, opened: OpenedEnvelope, data: bytes, digest: bytes, now: datetime
@@ -364,13 +413,21 @@ class EnvelopeReceiver:
         except ValueError:
             return None  # a marking newer than this node: the strictest period applies
 
-    def _accept_receipt(self, data: bytes, header: EnvelopeHeader, now: datetime) -> bytes:
+    def _accept_receipt(
+        self,
+        data: bytes,
+        header: EnvelopeHeader,
+        now: datetime,
+        keys: tuple[envelope.AttachmentKey, ...] = (),
+    ) -> bytes:
+        # Signed before step 8 (here, on the pool); used only if every stream passes it.
         return sign_receipt(
             self._keyring,
             envelope_data=data,
             message_id=header.message_id,
             sender=header.sender,
             received_at=now,
+            attachment_sha256=[key.ciphertext_sha256 for key in keys],
         )
 
     def _reject(

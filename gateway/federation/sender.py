@@ -59,10 +59,11 @@ from gateway.federation.posting import (
     TransientFailure,
     post_batch,
 )
+from gateway.federation.pushing import StreamPusher
 from gateway.ops.exclusive import ExclusiveWorker
 from gateway.ops.logs import FieldValue, fields
 from gateway.ops.metrics import GatewayMetrics
-from gateway.store import ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
+from gateway.store import AuditEntry, ClaimedEnvelope, DeliveryOutcome, SessionLock, Store
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ SUCCESS_RECORD_INTERVAL = 1.0
 # fault an operator fixes in minutes. It goes back to the queue (with backoff) instead, until
 # the clocks agree or the message expires.
 CLOCK_REFUSALS = frozenset({"created_in_future"})
+# Refusals that say "not yet" and go back to the queue: the clock ones, and an envelope whose
+# attachment stream the peer does not hold whole (PROTOCOL.md 8.2 step 8; the next attempt
+# pushes it again first).
+RETRYABLE_REFUSALS = CLOCK_REFUSALS | {"attachment_incomplete"}
+# An acceptance whose attachment_sha256 (field 10) is not the streams pushed.
+ATTACHMENTS_MISMATCH = "receipt_attachments_mismatch"
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,15 @@ class DestinationQueue(ExclusiveWorker):
         # Lowered for the life of the queue when the peer answers 413 (it is configured with a
         # smaller max_envelopes_per_batch or max_batch_bytes than ours).
         self._batch_limit = policy.batch_size
+        self._pusher = StreamPusher(
+            session=session,
+            destination=destination,
+            node_id=node_id,
+            store=store,
+            timeout=policy.request_timeout,
+        )
+        # Per message posted: the attachment hashes its receipt must carry (_push_streams).
+        self._expected: dict[uuid.UUID, tuple[bytes, ...]] = {}
         super().__init__(policy.lock_retry)
 
     def __str__(self) -> str:
@@ -284,6 +300,8 @@ class DestinationQueue(ExclusiveWorker):
         """A request that got no receipts. Only the first failure of a round counts toward
         the backoff (`record`): batches in flight beside it usually fail for the same cause."""
         ids = [item.message_id for item in batch]
+        for message_id in ids:
+            self._expected.pop(message_id, None)
         if isinstance(problem, TransientFailure):
             await self._store.release(ids, problem.reason)
             if record:
@@ -314,9 +332,11 @@ class DestinationQueue(ExclusiveWorker):
                 outcomes.append(self._verify(item, receipt))
             except ReceiptInvalid as error:
                 invalid.append((item, error.reason))
-        deferred = [o for o in outcomes if not o.accepted and o.reason_code in CLOCK_REFUSALS]
+        deferred = [o for o in outcomes if not o.accepted and o.reason_code in RETRYABLE_REFUSALS]
         if deferred:
-            outcomes = [o for o in outcomes if o.accepted or o.reason_code not in CLOCK_REFUSALS]
+            outcomes = [
+                o for o in outcomes if o.accepted or o.reason_code not in RETRYABLE_REFUSALS
+            ]
         return _Judged(outcomes, deferred, invalid)
 
     async def _record(self, flight: _Flight, judged: _Judged, healthy: bool) -> None:
@@ -327,9 +347,10 @@ class DestinationQueue(ExclusiveWorker):
         await self._store.finish(self._peer, outcomes)
         if deferred:
             reason = deferred[0].reason_code
+            hint = "clocks apart?" if reason in CLOCK_REFUSALS else "attachment not held whole"
             await self._store.release(
                 [o.message_id for o in deferred],
-                f"refused by {self._peer}: {reason} (clocks apart?), sent again later",
+                f"refused by {self._peer}: {reason} ({hint}), sent again later",
             )
             self._metrics.deliveries.labels(self._peer, "deferred").inc(len(deferred))
             log.warning(
@@ -338,9 +359,18 @@ class DestinationQueue(ExclusiveWorker):
                     peer=self._peer,
                     reason=reason,
                     count=len(deferred),
-                    hint="are the two clocks apart?",
+                    hint="are the two clocks apart?" if reason in CLOCK_REFUSALS else hint,
                 ),
             )
+        # The peer signed for other streams than we pushed: not delivered, and recorded.
+        detail: dict[str, str | int | bool | None] = {"peer": self._peer}
+        mismatched = [
+            AuditEntry("delivery", "outbox.attachments_mismatch", str(i.message_id), detail)
+            for i, reason in invalid
+            if reason == ATTACHMENTS_MISMATCH
+        ]
+        if mismatched:
+            await self._store.audit(mismatched)
         if invalid:
             await self._store.release_invalid(
                 [item.message_id for item, _ in invalid],
@@ -387,6 +417,7 @@ class DestinationQueue(ExclusiveWorker):
             await self._record_success()
 
     async def _post(self, batch: Sequence[ClaimedEnvelope]) -> list[bytes]:
+        await self._push_streams(batch)
         return await post_batch(
             self._session,
             self._destination,
@@ -395,6 +426,17 @@ class DestinationQueue(ExclusiveWorker):
             timeout=self._policy.request_timeout,
             metrics=self._metrics,
         )
+
+    async def _push_streams(self, batch: Sequence[ClaimedEnvelope]) -> None:
+        """Every attachment stream of the batch to the peer first (pushing.py), and what the
+        receipts must then cover (field 10), per message."""
+        streams = await self._store.outbox_streams([item.queue_position for item in batch])
+        hashes: dict[int, list[bytes]] = {}
+        for stream in streams:
+            await self._pusher.push(stream, self._clock())
+            hashes.setdefault(stream.outbox_id, []).append(stream.ciphertext_sha256)
+        for item in batch:
+            self._expected[item.message_id] = tuple(hashes.get(item.queue_position, ()))
 
     def _verify(self, item: ClaimedEnvelope, receipt: bytes) -> DeliveryOutcome:
         facts = verify_receipt(
@@ -410,6 +452,11 @@ class DestinationQueue(ExclusiveWorker):
         )
         if not message_ok or facts.sender != self._node_id:
             raise ReceiptInvalid("receipt_mismatch", "receipt names another message or sender")
+        # Delivered covers the attachments: an acceptance must name exactly the streams
+        # pushed, in AttachmentKey order; otherwise not delivered (sent again, then dead).
+        expected = self._expected.pop(item.message_id, ())
+        if facts.accepted and facts.attachment_sha256 != expected:
+            raise ReceiptInvalid(ATTACHMENTS_MISMATCH, "receipt covers other attachment streams")
         return DeliveryOutcome(
             message_id=item.message_id,
             receipt=receipt,

@@ -3,7 +3,9 @@
 Each sweep purges files in outgoing folders' `done/` older than `retention.done_files`
 (hotline exports hold callers' names and phones: kept days, not forever), then the sealed
 content of finished messages whose period for their handling marking has passed
-(`retention.content`, gateway.store.retention): the rows, receipts and audit entries stay.
+(`retention.content`, gateway.store.retention): the rows, receipts and audit entries stay;
+then the attachment streams of outgoing messages whose content went, and streams no message
+names, older than `retention.unreferenced_attachments`.
 The first sweep runs at start, so a node that restarts often still purges. Every sweep is
 counted in the metrics; one that deleted anything is audited, with counts only. Several
 processes may sweep the same database: content already gone is not selected again.
@@ -82,6 +84,11 @@ class RetentionSweep:
             due = await self._store.content_due(cutoffs)
             return PurgedContent(due.envelopes, files)
         purged = await self._store.purge_content(cutoffs, done_files=files)
+        attachments = await self._store.delete_sent_attachments()
+        attachments += await self._store.delete_unreferenced_attachments(
+            now - self._retention.unreferenced_attachments
+        )
+        self._metrics.retention_purged.labels("attachments").inc(attachments)
         self._metrics.retention_sweeps.labels("ok").inc()
         self._metrics.retention_last_success.set(self._clock().timestamp())
         for table in ("outbox", "inbox", "drafts"):
@@ -94,6 +101,7 @@ class RetentionSweep:
                 inbox=purged.count("inbox"),
                 drafts=purged.count("drafts"),
                 done_files=files,
+                attachments=attachments,
             ),
         )
         return purged

@@ -177,35 +177,43 @@ class Attachments(StorePart):
             at, n = at + CHUNK_BYTES, n + 1
 
     async def read_attachment(
-        self, key: AttachmentKeyRef, *, limit: int | None = None
+        self, key: AttachmentKeyRef, *, limit: int | None = None, start: int = 0
     ) -> AsyncIterator[bytes]:
-        """The stream's bytes, one row at a time (at most CHUNK_BYTES held), up to the length
-        received when the read began (or limit). Each row is fetched on its own pool
-        connection, so a slow consumer holds no connection."""
+        """The stream's bytes from start, one row at a time (at most CHUNK_BYTES held), up to
+        the length received when the read began (or limit). Each row is fetched on its own
+        pool connection, so a slow consumer holds no connection."""
         progress = await self.attachment_progress(key)
         if progress is None:
             return
         length = progress.received if limit is None else min(limit, progress.received)
-        for n in range((length + CHUNK_BYTES - 1) // CHUNK_BYTES):
+        for n in range(start // CHUNK_BYTES, (length + CHUNK_BYTES - 1) // CHUNK_BYTES):
             async with self._pool.acquire() as connection:
                 data = await connection.fetchval(Q.attachment_chunk_read, *key.args(), n)
             if data is None:
                 raise RuntimeError("attachment row missing below the received length")
-            yield bytes(data[: length - n * CHUNK_BYTES])
+            first = max(0, start - n * CHUNK_BYTES)
+            yield bytes(data[first : length - n * CHUNK_BYTES])
 
-    async def complete_attachment(self, key: AttachmentKeyRef, now: datetime) -> AttachmentProgress:
+    async def complete_attachment(
+        self, key: AttachmentKeyRef, now: datetime, *, stream_sha256: bytes | None = None
+    ) -> AttachmentProgress:
         """receiving -> complete once every declared byte is in, with the stream's SHA-256.
-        Returns the progress after (unchanged when not all received, or already complete)."""
+        Returns the progress after (unchanged when not all received, or already complete).
+
+        stream_sha256: given by a writer that hashed the stream as it wrote it (this node's
+        own encryption), which spares reading it back."""
         progress = await self.attachment_progress(key)
         if progress is None or progress.state != "receiving" or not progress.all_received:
             if progress is None:
                 raise KeyError("no such attachment")
             return progress
-        digest = hashlib.sha256()
-        async for data in self.read_attachment(key):
-            digest.update(data)
+        if stream_sha256 is None:
+            digest = hashlib.sha256()
+            async for data in self.read_attachment(key):
+                digest.update(data)
+            stream_sha256 = digest.digest()
         async with self._pool.acquire() as connection:
-            await connection.fetchval(Q.attachment_complete, *key.args(), digest.digest(), now)
+            await connection.fetchval(Q.attachment_complete, *key.args(), stream_sha256, now)
             row = await connection.fetchrow(Q.attachment_get, *key.args())
         assert row is not None
         return _progress(row)

@@ -822,6 +822,94 @@ ORDER BY id
 LIMIT $3;
 
 
+-- issue 11: attach (binding, migration 0017)
+
+-- name: inbox_attachments_of
+SELECT inbox_id, position, sender, attachment_id, media_type, plaintext_size
+FROM inbox_attachments WHERE inbox_id = $1 ORDER BY position;
+
+-- name: attachment_staging_get
+-- A local client's upload ($1 client, $2 id): its state, sealed key and plaintext facts.
+SELECT state, received_bytes, declared_size, stream_sha256, key_id, key_sealed, media_type,
+       plaintext_size, plaintext_sha256
+FROM attachments WHERE owner = $1 AND direction = 'outgoing' AND attachment_id = $2;
+
+-- name: attachment_staging_finish
+-- receiving -> complete for an upload the gateway encrypted itself: the stream hash is the
+-- encryptor's, and the sealed key and plaintext facts are written with it, in one statement.
+UPDATE attachments SET state = 'complete', stream_sha256 = $4, completed_at = $5,
+       key_id = $6, key_sealed = $7, media_type = $8, plaintext_size = $9,
+       plaintext_sha256 = $10
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3
+  AND state = 'receiving' AND received_bytes = declared_size
+RETURNING state;
+
+-- name: attachment_discard
+-- An unfinished stream this node was writing itself (an upload cut off, a re-encryption
+-- that failed): its rows go with it. A complete stream is never discarded here.
+DELETE FROM attachments
+WHERE owner = $1 AND direction = $2 AND attachment_id = $3 AND state = 'receiving';
+
+-- name: outbox_attachments_insert
+-- An enqueue's links, by message id (the outbox ids are drawn in the same statement group).
+INSERT INTO outbox_attachments (outbox_id, position, recipient, attachment_id,
+                                ciphertext_sha256)
+SELECT o.id, u.position, o.recipient, u.attachment_id, u.sha
+FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bytea[])
+     AS u(message_id, position, attachment_id, sha)
+JOIN outbox o ON o.message_id = u.message_id;
+
+-- name: outbox_attachments_of
+-- The streams of a claimed batch ($1 outbox ids), with what the sender needs to push them.
+SELECT l.outbox_id, l.position, l.recipient, l.attachment_id, l.ciphertext_sha256,
+       l.pushed_at IS NOT NULL AS pushed, a.received_bytes, a.state
+FROM outbox_attachments l
+JOIN attachments a ON (a.owner, a.direction, a.attachment_id)
+                    = (l.recipient, l.direction, l.attachment_id)
+WHERE l.outbox_id = ANY($1::bigint[])
+ORDER BY l.outbox_id, l.position;
+
+-- name: outbox_attachment_pushed
+UPDATE outbox_attachments SET pushed_at = $3
+WHERE recipient = $1 AND attachment_id = $2 AND pushed_at IS NULL;
+
+-- name: attachment_verify
+-- complete -> verified, once the stream passed 7.3 against its AttachmentKey.
+UPDATE attachments SET state = 'verified'
+WHERE owner = $1 AND direction = 'incoming' AND attachment_id = $2 AND state = 'complete';
+
+-- name: inbox_attachments_insert
+INSERT INTO inbox_attachments (inbox_id, position, sender, attachment_id, media_type,
+                               plaintext_size)
+SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[],
+                     $6::bigint[]);
+
+-- name: attachment_delete_unreferenced
+-- Streams created before $1 that no outbox or inbox row names (migration 0017): uploads
+-- never sent, received streams whose envelope never came, copies of a refused submission.
+-- Their rows go with them (ON DELETE CASCADE); a linked stream is never selected.
+DELETE FROM attachments a
+WHERE a.created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM outbox_attachments l
+                  WHERE l.recipient = a.owner AND l.direction = a.direction
+                    AND l.attachment_id = a.attachment_id)
+  AND NOT EXISTS (SELECT 1 FROM inbox_attachments l
+                  WHERE l.sender = a.owner AND l.direction = a.direction
+                    AND l.attachment_id = a.attachment_id);
+
+-- name: attachment_delete_sent
+-- The per-recipient streams of outbox rows whose sealed content retention removed: the
+-- message can no longer be sent again, so neither can its streams. Links go first, in the
+-- same statement (the foreign key is checked at its end).
+WITH gone AS (
+    DELETE FROM outbox_attachments l USING outbox o
+    WHERE o.id = l.outbox_id AND o.envelope IS NULL
+    RETURNING l.recipient, l.direction, l.attachment_id
+)
+DELETE FROM attachments a USING gone g
+WHERE a.owner = g.recipient AND a.direction = g.direction AND a.attachment_id = g.attachment_id;
+
+
 -- issue 11: attachview
 
 -- name: inbox_by_message

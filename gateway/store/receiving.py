@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from gateway.store.binding import link_inbox_attachments
 from gateway.store.part import StorePart, utc_now
 from gateway.store.queries import Q
 from gateway.store.records import (
     AuditEntry,
     IncomingEnvelope,
+    LinkedAttachment,
     PendingLocalDelivery,
     StoredIncoming,
 )
@@ -63,6 +65,7 @@ class Receiving(StorePart):
             audit: list[AuditEntry] = []
             clients: list[str] = []
             inbox_ids: list[int] = []
+            links: list[tuple[int, str, LinkedAttachment]] = []
             earlier: dict[tuple[str, uuid.UUID], StoredIncoming] = {}
             for item in items:
                 key = (item.sender, item.message_id)
@@ -80,6 +83,7 @@ class Receiving(StorePart):
                 # A second envelope with this key later in the batch meets this one.
                 earlier[key] = stored
                 results.append(stored)
+                links += [(inbox_id, item.sender, link) for link in item.attachments]
                 clients += item.local_recipients
                 inbox_ids += [inbox_id] * len(item.local_recipients)
                 audit.append(
@@ -99,6 +103,7 @@ class Receiving(StorePart):
                     )
                     for client in item.withheld_recipients
                 ]
+            await link_inbox_attachments(connection, links)
             if clients:
                 await connection.execute(Q.local_delivery_insert_many, clients, inbox_ids)
                 for client in sorted(set(clients)):

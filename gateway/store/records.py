@@ -8,6 +8,19 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class LinkedAttachment:
+    """One attachment stream an envelope names (migration 0017), in AttachmentKey order:
+    for an outgoing envelope the per-recipient stream it carries, for an incoming one the
+    verified stream of its sender."""
+
+    position: int
+    attachment_id: str
+    ciphertext_sha256: bytes = b""
+    media_type: str = ""
+    plaintext_size: int = 0
+
+
+@dataclass(frozen=True)
 class OutgoingEnvelope:
     """A sealed envelope to queue for one peer."""
 
@@ -21,6 +34,8 @@ class OutgoingEnvelope:
     expires_at: datetime
     sender_reference: str = ""
     local_client: str | None = None
+    # Per-recipient attachment streams, linked to the row in the enqueue transaction.
+    attachments: tuple[LinkedAttachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,8 @@ class IncomingEnvelope:
     # or unknown, see local_clients[].victim_protected): no delivery is queued for them; each
     # is recorded in the audit log (local.withheld) in the same transaction.
     withheld_recipients: tuple[str, ...] = ()
+    # The verified streams its AttachmentKeys name, linked in the inbox transaction.
+    attachments: tuple[LinkedAttachment, ...] = ()
 
 
 @dataclass(frozen=True)

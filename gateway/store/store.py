@@ -28,6 +28,7 @@ import asyncpg
 
 from gateway.store.attachments import Attachments
 from gateway.store.audit import GENESIS, entry_hash
+from gateway.store.binding import AttachmentBinding, link_outbox_attachments
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
@@ -115,6 +116,7 @@ class Store(
     PeerKeys,
     Onward,
     Attachments,
+    AttachmentBinding,
     InboxReads,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
@@ -260,6 +262,10 @@ class Store(
                     [item.kind for item in referenced],
                     [item.sender_reference for item in referenced],
                     [item.case_id for item in referenced],
+                )
+                await link_outbox_attachments(
+                    connection,
+                    [(item.message_id, link) for item in items for link in item.attachments],
                 )
             # Last, so that the chain's lock is held only for the head, this insert and the
             # commit: the senders' and the receiver's transactions queue for it too.

@@ -16,10 +16,11 @@ import pytest
 from aiohttp import web
 from google.protobuf import json_format
 
+from adapters import registry
 from gateway.store import Store
 from gateway.wire import canonical, uuid7
 from tests.delivery.conftest import Webhook
-from tests.federation.harness import Federation, local_client
+from tests.federation.harness import Federation, local_client, upload_named_attachments
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "partners"
@@ -48,6 +49,8 @@ async def webhook() -> AsyncIterator[Webhook]:
 async def _post(
     federation: Federation, node: str, token: str, media_type: str, body: bytes, **params: str
 ) -> tuple[int, dict[str, Any]]:
+    format_id = next(a.format_id for a in registry().values() if a.media_type == media_type)
+    await upload_named_attachments(federation.api_url(node), token, format_id, body)
     url = f"{federation.api_url(node)}/api/v1/messages"
     async with (
         aiohttp.ClientSession() as session,

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ["vn-police-json", "kh-police-xml", "hotline-111-csv", "canonical-json"]
 # Answers past validation that a run must reach: (method, path, status, request media type
 # or None for any) and how often at least. With --max-examples 60 and most inputs aimed at
-# valid ones, runs reach more (the canonical-json submissions least: 13 at seed 2026; with
-# 40, once the attachment download was added, the same seed drew only 7 of them).
+# valid ones, runs reach more (the canonical-json submissions least; with 40, once the
+# attachment download was added, seed 2026 drew only 7 of them).
 REACHED = {
     ("POST", "/api/v1/messages", 202, None): 40,
     ("POST", "/api/v1/messages", 202, "application/vnd.vn-police+json"): 10,

@@ -23,7 +23,7 @@ from gateway.demo.routes import VN_JSON, DemoRoute, load_sample
 from gateway.store import EmbeddedPostgres, IncomingEnvelope, Store
 from gateway.wire import uuid7
 from tests.console.conftest import NODE, ConsoleHarness, running_console
-from tests.federation.harness import Federation, local_client
+from tests.federation.harness import Federation, local_client, without_attachment_ids
 
 PEER = "kh-ratanakiri-police"
 VICTIM = "Rơ Mah Thị Hlinh"
@@ -74,6 +74,8 @@ async def _requeue(
 async def _queued_handover(console: ConsoleHarness) -> uuid.UUID:
     """A victim handover naming VICTIM, queued for PEER; returns its message id."""
     (message,) = load_sample(HANDOVER)
+    # Its scan is not uploaded here: an attachment must be (attachment_unknown otherwise).
+    without_attachment_ids(message)
     victim = message.victim_handover.victims[0].person
     victim.name, victim.name_latin = VICTIM, VICTIM_LATIN
     (queued,) = await console.ctx.dispatcher.submit(message, [PEER], actor="test")

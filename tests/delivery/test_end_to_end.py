@@ -16,11 +16,16 @@ from typing import Any
 
 import aiohttp
 
-from adapters import Adapter, adapter_for
+from adapters import Adapter, adapter_for, registry
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.wire import canonical
 from tests.delivery.conftest import Webhook
-from tests.federation.harness import Federation, local_client
+from tests.federation.harness import (
+    Federation,
+    local_client,
+    upload_named_attachments,
+    without_attachment_ids,
+)
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "partners"
@@ -71,7 +76,10 @@ async def _federation(federation: Federation, webhook: Webhook, tmp_path: Path) 
 async def _post(
     federation: Federation, node: str, token: str, media_type: str, to: str, body: bytes
 ) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{federation.nodes[node].api_port}/api/v1/messages"
+    api_url = f"http://127.0.0.1:{federation.nodes[node].api_port}"
+    format_id = next(a.format_id for a in registry().values() if a.media_type == media_type)
+    await upload_named_attachments(api_url, token, format_id, body)
+    url = f"{api_url}/api/v1/messages"
     async with (
         aiohttp.ClientSession() as session,
         session.post(
@@ -130,7 +138,8 @@ def _what_the_peer_can_hold(
 
 def _same_content(received: bytes, expected: canonical.Message, target: Adapter) -> None:
     [decoded] = target.decode(received).messages
-    got = decoded.message
+    got = without_attachment_ids(decoded.message)
+    expected = without_attachment_ids(expected)
     # The case id is the gateway's; the native formats do not carry it.
     got.case_id = expected.case_id = ""
     assert got == expected

@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 import trustme
 
+from adapters import DocumentInvalid, adapter_for
 from gateway.app import dispatcher_for, keyring_from_config
 from gateway.config import (
     NodeConfig,
@@ -48,6 +49,7 @@ from gateway.config.writer import (
 from gateway.crypto import Keyring, KeyValidity, OwnKeyPair
 from gateway.federation.identity import spki_sha256
 from gateway.federation.outgoing import Queued
+from gateway.federation.outgoing_attachments import attachment_fields, attachment_refs
 from gateway.store import EmbeddedPostgres, Store
 from gateway.wire import canonical
 
@@ -121,6 +123,43 @@ def alert(reference: str, case_id: str = "") -> canonical.Message:
         ),
     )
     message.issued_at.FromDatetime(datetime.now(UTC).replace(tzinfo=None))
+    return message
+
+
+# A 1x1 PNG: what a test uploads under each attachment id a sample document names.
+PLACEHOLDER_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082"
+)
+
+
+async def upload_named_attachments(api_url: str, token: str, format_id: str, data: bytes) -> None:
+    """Upload a placeholder under every attachment id the document names, as its client:
+    a message may name only what its client uploaded (PUT /api/v1/attachments/{id})."""
+    try:
+        decoded_messages = adapter_for(format_id).decode(data).messages
+    except DocumentInvalid:
+        return  # a test of a refused document: it names nothing to upload
+    ids = {
+        attachment_id
+        for decoded in decoded_messages
+        for _, attachment_id in attachment_refs(decoded.message)
+    }
+    async with aiohttp.ClientSession() as session:
+        for attachment_id in sorted(ids):
+            async with session.put(
+                f"{api_url}/api/v1/attachments/{attachment_id}",
+                data=PLACEHOLDER_PNG,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"},
+            ) as response:
+                assert response.status in (200, 201), await response.text()
+
+
+def without_attachment_ids(message: canonical.Message) -> canonical.Message:
+    """The message with its attachment ids cleared: each recipient's copy names its own
+    (per-recipient wire ids, PROTOCOL.md 7.4), so content compares without them."""
+    for _, holder in list(attachment_fields(message)):
+        holder.ClearField("attachment_ids")
     return message
 
 

@@ -34,6 +34,8 @@ from gateway.console import Role
 from gateway.console.accounts import add_user
 from gateway.console.form_fields import LOCAL_ZONE
 from gateway.crypto import reopen_sent, reopen_stored
+from gateway.demo.exchange import PLACEHOLDER_PNG
+from gateway.federation.outgoing_attachments import attachment_refs
 from gateway.wire import canonical
 from tests.delivery import conftest as delivery_fixtures
 from tests.delivery.conftest import Webhook
@@ -198,6 +200,16 @@ async def _exchange(
         for sample in samples():
             node, token, to = senders[sample.format_id]
             visitor = visitors[node]
+            # A message names only attachments its client uploaded: a placeholder per id.
+            for decoded in adapter_for(sample.format_id).decode(sample.data).messages:
+                for _, attachment_id in attachment_refs(decoded.message):
+                    status, _, _ = await visitor.request(
+                        "PUT",
+                        f"/api/v1/attachments/{attachment_id}",
+                        data=PLACEHOLDER_PNG,
+                        headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"},
+                    )
+                    assert status in (200, 201), status
             headers = {
                 "Authorization": f"Bearer {token}",
                 "Content-Type": adapter_for(sample.format_id).media_type,

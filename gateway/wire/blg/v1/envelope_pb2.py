@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62lg/v1/envelope.proto\x12\x06\x62lg.v1\"\xeb\x01\n\x0e\x45nvelopeHeader\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06sender\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x12\n\nmessage_id\x18\x04 \x01(\x0c\x12!\n\x04kind\x18\x05 \x01(\x0e\x32\x13.blg.v1.MessageKind\x12\x0f\n\x07\x63\x61se_id\x18\x06 \x01(\x0c\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\x12\x15\n\rexpires_at_ms\x18\x08 \x01(\x03\x12\x15\n\rsender_key_id\x18\t \x01(\t\x12\x18\n\x10recipient_key_id\x18\n \x01(\t\"A\n\x08\x45nvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"L\n\rSealedPayload\x12\x0f\n\x07message\x18\x01 \x01(\x0c\x12*\n\x0b\x61ttachments\x18\x02 \x03(\x0b\x32\x15.blg.v1.AttachmentKey\"z\n\rAttachmentKey\x12\x15\n\rattachment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x19\n\x11\x63iphertext_sha256\x18\x03 \x01(\x0c\x12\x16\n\x0eplaintext_size\x18\x04 \x01(\x04\x12\x12\n\nmedia_type\x18\x05 \x01(\t\"\xda\x01\n\x0bReceiptBody\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x12\n\nmessage_id\x18\x02 \x01(\x0c\x12\x17\n\x0f\x65nvelope_sha256\x18\x03 \x01(\x0c\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x10\n\x08receiver\x18\x05 \x01(\t\x12\x17\n\x0freceiver_key_id\x18\x06 \x01(\t\x12\x16\n\x0ereceived_at_ms\x18\x07 \x01(\x03\x12%\n\x06status\x18\x08 \x01(\x0e\x32\x15.blg.v1.ReceiptStatus\x12\x13\n\x0breason_code\x18\t \x01(\t\"*\n\x07Receipt\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\"\n\rEnvelopeBatch\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"1\n\x0cReceiptBatch\x12!\n\x08receipts\x18\x01 \x03(\x0b\x32\x0f.blg.v1.Receipt\"\x88\x01\n\x0cPublishedKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x1a\n\x12signing_public_key\x18\x02 \x01(\x0c\x12\x1d\n\x15\x65ncryption_public_key\x18\x03 \x01(\x0c\x12\x15\n\rvalid_from_ms\x18\x04 \x01(\x03\x12\x16\n\x0evalid_until_ms\x18\x05 \x01(\x03\"T\n\x0fKeyAnnouncement\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\"\n\x04keys\x18\x03 \x03(\x0b\x32\x14.blg.v1.PublishedKey*\xb7\x01\n\x0bMessageKind\x12\x1c\n\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12%\n!MESSAGE_KIND_WANTED_PERSON_NOTICE\x10\x01\x12 \n\x1cMESSAGE_KIND_VICTIM_HANDOVER\x10\x02\x12\x1e\n\x1aMESSAGE_KIND_HOTLINE_ALERT\x10\x03\x12!\n\x1dMESSAGE_KIND_KEY_ANNOUNCEMENT\x10\x64*i\n\rReceiptStatus\x12\x1e\n\x1aRECEIPT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECEIPT_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17RECEIPT_STATUS_REJECTED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62lg/v1/envelope.proto\x12\x06\x62lg.v1\"\xeb\x01\n\x0e\x45nvelopeHeader\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06sender\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x12\n\nmessage_id\x18\x04 \x01(\x0c\x12!\n\x04kind\x18\x05 \x01(\x0e\x32\x13.blg.v1.MessageKind\x12\x0f\n\x07\x63\x61se_id\x18\x06 \x01(\x0c\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\x12\x15\n\rexpires_at_ms\x18\x08 \x01(\x03\x12\x15\n\rsender_key_id\x18\t \x01(\t\x12\x18\n\x10recipient_key_id\x18\n \x01(\t\"A\n\x08\x45nvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"L\n\rSealedPayload\x12\x0f\n\x07message\x18\x01 \x01(\x0c\x12*\n\x0b\x61ttachments\x18\x02 \x03(\x0b\x32\x15.blg.v1.AttachmentKey\"z\n\rAttachmentKey\x12\x15\n\rattachment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x19\n\x11\x63iphertext_sha256\x18\x03 \x01(\x0c\x12\x16\n\x0eplaintext_size\x18\x04 \x01(\x04\x12\x12\n\nmedia_type\x18\x05 \x01(\t\"\xf5\x01\n\x0bReceiptBody\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x12\n\nmessage_id\x18\x02 \x01(\x0c\x12\x17\n\x0f\x65nvelope_sha256\x18\x03 \x01(\x0c\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x10\n\x08receiver\x18\x05 \x01(\t\x12\x17\n\x0freceiver_key_id\x18\x06 \x01(\t\x12\x16\n\x0ereceived_at_ms\x18\x07 \x01(\x03\x12%\n\x06status\x18\x08 \x01(\x0e\x32\x15.blg.v1.ReceiptStatus\x12\x13\n\x0breason_code\x18\t \x01(\t\x12\x19\n\x11\x61ttachment_sha256\x18\n \x03(\x0c\"*\n\x07Receipt\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\"\n\rEnvelopeBatch\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"1\n\x0cReceiptBatch\x12!\n\x08receipts\x18\x01 \x03(\x0b\x32\x0f.blg.v1.Receipt\"\x88\x01\n\x0cPublishedKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x1a\n\x12signing_public_key\x18\x02 \x01(\x0c\x12\x1d\n\x15\x65ncryption_public_key\x18\x03 \x01(\x0c\x12\x15\n\rvalid_from_ms\x18\x04 \x01(\x03\x12\x16\n\x0evalid_until_ms\x18\x05 \x01(\x03\"T\n\x0fKeyAnnouncement\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\"\n\x04keys\x18\x03 \x03(\x0b\x32\x14.blg.v1.PublishedKey*\xb7\x01\n\x0bMessageKind\x12\x1c\n\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12%\n!MESSAGE_KIND_WANTED_PERSON_NOTICE\x10\x01\x12 \n\x1cMESSAGE_KIND_VICTIM_HANDOVER\x10\x02\x12\x1e\n\x1aMESSAGE_KIND_HOTLINE_ALERT\x10\x03\x12!\n\x1dMESSAGE_KIND_KEY_ANNOUNCEMENT\x10\x64*i\n\rReceiptStatus\x12\x1e\n\x1aRECEIPT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECEIPT_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17RECEIPT_STATUS_REJECTED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'blg.v1.envelope_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MESSAGEKIND']._serialized_start=1118
-  _globals['_MESSAGEKIND']._serialized_end=1301
-  _globals['_RECEIPTSTATUS']._serialized_start=1303
-  _globals['_RECEIPTSTATUS']._serialized_end=1408
+  _globals['_MESSAGEKIND']._serialized_start=1145
+  _globals['_MESSAGEKIND']._serialized_end=1328
+  _globals['_RECEIPTSTATUS']._serialized_start=1330
+  _globals['_RECEIPTSTATUS']._serialized_end=1435
   _globals['_ENVELOPEHEADER']._serialized_start=34
   _globals['_ENVELOPEHEADER']._serialized_end=269
   _globals['_ENVELOPE']._serialized_start=271
@@ -44,15 +44,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ATTACHMENTKEY']._serialized_start=416
   _globals['_ATTACHMENTKEY']._serialized_end=538
   _globals['_RECEIPTBODY']._serialized_start=541
-  _globals['_RECEIPTBODY']._serialized_end=759
-  _globals['_RECEIPT']._serialized_start=761
-  _globals['_RECEIPT']._serialized_end=803
-  _globals['_ENVELOPEBATCH']._serialized_start=805
-  _globals['_ENVELOPEBATCH']._serialized_end=839
-  _globals['_RECEIPTBATCH']._serialized_start=841
-  _globals['_RECEIPTBATCH']._serialized_end=890
-  _globals['_PUBLISHEDKEY']._serialized_start=893
-  _globals['_PUBLISHEDKEY']._serialized_end=1029
-  _globals['_KEYANNOUNCEMENT']._serialized_start=1031
-  _globals['_KEYANNOUNCEMENT']._serialized_end=1115
+  _globals['_RECEIPTBODY']._serialized_end=786
+  _globals['_RECEIPT']._serialized_start=788
+  _globals['_RECEIPT']._serialized_end=830
+  _globals['_ENVELOPEBATCH']._serialized_start=832
+  _globals['_ENVELOPEBATCH']._serialized_end=866
+  _globals['_RECEIPTBATCH']._serialized_start=868
+  _globals['_RECEIPTBATCH']._serialized_end=917
+  _globals['_PUBLISHEDKEY']._serialized_start=920
+  _globals['_PUBLISHEDKEY']._serialized_end=1056
+  _globals['_KEYANNOUNCEMENT']._serialized_start=1058
+  _globals['_KEYANNOUNCEMENT']._serialized_end=1142
 # @@protoc_insertion_point(module_scope)

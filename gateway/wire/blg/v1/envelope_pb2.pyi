@@ -265,6 +265,7 @@ class ReceiptBody(_message.Message):
     RECEIVED_AT_MS_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     REASON_CODE_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_SHA256_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     """Protocol version; 1."""
     message_id: _builtins.bytes
@@ -283,6 +284,12 @@ class ReceiptBody(_message.Message):
     """Accepted or rejected."""
     reason_code: _builtins.str
     """Machine-readable reason for a rejection (docs/PROTOCOL.md lists them)."""
+    @_builtins.property
+    def attachment_sha256(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """SHA-256 of each attachment stream the receiver holds for this envelope, in
+        SealedPayload.attachments order; set on acceptance only (docs/PROTOCOL.md 6.1, 7.4).
+        """
+
     def __init__(
         self,
         *,
@@ -295,10 +302,11 @@ class ReceiptBody(_message.Message):
         received_at_ms: _builtins.int = ...,
         status: Global___ReceiptStatus.ValueType = ...,
         reason_code: _builtins.str = ...,
+        attachment_sha256: _abc.Iterable[_builtins.bytes] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["envelope_sha256", b"envelope_sha256", "message_id", b"message_id", "reason_code", b"reason_code", "received_at_ms", b"received_at_ms", "receiver", b"receiver", "receiver_key_id", b"receiver_key_id", "sender", b"sender", "status", b"status", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_sha256", b"attachment_sha256", "envelope_sha256", b"envelope_sha256", "message_id", b"message_id", "reason_code", b"reason_code", "received_at_ms", b"received_at_ms", "receiver", b"receiver", "receiver_key_id", b"receiver_key_id", "sender", b"sender", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
