@@ -44,7 +44,7 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
@@ -166,6 +166,10 @@ class VerifiedAttachment:
         self._file.close()
 
 
+class _Stopped(Exception):  # noqa: N818 - not an error: the reader went away
+    """Raised in the decrypting thread once its caller was cancelled."""
+
+
 class _RowSource:
     """The stored stream as a blocking byte source for decrypt_attachment on a worker thread:
     each row is fetched on the event loop when the thread needs it, so at most one row (plus
@@ -176,11 +180,18 @@ class _RowSource:
         self._loop = loop
         self._pending = bytearray()
         self._ended = False
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Make the decrypting thread's next read fail: nobody waits for its result."""
+        self._stopped = True
 
     async def _next(self) -> bytes | None:
         return await anext(self._rows, None)
 
     def read(self, size: int = -1, /) -> bytes:
+        if self._stopped:
+            raise _Stopped
         while not self._ended and (size < 0 or len(self._pending) < size):
             row = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result(_ROW_TIMEOUT_S)
             if row is None:
@@ -256,19 +267,26 @@ class AttachmentReader:
         async with self._slots:
             loop = asyncio.get_running_loop()
             rows = self._store.read_attachment(ref)
+            source = _RowSource(rows, loop)
             file = tempfile.TemporaryFile(dir=self._spool_folder())  # noqa: SIM115 - handed on
+            # The thread and the row reader it drives are one task, shielded: a caller that
+            # goes away (a client that disconnects) stops the thread at its next read, and
+            # the task then closes the rows and the file itself, never while the thread
+            # still uses them.
+            work = asyncio.ensure_future(_decrypt(loop, rows, source, file, key))
             try:
-                source = _RowSource(rows, loop)
-                await loop.run_in_executor(None, decrypt_attachment, source, file, key)
+                await asyncio.shield(work)
                 file.seek(0)
+            except asyncio.CancelledError:
+                source.stop()
+                work.add_done_callback(_closing(file))
+                raise
             except AttachmentInvalid as invalid:
                 file.close()
                 self._corrupt(sender, message_id, key, invalid.reason)
             except BaseException:
                 file.close()
                 raise
-            finally:
-                await rows.aclose()  # type: ignore[attr-defined]
         return VerifiedAttachment(info_of(key), file)
 
     @staticmethod
@@ -286,6 +304,38 @@ class AttachmentReader:
             "attachment_corrupt",
             "the stored attachment is not the one the message names; ask the sender again",
         )
+
+
+def _closing(file: IO[bytes]) -> Callable[[asyncio.Future[None]], None]:
+    """A done-callback for an abandoned decryption: close its file, and take its outcome so
+    that an error (already logged by nobody) is not reported as never retrieved."""
+
+    def done(work: asyncio.Future[None]) -> None:
+        file.close()
+        if not work.cancelled() and work.exception() is not None:
+            log.warning(
+                "attachment_read_abandoned",
+                extra=fields(error_type=type(work.exception()).__name__),
+            )
+
+    return done
+
+
+async def _decrypt(
+    loop: asyncio.AbstractEventLoop,
+    rows: AsyncIterator[bytes],
+    source: _RowSource,
+    file: IO[bytes],
+    key: envelope.AttachmentKey,
+) -> None:
+    """decrypt_attachment on a worker thread; the rows are closed when it ends, whatever the
+    outcome (a stopped read ends it quietly)."""
+    try:
+        await loop.run_in_executor(None, decrypt_attachment, source, file, key)
+    except _Stopped:
+        pass
+    finally:
+        await rows.aclose()  # type: ignore[attr-defined]
 
 
 def visible_to_client(handling: str | None, victim_protected: bool) -> bool:

@@ -3,9 +3,11 @@ the plaintext only ever after every check, and its temporary file has no name on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,3 +124,49 @@ async def test_a_message_whose_content_retention_deleted_is_gone(store: Store) -
     with pytest.raises(AttachmentReadError) as refused:
         await reader.open_message(None)
     assert (refused.value.status, refused.value.code) == (410, "content_deleted")
+
+
+class _HeldStore:
+    """The real store, with its stream reads held after the first row until `go` is set."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.first_row = asyncio.Event()
+        self.go = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    async def attachment_progress(self, ref: AttachmentKeyRef) -> object:
+        return await self.store.attachment_progress(ref)
+
+    async def read_attachment(self, ref: AttachmentKeyRef) -> AsyncIterator[bytes]:
+        try:
+            async for row in self.store.read_attachment(ref):
+                yield row
+                if not self.first_row.is_set():
+                    self.first_row.set()
+                    await self.go.wait()
+        finally:
+            self.closed.set()
+
+
+async def test_a_caller_that_goes_away_stops_the_decryption_and_leaves_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    stream, key = encrypted(PLAINTEXT, "application/pdf")
+    await _stored(store, stream, key.attachment_id)
+    held = _HeldStore(store)
+    spool = tmp_path / "spool"
+    spool.mkdir(mode=0o700)
+    reader = AttachmentReader(held, make_pair().ratanakiri, spool=spool)  # type: ignore[arg-type]
+    unhandled: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
+    reading = asyncio.create_task(reader.verify(PEER, uuid.uuid4(), key))
+    await held.first_row.wait()
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    held.go.set()
+    # The thread's next read stops it; then its task closes the rows (and the file).
+    await asyncio.wait_for(held.closed.wait(), timeout=60)
+    assert list(spool.iterdir()) == []
+    assert unhandled == []
