@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
+
 from gateway.console import Role
 from gateway.console.attachments import ATTACHMENT_CSP
+from gateway.console.rendering import _filesize_filter, reading_in
 from gateway.wire import canonical
 from tests.console.attachments_support import png, receive_with_attachments
 from tests.console.cases_support import handover_from_ratanakiri
@@ -98,3 +101,20 @@ async def test_attachments_by_role_with_safe_headers_and_reason_pages(
             (operator.actor, str(normal), normal_photo),
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "sizes"),
+    [
+        ("vi", ("1,5 KB", "3,3 MB", "2 KB")),
+        ("km", ("១.៥ KB", "៣.៣ MB", "២ KB")),
+        ("en", ("1.5 KB", "3.3 MB", "2 KB")),
+    ],
+)
+def test_sizes_follow_the_reader(language: str, sizes: tuple[str, str, str]) -> None:
+    with reading_in(language):
+        shown = tuple(
+            _filesize_filter(None, size)  # type: ignore[arg-type]
+            for size in (1536, 3 * 1024 * 1024 + 300_000, 2048)
+        )
+    assert shown == sizes
