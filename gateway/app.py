@@ -310,6 +310,7 @@ class Gateway:
             ),
             metrics=self.metrics,
             clock=self.clock,
+            max_pending_bytes_per_peer=config.limits.max_pending_attachment_bytes_per_peer,
         )
         federation.add_routes([*endpoint.routes(), *attachments.routes()])
         await self._serve(

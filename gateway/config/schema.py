@@ -326,6 +326,9 @@ class LimitsConfig:
     max_clock_skew: timedelta = timedelta(minutes=5)
     # One attachment stream (docs/PROTOCOL.md 7.4), encrypted bytes: 413 attachment_too_large.
     max_attachment_bytes: int = 100 * 1024**2
+    # What one peer may hold in attachment streams no envelope names yet: 413
+    # attachment_quota_exceeded for a stream that would pass it.
+    max_pending_attachment_bytes_per_peer: int = 1024**3
 
 
 @dataclass(frozen=True)

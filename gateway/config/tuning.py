@@ -86,6 +86,11 @@ def read_limits(value: Value) -> LimitsConfig:
         max_attachment_bytes=r.optional(
             "max_attachment_bytes", size, DEFAULT_LIMITS.max_attachment_bytes
         ),
+        max_pending_attachment_bytes_per_peer=r.optional(
+            "max_pending_attachment_bytes_per_peer",
+            size,
+            DEFAULT_LIMITS.max_pending_attachment_bytes_per_peer,
+        ),
         max_envelopes_per_batch=r.optional(
             "max_envelopes_per_batch",
             integer_in(1, 10_000),

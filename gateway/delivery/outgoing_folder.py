@@ -126,6 +126,8 @@ class OutgoingFolderWatcher:
                     await self._dispatcher.check_links(
                         decoded.message, recipients, f"drop-folder:{self._client}"
                     )
+                    # An attachment the client did not upload refuses its record only.
+                    await self._dispatcher.check_attachments(decoded.message, self._client)
                 except SubmissionRefused as refused:
                     errors.append(f"{decoded.record}: {refused.field}: {refused.message}")
                     continue

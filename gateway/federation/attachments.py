@@ -67,6 +67,7 @@ REASON_CODES = frozenset(
         "attachment_too_large",
         "attachment_offset_mismatch",
         "attachment_size_mismatch",
+        "attachment_quota_exceeded",
     }
 )
 
@@ -82,8 +83,12 @@ class AttachmentEndpoint:
         max_attachment_bytes: int,
         metrics: GatewayMetrics,
         clock: Callable[[], datetime],
+        max_pending_bytes_per_peer: int | None = None,
     ) -> None:
         self._store = store
+        # What one peer may hold here in streams no envelope names yet (None: no bound), so
+        # that many streams each under max_attachment_bytes cannot fill the disk.
+        self._quota = max_pending_bytes_per_peer
         self._peers = peers
         self._buckets = {p: TokenBucket(a.rate_per_second, a.burst) for p, a in peers.items()}
         self._max_bytes = max_attachment_bytes
@@ -171,6 +176,16 @@ class AttachmentEndpoint:
         received = progress.received if progress else 0
         if first > received:
             return self._offset_refusal(progress)
+        if progress is None and self._quota is not None:
+            # Judged when a stream begins: one in progress was counted when it began.
+            pending = await self._store.pending_attachment_bytes(key.owner)
+            if pending + (total if total is not None else last + 1) > self._quota:
+                return self._refuse(
+                    413,
+                    "attachment_quota_exceeded",
+                    "this peer's streams not yet named by an envelope would pass "
+                    f"{self._quota} bytes; send their envelopes first, or retry later",
+                )
         try:
             progress = await self._receive(request, key, first, total)
         except AttachmentRefused as refused:

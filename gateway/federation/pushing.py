@@ -41,6 +41,7 @@ from gateway.store.binding import OutboxStream
 # receiver's 60 s body deadline on a slow link.
 PIECE_BYTES = 8 * 1024 * 1024
 DONE_STATES = frozenset({"complete", "verified"})
+QUOTA_EXCEEDED = "attachment_quota_exceeded"
 
 
 class StreamPusher:
@@ -140,7 +141,8 @@ def _offset(headers: Mapping[str, str]) -> int:
 
 def _refuse(status: int, payload: bytes, wait: str | None) -> None:
     code = error_code(payload) if payload else "unknown"
-    if 400 <= status < 500 and status not in RETRYABLE_4XX:
+    # The peer holds as much of ours as it takes until envelopes name it: later, not never.
+    if 400 <= status < 500 and status not in RETRYABLE_4XX and code != QUOTA_EXCEEDED:
         raise FinalRefusal(f"attachment http_{status}: {code}")
     raise TransientFailure(f"attachment http_{status}: {code}", retry_after(wait))
 

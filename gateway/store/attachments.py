@@ -218,6 +218,11 @@ class Attachments(StorePart):
         assert row is not None
         return _progress(row)
 
+    async def pending_attachment_bytes(self, sender: str) -> int:
+        """Bytes of the peer's incoming streams that no accepted envelope names (its quota)."""
+        async with self._pool.acquire() as connection:
+            return int(await connection.fetchval(Q.attachment_pending_bytes, sender))
+
     async def delete_stale_attachments(self, created_before: datetime) -> int:
         """Drop the uploads begun before created_before and never completed (a sender that
         gave up, or a peer filling the disk); returns how many. For the retention sweep."""

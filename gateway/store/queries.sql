@@ -909,6 +909,15 @@ WITH gone AS (
 DELETE FROM attachments a USING gone g
 WHERE a.owner = g.recipient AND a.direction = g.direction AND a.attachment_id = g.attachment_id;
 
+-- name: attachment_pending_bytes
+-- What a peer ($1) has stored here in streams no accepted envelope names yet: the bytes its
+-- quota counts (declared sizes, or what came so far when none was declared).
+SELECT coalesce(sum(coalesce(a.declared_size, a.received_bytes)), 0)::bigint
+FROM attachments a
+WHERE a.owner = $1 AND a.direction = 'incoming'
+  AND NOT EXISTS (SELECT 1 FROM inbox_attachments l
+                  WHERE l.sender = a.owner AND l.direction = a.direction
+                    AND l.attachment_id = a.attachment_id);
 
 -- issue 11: attachview
 

@@ -15,7 +15,7 @@ import aiohttp
 
 from adapters.common.limits import EXPORT_LIMITS
 from tests import fuzz_seeds
-from tests.federation.harness import Federation, local_client
+from tests.federation.harness import Federation, local_client, upload_named_attachments
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 MEDIA_TYPES = {
@@ -146,9 +146,11 @@ def _settled(path: Path, data: bytes) -> None:
 async def test_a_number_past_python_s_limit_in_a_drop_folder_is_reported_and_the_rest_go_on(
     federation: Federation, tmp_path: Path
 ) -> None:
-    _, folder = await _start(federation, tmp_path)
+    token, folder = await _start(federation, tmp_path)
     vn = fuzz_seeds.edge_inputs("vn-police-json")
     good = fuzz_seeds.samples("vn-police-json")[0]
+    # The sample names a photo: uploaded first, as the client's system would.
+    await upload_named_attachments(federation.api_url(POLICE), token, "vn-police-json", good)
     # Sorted before the good file: today it is retried forever and the good one never goes.
     _settled(folder / "a-long-number.json", vn["long_integer"])
     _settled(folder / "b-deep.json", vn["deep_objects"])

@@ -35,6 +35,8 @@ from gateway.store.attachments import CHUNK_BYTES, AttachmentKeyRef
 
 BLO, RATANAKIRI, STRANGER = "vn-gialai-blo", "kh-ratanakiri-police", "kh-stungtreng-police"
 LIMIT = 40 * CHUNK_BYTES
+# A peer's streams not yet named by an envelope: one stream at the limit, and a little more.
+QUOTA = LIMIT + CHUNK_BYTES
 STREAM = os.urandom(3 * CHUNK_BYTES + 4321)
 PIECE = 64 * 1024
 
@@ -72,6 +74,7 @@ async def node(store: Store, ca: trustme.CA, tmp_path: Path) -> AsyncIterator[No
         max_attachment_bytes=LIMIT,
         metrics=metrics,
         clock=lambda: datetime.now(UTC),
+        max_pending_bytes_per_peer=QUOTA,
     )
     app = web.Application()
     app.add_routes(endpoint.routes())
@@ -233,6 +236,33 @@ async def test_a_sender_reaches_only_its_own_streams(node: Node) -> None:
     assert (status, body["state"]) == (200, "complete")
     assert await _stored(node, "att-5") == STREAM[:100]
     assert await _stored(node, "att-5", owner=RATANAKIRI) == b"other"
+
+
+async def test_a_peer_holds_no_more_unnamed_streams_than_its_quota(node: Node) -> None:
+    # Declared, not yet received, counts: a peer cannot reserve the disk by promising.
+    assert (await _put(node, "big", 0, STREAM[:10], LIMIT))[0] == 200
+    status, _, body = await _put(node, "more", 0, b"x" * 10, CHUNK_BYTES + 1)
+    assert (status, body["error"]["code"]) == (413, "attachment_quota_exceeded")  # type: ignore[index]
+    assert await node.store.attachment_progress(AttachmentKeyRef(BLO, "incoming", "more")) is None
+    # Another peer's quota is its own; a stream in progress goes on.
+    assert (await _put(node, "more", 0, b"x" * 10, 10, sender=RATANAKIRI))[0] == 200
+    assert (await _put(node, "big", 10, STREAM[10:20], LIMIT))[0] == 200
+    # Once an accepted envelope names the big stream, it no longer counts.
+    async with node.store._pool.acquire() as connection:
+        inbox_id = await connection.fetchval(
+            "INSERT INTO inbox (sender, message_id, case_id, kind, envelope, envelope_sha256,"
+            " receipt, created_at, received_at) VALUES ($1, gen_random_uuid(),"
+            " gen_random_uuid(), 'victim_handover', '\\x00', '\\x00', '\\x00', now(), now())"
+            " RETURNING id",
+            BLO,
+        )
+        await connection.execute(
+            "INSERT INTO inbox_attachments (inbox_id, position, sender, attachment_id,"
+            " media_type, plaintext_size) VALUES ($1, 0, $2, 'big', 'application/pdf', 1)",
+            inbox_id,
+            BLO,
+        )
+    assert (await _put(node, "more", 0, b"x" * 10, CHUNK_BYTES + 1))[0] == 200
 
 
 @pytest.mark.parametrize("attachment_id", ["a%2Fb", "x" * 129, "%C3%A9t%C3%A9"])

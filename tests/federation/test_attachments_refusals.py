@@ -12,12 +12,16 @@ not the key's, or that does not decrypt under the key, is `attachment_mismatch`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -27,11 +31,12 @@ from gateway.federation.attachments import ATTACHMENTS_PATH, OCTET_STREAM
 from gateway.federation.server import ENVELOPES_PATH, PROTOBUF, SENDER_HEADER
 from gateway.store.attachments import AttachmentKeyRef
 from gateway.wire import Kind, envelope, uuid7
-from tests.federation.harness import Federation, local_client
+from tests.federation.harness import Federation, local_client, upload_named_attachments
 from tests.federation.test_attachments_e2e import handover, post_message
 
 BLO, RATANAKIRI = "vn-gialai-blo", "kh-ratanakiri-police"
 LIMIT = 1024 * 1024
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "partners" / "vn-police-json" / "samples"
 
 
 async def _put(
@@ -270,5 +275,48 @@ async def test_the_receiver_takes_an_envelope_only_with_its_streams_whole_and_ve
             progress = await store.attachment_progress(ref)
             assert progress is not None
             assert progress.state == "complete"
+    finally:
+        await store.close()
+
+
+async def test_a_dropped_record_naming_an_unknown_attachment_goes_to_errors(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """A drop folder judges attachments per record: the record naming an id its client did
+    not upload is refused into the file's .errors (field path given), the others go."""
+    token, client = local_client("records", ["vn-police-json"])
+    folder = tmp_path / "records-out"
+    client["outgoing_folder"] = {
+        "path": str(folder),
+        "format": "vn-police-json",
+        "to": [RATANAKIRI],
+        "poll_interval": "100ms",
+    }
+    await federation.add(BLO, RATANAKIRI)
+    federation.sections[BLO] = {"local_clients": [client]}
+    federation.write_config(BLO)
+    federation.start(BLO)
+    await federation.wait_ready(BLO)
+    sample = json.loads((SAMPLES / "truy_na.json").read_text())
+    uploaded = json.dumps(sample).encode()
+    await upload_named_attachments(federation.api_url(BLO), token, "vn-police-json", uploaded)
+    sample["so_hieu"] += "-B"
+    sample["doi_tuong"]["anh"] = ["never-uploaded"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in (("a-unknown.json", json.dumps(sample).encode()), ("b-ok.json", uploaded)):
+        (folder / f".{name}").write_bytes(data)
+        (folder / f".{name}").rename(folder / name)
+    done = folder / "done"
+    deadline = time.monotonic() + 60
+    while not ((done / "a-unknown.json").exists() and (done / "b-ok.json").exists()):
+        assert time.monotonic() < deadline, federation.log_tail(BLO)
+        await asyncio.sleep(0.1)
+    errors = (folder / "a-unknown.json.errors").read_text()
+    assert "attachment_ids[0]" in errors, errors
+    assert not (folder / "b-ok.json.errors").exists()
+    store = await federation.store(BLO)
+    try:
+        [queued] = await store.list_outbox(limit=10)
+        assert queued.sender_reference == json.loads(uploaded)["so_hieu"]
     finally:
         await store.close()
