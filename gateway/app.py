@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters import adapter_for
+from gateway.api.acknowledgements import AcknowledgementRoutes
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
 from gateway.api.uploads import UPLOAD_PATH, AttachmentUploads
 from gateway.attachments_read import AttachmentReader
@@ -33,6 +34,7 @@ from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
+from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, AttachmentEndpoint
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
@@ -52,6 +54,7 @@ from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import Store
+from gateway.wire import Kind
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,7 @@ def dispatcher_for(
         attachments=AttachmentBinder(
             store=store, keyring=keyring, max_attachment_bytes=config.limits.max_attachment_bytes
         ),
+        acknowledgements=config.acknowledgements,
     )
 
 
@@ -173,6 +177,9 @@ def console_context(
         local_clients=tuple(client.id for client in config.local_clients),
         clock=clock,
         attachments=attachments or AttachmentReader(store, keyring),
+        acknowledger=Acknowledger(
+            keyring=keyring, store=store, ttl=config.retry.message_ttl, clock=clock
+        ),
     )
 
 
@@ -229,6 +236,16 @@ class Gateway:
     @property
     def dispatcher(self) -> Dispatcher:
         return dispatcher_for(self.config, self.store, self.clock, self.keyring)
+
+    @property
+    def acknowledger(self) -> Acknowledger:
+        """Gives this node's acknowledgements of received messages (API, console)."""
+        return Acknowledger(
+            keyring=self.keyring,
+            store=self.store,
+            ttl=self.config.retry.message_ttl,
+            clock=self.clock,
+        )
 
     async def start(self) -> None:
         config = self.config
@@ -327,10 +344,11 @@ class Gateway:
             dispatcher=self.dispatcher,
             metrics_token_sha256=listen.api.metrics_token_sha256,
             decoder=self._decoder,
+            clock=self.clock,
         )
         self._local_api = local_api
         uploads = AttachmentUploads(
-            authenticate=local_api.authenticate,
+            authenticate=local_api.client,
             store=self.store,
             keyring=self.keyring,
             max_bytes=config.limits.max_attachment_bytes,
@@ -358,6 +376,9 @@ class Gateway:
                 web.get("/metrics", self._metrics),
                 *local_api.routes(),
                 *uploads.routes(),
+                *AcknowledgementRoutes(
+                    authenticate=local_api.client, acknowledger=self.acknowledger
+                ).routes(),
             ]
         )
         ops.add_subapp(
@@ -514,6 +535,11 @@ class Gateway:
         self._local_api.authorize_metrics(request)
         self.metrics.record_health(await node_health(self.config, self.store, self.clock()))
         self.metrics.record_pool(self.store.pool_usage())
+        self.metrics.record_acknowledgements_overdue(
+            await self.store.overdue_acknowledgement_counts(self.clock()),
+            [peer.id for peer in self.config.peers],
+            [kind.value for kind in Kind],
+        )
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

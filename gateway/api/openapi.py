@@ -14,6 +14,53 @@ from gateway.api.uploads import MEDIA_TYPES
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+_HOW = ["console", "local_api", "local_handled"]
+
+
+def _acknowledge_path(operation: str, summary: str, description: str) -> dict[str, Any]:
+    acknowledged = {"application/json": {"schema": {"$ref": "#/components/schemas/Acknowledged"}}}
+    return {
+        "post": {
+            "operationId": operation,
+            "summary": summary,
+            "description": description,
+            "parameters": [
+                {
+                    "name": "message_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                }
+            ],
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "by": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 128,
+                                    "description": "Opaque id of the person at this local "
+                                    "system (never a name); the client id when absent.",
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "Acknowledged before.", "content": acknowledged},
+                "202": {"description": "Acknowledgement queued.", "content": acknowledged},
+                **_errors(400, 401, 404, 409, 413),
+            },
+        }
+    }
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "A parameter is malformed.",
@@ -28,14 +75,16 @@ def _errors(*statuses: int) -> dict[str, Any]:
             "message this client may see)."
         ),
         409: (
-            "An attachment with this id and other content exists (attachment_exists); or, for "
-            "a download, the sender has not finished transferring it (attachment_unavailable: "
+            "An attachment with this id and other content exists (attachment_exists), the "
+            "message's sender is no longer a peer of this node (sender_not_a_peer), or, for a "
+            "download, the sender has not finished transferring it (attachment_unavailable: "
             "try again later)."
         ),
         410: "content_deleted: retention deleted the message's content and its attachments.",
         413: (
-            "The document is too large (document_too_complex names the bound), or the "
-            "attachment is (attachment_too_large)."
+            "The document is too large (document_too_complex names the bound), the "
+            "attachment is (attachment_too_large), or an acknowledgement's body is over "
+            "4096 bytes."
         ),
         415: "Unknown format or Content-Type.",
         500: (
@@ -286,6 +335,19 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/inbox/{message_id}/acknowledge": _acknowledge_path(
+                "acknowledgeMessage",
+                "A person at this agency acknowledges a received message",
+                "Sends the acknowledgement back to the message's sender (docs/PROTOCOL.md "
+                "section 13), once per message: 202 when this call queued it, 200 when the "
+                "message was acknowledged before (the body is then that acknowledgement).",
+            ),
+            "/api/v1/inbox/{message_id}/handled": _acknowledge_path(
+                "messageHandled",
+                "This local system has finished with a received message",
+                "Counts as the acknowledgement (how: local_handled) if none was given yet; "
+                "answers as acknowledge does.",
+            ),
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -385,6 +447,42 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                         "queued_at": {"type": ["string", "null"], "format": "date-time"},
                         "receipt_received_at": {"type": ["string", "null"], "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                        "acknowledgement": {"$ref": "#/components/schemas/AcknowledgementState"},
+                    },
+                },
+                "AcknowledgementState": {
+                    "type": "object",
+                    "description": "A person's acknowledgement at the recipient (section 13): "
+                    "not_required (no rule asked for one), awaiting (before due_at), overdue "
+                    "(after it), acknowledged (by, when, how).",
+                    "required": ["status", "due_at"],
+                    "properties": {
+                        "status": {
+                            "type": "string",
+                            "enum": ["not_required", "awaiting", "overdue", "acknowledged"],
+                        },
+                        "due_at": {"type": ["string", "null"], "format": "date-time"},
+                        "acknowledged_at": {"type": "string", "format": "date-time"},
+                        "acknowledged_by": {"type": "string"},
+                        "how": {"type": "string", "enum": _HOW},
+                        "recorded_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "Acknowledged": {
+                    "type": "object",
+                    "required": ["id", "acknowledgement"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "acknowledgement": {
+                            "type": "object",
+                            "required": ["id", "acknowledged_at", "acknowledged_by", "how"],
+                            "properties": {
+                                "id": {"type": "string", "format": "uuid"},
+                                "acknowledged_at": {"type": "string", "format": "date-time"},
+                                "acknowledged_by": {"type": "string"},
+                                "how": {"type": "string", "enum": _HOW},
+                            },
+                        },
                     },
                 },
                 "InboxPage": {

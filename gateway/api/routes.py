@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +22,7 @@ from adapters import (
     UnknownFormatError,
     registry,
 )
+from gateway.api.acknowledgements import acknowledgement_json
 from gateway.api.attachments import serve_attachment
 from gateway.api.errors import ApiError
 from gateway.api.openapi import openapi_document
@@ -96,7 +97,9 @@ class LocalApi:
         adapters: Mapping[str, Adapter] | None = None,
         metrics_token_sha256: bytes | None = None,
         attachments: AttachmentReader | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._clients = tuple(clients)
         self._attachments = attachments or AttachmentReader(store, keyring)
         self._metrics_token_sha256 = metrics_token_sha256
@@ -118,8 +121,8 @@ class LocalApi:
 
     # --- shared checks ----------------------------------------------------------------
 
-    def authenticate(self, request: web.Request) -> ApiClient:
-        """The client the bearer token belongs to; 401 otherwise (for other API parts)."""
+    def client(self, request: web.Request) -> ApiClient:
+        """The client the request's bearer token names; 401 otherwise."""
         return self._client(request)
 
     def _client(self, request: web.Request) -> ApiClient:
@@ -335,6 +338,13 @@ class LocalApi:
                 "queued_at": _iso(row.queued_at),
                 "receipt_received_at": _iso(row.receipt_received_at),
                 "finished_at": _iso(row.finished_at),
+                # A person's acknowledgement at the recipient (docs/PROTOCOL.md section 13).
+                "acknowledgement": acknowledgement_json(
+                    (await self._store.acknowledgement_states([row.message_id])).get(
+                        row.message_id
+                    ),
+                    self._clock(),
+                ),
             }
         )
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from gateway.config.acknowledgements import DEFAULT_ACKNOWLEDGEMENTS, read_acknowledgements
 from gateway.config.console import read_console
 from gateway.config.converters import choice, path, sequence_of, text
 from gateway.config.identity import read_identity, read_own_key
@@ -162,6 +163,9 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     retention = r.optional("retention", read_retention, DEFAULT_RETENTION)
     console = r.optional("console", read_console, DEFAULT_CONSOLE)
     logging = r.optional("logging", read_logging, DEFAULT_LOGGING)
+    acknowledgements = r.optional(
+        "acknowledgements", read_acknowledgements, DEFAULT_ACKNOWLEDGEMENTS
+    )
     check_in_flight_against_batch(r, listen, limits)
     r.finish()
     return NodeConfig(
@@ -179,6 +183,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         routing=routing,
         console=console,
         logging=logging,
+        acknowledgements=acknowledgements,
     )
 
 

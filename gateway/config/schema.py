@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
+from gateway.config.acknowledgements import DEFAULT_ACKNOWLEDGEMENTS, AcknowledgementRule
 from gateway.ops.logs import LogFormat, LogLevel
 from gateway.wire import Kind
 
@@ -388,6 +389,9 @@ class NodeConfig:
     routing: tuple[RoutingRule, ...] = ()
     console: ConsoleConfig = DEFAULT_CONSOLE
     logging: LoggingConfig = DEFAULT_LOGGING
+    # Which sent messages need a person's acknowledgement, within how long (section
+    # `acknowledgements:`, gateway/config/acknowledgements.py).
+    acknowledgements: tuple[AcknowledgementRule, ...] = DEFAULT_ACKNOWLEDGEMENTS
 
     def peer(self, peer_id: str) -> PeerConfig | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

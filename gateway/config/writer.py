@@ -35,11 +35,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
 
+from gateway.config.acknowledgements import DEFAULT_ACKNOWLEDGEMENTS
 from gateway.config.issues import ConfigError
 from gateway.config.keyfiles import format_key
 from gateway.config.loader import load_config
 from gateway.config.schema import KINDS, NodeConfig, PeerKeyConfig
-from gateway.config.values import format_instant
+from gateway.config.values import format_duration, format_instant
 from gateway.ops.private_files import replace_private, write_new_private
 
 # Every kind both ways unless the operator narrows it: route policy (redactions, the
@@ -322,6 +323,22 @@ def _flow(items: Iterable[str]) -> CommentedSeq:
     return sequence
 
 
+def _acknowledgements() -> str:
+    """The acknowledgements section with the defaults written out, for operators to edit."""
+    rules = "".join(
+        f"  - kind: {rule.kind.value}\n"
+        + (f"    {rule.condition}: {rule.value}\n" if rule.condition else "")
+        + f"    within: {format_duration(rule.within)}\n"
+        for rule in DEFAULT_ACKNOWLEDGEMENTS
+    )
+    return (
+        "# Sent messages a person at the peer must acknowledge, and within how long (the first\n"
+        "# rule that matches wins; [] turns deadlines off). A deadline is fixed when the message\n"
+        "# is queued: editing these moves no deadline already running.\n"
+        f"acknowledgements:\n{rules}"
+    )
+
+
 def _template(s: NodeSettings) -> str:
     """The commented skeleton of a config; comments say why, config/README.md says what."""
     names = "".join(f"    {language}: {_quote(name)}\n" for language, name in s.names.items())
@@ -406,6 +423,8 @@ def _template(s: NodeSettings) -> str:
             if s.state_dir
             else ""
         )
+        + "\n"
+        + _acknowledgements()
         + "\n"
         "# The agencies this node exchanges with. Add one from the public file it sends you:\n"
         "#   gateway peers add --config THIS-FILE PEER.public.yaml\n"

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.console import auth
+from gateway.console.acknowledge import case_acknowledgements, overdue_list
 from gateway.console.attachments import attachment_url
 from gateway.console.case_view import (
     MessageView,
@@ -139,10 +140,13 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
                 CaseRow(case, action_of(opened.get(key)))
                 for case, key in zip(page.cases, latest, strict=True)
             ]
+        overdue, more_overdue = await overdue_list(ctx)
         return render(
             request,
             "cases.html",
             {
+                "overdue": overdue,
+                "more_overdue": more_overdue,
                 "cases": rows,
                 "total": total,
                 "filters": filters,
@@ -174,10 +178,15 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         )
         await _audit_protected(ctx, user, case_id, messages)
         kinds = sorted({row.kind for row in rows})
+        acknowledgements = await case_acknowledgements(ctx, rows)
         return render(
             request,
             "case.html",
             {
+                "acks": acknowledgements.sent,
+                "given": acknowledgements.given,
+                "now": ctx.clock(),
+                "may_acknowledge": user.role in SENDERS and ctx.acknowledger is not None,
                 "case_id": case_id,
                 "kinds": kinds,
                 "peers": sorted({row.peer for row in rows}),

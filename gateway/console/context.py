@@ -17,6 +17,7 @@ from typing import Literal, get_args
 from gateway.attachments_read import AttachmentReader
 from gateway.config import DEFAULT_CONSOLE
 from gateway.crypto import Keyring
+from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.outgoing import Dispatcher
 from gateway.store import Store
 
@@ -103,6 +104,8 @@ class ConsoleContext:
     clock: Callable[[], datetime]
     # Received attachments (gateway/attachments_read.py); None: the pages make their own.
     attachments: AttachmentReader | None = None
+    # Gives this node's acknowledgements of received messages (None: the button is not shown).
+    acknowledger: Acknowledger | None = None
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

@@ -27,6 +27,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "hotline_alert": N_("Hotline alert"),
         # A gateway control message (rotate), seen in the operator's outbox views.
         "key_announcement": N_("Key announcement"),
+        # A person's acknowledgement sent back to a message's sender (section 13).
+        "acknowledgement": N_("Acknowledgement"),
     },
     "action": {
         "issue": N_("Issued"),

@@ -25,6 +25,7 @@ import uuid
 from aiohttp import web
 
 from gateway.console import auth, rendering
+from gateway.console.acknowledge import overdue_list
 from gateway.console.context import OPERATORS, ConsoleContext
 from gateway.console.operator_status import (
     KEYS_WARNING_DAYS,
@@ -53,10 +54,13 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             more_stuck = more_stuck or len(rows) > STUCK_LIMIT
             stuck_rows.extend(rows[:STUCK_LIMIT])
         clients = await ctx.store.local_client_summaries(list(ctx.local_clients))
+        overdue, more_overdue = await overdue_list(ctx)
         return rendering.render(
             request,
             "operator.html",
             {
+                "overdue": overdue,
+                "more_overdue": more_overdue,
                 "peers": peer_statuses(ctx.peers, summaries, now),
                 "stuck": stuck_messages(stuck_rows),
                 "more_stuck": more_stuck,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.console import (
+    acknowledge,
     approvals,
     attachments,
     auth,
@@ -28,6 +29,6 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         ]
     )
     rendering.setup(app, ctx)
-    for module in (auth, cases, compose, approvals, operator, attachments):
+    for module in (auth, cases, compose, approvals, operator, acknowledge, attachments):
         app.add_routes(module.routes(ctx))
     return app

@@ -70,6 +70,9 @@ class RejectReason(enum.StrEnum):
     # a stream not (yet) held whole is retryable, one that is not the key's is final.
     ATTACHMENT_INCOMPLETE = "attachment_incomplete"
     ATTACHMENT_MISMATCH = "attachment_mismatch"
+    # Acknowledgements (docs/PROTOCOL.md section 13), checked by the receiving gateway.
+    ACKNOWLEDGEMENT_MALFORMED = "acknowledgement_malformed"
+    ACKNOWLEDGEMENT_UNKNOWN_MESSAGE = "acknowledgement_unknown_message"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours

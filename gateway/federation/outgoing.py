@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.config.acknowledgements import AcknowledgementRule
 from gateway.crypto import EnvelopeLimits, Keyring, seal, sealed_length
+from gateway.federation.acknowledgements import deadline_for
 from gateway.federation.outgoing_attachments import (
     AttachmentBinder,
     AttachmentUnreadable,
@@ -98,11 +100,15 @@ class Dispatcher:
         clock: Callable[[], datetime],
         max_envelope_bytes: int = EnvelopeLimits.max_envelope_bytes,
         attachments: AttachmentBinder | None = None,
+        acknowledgements: Sequence[AcknowledgementRule] = (),
     ) -> None:
         self._keyring = keyring
         # Binds uploaded attachments to each recipient's copy; None: a message naming any is
         # refused (attachment_unknown), as no upload can exist.
         self._attachments = attachments
+        # Which messages need a person's acknowledgement at the peer, within how long: the
+        # deadline is fixed here, at queueing (gateway.federation.acknowledgements).
+        self._acknowledgements = tuple(acknowledgements)
         self._max_envelope_bytes = max_envelope_bytes
         self._store = store
         self._sendable = sendable_kinds
@@ -382,6 +388,7 @@ class Dispatcher:
         case_id = uuid.UUID(message.case_id)
         now = self._clock()
         handling = canonical.Handling.Name(message.handling).removeprefix("HANDLING_").lower()
+        within = deadline_for(self._acknowledgements, message)
         prepared = _Prepared([], [], [])
         for recipient in recipients:
             copy = self._policy.apply(message, recipient)
@@ -430,6 +437,7 @@ class Dispatcher:
                     sender_reference=message.sender_reference,
                     local_client=local_client,
                     attachments=bound.links if bound else (),
+                    acknowledge_due=None if within is None else now + within,
                 )
             )
             detail: dict[str, str | int | bool | None] = {
@@ -437,6 +445,8 @@ class Dispatcher:
                 "kind": kind.value,
                 "case": str(case_id),
             }
+            if within is not None:
+                detail["acknowledge_within_s"] = int(within.total_seconds())
             if copy.removed:
                 detail["redacted"] = ",".join(copy.removed)
             prepared.audit.append(AuditEntry(actor, "outbox.queued", str(message_id), detail))

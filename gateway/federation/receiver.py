@@ -13,11 +13,14 @@ request a peer (or an attacker holding a peer's certificate) has open, and a bat
 its turn is not slowed down by each later arrival taking a share of the threads. Each
 envelope is parsed once: the header check's parse is reused to open it.
 
-Key announcements (gateway.federation.announcements) come through here like messages and
-are answered alike, but are recorded with the peer's keys (Store.record_key_announcements),
-never in the inbox; `refresh_keys` then brings the node's keyring up to date. It is also
-called before a batch naming a key the keyring lacks is judged, so a replica that has not
-had its rollover round since another one recorded or loaded the key does not refuse it.
+Control envelopes (kind >= 100: key announcements, acknowledgements) come through here like
+messages and are answered alike, but are read and recorded by the handler of their kind
+(gateway.federation.controls), never in the inbox; a handler's record step may still refuse
+one (an acknowledgement of a message that did not go to its sender), answered with a signed
+rejection. After key announcements, `refresh_keys` brings the node's keyring up to date. It
+is also called before a batch naming a key the keyring lacks is judged, so a replica that
+has not had its rollover round since another one recorded or loaded the key does not
+refuse it.
 """
 
 from __future__ import annotations
@@ -45,12 +48,11 @@ from gateway.crypto import (
     parse_header,
     sign_receipt,
 )
-from gateway.federation.announcements import read_announcement
+from gateway.federation.controls import ControlHandler, ControlItem, control_handlers
 from gateway.federation.incoming_attachments import check_attachments
 from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import IncomingEnvelope, LinkedAttachment, Store, StoredIncoming
-from gateway.store.peer_keys import IncomingAnnouncement, PublishedKeyRow
 from gateway.wire import ControlKind, canonical, envelope
 
 # An envelope as parse_header returns it: the wire message and its checked header.
@@ -66,9 +68,16 @@ UNPROTECTED_MARKINGS = frozenset({"normal", "restricted"})
 @dataclass(frozen=True)
 class _Accepted:
     index: int
-    incoming: IncomingEnvelope | IncomingAnnouncement
+    incoming: IncomingEnvelope
     # The AttachmentKeys of an envelope, for step 8 (attachments) before it is stored.
     keys: tuple[envelope.AttachmentKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class _ControlAccepted:
+    index: int
+    kind: ControlKind
+    item: ControlItem
 
 
 class EnvelopeReceiver:
@@ -88,7 +97,12 @@ class EnvelopeReceiver:
         victim_protected_clients: frozenset[str] = frozenset(),
         refresh_keys: Callable[[], Awaitable[None]] | None = None,
         concurrent_batches: int = 4,
+        controls: Mapping[ControlKind, ControlHandler] | None = None,
     ) -> None:
+        # The control kinds received, by default every one this node knows.
+        self._controls = (
+            controls if controls is not None else control_handlers(keyring, store, refresh_keys)
+        )
         self._turns = asyncio.Semaphore(concurrent_batches)
         self._waiting = 0
         self._refresh_keys = refresh_keys
@@ -136,9 +150,14 @@ class EnvelopeReceiver:
         known = await self._store.find_incoming(
             claimed_sender, [header.message_id for header in headers.values()]
         )
-        controls = [h.message_id for h in headers.values() if isinstance(h.kind, ControlKind)]
-        if controls:
-            known |= await self._store.find_key_announcements(claimed_sender, controls)
+        controls: dict[ControlKind, list[uuid.UUID]] = {}
+        for header in headers.values():
+            if isinstance(header.kind, ControlKind):
+                controls.setdefault(header.kind, []).append(header.message_id)
+        for kind, ids in controls.items():
+            handler = self._controls.get(kind)
+            if handler is not None:
+                known |= await handler.find(claimed_sender, ids)
         accepted = await loop.run_in_executor(
             self._crypto,
             functools.partial(
@@ -151,29 +170,39 @@ class EnvelopeReceiver:
                 now=now,
             ),
         )
-        announced = [item for item in accepted if isinstance(item.incoming, IncomingAnnouncement)]
-        if announced:
-            recorded = await self._store.record_key_announcements(
-                [
-                    item.incoming
-                    for item in announced
-                    if isinstance(item.incoming, IncomingAnnouncement)
-                ],
-                now,
-            )
-            accepted = [item for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
-            for item, kept in zip(announced, recorded, strict=True):
-                receipts[item.index] = self._kept_receipt(
-                    claimed_sender, envelopes[item.index], item.incoming, kept, now
-                )
-            if self._refresh_keys is not None:
-                await self._refresh_keys()
-        accepted = await self._check_attachments(claimed_sender, envelopes, accepted, receipts, now)
-        if accepted:
-            stored = await self._store.store_incoming(
-                [item.incoming for item in accepted if isinstance(item.incoming, IncomingEnvelope)]
-            )
-            for item, kept in zip(accepted, stored, strict=True):
+        controlled = [item for item in accepted if isinstance(item, _ControlAccepted)]
+        for kind in dict.fromkeys(item.kind for item in controlled):
+            of_kind = [item for item in controlled if item.kind is kind]
+            recorded = await self._controls[kind].record([item.item for item in of_kind], now)
+            for control, outcome in zip(of_kind, recorded, strict=True):
+                data = envelopes[control.index]
+                if isinstance(outcome, RejectReason):
+                    log.info(
+                        "envelope_refused",
+                        extra=fields(
+                            peer=claimed_sender,
+                            message_id=control.item.message_id,
+                            kind=kind.value,
+                            reason=outcome,
+                        ),
+                    )
+                    receipts[control.index] = self._reject(
+                        claimed_sender, data, control.item.message_id, outcome, now
+                    )
+                else:
+                    receipts[control.index] = self._kept_receipt(
+                        claimed_sender, data, control.item, outcome, now
+                    )
+        messages = await self._check_attachments(
+            claimed_sender,
+            envelopes,
+            [item for item in accepted if isinstance(item, _Accepted)],
+            receipts,
+            now,
+        )
+        if messages:
+            stored = await self._store.store_incoming([item.incoming for item in messages])
+            for item, kept in zip(messages, stored, strict=True):
                 receipts[item.index] = self._kept_receipt(
                     claimed_sender, envelopes[item.index], item.incoming, kept, now
                 )
@@ -208,7 +237,7 @@ class EnvelopeReceiver:
         self,
         claimed_sender: str,
         data: bytes,
-        incoming: IncomingEnvelope | IncomingAnnouncement,
+        incoming: IncomingEnvelope | ControlItem,
         kept: StoredIncoming,
         now: datetime,
     ) -> bytes:
@@ -251,19 +280,21 @@ class EnvelopeReceiver:
         known: Mapping[uuid.UUID, StoredIncoming],
         receipts: list[bytes],
         now: datetime,
-    ) -> list[_Accepted]:
+    ) -> list[_Accepted | _ControlAccepted]:
         """On the pool: the verified envelopes to store; other answers go into receipts."""
-        accepted: list[_Accepted] = []
+        accepted: list[_Accepted | _ControlAccepted] = []
         for index, envelope_parsed in parsed.items():
             outcome = self._check_envelope(
                 claimed_sender, envelopes[index], envelope_parsed, known, now
             )
             if isinstance(outcome, bytes):
                 receipts[index] = outcome
-            elif isinstance(outcome, tuple):
-                accepted.append(_Accepted(index, *outcome))
-            else:
+            elif isinstance(outcome, IncomingEnvelope):
                 accepted.append(_Accepted(index, outcome))
+            elif isinstance(outcome[0], IncomingEnvelope):
+                accepted.append(_Accepted(index, outcome[0], outcome[1]))
+            else:
+                accepted.append(_ControlAccepted(index, *outcome))
         return accepted
 
     def _check_header(self, claimed_sender: str, data: bytes, now: datetime) -> bytes | _Parsed:
@@ -290,12 +321,13 @@ class EnvelopeReceiver:
         now: datetime,
     ) -> (
         bytes
-        | IncomingAnnouncement
         | IncomingEnvelope
         | tuple[IncomingEnvelope, tuple[envelope.AttachmentKey, ...]]
+        | tuple[ControlKind, ControlItem]
     ):
         """A receipt to answer with at once, or a verified envelope to store (with the keys
-        of its attachments, when it has any)."""
+        of its attachments, when it has any; a control envelope: with its kind, for its
+        handler)."""
         header = parsed[1]
         digest = hashlib.sha256(data).digest()
         existing = known.get(header.message_id)
@@ -309,7 +341,13 @@ class EnvelopeReceiver:
         try:
             opened = open_parsed(self._keyring, data, parsed, now=now, limits=self._limits)
             if isinstance(header.kind, ControlKind):
-                return self._announcement(opened, data, digest, now)
+                handler = self._controls.get(header.kind)
+                if handler is None:
+                    raise EnvelopeRejected(
+                        RejectReason.KIND_NOT_ALLOWED, f"{header.kind.value} is not received"
+                    )
+                receipt = self._accept_receipt(data, header, now)
+                return header.kind, handler.read(opened, digest=digest, receipt=receipt, now=now)
             handling = self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(
@@ -359,31 +397,6 @@ class EnvelopeReceiver:
             ),
         )
         return (incoming, keys) if keys else incoming
-
-    def _announcement(
-        self, opened: OpenedEnvelope, data: bytes, digest: bytes, now: datetime
-    ) -> IncomingAnnouncement:
-        header = opened.header
-        keys = read_announcement(opened, now=now, known=self._keyring.peer_keys(header.sender))
-        return IncomingAnnouncement(
-            sender=header.sender,
-            message_id=header.message_id,
-            envelope_sha256=digest,
-            receipt=self._accept_receipt(data, header, now),
-            signed_by=header.sender_key_id,
-            created_at=header.created_at,
-            received_at=now,
-            keys=tuple(
-                PublishedKeyRow(
-                    key.key_id,
-                    key.signing_public,
-                    key.encryption_public,
-                    key.validity.valid_from,
-                    key.validity.valid_until,
-                )
-                for key in keys
-            ),
-        )
 
     def _check_content(self, opened: OpenedEnvelope) -> str | None:
         """Refuse content this node does not take; else its handling marking (kept beside

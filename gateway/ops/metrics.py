@@ -12,6 +12,7 @@ has no blg_peer_reachable sample: 0 would page someone about a link nobody has u
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -204,6 +205,14 @@ class GatewayMetrics:
             "Unix time the last retention sweep ended without error (0 before the first).",
             registry=r,
         )
+        self.acknowledgements_overdue = Gauge(
+            "blg_acknowledgements_overdue",
+            "Sent messages past their acknowledgement deadline that no person at the peer has "
+            "acknowledged yet (docs/PROTOCOL.md section 13).",
+            ["peer", "kind"],
+            registry=r,
+        )
+        self._overdue_seen: set[tuple[str, str]] = set()
         self.build = Info(
             "blg_build", "The gateway's version and the Python running it.", registry=r
         )
@@ -227,6 +236,16 @@ class GatewayMetrics:
             self.local_oldest_pending_age.labels(local.id).set(local.oldest_pending_seconds)
         for key in health.keys:
             self.key_expiry_days.labels(key.owner, key.key_id).set(key.days_left)
+
+    def record_acknowledgements_overdue(
+        self, counts: Mapping[tuple[str, str], int], peers: Sequence[str], kinds: Sequence[str]
+    ) -> None:
+        """Set the overdue gauge from one reading: every peer and kind (0 when none is
+        overdue, so that an alert resolves and a series is there to alert on), and any other
+        (peer, kind) the reading names. Peer ids and kind names only: never a case."""
+        self._overdue_seen |= {(peer, kind) for peer in peers for kind in kinds} | set(counts)
+        for peer, kind in sorted(self._overdue_seen):
+            self.acknowledgements_overdue.labels(peer, kind).set(counts.get((peer, kind), 0))
 
     def record_pool(self, usage: PoolUsage) -> None:
         self.pool_in_use.set(usage.in_use)

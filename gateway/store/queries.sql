@@ -421,7 +421,8 @@ WITH messages AS (
     SELECT case_id, kind, recipient AS peer, state::text AS state, queued_at AS at,
            'out' AS direction, id AS row_id
     FROM outbox
-    WHERE kind <> 'key_announcement'  -- a gateway control message, in no case (rotate)
+    -- Messages only: control envelopes (key announcements, acknowledgements) are no case's.
+    WHERE kind IN ('wanted_person_notice', 'victim_handover', 'hotline_alert')
     UNION ALL
     SELECT case_id, kind, sender, 'received', received_at, 'in', id
     FROM inbox
@@ -467,6 +468,9 @@ SELECT 'out' AS direction, o.id AS row_id, o.message_id, o.recipient AS peer, o.
        NULL::timestamptz AS received_at, o.envelope
 FROM outbox o LEFT JOIN receipts r USING (message_id)
 WHERE o.case_id = $1
+  -- Control envelopes of the case (acknowledgements) are shown with the message they
+  -- concern, not as messages of their own.
+  AND o.kind IN ('wanted_person_notice', 'victim_handover', 'hotline_alert')
 UNION ALL
 SELECT 'in', i.id, i.message_id, i.sender, i.kind, i.handling, 'received', i.received_at,
        i.created_at, NULL, NULL, i.received_at, i.envelope
@@ -918,6 +922,92 @@ WHERE a.owner = $1 AND a.direction = 'incoming'
   AND NOT EXISTS (SELECT 1 FROM inbox_attachments l
                   WHERE l.sender = a.owner AND l.direction = a.direction
                     AND l.attachment_id = a.attachment_id);
+-- issue 11: ack (acknowledgements with deadlines, 0015_acknowledgements.sql)
+
+-- name: ack_deadline_insert_many
+-- The deadlines of a group commit's envelopes that need an acknowledgement.
+INSERT INTO acknowledgement_deadlines (message_id, peer, kind, due_at)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]);
+
+-- name: control_received_find_many
+SELECT message_id, envelope_sha256, receipt
+FROM control_received WHERE sender = $1 AND message_id = ANY($2::uuid[]);
+
+-- name: control_received_insert
+INSERT INTO control_received (sender, message_id, kind, envelope_sha256, receipt, created_at,
+                              received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (sender, message_id) DO NOTHING
+RETURNING message_id;
+
+-- name: control_received_get
+SELECT envelope_sha256, receipt FROM control_received WHERE sender = $1 AND message_id = $2;
+
+-- name: ack_sent_message
+-- A message of ours ($1) that went to peer $2 in case $3: what an acknowledgement from $2
+-- may acknowledge. Control envelopes are not acknowledged.
+SELECT kind FROM outbox
+WHERE message_id = $1 AND recipient = $2 AND case_id = $3
+  AND kind IN ('wanted_person_notice', 'victim_handover', 'hotline_alert');
+
+-- name: ack_record
+-- Record the peer's acknowledgement of message $1; the first one wins (a second, or a replay
+-- under another id, changes nothing). A message no rule asked to be acknowledged gets a row
+-- without a deadline. Returns the row when this call recorded it.
+INSERT INTO acknowledgement_deadlines AS d (message_id, peer, kind, due_at, acknowledged_at,
+                                            acknowledged_by, how, acknowledgement, recorded_at)
+VALUES ($1, $2, $3, NULL, $4, $5, $6::acknowledged_how, $7, $8)
+ON CONFLICT (message_id) DO UPDATE
+SET acknowledged_at = EXCLUDED.acknowledged_at, acknowledged_by = EXCLUDED.acknowledged_by,
+    how = EXCLUDED.how, acknowledgement = EXCLUDED.acknowledgement,
+    recorded_at = EXCLUDED.recorded_at
+WHERE d.acknowledged_at IS NULL
+RETURNING message_id;
+
+-- name: ack_states
+-- The acknowledgement state of sent messages $1, for the API and the case page.
+SELECT message_id, peer, kind, due_at, acknowledged_at, acknowledged_by, how::text AS how,
+       recorded_at
+FROM acknowledgement_deadlines WHERE message_id = ANY($1::uuid[]);
+
+-- name: ack_overdue_list
+-- Sent messages not acknowledged by their deadline ($1 = now), oldest deadline first.
+SELECT d.message_id, d.peer, d.kind, d.due_at, NULL::timestamptz AS acknowledged_at,
+       NULL::text AS acknowledged_by, NULL::text AS how, NULL::timestamptz AS recorded_at,
+       o.case_id
+FROM acknowledgement_deadlines d JOIN outbox o USING (message_id)
+WHERE d.acknowledged_at IS NULL AND d.due_at < $1
+ORDER BY d.due_at, d.message_id
+LIMIT $2;
+
+-- name: ack_overdue_counts
+SELECT peer, kind, count(*) AS overdue
+FROM acknowledgement_deadlines
+WHERE acknowledged_at IS NULL AND due_at < $1
+GROUP BY peer, kind;
+
+-- name: ack_given_get
+SELECT sender, message_id, acknowledgement, acknowledged_at, acknowledged_by, how::text AS how
+FROM acknowledgements_given WHERE sender = $1 AND message_id = $2;
+
+-- name: ack_given_insert
+INSERT INTO acknowledgements_given (sender, message_id, acknowledgement, acknowledged_at,
+                                    acknowledged_by, how)
+VALUES ($1, $2, $3, $4, $5, $6::acknowledged_how)
+ON CONFLICT (sender, message_id) DO NOTHING
+RETURNING sender;
+
+-- name: ack_received_message
+-- A received message to acknowledge: what the acknowledgement and the API's visibility
+-- check need (never the content).
+SELECT sender, message_id, case_id, kind, handling FROM inbox WHERE message_id = $1
+ORDER BY id LIMIT 1;
+
+-- name: ack_given_many
+-- This node's acknowledgements of received messages $1 (the case page).
+SELECT sender, message_id, acknowledgement, acknowledged_at, acknowledged_by, how::text AS how
+FROM acknowledgements_given WHERE message_id = ANY($1::uuid[]);
+
 
 -- issue 11: attachview
 

@@ -36,6 +36,9 @@ class OutgoingEnvelope:
     local_client: str | None = None
     # Per-recipient attachment streams, linked to the row in the enqueue transaction.
     attachments: tuple[LinkedAttachment, ...] = ()
+    # When a person at the recipient must have acknowledged it (docs/PROTOCOL.md section
+    # 13); None when no acknowledgement is expected.
+    acknowledge_due: datetime | None = None
 
 
 @dataclass(frozen=True)

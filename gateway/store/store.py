@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from gateway.store.acknowledgements import Acknowledgements
 from gateway.store.attachments import Attachments
 from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.binding import AttachmentBinding, link_outbox_attachments
@@ -118,6 +119,7 @@ class Store(
     Attachments,
     AttachmentBinding,
     InboxReads,
+    Acknowledgements,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
@@ -267,6 +269,15 @@ class Store(
                     connection,
                     [(item.message_id, link) for item in items for link in item.attachments],
                 )
+                due = [item for item in items if item.acknowledge_due is not None]
+                if due:
+                    await connection.execute(
+                        Q.ack_deadline_insert_many,
+                        [item.message_id for item in due],
+                        [item.recipient for item in due],
+                        [item.kind for item in due],
+                        [item.acknowledge_due for item in due],
+                    )
             # Last, so that the chain's lock is held only for the head, this insert and the
             # commit: the senders' and the receiver's transactions queue for it too.
             await self._append_audit(connection, audit, now)

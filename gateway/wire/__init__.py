@@ -6,6 +6,7 @@ imports them from here, so the generated module paths appear in one place only.
 
 from __future__ import annotations
 
+from gateway.wire.blg.v1 import acknowledgement_pb2 as acknowledgement
 from gateway.wire.blg.v1 import canonical_pb2 as canonical
 from gateway.wire.blg.v1 import envelope_pb2 as envelope
 from gateway.wire.ids import is_uuid7, uuid7, uuid7_unix_ms
@@ -14,6 +15,7 @@ from gateway.wire.kinds import ControlKind, Kind, envelope_kind_from_wire
 __all__ = [
     "ControlKind",
     "Kind",
+    "acknowledgement",
     "canonical",
     "envelope",
     "envelope_kind_from_wire",

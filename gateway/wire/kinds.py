@@ -6,7 +6,7 @@ A kind is named three ways: the snake_case word of configs and APIs
 
 A control kind (`ControlKind`) travels in the same envelope header field but seals no
 `blg.v1.Message`: it is between gateways only (a key announcement), never reaches a local
-system, a case or a config's send/receive list, so it is a type of its own rather than a
+system or a config's send/receive list, so it is a type of its own rather than a
 fourth `Kind` that every message path would have to exclude.
 """
 
@@ -49,15 +49,23 @@ class ControlKind(enum.StrEnum):
     """A gateway-to-gateway control message kind (docs/PROTOCOL.md section 12)."""
 
     KEY_ANNOUNCEMENT = "key_announcement"
+    ACKNOWLEDGEMENT = "acknowledgement"
 
     @property
     def wire(self) -> envelope_pb2.MessageKind.ValueType:
         """The envelope header's enum value for this kind."""
-        return envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT
+        return _CONTROL_TO_WIRE[self]
+
+
+_CONTROL_TO_WIRE: dict[ControlKind, envelope_pb2.MessageKind.ValueType] = {
+    ControlKind.KEY_ANNOUNCEMENT: envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT,
+    ControlKind.ACKNOWLEDGEMENT: envelope_pb2.MESSAGE_KIND_ACKNOWLEDGEMENT,
+}
 
 
 def envelope_kind_from_wire(value: int) -> Kind | ControlKind:
     """The message or control kind of an envelope header enum value; ValueError when unknown."""
-    if value == envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT:
-        return ControlKind.KEY_ANNOUNCEMENT
+    for kind, wire in _CONTROL_TO_WIRE.items():
+        if wire == value:
+            return kind
     return Kind.from_wire(value)

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ["vn-police-json", "kh-police-xml", "hotline-111-csv", "canonical-json"]
 # Answers past validation that a run must reach: (method, path, status, request media type
 # or None for any) and how often at least. With --max-examples 60 and most inputs aimed at
-# valid ones, runs reach more (the canonical-json submissions least; with 40, once the
-# attachment download was added, seed 2026 drew only 7 of them).
+# valid ones, runs reach more (40 was enough until the acknowledgement and attachment
+# operations took their share: seed 2026 then drew only 7 canonical-json submissions).
 REACHED = {
     ("POST", "/api/v1/messages", 202, None): 40,
     ("POST", "/api/v1/messages", 202, "application/vnd.vn-police+json"): 10,
@@ -39,6 +39,9 @@ REACHED = {
     ("GET", "/api/v1/messages/{message_id}", 200, None): 40,
     ("GET", "/api/v1/inbox", 200, None): 15,
     ("GET", "/api/v1/inbox/{message_id}/attachments/{attachment_id}", 200, None): 10,
+    # Acknowledging a received message: once queued (202), then the same answer (200).
+    ("POST", "/api/v1/inbox/{message_id}/acknowledge", 200, None): 1,
+    ("POST", "/api/v1/inbox/{message_id}/handled", 200, None): 1,
 }
 
 
@@ -74,7 +77,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
     api = f"http://127.0.0.1:{federation.nodes[POLICE].api_port}"
     # Something to read: messages sent by this client, and messages in the inbox.
     sent = [await _submit(api, token, f"TB-SENT-{i}") for i in range(3)]
-    await federation.send(RATANAKIRI, POLICE, [alert(f"RTK-{i}") for i in range(3)])
+    received = await federation.send(RATANAKIRI, POLICE, [alert(f"RTK-{i}") for i in range(3)])
     await federation.wait_delivered(RATANAKIRI, 3)
     # And an attachment to download (the peer pushes the stream, then the message naming it).
     stream, key = encrypted(b"scan " * 4000, "application/pdf")
@@ -109,6 +112,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
             "BLG_SCHEMATHESIS_PEER": RATANAKIRI,
             "BLG_SCHEMATHESIS_IDS": json.dumps(sent),
             "BLG_SCHEMATHESIS_ATTACHMENTS": json.dumps([[str(with_scan), key.attachment_id]]),
+            "BLG_SCHEMATHESIS_RECEIVED": json.dumps([str(q.message_id) for q in received]),
             "BLG_SCHEMATHESIS_ANSWERS": str(answers),
         },
     )

@@ -85,6 +85,9 @@ MATRIX = [
         "GET", "/console/messages/{photo_message}/attachments/{photo}", SIGN_IN, 200, 200, 403, 403
     ),
     _row("GET", f"/console/messages/{MISSING}/attachments/scan-1", SIGN_IN, 404, 404, 404, 404),
+    # Acknowledging a received message: those who act on cases (no four eyes).
+    _row("POST", f"/console/messages/{MISSING}/acknowledge", SIGN_IN, 404, 404, 403, 403),
+    _row("GET", f"/console/messages/{MISSING}/acknowledge", 405, 405, 405, 405, 405),
 ]
 
 

@@ -21,7 +21,8 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.federation.harness import Federation, alert, free_port
+from tests.federation.harness import Federation, alert, free_port, local_client
+from tests.federation.test_acknowledgements import post_notice
 
 RULES = Path(__file__).resolve().parents[2] / "config" / "prometheus" / "blg-alerts.yml"
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
@@ -169,3 +170,56 @@ async def test_peer_unreachable_fires_in_prometheus_when_a_gateway_stops(
             return [item["metric"]["instance"] for item in down] == [stopped]
 
         await _eventually(stopped_is_down, f"{RATANAKIRI} seen down", log)
+
+
+async def test_acknowledgement_overdue_fires_in_prometheus_and_clears_when_acknowledged(
+    federation: Federation, prometheus: str, tmp_path: Path
+) -> None:
+    """Issue 11 item 2: a wanted notice requesting arrest, with a 2 s deadline, is receipted
+    but not acknowledged: the shipped BlgAcknowledgementOverdue fires for its peer and kind;
+    the receiving node acknowledges it by its local API and the alert resolves."""
+    log = tmp_path / "prometheus" / "prometheus.log"
+    police_token, police_client = local_client("case-system", ["vn-police-json"])
+    rtk_token, rtk_client = local_client("police-records", ["kh-police-xml"])
+    federation.sections[POLICE] = {
+        "local_clients": [police_client],
+        "acknowledgements": [{"kind": "wanted_person_notice", "request": "arrest", "within": "2s"}],
+    }
+    federation.sections[RATANAKIRI] = {"local_clients": [rtk_client]}
+    for node in (POLICE, RATANAKIRI):
+        federation.write_config(node)
+        federation.start(node)
+        await federation.wait_ready(node)
+    status, queued = await post_notice(federation.api_url(POLICE), police_token)
+    assert status == 202, queued
+    [sent] = queued["messages"]
+
+    async with aiohttp.ClientSession() as session:
+
+        async def firing() -> list[dict[str, Any]]:
+            data = await _api(session, f"{prometheus}/api/v1/alerts")
+            return [
+                item
+                for item in data["alerts"]
+                if item["labels"]["alertname"] == "BlgAcknowledgementOverdue"
+                and item["state"] == "firing"
+            ]
+
+        async def fires() -> bool:
+            return bool(await firing())
+
+        await _eventually(fires, "BlgAcknowledgementOverdue firing", log)
+        [fired] = await firing()
+        assert fired["labels"]["peer"] == RATANAKIRI
+        assert fired["labels"]["kind"] == "wanted_person_notice"
+        assert set(fired["labels"]) == {"alertname", "instance", "job", "peer", "kind", "severity"}
+
+        url = f"{federation.api_url(RATANAKIRI)}/api/v1/inbox/{sent['id']}/acknowledge"
+        headers = {"Authorization": f"Bearer {rtk_token}"}
+        async with session.post(url, headers=headers) as response:
+            assert response.status == 202, await response.text()
+
+        async def resolved() -> bool:
+            return not await firing()
+
+        await _eventually(resolved, "BlgAcknowledgementOverdue resolved", log)

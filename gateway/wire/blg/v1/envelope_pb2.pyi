@@ -47,6 +47,8 @@ class _MessageKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageKi
     blg.v1.KeyAnnouncement (docs/PROTOCOL.md section 12). Values from 100 on are control
     kinds, which never reach local systems.
     """
+    MESSAGE_KIND_ACKNOWLEDGEMENT: _MessageKind.ValueType  # 101
+    """A control message holding a serialized blg.v1.Acknowledgement (section 13)."""
 
 class MessageKind(_MessageKind, metaclass=_MessageKindEnumTypeWrapper):
     """MessageKind names the kind of the sealed message, in the clear so that queues and
@@ -66,6 +68,8 @@ MESSAGE_KIND_KEY_ANNOUNCEMENT: MessageKind.ValueType  # 100
 blg.v1.KeyAnnouncement (docs/PROTOCOL.md section 12). Values from 100 on are control
 kinds, which never reach local systems.
 """
+MESSAGE_KIND_ACKNOWLEDGEMENT: MessageKind.ValueType  # 101
+"""A control message holding a serialized blg.v1.Acknowledgement (section 13)."""
 Global___MessageKind: _TypeAlias = MessageKind  # noqa: Y015
 
 class _ReceiptStatus:
