@@ -26,6 +26,7 @@ from adapters import adapter_for
 from gateway.api.acknowledgements import AcknowledgementRoutes
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
 from gateway.api.uploads import UPLOAD_PATH, AttachmentUploads
+from gateway.attachments_read import AttachmentReader
 from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
@@ -144,6 +145,7 @@ def console_context(
     store: Store,
     clock: Callable[[], datetime],
     keyring: Keyring | None = None,
+    attachments: AttachmentReader | None = None,
 ) -> ConsoleContext:
     """What the console's pages work with (gateway/console/context.py)."""
     keyring = keyring or keyring_from_config(config)
@@ -174,6 +176,7 @@ def console_context(
         own_keys_valid_until=_latest([key.valid_until for key in config.keys]),
         local_clients=tuple(client.id for client in config.local_clients),
         clock=clock,
+        attachments=attachments or AttachmentReader(store, keyring),
         acknowledger=Acknowledger(
             keyring=keyring, store=store, ttl=config.retry.message_ttl, clock=clock
         ),
@@ -331,7 +334,11 @@ class Gateway:
         await self._serve(
             federation_listener, federation, listen.federation.host, listen.federation.port
         )
+        # One reader for the API and the console: its bound on concurrent decryptions (and
+        # their temporary files) holds for the node.
+        attachment_reader = AttachmentReader(self.store, self.keyring)
         local_api = LocalApi(
+            attachments=attachment_reader,
             clients=api_clients(config.local_clients),
             store=self.store,
             keyring=self.keyring,
@@ -377,7 +384,9 @@ class Gateway:
         )
         ops.add_subapp(
             "/console/",
-            build_console(console_context(config, self.store, self.clock, self.keyring)),
+            build_console(
+                console_context(config, self.store, self.clock, self.keyring, attachment_reader)
+            ),
         )
         if api_tls is None and not is_loopback_host(listen.api.host):
             log.warning(

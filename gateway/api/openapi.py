@@ -70,17 +70,31 @@ def _errors(*statuses: int) -> dict[str, Any]:
             "another peer content a peer marked restricted or victim-protected "
             "(onward_not_allowed); nothing queued."
         ),
-        404: "No such message for this client.",
-        409: (
-            "An attachment with this id and other content exists (attachment_exists), or the "
-            "message's sender is no longer a peer of this node (sender_not_a_peer)."
+        404: (
+            "No such message for this client (attachment_not_found: no such attachment in a "
+            "message this client may see)."
         ),
+        409: (
+            "An attachment with this id and other content exists (attachment_exists), the "
+            "message's sender is no longer a peer of this node (sender_not_a_peer), or, for a "
+            "download, the sender has not finished transferring it (attachment_unavailable: "
+            "try again later)."
+        ),
+        410: "content_deleted: retention deleted the message's content and its attachments.",
         413: (
             "The document is too large (document_too_complex names the bound), the "
             "attachment is (attachment_too_large), or an acknowledgement's body is over "
             "4096 bytes."
         ),
         415: "Unknown format or Content-Type.",
+        500: (
+            "envelope_unreadable: the message no longer opens with this node's keys "
+            "(internal_error: anything else; the node's log has it)."
+        ),
+        502: (
+            "attachment_corrupt: the stored attachment is not the one the message's signed "
+            "envelope names (hash, size or authentication failed); nothing of it is served."
+        ),
         422: (
             "The document or a record in it is invalid, exceeds a decoding bound "
             "(document_too_complex), cannot be routed, would seal larger than "
@@ -230,6 +244,49 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                             },
                         },
                         **_errors(400, 401, 403, 415),
+                    },
+                }
+            },
+            "/api/v1/inbox/{message_id}/attachments/{attachment_id}": {
+                "get": {
+                    "operationId": "getAttachment",
+                    "summary": "One attachment of an incoming message, decrypted and verified",
+                    "description": "For a message the client's inbox lists (same kinds, same "
+                    "victim-protected rule); any other message is answered 404 "
+                    "attachment_not_found, like an unknown one. The body is sent only once "
+                    "every check of docs/PROTOCOL.md 7.3 passed: a refusal never carries part "
+                    "of the plaintext. Content-Type is the media type the sender declared; "
+                    "Content-Disposition is attachment; never cached.",
+                    "parameters": [
+                        {
+                            "name": "message_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "format": "uuid"},
+                        },
+                        {
+                            "name": "attachment_id",
+                            "in": "path",
+                            "required": True,
+                            "description": "The id the message's attachments are listed by.",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The attachment's plaintext.",
+                            "headers": {
+                                "Content-Disposition": {"schema": {"type": "string"}},
+                                "X-Content-Type-Options": {
+                                    "schema": {"type": "string", "const": "nosniff"}
+                                },
+                                "Cache-Control": {
+                                    "schema": {"type": "string", "const": "no-store"}
+                                },
+                            },
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                        },
+                        **_errors(400, 401, 404, 409, 410, 500, 502),
                     },
                 }
             },

@@ -23,8 +23,10 @@ from adapters import (
     registry,
 )
 from gateway.api.acknowledgements import acknowledgement_json
+from gateway.api.attachments import serve_attachment
 from gateway.api.errors import ApiError
 from gateway.api.openapi import openapi_document
+from gateway.attachments_read import AttachmentReader
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_stored
 from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
@@ -95,10 +97,12 @@ class LocalApi:
         decoder: DocumentDecoder,
         adapters: Mapping[str, Adapter] | None = None,
         metrics_token_sha256: bytes | None = None,
+        attachments: AttachmentReader | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._clients = tuple(clients)
+        self._attachments = attachments or AttachmentReader(store, keyring)
         self._metrics_token_sha256 = metrics_token_sha256
         self._store = store
         self._keyring = keyring
@@ -113,6 +117,7 @@ class LocalApi:
             web.post("/api/v1/messages", self.post_messages),
             web.get("/api/v1/messages/{message_id}", self.get_message),
             web.get("/api/v1/inbox", self.get_inbox),
+            web.get("/api/v1/inbox/{message_id}/attachments/{attachment_id}", self.get_attachment),
         ]
 
     # --- shared checks ----------------------------------------------------------------
@@ -401,6 +406,27 @@ class LocalApi:
                 ]
             )
         return web.json_response({"messages": items, "next_cursor": next_cursor})
+
+    async def get_attachment(self, request: web.Request) -> web.StreamResponse:
+        client = self._client(request)
+        return await serve_attachment(
+            request,
+            store=self._store,
+            reader=self._attachments,
+            client_id=client.id,
+            kinds=self._inbox_kinds(client),
+            victim_protected=client.victim_protected,
+        )
+
+    def _inbox_kinds(self, client: ApiClient) -> frozenset[str]:
+        """The kinds the client's inbox lists in any of its formats (get_inbox's rule)."""
+        return frozenset(
+            kind
+            for kind in client.kinds
+            if any(
+                Kind(kind) in self._adapters[f].kinds for f in client.formats if f in self._adapters
+            )
+        )
 
     def _inbox_item(self, adapter: Adapter, inbox_id: int, data: bytes | None) -> dict[str, Any]:
         if data is None:

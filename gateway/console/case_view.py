@@ -27,6 +27,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from gateway.attachments_read import AttachmentInfo, info_of
 from gateway.console.context import ConsoleUser
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_sent, reopen_stored
 from gateway.ops.logs import fields
@@ -74,11 +75,20 @@ def open_sealed(
 ) -> canonical.Message | None:
     """The canonical message of a stored envelope, or None when it does not open (logged by
     reason only) or retention deleted it (data None). Blocking: call through open_many."""
+    return open_with_attachments(keyring, direction, data)[0]
+
+
+def open_with_attachments(
+    keyring: Keyring, direction: Direction, data: bytes | None
+) -> tuple[canonical.Message | None, tuple[AttachmentInfo, ...]]:
+    """open_sealed, with what the payload lists of its attachments (never their keys)."""
     if data is None:
-        return None
+        return None, ()
     try:
         opened = reopen_sent(keyring, data) if direction == "out" else reopen_stored(keyring, data)
-        return canonical.Message.FromString(opened.payload.message)
+        return canonical.Message.FromString(opened.payload.message), tuple(
+            info_of(key) for key in opened.payload.attachments
+        )
     except EnvelopeRejected as rejected:
         log.warning(
             "stored_envelope_unreadable", extra=fields(direction=direction, reason=rejected.reason)
@@ -87,7 +97,7 @@ def open_sealed(
         log.warning(
             "stored_envelope_unreadable", extra=fields(direction=direction, reason="not_canonical")
         )
-    return None
+    return None, ()
 
 
 async def open_many(
@@ -99,6 +109,27 @@ async def open_many(
         return [open_sealed(keyring, direction, data) for direction, data in envelopes]
 
     return await asyncio.get_running_loop().run_in_executor(None, work)
+
+
+async def open_thread(
+    keyring: Keyring, envelopes: Sequence[tuple[Direction, bytes | None]]
+) -> list[tuple[canonical.Message | None, tuple[AttachmentInfo, ...]]]:
+    """open_with_attachments for each, on a worker thread: a case page's messages."""
+
+    def work() -> list[tuple[canonical.Message | None, tuple[AttachmentInfo, ...]]]:
+        return [open_with_attachments(keyring, direction, data) for direction, data in envelopes]
+
+    return await asyncio.get_running_loop().run_in_executor(None, work)
+
+
+def marking(stored: str | None, message: canonical.Message | None) -> str:
+    """A received or sent message's handling marking: the stored one, else the opened
+    message's, else the strictest (unknown)."""
+    if stored is not None:
+        return stored
+    if message is not None:
+        return enum_value("handling", message.handling) or "victim_protected"
+    return "victim_protected"
 
 
 def action_of(message: canonical.Message | None) -> str:
@@ -147,6 +178,8 @@ class MessageView:
     unreadable: bool
     # Retention deleted the content; the metadata above is all there is.
     content_deleted: bool = False
+    # A received message's attachments, when the user may read its content.
+    attachments: tuple[AttachmentInfo, ...] = ()
 
     @property
     def at(self) -> datetime:
@@ -155,17 +188,17 @@ class MessageView:
 
 
 def message_views(
-    user: ConsoleUser, rows: Sequence[CaseMessage], opened: Sequence[canonical.Message | None]
+    user: ConsoleUser,
+    rows: Sequence[CaseMessage],
+    opened: Sequence[canonical.Message | None],
+    attachments: Sequence[tuple[AttachmentInfo, ...]] | None = None,
 ) -> list[MessageView]:
-    """The thread as the user may see it, with answered times."""
+    """The thread as the user may see it, with answered times (and received attachments
+    listed to those who may read the content, when given)."""
     views: list[MessageView] = []
-    for row, message in zip(rows, opened, strict=True):
-        if row.handling is not None:
-            handling = row.handling
-        elif message is not None:
-            handling = enum_value("handling", message.handling) or "victim_protected"
-        else:
-            handling = "victim_protected"  # unknown: assume the strictest marking
+    listed = attachments if attachments is not None else [()] * len(rows)
+    for row, message, infos in zip(rows, opened, listed, strict=True):
+        handling = marking(row.handling, message)
         readable = may_read(user, handling, message)
         views.append(
             MessageView(
@@ -185,6 +218,7 @@ def message_views(
                 withheld=message is not None and not readable,
                 unreadable=message is None and row.envelope is not None,
                 content_deleted=row.envelope is None,
+                attachments=infos if readable and row.direction == "in" else (),
             )
         )
     answered: dict[str, datetime] = {}

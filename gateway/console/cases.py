@@ -21,6 +21,7 @@ from aiohttp import web
 
 from gateway.console import auth
 from gateway.console.acknowledge import case_acknowledgements, overdue_list
+from gateway.console.attachments import attachment_url
 from gateway.console.case_view import (
     MessageView,
     action_of,
@@ -28,6 +29,7 @@ from gateway.console.case_view import (
     instant,
     message_views,
     open_many,
+    open_thread,
 )
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
 from gateway.console.i18n import N_
@@ -173,8 +175,10 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         drafts = await _drafts(ctx, case_id)
         if not rows and not drafts:
             raise web.HTTPNotFound()
-        opened = await open_many(ctx.keyring, [(row.direction, row.envelope) for row in rows])
-        messages = message_views(user, rows, opened)
+        opened = await open_thread(ctx.keyring, [(row.direction, row.envelope) for row in rows])
+        messages = message_views(
+            user, rows, [message for message, _ in opened], [infos for _, infos in opened]
+        )
         await _audit_protected(ctx, user, case_id, messages)
         kinds = sorted({row.kind for row in rows})
         acknowledgements = await case_acknowledgements(ctx, rows)
@@ -198,6 +202,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
                 # Section 14: the case cancelled by a peer here; this node's cancellations.
                 "cancelled_by": await ctx.store.cancelled_cases([case_id]),
                 "cancellations": await ctx.store.cancellation_status(case_id),
+                "attachment_url": attachment_url,
             },
         )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
+from gateway.attachments_read import AttachmentReader
 from gateway.config import DEFAULT_CONSOLE
 from gateway.crypto import Keyring
 from gateway.federation.acknowledger import Acknowledger
@@ -101,6 +102,8 @@ class ConsoleContext:
     own_keys_valid_until: datetime | None
     local_clients: tuple[str, ...]
     clock: Callable[[], datetime]
+    # Received attachments (gateway/attachments_read.py); None: the pages make their own.
+    attachments: AttachmentReader | None = None
     # Gives this node's acknowledgements of received messages (None: the button is not shown).
     acknowledger: Acknowledger | None = None
 

@@ -35,6 +35,7 @@ import aiohttp_jinja2
 import jinja2
 import jinja2.runtime
 from aiohttp import web
+from babel.numbers import format_decimal
 from babel.support import Translations
 from markupsafe import Markup
 
@@ -113,6 +114,15 @@ _REASON_MESSAGES: Mapping[str, str] = {
     "internal_error": N_(
         "The console could not complete this request. The error was logged for the node's operator."
     ),
+    # Received attachments (gateway/console/attachments.py).
+    "attachment_unavailable": N_(
+        "This attachment has not fully arrived from the partner agency yet. Try again later."
+    ),
+    "attachment_corrupt": N_(
+        "This attachment arrived damaged or does not match its message, so it is not shown. "
+        "Ask the partner agency to send it again."
+    ),
+    "content_deleted": N_("The content of this message was deleted under the retention rules."),
 }
 _STATUS_MESSAGE = N_("The request could not be completed.")
 _REASON_CODE = re.compile(r"[^a-z0-9]+")
@@ -212,6 +222,18 @@ def _datetime_filter(_context: jinja2.runtime.Context, value: datetime | None) -
 
 
 @jinja2.pass_context
+def _filesize_filter(_context: jinja2.runtime.Context, size: int) -> str:
+    """A size in KB or MB (one decimal) with the reader's decimal sign and digits."""
+    language = _current().language
+    if size >= 1024 * 1024:
+        amount, message = size / (1024 * 1024), N_("%(size)s MB")
+    else:
+        amount, message = size / 1024, N_("%(size)s KB")
+    number = digits(format_decimal(round(amount, 1), format="#,##0.#", locale=language), language)
+    return _gettext(message) % {"size": number}
+
+
+@jinja2.pass_context
 def _date_filter(_context: jinja2.runtime.Context, value: object) -> str:
     return format_partial_date(value, _current().language)
 
@@ -305,7 +327,12 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         supervisor=Role.SUPERVISOR,
         node_country=ctx.node_country,
     )
-    env.filters.update(datetime=_datetime_filter, date=_date_filter, digits=_digits_filter)
+    env.filters.update(
+        datetime=_datetime_filter,
+        date=_date_filter,
+        digits=_digits_filter,
+        filesize=_filesize_filter,
+    )
     for language in CONSOLE_LANGUAGES:
         translations(language)
 

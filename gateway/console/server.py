@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.console import (
     acknowledge,
     approvals,
+    attachments,
     auth,
     cases,
     compose,
@@ -28,6 +29,6 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         ]
     )
     rendering.setup(app, ctx)
-    for module in (auth, cases, compose, approvals, operator, acknowledge):
+    for module in (auth, cases, compose, approvals, operator, acknowledge, attachments):
         app.add_routes(module.routes(ctx))
     return app

@@ -1122,3 +1122,15 @@ ORDER BY o.id;
 -- name: cancellation_cases_cancelled
 SELECT sender, case_id, cancellation, cancelled_at, withdrawn
 FROM cases_cancelled WHERE case_id = ANY($1::uuid[]);
+
+
+-- issue 11: attachview
+
+-- name: inbox_by_message
+-- Every inbox row of one message id, oldest first: ids are chosen by senders, so two peers
+-- could use one; the reader of an attachment looks in each it may see. With the marking, so
+-- that the caller applies the inbox's visibility rule (inbox_after_unprotected).
+SELECT id, sender, message_id, case_id, kind, created_at, received_at, handling, envelope
+FROM inbox WHERE message_id = $1
+ORDER BY id
+LIMIT 8;

@@ -34,6 +34,7 @@ from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.group_commit import Coalescer, HeldConnection
+from gateway.store.inbox_reads import InboxReads
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
 from gateway.store.onward import Onward
@@ -117,6 +118,7 @@ class Store(
     Onward,
     Attachments,
     AttachmentBinding,
+    InboxReads,
     Acknowledgements,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""

@@ -27,6 +27,7 @@ from gateway.wire import Kind, canonical
 PARTNERS = Path(__file__).resolve().parents[3] / "shared" / "partners"
 MESSAGES_PATH = "/api/v1/messages"
 STATUS_PATH = "/api/v1/messages/{message_id}"
+ATTACHMENT_PATH = "/api/v1/inbox/{message_id}/attachments/{attachment_id}"
 # Set by the test: the peer to send to, message ids already sent, where answers are logged.
 PEER = os.environ.get("BLG_SCHEMATHESIS_PEER", "")
 SENT_IDS: list[str] = json.loads(os.environ.get("BLG_SCHEMATHESIS_IDS", "[]"))
@@ -34,6 +35,8 @@ SENT_IDS: list[str] = json.loads(os.environ.get("BLG_SCHEMATHESIS_IDS", "[]"))
 RECEIVED_IDS: list[str] = json.loads(os.environ.get("BLG_SCHEMATHESIS_RECEIVED", "[]"))
 ACKNOWLEDGE_PATHS = ("/api/v1/inbox/{message_id}/acknowledge", "/api/v1/inbox/{message_id}/handled")
 ANSWERS = Path(os.environ.get("BLG_SCHEMATHESIS_ANSWERS", os.devnull))
+# [message id, attachment id] of attachments received in this client's inbox.
+ATTACHMENTS: list[list[str]] = json.loads(os.environ.get("BLG_SCHEMATHESIS_ATTACHMENTS", "[]"))
 REFERENCES = st.text(string.ascii_uppercase + string.digits + "-/", min_size=1, max_size=30)
 
 
@@ -127,8 +130,14 @@ def flatmap_path_parameters(
     context: schemathesis.HookContext, path_parameters: dict[str, Any] | None
 ) -> st.SearchStrategy[Any]:
     """For a status query, most of the time: a message this client did send; for an
-    acknowledgement, a message the node received."""
+    acknowledgement, a message the node received; for an attachment, one in the client's
+    inbox."""
     operation = context.operation
+    if operation is not None and operation.path == ATTACHMENT_PATH and ATTACHMENTS:
+        attached = st.sampled_from(
+            [{"message_id": message, "attachment_id": name} for message, name in ATTACHMENTS]
+        )
+        return st.one_of(attached, attached, attached, st.just(path_parameters))
     if operation is not None and operation.path in ACKNOWLEDGE_PATHS and RECEIVED_IDS:
         received = st.sampled_from([{"message_id": id_} for id_ in RECEIVED_IDS])
         return st.one_of(received, received, received, st.just(path_parameters))

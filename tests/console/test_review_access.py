@@ -18,6 +18,7 @@ import pytest
 from gateway.console import Role, build_console
 from gateway.console.context import CONTENT_READERS
 from gateway.wire import canonical
+from tests.console.attachments_support import png, receive_with_attachments
 from tests.console.cases_support import NAMES, handover_from_ratanakiri, receive
 from tests.console.conftest import ConsoleHarness
 from tests.console.test_compose import CHILD, VICTIM, compose_handover, post_form
@@ -39,7 +40,8 @@ PROTECTED_TEXT = (VICTIM, CHILD, *(name for pair in NAMES for name in pair))
 @dataclass(frozen=True)
 class Route:
     method: str
-    # {received}: the received handover's case, {composed}: the draft's case, {draft}: its id
+    # {received}: the received handover's case, {composed}: the draft's case, {draft}: its id,
+    # {photo_message} and {photo}: a received victim-protected handover and its attached photo
     path: str
     # status per role, in the order of ROLES
     answers: tuple[int, int, int, int, int]
@@ -79,6 +81,10 @@ MATRIX = [
     _row("POST", "/console/approvals/{draft}/withdraw", SIGN_IN, 403, 303, 403, 403),
     _row("GET", "/console/operator", SIGN_IN, 403, 403, 200, 200),
     _row("POST", f"/console/operator/requeue/{MISSING}", SIGN_IN, 403, 403, 404, 404),
+    _row(
+        "GET", "/console/messages/{photo_message}/attachments/{photo}", SIGN_IN, 200, 200, 403, 403
+    ),
+    _row("GET", f"/console/messages/{MISSING}/attachments/scan-1", SIGN_IN, 404, 404, 404, 404),
     # Acknowledging a received message: those who act on cases (no four eyes).
     _row("POST", f"/console/messages/{MISSING}/acknowledge", SIGN_IN, 404, 404, 403, 403),
     _row("GET", f"/console/messages/{MISSING}/acknowledge", 405, 405, 405, 405, 405),
@@ -90,12 +96,17 @@ class Store:
     received: uuid.UUID
     composed: uuid.UUID
     draft: int
+    photo_message: uuid.UUID
+    photo: str
 
 
 async def _prepared(console: ConsoleHarness, role: Role | None) -> Store:
     """The shared starting store, and the harness's browser signed in as role (or not)."""
     received = uuid.uuid4()
     await receive(console, handover_from_ratanakiri(), received)
+    photo_message, _, (photo,) = await receive_with_attachments(
+        console, handover_from_ratanakiri(), [(png(4, 4), "image/png")], handling="victim_protected"
+    )
     await console.sign_in(Role.OFFICER)  # the composer, a different officer from the one tested
     composed = await compose_handover(console)
     [draft] = await console.store.drafts_awaiting()
@@ -103,19 +114,25 @@ async def _prepared(console: ConsoleHarness, role: Role | None) -> Store:
     assert signed_out.status == 303
     if role is not None:
         await console.sign_in(role)
-    return Store(received, composed, draft.id)
+    return Store(received, composed, draft.id, photo_message, photo)
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role.value if role else "signed-out")
 @pytest.mark.parametrize("route", MATRIX, ids=lambda route: f"{route.method} {route.path}")
 async def test_who_may_do_what(console: ConsoleHarness, route: Route, role: Role | None) -> None:
     store = await _prepared(console, role)
-    path = route.path.format(received=store.received, composed=store.composed, draft=store.draft)
+    path = route.path.format(
+        received=store.received,
+        composed=store.composed,
+        draft=store.draft,
+        photo_message=store.photo_message,
+        photo=store.photo,
+    )
     if route.method == "GET":
         answer = await console.client.get(path, allow_redirects=False)
     else:
         answer = await post_form(console, path, [])
-    page = await answer.text()
+    page = (await answer.read()).decode(errors="replace")  # an attachment is not text
     expected = route.answers[ROLES.index(role)]
     assert answer.status == expected, page[:400]
     redirects_elsewhere = path == "/console/" or path.startswith("/console/lang/")
@@ -143,6 +160,9 @@ async def test_the_table_names_every_console_route(console: ConsoleHarness) -> N
         "{composed}": "{case_id}",
         MISSING: "{message_id}",
         "{draft}": "{draft_id}",
+        "{photo_message}": "{message_id}",
+        "{photo}": "{attachment_id}",
+        "scan-1": "{attachment_id}",
     }
 
     def canonical(path: str) -> str:
