@@ -16,7 +16,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiohttp
 from aiohttp import web
@@ -27,9 +27,18 @@ from gateway.api.acknowledgements import AcknowledgementRoutes
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
 from gateway.api.uploads import UPLOAD_PATH, AttachmentUploads
 from gateway.attachments_read import AttachmentReader
-from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
-from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
-from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
+from gateway.components import (
+    console_context,
+    crypto_threads,
+    dispatcher_for,
+    envelope_limits,
+    keyring_from_config,
+    local_recipients,
+    retry_policy,
+    utc_now,
+)
+from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
+from gateway.console import build_console
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
@@ -38,10 +47,9 @@ from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, AttachmentEndpoint
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
-from gateway.federation.outgoing_attachments import AttachmentBinder
 from gateway.federation.posting import Destination
 from gateway.federation.receiver import EnvelopeReceiver
-from gateway.federation.rollover import KeyRollover, own_key_pairs
+from gateway.federation.rollover import KeyRollover
 from gateway.federation.sender import DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
 from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
@@ -52,148 +60,10 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.node_health import node_health
 from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
-from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import Store
 from gateway.wire import Kind
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def keyring_from_config(config: NodeConfig) -> Keyring:
-    """The crypto view of the configured keys."""
-    own = own_key_pairs(config)
-    peers = {
-        peer.id: [
-            PublicKeyPair(
-                key.id,
-                key.signing_public_key,
-                key.encryption_public_key,
-                KeyValidity(key.valid_from, key.valid_until),
-            )
-            for key in peer.keys
-        ]
-        for peer in config.peers
-    }
-    return Keyring(config.node.id, own, peers)
-
-
-def envelope_limits(config: NodeConfig) -> EnvelopeLimits:
-    return EnvelopeLimits(
-        max_envelope_bytes=config.limits.max_envelope_bytes,
-        max_clock_skew=config.limits.max_clock_skew,
-    )
-
-
-def crypto_threads() -> int:
-    """One thread per core, at least two: libsodium releases the GIL, so they run in parallel,
-    and more threads than cores would only add latency to every batch."""
-    return max(2, os.cpu_count() or 1)
-
-
-def retry_policy(config: NodeConfig) -> RetryPolicy:
-    return RetryPolicy(
-        initial_backoff=config.retry.initial_backoff,
-        max_backoff=config.retry.max_backoff,
-        batch_size=config.retry.batch_size,
-    )
-
-
-def route_policy(config: NodeConfig) -> RoutePolicy:
-    return RoutePolicy(
-        {peer.id: PeerRoute(peer.country, peer.redact) for peer in config.peers},
-        config.routing,
-    )
-
-
-def dispatcher_for(
-    config: NodeConfig,
-    store: Store,
-    clock: Callable[[], datetime],
-    keyring: Keyring | None = None,
-) -> Dispatcher:
-    """keyring: the running node's (it follows key rollover); by default one from config."""
-    keyring = keyring or keyring_from_config(config)
-    return Dispatcher(
-        keyring=keyring,
-        store=store,
-        sendable_kinds={peer.id: frozenset(peer.send) for peer in config.peers},
-        policy=route_policy(config),
-        message_ttl=config.retry.message_ttl,
-        clock=clock,
-        max_envelope_bytes=config.limits.max_envelope_bytes,
-        attachments=AttachmentBinder(
-            store=store, keyring=keyring, max_attachment_bytes=config.limits.max_attachment_bytes
-        ),
-        acknowledgements=config.acknowledgements,
-    )
-
-
-def _names(names: LocalizedNames) -> dict[str, str]:
-    return {language: names.in_language(language) for language in ("vi", "km", "en")}
-
-
-def _latest(validities: list[datetime]) -> datetime | None:
-    return max(validities, default=None)
-
-
-def console_context(
-    config: NodeConfig,
-    store: Store,
-    clock: Callable[[], datetime],
-    keyring: Keyring | None = None,
-    attachments: AttachmentReader | None = None,
-) -> ConsoleContext:
-    """What the console's pages work with (gateway/console/context.py)."""
-    keyring = keyring or keyring_from_config(config)
-    return ConsoleContext(
-        node_id=config.node.id,
-        node_country=config.node.country,
-        node_names=_names(config.node.names),
-        settings=ConsoleSettings(
-            session_idle_timeout=config.console.session_idle_timeout,
-            session_lifetime=config.console.session_lifetime,
-            lockout_after_failures=config.console.lockout_after_failures,
-            lockout_duration=config.console.lockout_duration,
-            secure_cookies=config.listen.api.tls is not None,
-        ),
-        store=store,
-        keyring=keyring,
-        dispatcher=dispatcher_for(config, store, clock, keyring),
-        peers=tuple(
-            PeerView(
-                id=peer.id,
-                country=peer.country,
-                names=_names(peer.names),
-                url=peer.url,
-                keys_valid_until=_latest([key.valid_until for key in peer.keys]),
-            )
-            for peer in config.peers
-        ),
-        own_keys_valid_until=_latest([key.valid_until for key in config.keys]),
-        local_clients=tuple(client.id for client in config.local_clients),
-        clock=clock,
-        attachments=attachments or AttachmentReader(store, keyring),
-        acknowledger=Acknowledger(
-            keyring=keyring, store=store, ttl=config.retry.message_ttl, clock=clock
-        ),
-    )
-
-
-def local_recipients(config: NodeConfig) -> dict[str, tuple[str, ...]]:
-    """Per kind, the local clients that get incoming messages of that kind pushed to them."""
-    found: dict[str, list[str]] = {}
-    for client in config.local_clients:
-        if client.delivery is None:
-            continue
-        carried = adapter_for(client.delivery.format).kinds
-        for kind in client.kinds:
-            if kind in carried:
-                found.setdefault(kind.value, []).append(client.id)
-    return {kind: tuple(clients) for kind, clients in found.items()}
 
 
 class Gateway:

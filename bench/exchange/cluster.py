@@ -31,7 +31,7 @@ import aiohttp
 import psutil
 import trustme
 
-from gateway.app import keyring_from_config
+from gateway.components import keyring_from_config
 from gateway.config import (
     NodeConfig,
     load_config,

@@ -31,7 +31,7 @@ from bench.exchange.messages import Sealer
 from bench.exchange.monitor import CpuUse, Monitor, phase
 from bench.exchange.outbox import Outbox
 from bench.exchange.targets import RECEIVER, SENDER
-from gateway.app import dispatcher_for
+from gateway.components import dispatcher_for
 from gateway.store import Store
 
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from gateway.app import dispatcher_for, keyring_from_config, run_until_signalled, utc_now
+from gateway.app import run_until_signalled
 from gateway.cli.common import add_config_argument, fail, with_config
 from gateway.cli.common import with_store as _with_store
+from gateway.components import dispatcher_for, keyring_from_config, utc_now
 from gateway.config import NodeConfig
 from gateway.federation.outgoing import SubmissionRefused
 from gateway.federation.rollover import learn_recorded

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from gateway.app import dispatcher_for, keyring_from_config, utc_now
+from gateway.components import dispatcher_for, keyring_from_config, utc_now
 from gateway.config import NodeConfig
 from gateway.demo.federation import DemoNode
 from gateway.demo.routes import DemoRoute, load_sample

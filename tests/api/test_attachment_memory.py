@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.routes import LocalApi, api_clients, error_middleware
-from gateway.app import dispatcher_for
+from gateway.components import dispatcher_for
 from gateway.crypto import encrypt_attachment, seal
 from gateway.documents import DocumentDecoder
 from gateway.store import IncomingEnvelope

@@ -3,7 +3,7 @@ per-test PostgreSQL database, driven through aiohttp's test client over real HTT
 
 The node is `vn-gialai-blo` with the peer `kh-ratanakiri-police`, its config written by the
 federation harness's writer and loaded by the real loader; the context is built by
-`gateway.app.console_context`, as a running node builds it. Time is a clock the test moves
+`gateway.components.console_context`, as a running node builds it. Time is a clock the test moves
 (`console.clock.advance(...)`), so expiry and lock-out are tested without sleeping.
 """
 
@@ -24,7 +24,7 @@ import trustme
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import console_context
+from gateway.components import console_context
 from gateway.console import ConsoleContext, ConsoleUser, Role, build_console
 from gateway.console.accounts import add_user
 from gateway.console.context import ConsoleLanguage

@@ -1,5 +1,5 @@
 """The config's `console:` section: read with its defaults, refused with FILE:LINE and the
-key named, and carried into the console's settings by gateway.app.console_context."""
+key named, and carried into the console's settings by gateway.components.console_context."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import console_context, utc_now
+from gateway.components import console_context, utc_now
 from gateway.config import DEFAULT_CONSOLE, load_config
 from gateway.console import ConsoleSettings
 from gateway.store import Store

@@ -31,7 +31,7 @@ import aiohttp
 import trustme
 
 from adapters import DocumentInvalid, adapter_for
-from gateway.app import dispatcher_for, keyring_from_config
+from gateway.components import dispatcher_for, keyring_from_config
 from gateway.config import (
     NodeConfig,
     PeerKeyConfig,

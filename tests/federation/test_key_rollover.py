@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from gateway.app import dispatcher_for, keyring_from_config
+from gateway.components import dispatcher_for, keyring_from_config
 from gateway.config import PeerKeyConfig
 from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, parse_header, verify_receipt
 from gateway.federation.announcements import seal_announcement

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import keyring_from_config
+from gateway.components import keyring_from_config
 from gateway.config import load_config
 from gateway.config.node_setup import InitRequest, add_peer_from_public, init_node
 from gateway.config.public_file import read_public_file
