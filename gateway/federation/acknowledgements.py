@@ -33,13 +33,11 @@ from gateway.crypto import (
     SealedEnvelope,
     seal,
 )
-from gateway.crypto.envelope import from_unix_ms, to_unix_ms
+from gateway.crypto.envelope import from_unix_ms, is_representable_ms, to_unix_ms
 from gateway.wire import ControlKind, Kind, acknowledgement, canonical, envelope, uuid7
 
 ACKNOWLEDGEMENT_VERSION = 1
 MAX_ACKNOWLEDGED_BY = 128
-_FIRST_INSTANT_MS = -62135596800000
-_LAST_INSTANT_MS = 253402300799999
 
 
 class How(enum.StrEnum):
@@ -147,7 +145,7 @@ def read_acknowledgement(opened: OpenedEnvelope) -> AcknowledgementContent:
         raise _malformed(f"version: expected {ACKNOWLEDGEMENT_VERSION}, got {message.version}")
     if len(message.message_id) != 16:
         raise _malformed("message_id: expected 16 bytes")
-    if not _FIRST_INSTANT_MS <= message.acknowledged_at_ms <= _LAST_INSTANT_MS:
+    if not is_representable_ms(message.acknowledged_at_ms):
         raise _malformed("acknowledged_at_ms: expected a representable instant")
     by = message.acknowledged_by
     if not 0 < len(by) <= MAX_ACKNOWLEDGED_BY or not by.isprintable():
