@@ -16,6 +16,7 @@ from gateway.federation.acknowledgements import How, read_acknowledgement
 from gateway.wire import ControlKind, acknowledgement, envelope, uuid7
 from tests.crypto.vector_support import (
     ENVELOPE_VECTORS,
+    check_message,
     check_reseals,
     keyring,
     load,
@@ -49,9 +50,7 @@ def test_the_acknowledgement_bytes_follow_from_its_fields() -> None:
         acknowledged_by=FIELDS["acknowledged_by"],
         how=FIELDS["how_value"],
     )
-    assert built.SerializeToString().hex() == VECTORS["acknowledgement"]
-    payload = envelope.SealedPayload(message=built.SerializeToString())
-    assert payload.SerializeToString().hex() == VECTORS["payload"]
+    check_message(VECTORS, "acknowledgement", built.SerializeToString())
     assert acknowledgement.AcknowledgedHow.Name(built.how) == FIELDS["how"]
     assert from_unix_ms(FIELDS["acknowledged_at_ms"]) == parse_instant(FIELDS["acknowledged_at"])
 

@@ -13,6 +13,8 @@ from gateway.federation.announcements import read_announcement
 from gateway.wire import ControlKind, envelope
 from tests.crypto.vector_support import (
     ENVELOPE_VECTORS,
+    check_envelope_pairs,
+    check_message,
     check_reseals,
     keyring,
     load,
@@ -48,19 +50,14 @@ def test_the_announcement_bytes_follow_from_its_fields() -> None:
             for key in FIELDS["keys"]
         ],
     )
-    assert built.SerializeToString().hex() == VECTORS["announcement"]
-    payload = envelope.SealedPayload(message=built.SerializeToString())
-    assert payload.SerializeToString().hex() == VECTORS["payload"]
+    check_message(VECTORS, "announcement", built.SerializeToString())
     for key in FIELDS["keys"]:
         assert from_unix_ms(key["valid_from_ms"]) == parse_instant(key["valid_from"])
 
 
 def test_the_same_keys_nonce_and_id_seal_the_same_envelope() -> None:
     # The announcing and receiving pairs are envelope-v1.json's own.
-    for name in ("sender", "recipient"):
-        assert (
-            VECTORS["keys"][name]["ed25519_seed"] == ENVELOPE_VECTORS["keys"][name]["ed25519_seed"]
-        )
+    check_envelope_pairs(VECTORS)
     sender = keyring(HEADER["sender"], _pair("sender"), HEADER["recipient"], _pair("recipient"))
     check_reseals(VECTORS, sender, ControlKind.KEY_ANNOUNCEMENT)
     header = envelope.EnvelopeHeader.FromString(bytes.fromhex(VECTORS["header"]))

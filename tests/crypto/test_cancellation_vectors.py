@@ -10,9 +10,11 @@ from gateway.config.values import parse_instant
 from gateway.crypto import OwnKeyPair
 from gateway.crypto.envelope import from_unix_ms
 from gateway.federation.cancellation import read_confirmation
-from gateway.wire import ControlKind, cancellation, envelope
+from gateway.wire import ControlKind, cancellation
 from tests.crypto.vector_support import (
     ENVELOPE_VECTORS,
+    check_envelope_pairs,
+    check_message,
     check_reseals,
     keyring,
     load,
@@ -40,19 +42,14 @@ def test_the_confirmation_bytes_follow_from_its_fields() -> None:
         withdrawn_deliveries=FIELDS["withdrawn_deliveries"],
         case_state=FIELDS["case_state_value"],
     )
-    assert built.SerializeToString().hex() == VECTORS["confirmation"]
-    payload = envelope.SealedPayload(message=built.SerializeToString())
-    assert payload.SerializeToString().hex() == VECTORS["payload"]
+    check_message(VECTORS, "confirmation", built.SerializeToString())
     assert cancellation.CaseState.Name(built.case_state) == FIELDS["case_state"]
     assert from_unix_ms(FIELDS["confirmed_at_ms"]) == parse_instant(FIELDS["confirmed_at"])
 
 
 def test_the_same_keys_nonce_and_id_seal_the_same_envelope() -> None:
     # The pairs are envelope-v1.json's own; here its recipient confirms to its sender.
-    for name in ("sender", "recipient"):
-        assert (
-            VECTORS["keys"][name]["ed25519_seed"] == ENVELOPE_VECTORS["keys"][name]["ed25519_seed"]
-        )
+    check_envelope_pairs(VECTORS)
     confirming = keyring(HEADER["sender"], _pair("recipient"), HEADER["recipient"], _pair("sender"))
     check_reseals(VECTORS, confirming, ControlKind.CANCELLATION_CONFIRMATION)
 

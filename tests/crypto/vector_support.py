@@ -51,6 +51,21 @@ def keyring(node: str, own: OwnKeyPair, peer: str, peer_key: OwnKeyPair) -> Keyr
     return Keyring(node, [own], {peer: [peer_key.public()]})
 
 
+def check_message(vectors: dict[str, Any], name: str, message: bytes) -> None:
+    """A control message built from its fields gives the vector's message and payload bytes."""
+    assert message.hex() == vectors[name]
+    payload = envelope.SealedPayload(message=message)
+    assert payload.SerializeToString().hex() == vectors["payload"]
+
+
+def check_envelope_pairs(vectors: dict[str, Any]) -> None:
+    """A vector's sender and recipient pairs are envelope-v1.json's own (same seeds)."""
+    for name in ("sender", "recipient"):
+        assert (
+            vectors["keys"][name]["ed25519_seed"] == ENVELOPE_VECTORS["keys"][name]["ed25519_seed"]
+        )
+
+
 def check_reseals(vectors: dict[str, Any], sender: Keyring, kind: ControlKind) -> None:
     """The header fields, payload and nonce of a control vector seal exactly its envelope."""
     header_fields = vectors["header_fields"]
