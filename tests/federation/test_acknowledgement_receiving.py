@@ -22,10 +22,11 @@ from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
-from gateway.store import OutgoingEnvelope, Store
+from gateway.store import Store
 from gateway.wire import Kind, envelope, uuid7
 from tests.crypto.support import YEAR
 from tests.federation.harness import alert
+from tests.store.outbox_support import queue_outgoing
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 POLICE, RATANAKIRI, STUNG_TRENG = "vn-gialai-police", "kh-ratanakiri-police", "kh-stungtreng-police"
@@ -74,22 +75,14 @@ def _reason(receipt: bytes, data: bytes) -> str:
 
 async def _sent(store: Store, to: str, due: datetime | None) -> tuple[uuid.UUID, uuid.UUID]:
     """Queue a message of ours to `to` (its envelope need not open: nothing sends it here)."""
-    message_id, case_id = uuid7(), uuid.uuid4()
-    await store.enqueue(
-        [
-            OutgoingEnvelope(
-                message_id=message_id,
-                recipient=to,
-                case_id=case_id,
-                kind="wanted_person_notice",
-                handling="normal",
-                envelope=b"sealed",
-                envelope_sha256=b"\x00" * 32,
-                expires_at=NOW + timedelta(days=1),
-                acknowledge_due=due,
-            )
-        ],
-        [],
+    case_id = uuid.uuid4()
+    message_id = await queue_outgoing(
+        store,
+        to,
+        case_id,
+        kind="wanted_person_notice",
+        expires_at=NOW + timedelta(days=1),
+        acknowledge_due=due,
     )
     return message_id, case_id
 
