@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError
-
 from gateway.config.acknowledgements import AcknowledgementRule
 from gateway.crypto import (
     EnvelopeRejected,
@@ -34,6 +32,7 @@ from gateway.crypto import (
     seal,
 )
 from gateway.crypto.envelope import from_unix_ms, is_representable_ms, to_unix_ms
+from gateway.federation.control_payload import parse_control
 from gateway.wire import ControlKind, Kind, acknowledgement, canonical, envelope, uuid7
 
 ACKNOWLEDGEMENT_VERSION = 1
@@ -136,13 +135,12 @@ def _malformed(detail: str) -> EnvelopeRejected:
 def read_acknowledgement(opened: OpenedEnvelope) -> AcknowledgementContent:
     """What an opened ACKNOWLEDGEMENT envelope says, checked in the order of section 13.3
     (A2 to A4); raises EnvelopeRejected."""
-    message = acknowledgement.Acknowledgement()
-    try:
-        message.ParseFromString(opened.payload.message)
-    except DecodeError:
-        raise _malformed("message is not a blg.v1.Acknowledgement") from None
-    if message.version != ACKNOWLEDGEMENT_VERSION:
-        raise _malformed(f"version: expected {ACKNOWLEDGEMENT_VERSION}, got {message.version}")
+    message = parse_control(
+        opened,
+        acknowledgement.Acknowledgement(),
+        version=ACKNOWLEDGEMENT_VERSION,
+        reason=RejectReason.ACKNOWLEDGEMENT_MALFORMED,
+    )
     if len(message.message_id) != 16:
         raise _malformed("message_id: expected 16 bytes")
     if not is_representable_ms(message.acknowledged_at_ms):

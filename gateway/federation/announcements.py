@@ -20,8 +20,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError
-
 from gateway.crypto import (
     EnvelopeRejected,
     Keyring,
@@ -33,6 +31,7 @@ from gateway.crypto import (
     seal,
 )
 from gateway.crypto.envelope import from_unix_ms, is_representable_ms, to_unix_ms
+from gateway.federation.control_payload import parse_control
 from gateway.wire import ControlKind, envelope, uuid7
 
 ANNOUNCEMENT_VERSION = 1
@@ -119,13 +118,12 @@ def read_announcement(
             RejectReason.KEY_NOT_CURRENT,
             f"sender key {opened.sender_key.key_id!r} is not valid now",
         )
-    message = envelope.KeyAnnouncement()
-    try:
-        message.ParseFromString(opened.payload.message)
-    except DecodeError:
-        raise _malformed("message is not a blg.v1.KeyAnnouncement") from None
-    if message.version != ANNOUNCEMENT_VERSION:
-        raise _malformed(f"version: expected {ANNOUNCEMENT_VERSION}, got {message.version}")
+    message = parse_control(
+        opened,
+        envelope.KeyAnnouncement(),
+        version=ANNOUNCEMENT_VERSION,
+        reason=RejectReason.ANNOUNCEMENT_MALFORMED,
+    )
     if message.node != header.sender:
         raise _malformed("node: expected the envelope's sender")
     if not 0 < len(message.keys) <= MAX_ANNOUNCED_KEYS:

@@ -30,10 +30,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError
-
 from gateway.crypto import EnvelopeRejected, Keyring, OpenedEnvelope, RejectReason, seal
 from gateway.crypto.envelope import from_unix_ms, is_representable_ms, to_unix_ms
+from gateway.federation.control_payload import parse_control
 from gateway.store import IncomingEnvelope, OutgoingEnvelope
 from gateway.wire import ControlKind, cancellation, canonical, envelope, uuid7
 
@@ -116,13 +115,12 @@ def read_confirmation(opened: OpenedEnvelope) -> Confirmation:
     """What an opened CANCELLATION_CONFIRMATION envelope confirms, checked in the order of
     section 14.3 (C1 to C4); raises EnvelopeRejected. Whether this node sent that
     cancellation to the envelope's sender (C5) only the store can tell."""
-    message = cancellation.CancellationConfirmation()
-    try:
-        message.ParseFromString(opened.payload.message)
-    except DecodeError:
-        raise _malformed("message is not a blg.v1.CancellationConfirmation") from None
-    if message.version != CONFIRMATION_VERSION:
-        raise _malformed(f"version: expected {CONFIRMATION_VERSION}, got {message.version}")
+    message = parse_control(
+        opened,
+        cancellation.CancellationConfirmation(),
+        version=CONFIRMATION_VERSION,
+        reason=RejectReason.CONFIRMATION_MALFORMED,
+    )
     if len(message.cancellation_message_id) != 16:
         raise _malformed("cancellation_message_id: expected 16 bytes")
     if message.case_id != opened.header.case_id.bytes:
