@@ -166,16 +166,10 @@ def from_unix_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
-# docs/PROTOCOL.md section 1: 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z, the range
-# from_unix_ms can turn into a datetime. Control payloads (sections 12 to 14) check their
-# instants against it before from_unix_ms, so a hostile value is a named refusal, not a crash.
-_FIRST_INSTANT_MS = -62135596800000
-_LAST_INSTANT_MS = 253402300799999
-
-
 def is_representable_ms(ms: int) -> bool:
-    """Whether a millisecond timestamp names an instant of section 1's range."""
-    return _FIRST_INSTANT_MS <= ms <= _LAST_INSTANT_MS
+    """Whether `ms` lies in docs/PROTOCOL.md section 1's range (0001-01-01 to 9999-12-31
+    23:59:59.999 UTC), which from_unix_ms can convert: control payloads check it first."""
+    return -62_135_596_800_000 <= ms <= 253_402_300_799_999
 
 
 def envelope_signing_input(header: bytes, ciphertext: bytes) -> bytes:
