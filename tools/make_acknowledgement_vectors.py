@@ -9,41 +9,36 @@ a failing test pass): tests/crypto/test_acknowledgement_vectors.py recomputes ev
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from gateway.config.values import format_instant, parse_instant
-from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, seal
+from gateway.config.values import format_instant
+from gateway.crypto import Keyring
 from gateway.crypto.envelope import from_unix_ms, to_unix_ms
 from gateway.federation.acknowledgements import (
     AcknowledgementContent,
     How,
     acknowledgement_payload,
 )
-from gateway.wire import ControlKind, envelope, uuid7
+from gateway.wire import ControlKind, uuid7
+from tools.vector_support import (
+    VECTORS,
+    ControlSealing,
+    control_vectors,
+    envelope_vectors,
+    pair,
+    write_vectors,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "tests" / "vectors" / "acknowledgement-v1.json"
-ENVELOPE = ROOT / "tests" / "vectors" / "envelope-v1.json"
-
-
-def _pair(key: dict[str, str]) -> OwnKeyPair:
-    return OwnKeyPair.from_secrets(
-        key["key_id"],
-        bytes.fromhex(key["ed25519_seed"]),
-        bytes.fromhex(key["x25519_secret"]),
-        KeyValidity(parse_instant(key["valid_from"]), parse_instant(key["valid_until"])),
-    )
+OUT = VECTORS / "acknowledgement-v1.json"
 
 
 def main() -> None:
-    source: dict[str, Any] = json.loads(ENVELOPE.read_text())
+    source = envelope_vectors()
     original = source["envelope"]["header_fields"]
-    acknowledging = _pair(source["keys"]["recipient"])
-    original_sender = _pair(source["keys"]["sender"])
+    acknowledging = pair(source["keys"]["recipient"])
+    original_sender = pair(source["keys"]["sender"])
     node, peer = original["recipient"], original["sender"]
     keyring = Keyring(node, [acknowledging], {peer: [original_sender.public()]})
     acknowledged_at = from_unix_ms(original["created_at_ms"]) + timedelta(minutes=42)
@@ -51,61 +46,29 @@ def main() -> None:
     content = AcknowledgementContent(
         uuid.UUID(original["message_id"]), acknowledged_at, "officer-0042", How.LOCAL_API
     )
-    payload = acknowledgement_payload(content)
-    nonce = bytes(range(48, 72))
-    message_id = uuid7(to_unix_ms(created), bytes(range(20, 30)))
-    expires = created + timedelta(days=7)
-    sealed = seal(
+    fields: dict[str, Any] = {
+        "version": 1,
+        "message_id": original["message_id"],
+        "acknowledged_at": format_instant(acknowledged_at),
+        "acknowledged_at_ms": to_unix_ms(acknowledged_at),
+        "acknowledged_by": content.acknowledged_by,
+        "how": "ACKNOWLEDGED_HOW_LOCAL_API",
+        "how_value": 2,
+    }
+    sealing = ControlSealing(
         keyring,
         recipient=peer,
         kind=ControlKind.ACKNOWLEDGEMENT,
         case_id=uuid.UUID(original["case_id"]),
-        message_id=message_id,
-        payload=payload,
-        created_at=created,
-        expires_at=expires,
-        random_bytes=lambda n: nonce[:n],
+        message_id=uuid7(to_unix_ms(created), bytes(range(20, 30))),
+        payload=acknowledgement_payload(content),
+        created=created,
+        expires=created + timedelta(days=7),
+        nonce=bytes(range(48, 72)),
     )
-    wire = envelope.Envelope.FromString(sealed.data)
-    vectors: dict[str, Any] = {
-        "description": __doc__,
-        "keys": {
-            "sender": source["keys"]["recipient"],
-            "recipient": source["keys"]["sender"],
-        },
-        "acknowledgement_fields": {
-            "version": 1,
-            "message_id": original["message_id"],
-            "acknowledged_at": format_instant(acknowledged_at),
-            "acknowledged_at_ms": to_unix_ms(acknowledged_at),
-            "acknowledged_by": content.acknowledged_by,
-            "how": "ACKNOWLEDGED_HOW_LOCAL_API",
-            "how_value": 2,
-        },
-        "acknowledgement": payload.message.hex(),
-        "payload": payload.SerializeToString().hex(),
-        "header_fields": {
-            "version": 1,
-            "sender": node,
-            "recipient": peer,
-            "message_id": str(message_id),
-            "kind": "MESSAGE_KIND_ACKNOWLEDGEMENT",
-            "kind_value": 101,
-            "case_id": original["case_id"],
-            "created_at_ms": to_unix_ms(created),
-            "expires_at_ms": to_unix_ms(expires),
-            "sender_key_id": acknowledging.key_id,
-            "recipient_key_id": original_sender.key_id,
-        },
-        "nonce": nonce.hex(),
-        "header": wire.header.hex(),
-        "ciphertext": wire.ciphertext.hex(),
-        "signature": wire.signature.hex(),
-        "envelope": sealed.data.hex(),
-        "envelope_sha256": sealed.sha256.hex(),
-        "open_at": format_instant(created + timedelta(seconds=3)),
-    }
-    OUT.write_text(json.dumps(vectors, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # The roles are swapped: envelope-v1.json's recipient sends this one.
+    keys = {"sender": source["keys"]["recipient"], "recipient": source["keys"]["sender"]}
+    write_vectors(OUT, control_vectors(__doc__, keys, "acknowledgement", fields, sealing))
 
 
 if __name__ == "__main__":

@@ -11,33 +11,23 @@ tests/crypto/test_receipt_attachment_vectors.py recomputes every value.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
-from pathlib import Path
 from typing import Any
 
-from gateway.config.values import parse_instant
-from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, sign_receipt
+from gateway.crypto import Keyring, sign_receipt
 from gateway.crypto.envelope import from_unix_ms
 from gateway.crypto.receipt import receipt_signing_input
 from gateway.wire import envelope
+from tools.vector_support import VECTORS, envelope_vectors, pair, write_vectors
 
-VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 OUT = VECTORS / "receipt-attachments-v1.json"
 
 
 def main() -> None:
-    base: dict[str, Any] = json.loads((VECTORS / "envelope-v1.json").read_text())
+    base = envelope_vectors()
     key = base["keys"]["recipient"]
-    validity = KeyValidity(parse_instant(key["valid_from"]), parse_instant(key["valid_until"]))
-    pair = OwnKeyPair.from_secrets(
-        key["key_id"],
-        bytes.fromhex(key["ed25519_seed"]),
-        bytes.fromhex(key["x25519_secret"]),
-        validity,
-    )
     header = base["envelope"]["header_fields"]
-    keyring = Keyring(key["node"], [pair], {})
+    keyring = Keyring(key["node"], [pair(key)], {})
     envelope_data = bytes.fromhex(base["envelope"]["envelope"])
     hashes = [
         bytes.fromhex(base["attachment"]["ciphertext_sha256"]),
@@ -74,7 +64,7 @@ def main() -> None:
         "signature": wire.signature.hex(),
         "receipt": receipt.hex(),
     }
-    OUT.write_text(json.dumps(vectors, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_vectors(OUT, vectors)
 
 
 if __name__ == "__main__":

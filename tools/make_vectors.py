@@ -7,12 +7,9 @@ use the same file to prove it is compatible.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from gateway.config.values import format_instant
@@ -20,18 +17,14 @@ from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, seal, sign_receipt
 from gateway.crypto.attachment import encrypt_attachment
 from gateway.crypto.envelope import envelope_signing_input
 from gateway.wire import Kind, canonical, envelope, uuid7
+from tools.vector_support import ENVELOPE, RECIPIENT_SECRETS, SENDER_SECRETS, write_vectors
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "envelope-v1.json"
-
-
-def _seed(label: str) -> bytes:
-    return hashlib.sha256(label.encode()).digest()
+OUT = ENVELOPE
 
 
 def main() -> None:
     validity = KeyValidity(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
-    sender_secrets = (_seed("vector sender signing"), _seed("vector sender encryption"))
-    recipient_secrets = (_seed("vector recipient signing"), _seed("vector recipient encryption"))
+    sender_secrets, recipient_secrets = SENDER_SECRETS, RECIPIENT_SECRETS
     sender_key = OwnKeyPair.from_secrets("k2026a", *sender_secrets, validity)
     recipient_key = OwnKeyPair.from_secrets("k2026b", *recipient_secrets, validity)
     sender = Keyring(
@@ -175,8 +168,7 @@ def main() -> None:
             {"why": "not an envelope", "envelope": "ff" * 8, "reason": "header_malformed"},
         ],
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(vectors, indent=2, ensure_ascii=False) + "\n")
+    write_vectors(OUT, vectors)
     print(f"wrote {OUT}")
 
 

@@ -166,6 +166,12 @@ def from_unix_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+def is_representable_ms(ms: int) -> bool:
+    """Whether `ms` lies in docs/PROTOCOL.md section 1's range (0001-01-01 to 9999-12-31
+    23:59:59.999 UTC), which from_unix_ms can convert: control payloads check it first."""
+    return -62_135_596_800_000 <= ms <= 253_402_300_799_999
+
+
 def envelope_signing_input(header: bytes, ciphertext: bytes) -> bytes:
     """The exact bytes the sender signs: tag, then each part prefixed by its length."""
     return b"".join(

@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError
-
 from gateway.config.acknowledgements import AcknowledgementRule
 from gateway.crypto import (
     EnvelopeRejected,
@@ -33,13 +31,12 @@ from gateway.crypto import (
     SealedEnvelope,
     seal,
 )
-from gateway.crypto.envelope import from_unix_ms, to_unix_ms
+from gateway.crypto.envelope import from_unix_ms, is_representable_ms, to_unix_ms
+from gateway.federation.control_payload import parse_control
 from gateway.wire import ControlKind, Kind, acknowledgement, canonical, envelope, uuid7
 
 ACKNOWLEDGEMENT_VERSION = 1
 MAX_ACKNOWLEDGED_BY = 128
-_FIRST_INSTANT_MS = -62135596800000
-_LAST_INSTANT_MS = 253402300799999
 
 
 class How(enum.StrEnum):
@@ -138,16 +135,15 @@ def _malformed(detail: str) -> EnvelopeRejected:
 def read_acknowledgement(opened: OpenedEnvelope) -> AcknowledgementContent:
     """What an opened ACKNOWLEDGEMENT envelope says, checked in the order of section 13.3
     (A2 to A4); raises EnvelopeRejected."""
-    message = acknowledgement.Acknowledgement()
-    try:
-        message.ParseFromString(opened.payload.message)
-    except DecodeError:
-        raise _malformed("message is not a blg.v1.Acknowledgement") from None
-    if message.version != ACKNOWLEDGEMENT_VERSION:
-        raise _malformed(f"version: expected {ACKNOWLEDGEMENT_VERSION}, got {message.version}")
+    message = parse_control(
+        opened,
+        acknowledgement.Acknowledgement(),
+        version=ACKNOWLEDGEMENT_VERSION,
+        reason=RejectReason.ACKNOWLEDGEMENT_MALFORMED,
+    )
     if len(message.message_id) != 16:
         raise _malformed("message_id: expected 16 bytes")
-    if not _FIRST_INSTANT_MS <= message.acknowledged_at_ms <= _LAST_INSTANT_MS:
+    if not is_representable_ms(message.acknowledged_at_ms):
         raise _malformed("acknowledged_at_ms: expected a representable instant")
     by = message.acknowledged_by
     if not 0 < len(by) <= MAX_ACKNOWLEDGED_BY or not by.isprintable():

@@ -20,8 +20,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError
-
 from gateway.crypto import (
     EnvelopeRejected,
     Keyring,
@@ -32,7 +30,8 @@ from gateway.crypto import (
     SealedEnvelope,
     seal,
 )
-from gateway.crypto.envelope import from_unix_ms, to_unix_ms
+from gateway.crypto.envelope import from_unix_ms, is_representable_ms, to_unix_ms
+from gateway.federation.control_payload import parse_control
 from gateway.wire import ControlKind, envelope, uuid7
 
 ANNOUNCEMENT_VERSION = 1
@@ -40,8 +39,6 @@ MAX_ANNOUNCED_KEYS = 16
 # Announcements belong to no case; the header still needs one (section 3.2).
 NO_CASE = uuid.UUID(int=0)
 _KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
-_FIRST_INSTANT_MS = -62135596800000
-_LAST_INSTANT_MS = 253402300799999
 
 
 def announcement_payload(node_id: str, keys: Sequence[PublicKeyPair]) -> envelope.SealedPayload:
@@ -98,7 +95,7 @@ def _published(index: int, key: envelope.PublishedKey) -> PublicKeyPair:
         if len(getattr(key, name)) != 32:
             raise _malformed(f"{place}.{name}: expected 32 bytes")
     for name in ("valid_from_ms", "valid_until_ms"):
-        if not _FIRST_INSTANT_MS <= getattr(key, name) <= _LAST_INSTANT_MS:
+        if not is_representable_ms(getattr(key, name)):
             raise _malformed(f"{place}.{name}: expected a representable instant")
     if key.valid_until_ms <= key.valid_from_ms:
         raise _malformed(f"{place}.valid_until_ms: expected an instant after valid_from_ms")
@@ -121,13 +118,12 @@ def read_announcement(
             RejectReason.KEY_NOT_CURRENT,
             f"sender key {opened.sender_key.key_id!r} is not valid now",
         )
-    message = envelope.KeyAnnouncement()
-    try:
-        message.ParseFromString(opened.payload.message)
-    except DecodeError:
-        raise _malformed("message is not a blg.v1.KeyAnnouncement") from None
-    if message.version != ANNOUNCEMENT_VERSION:
-        raise _malformed(f"version: expected {ANNOUNCEMENT_VERSION}, got {message.version}")
+    message = parse_control(
+        opened,
+        envelope.KeyAnnouncement(),
+        version=ANNOUNCEMENT_VERSION,
+        reason=RejectReason.ANNOUNCEMENT_MALFORMED,
+    )
     if message.node != header.sender:
         raise _malformed("node: expected the envelope's sender")
     if not 0 < len(message.keys) <= MAX_ANNOUNCED_KEYS:

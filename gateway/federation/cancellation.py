@@ -30,18 +30,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError
-
 from gateway.crypto import EnvelopeRejected, Keyring, OpenedEnvelope, RejectReason, seal
-from gateway.crypto.envelope import from_unix_ms, to_unix_ms
+from gateway.crypto.envelope import from_unix_ms, is_representable_ms, to_unix_ms
+from gateway.federation.control_payload import parse_control
 from gateway.store import IncomingEnvelope, OutgoingEnvelope
 from gateway.wire import ControlKind, cancellation, canonical, envelope, uuid7
 
 CONFIRMATION_VERSION = 1
 # Actions whose copies go to every peer of the case; only CANCEL is confirmed.
 FAN_OUT_ACTIONS = frozenset({canonical.ACTION_CANCEL, canonical.ACTION_UPDATE})
-_FIRST_INSTANT_MS = -62135596800000
-_LAST_INSTANT_MS = 253402300799999
 
 
 @dataclass(frozen=True)
@@ -118,18 +115,17 @@ def read_confirmation(opened: OpenedEnvelope) -> Confirmation:
     """What an opened CANCELLATION_CONFIRMATION envelope confirms, checked in the order of
     section 14.3 (C1 to C4); raises EnvelopeRejected. Whether this node sent that
     cancellation to the envelope's sender (C5) only the store can tell."""
-    message = cancellation.CancellationConfirmation()
-    try:
-        message.ParseFromString(opened.payload.message)
-    except DecodeError:
-        raise _malformed("message is not a blg.v1.CancellationConfirmation") from None
-    if message.version != CONFIRMATION_VERSION:
-        raise _malformed(f"version: expected {CONFIRMATION_VERSION}, got {message.version}")
+    message = parse_control(
+        opened,
+        cancellation.CancellationConfirmation(),
+        version=CONFIRMATION_VERSION,
+        reason=RejectReason.CONFIRMATION_MALFORMED,
+    )
     if len(message.cancellation_message_id) != 16:
         raise _malformed("cancellation_message_id: expected 16 bytes")
     if message.case_id != opened.header.case_id.bytes:
         raise _malformed("case_id: expected the envelope's case_id")
-    if not _FIRST_INSTANT_MS <= message.confirmed_at_ms <= _LAST_INSTANT_MS:
+    if not is_representable_ms(message.confirmed_at_ms):
         raise _malformed("confirmed_at_ms: expected a representable instant")
     if message.case_state != cancellation.CASE_STATE_CANCELLED:
         raise _malformed("case_state: expected CASE_STATE_CANCELLED")

@@ -13,14 +13,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from google.protobuf import json_format
 
 from adapters import registry
 from gateway.store import Store
 from gateway.wire import canonical, uuid7
 from tests.delivery.conftest import Webhook
-from tests.federation.harness import Federation, local_client, upload_named_attachments
+from tests.federation.harness import (
+    Federation,
+    local_client,
+    serving_webhook,
+    upload_named_attachments,
+)
 
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "partners"
@@ -37,13 +41,8 @@ ACCEPTANCE = b"""<?xml version="1.0" encoding="UTF-8"?>
 async def webhook() -> AsyncIterator[Webhook]:
     """The police case system's webhook endpoint (as in tests/delivery)."""
     hook = Webhook()
-    app = web.Application()
-    app.add_routes([web.post("/blg-inbox", hook.handle)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    yield hook
-    await runner.cleanup()
+    async with serving_webhook(hook.port, hook.handle):
+        yield hook
 
 
 async def _post(

@@ -14,13 +14,14 @@ import pytest
 from gateway.console import Role
 from gateway.console.context import ConsoleLanguage
 from gateway.crypto import seal
-from gateway.store import IncomingEnvelope, OutgoingEnvelope
+from gateway.store import IncomingEnvelope
 from gateway.store.cancellations import IncomingConfirmation
 from gateway.wire import Kind, canonical, envelope, uuid7
 from tests.console.browser import NewPage, console_messages, screenshot, sign_in
 from tests.console.cases_support import receive, send
 from tests.console.conftest import NODE, PEER, ConsoleHarness
 from tests.federation.harness import alert
+from tests.store.outbox_support import queue_outgoing
 
 # What the banner says, in each language (the catalogues' words, not the English ids).
 BANNER = {"vi": "Đã rút lại 1 lần chuyển", "km": "ត្រូវបានដកវិញ", "en": "1 delivery to a local"}
@@ -137,21 +138,12 @@ async def test_a_confirmation_sent_back_is_no_message_of_the_case(
     confirmation this node queued back (a control envelope, section 14)."""
     case = uuid.uuid4()
     await receive(console, alert("KH-3", str(case)), case, handling="normal")
-    now = datetime.now(UTC)
-    await console.store.enqueue(
-        [
-            OutgoingEnvelope(
-                message_id=uuid7(),
-                recipient=PEER,
-                case_id=case,
-                kind="cancellation_confirmation",
-                handling="normal",
-                envelope=b"sealed",
-                envelope_sha256=b"\0" * 32,
-                expires_at=now + timedelta(days=1),
-            )
-        ],
-        [],
+    await queue_outgoing(
+        console.store,
+        PEER,
+        case,
+        kind="cancellation_confirmation",
+        expires_at=datetime.now(UTC) + timedelta(days=1),
     )
     await console.sign_in(Role.OFFICER)
     listed = await console.client.get("/console/cases")

@@ -4,57 +4,41 @@ reads out of it (docs/PROTOCOL.md section 13); then the checks of 13.3 on broken
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.config.values import parse_instant
-from gateway.crypto import (
-    EnvelopeLimits,
-    EnvelopeRejected,
-    Keyring,
-    KeyValidity,
-    OwnKeyPair,
-    open_envelope,
-    seal,
-)
+from gateway.crypto import EnvelopeLimits, EnvelopeRejected, Keyring, open_envelope, seal
 from gateway.crypto.envelope import from_unix_ms
 from gateway.federation.acknowledgements import How, read_acknowledgement
 from gateway.wire import ControlKind, acknowledgement, envelope, uuid7
+from tests.crypto.vector_support import (
+    ENVELOPE_VECTORS,
+    check_message,
+    check_reseals,
+    keyring,
+    load,
+    open_vector,
+    pair,
+)
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[1] / "vectors" / "acknowledgement-v1.json").read_text()
-)
-ENVELOPE_VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[1] / "vectors" / "envelope-v1.json").read_text()
-)
+VECTORS = load("acknowledgement-v1.json")
 FIELDS = VECTORS["acknowledgement_fields"]
 HEADER = VECTORS["header_fields"]
-
-
-def _pair(name: str) -> OwnKeyPair:
-    key = VECTORS["keys"][name]
-    return OwnKeyPair.from_secrets(
-        key["key_id"],
-        bytes.fromhex(key["ed25519_seed"]),
-        bytes.fromhex(key["x25519_secret"]),
-        KeyValidity(parse_instant(key["valid_from"]), parse_instant(key["valid_until"])),
-    )
+KEYS = VECTORS["keys"]
 
 
 def _sender() -> Keyring:
-    return Keyring(
-        HEADER["sender"], [_pair("sender")], {HEADER["recipient"]: [_pair("recipient").public()]}
+    return keyring(
+        HEADER["sender"], pair(KEYS["sender"]), HEADER["recipient"], pair(KEYS["recipient"])
     )
 
 
 def _receiver() -> Keyring:
-    return Keyring(
-        HEADER["recipient"], [_pair("recipient")], {HEADER["sender"]: [_pair("sender").public()]}
+    return keyring(
+        HEADER["recipient"], pair(KEYS["recipient"]), HEADER["sender"], pair(KEYS["sender"])
     )
 
 
@@ -66,9 +50,7 @@ def test_the_acknowledgement_bytes_follow_from_its_fields() -> None:
         acknowledged_by=FIELDS["acknowledged_by"],
         how=FIELDS["how_value"],
     )
-    assert built.SerializeToString().hex() == VECTORS["acknowledgement"]
-    payload = envelope.SealedPayload(message=built.SerializeToString())
-    assert payload.SerializeToString().hex() == VECTORS["payload"]
+    check_message(VECTORS, "acknowledgement", built.SerializeToString())
     assert acknowledgement.AcknowledgedHow.Name(built.how) == FIELDS["how"]
     assert from_unix_ms(FIELDS["acknowledged_at_ms"]) == parse_instant(FIELDS["acknowledged_at"])
 
@@ -81,31 +63,11 @@ def test_it_acknowledges_the_envelope_vector_in_its_case() -> None:
 
 
 def test_the_same_keys_nonce_and_id_seal_the_same_envelope() -> None:
-    nonce = bytes.fromhex(VECTORS["nonce"])
-    sealed = seal(
-        _sender(),
-        recipient=HEADER["recipient"],
-        kind=ControlKind.ACKNOWLEDGEMENT,
-        case_id=uuid.UUID(HEADER["case_id"]),
-        message_id=uuid.UUID(HEADER["message_id"]),
-        payload=envelope.SealedPayload.FromString(bytes.fromhex(VECTORS["payload"])),
-        created_at=from_unix_ms(HEADER["created_at_ms"]),
-        expires_at=from_unix_ms(HEADER["expires_at_ms"]),
-        random_bytes=lambda n: nonce[:n],
-    )
-    assert sealed.data.hex() == VECTORS["envelope"]
-    assert hashlib.sha256(sealed.data).hexdigest() == VECTORS["envelope_sha256"]
-    header = envelope.EnvelopeHeader.FromString(bytes.fromhex(VECTORS["header"]))
-    assert header.kind == HEADER["kind_value"]
-    assert envelope.MessageKind.Name(header.kind) == HEADER["kind"]
+    check_reseals(VECTORS, _sender(), ControlKind.ACKNOWLEDGEMENT)
 
 
 def test_a_receiver_reads_the_acknowledgement_out_of_it() -> None:
-    now = parse_instant(VECTORS["open_at"])
-    opened = open_envelope(
-        _receiver(), bytes.fromhex(VECTORS["envelope"]), now=now, limits=EnvelopeLimits()
-    )
-    assert opened.header.kind is ControlKind.ACKNOWLEDGEMENT
+    opened = open_vector(VECTORS, _receiver(), ControlKind.ACKNOWLEDGEMENT)
     content = read_acknowledgement(opened)
     assert content.message_id == uuid.UUID(FIELDS["message_id"])
     assert content.acknowledged_at == parse_instant(FIELDS["acknowledged_at"])

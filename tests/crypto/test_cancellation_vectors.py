@@ -4,39 +4,33 @@ cancellation's sender reads out of it (docs/PROTOCOL.md section 14)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from pathlib import Path
-from typing import Any
 
 from gateway.config.values import parse_instant
-from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, OwnKeyPair, open_envelope, seal
+from gateway.crypto import OwnKeyPair
 from gateway.crypto.envelope import from_unix_ms
 from gateway.federation.cancellation import read_confirmation
-from gateway.wire import ControlKind, cancellation, envelope
+from gateway.wire import ControlKind, cancellation
+from tests.crypto.vector_support import (
+    ENVELOPE_VECTORS,
+    check_envelope_pairs,
+    check_message,
+    check_reseals,
+    keyring,
+    load,
+    open_vector,
+    pair,
+    validity,
+)
 
-VECTORS: dict[str, Any] = json.loads(
-    (
-        Path(__file__).resolve().parents[1] / "vectors" / "cancellation-confirmation-v1.json"
-    ).read_text()
-)
-ENVELOPE_VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[1] / "vectors" / "envelope-v1.json").read_text()
-)
+VECTORS = load("cancellation-confirmation-v1.json")
 FIELDS = VECTORS["confirmation_fields"]
 HEADER = VECTORS["header_fields"]
 
 
 def _pair(name: str) -> OwnKeyPair:
-    key = VECTORS["keys"][name]
-    year = ENVELOPE_VECTORS["keys"][name]
-    return OwnKeyPair.from_secrets(
-        key["key_id"],
-        bytes.fromhex(key["ed25519_seed"]),
-        bytes.fromhex(key["x25519_secret"]),
-        KeyValidity(parse_instant(year["valid_from"]), parse_instant(year["valid_until"])),
-    )
+    # The file's keys carry no validity: they are valid for envelope-v1.json's year.
+    return pair(VECTORS["keys"][name], validity(ENVELOPE_VECTORS["keys"][name]))
 
 
 def test_the_confirmation_bytes_follow_from_its_fields() -> None:
@@ -48,55 +42,21 @@ def test_the_confirmation_bytes_follow_from_its_fields() -> None:
         withdrawn_deliveries=FIELDS["withdrawn_deliveries"],
         case_state=FIELDS["case_state_value"],
     )
-    assert built.SerializeToString().hex() == VECTORS["confirmation"]
-    payload = envelope.SealedPayload(message=built.SerializeToString())
-    assert payload.SerializeToString().hex() == VECTORS["payload"]
+    check_message(VECTORS, "confirmation", built.SerializeToString())
     assert cancellation.CaseState.Name(built.case_state) == FIELDS["case_state"]
     assert from_unix_ms(FIELDS["confirmed_at_ms"]) == parse_instant(FIELDS["confirmed_at"])
 
 
 def test_the_same_keys_nonce_and_id_seal_the_same_envelope() -> None:
     # The pairs are envelope-v1.json's own; here its recipient confirms to its sender.
-    for name in ("sender", "recipient"):
-        assert (
-            VECTORS["keys"][name]["ed25519_seed"] == ENVELOPE_VECTORS["keys"][name]["ed25519_seed"]
-        )
-    confirming = Keyring(
-        HEADER["sender"], [_pair("recipient")], {HEADER["recipient"]: [_pair("sender").public()]}
-    )
-    nonce = bytes.fromhex(VECTORS["nonce"])
-    sealed = seal(
-        confirming,
-        recipient=HEADER["recipient"],
-        kind=ControlKind.CANCELLATION_CONFIRMATION,
-        case_id=uuid.UUID(HEADER["case_id"]),
-        message_id=uuid.UUID(HEADER["message_id"]),
-        payload=envelope.SealedPayload.FromString(bytes.fromhex(VECTORS["payload"])),
-        created_at=from_unix_ms(HEADER["created_at_ms"]),
-        expires_at=from_unix_ms(HEADER["expires_at_ms"]),
-        random_bytes=lambda n: nonce[:n],
-    )
-    assert sealed.data.hex() == VECTORS["envelope"]
-    assert hashlib.sha256(sealed.data).hexdigest() == VECTORS["envelope_sha256"]
-    header = envelope.EnvelopeHeader.FromString(bytes.fromhex(VECTORS["header"]))
-    assert (header.kind, header.case_id) == (
-        HEADER["kind_value"],
-        uuid.UUID(HEADER["case_id"]).bytes,
-    )
-    assert envelope.MessageKind.Name(header.kind) == HEADER["kind"]
+    check_envelope_pairs(VECTORS)
+    confirming = keyring(HEADER["sender"], _pair("recipient"), HEADER["recipient"], _pair("sender"))
+    check_reseals(VECTORS, confirming, ControlKind.CANCELLATION_CONFIRMATION)
 
 
 def test_the_cancellations_sender_reads_what_was_confirmed() -> None:
-    sender = Keyring(
-        HEADER["recipient"], [_pair("sender")], {HEADER["sender"]: [_pair("recipient").public()]}
-    )
-    opened = open_envelope(
-        sender,
-        bytes.fromhex(VECTORS["envelope"]),
-        now=parse_instant(VECTORS["open_at"]),
-        limits=EnvelopeLimits(),
-    )
-    assert opened.header.kind is ControlKind.CANCELLATION_CONFIRMATION
+    sender = keyring(HEADER["recipient"], _pair("sender"), HEADER["sender"], _pair("recipient"))
+    opened = open_vector(VECTORS, sender, ControlKind.CANCELLATION_CONFIRMATION)
     confirmed = read_confirmation(opened)
     assert (
         str(confirmed.cancellation_message_id),

@@ -18,7 +18,7 @@ from gateway.crypto import (
     open_envelope,
     seal,
 )
-from gateway.crypto.envelope import parse_header, to_unix_ms
+from gateway.crypto.envelope import from_unix_ms, is_representable_ms, parse_header, to_unix_ms
 from gateway.wire import Kind, canonical, envelope, uuid7
 from tests.crypto.support import T0, make_pair, seal_simple
 
@@ -354,3 +354,24 @@ def test_header_instants_are_judged_by_the_documented_range(
     with pytest.raises(EnvelopeRejected) as caught:
         parse_header(data)
     assert caught.value.reason is RejectReason.HEADER_MALFORMED
+
+
+@pytest.mark.parametrize(
+    ("ms", "representable"),
+    [
+        (-62_135_596_800_000, True),
+        (-62_135_596_800_001, False),
+        (0, True),
+        (LAST_REPRESENTABLE_MS, True),
+        (LAST_REPRESENTABLE_MS + 1, False),
+        (2**62, False),
+    ],
+    ids=["first", "before-first", "epoch", "last", "after-last", "far-future"],
+)
+def test_control_payload_instants_are_judged_by_the_same_range(
+    ms: int, *, representable: bool
+) -> None:
+    # Acknowledgements, confirmations and announcements all check with this one function.
+    assert is_representable_ms(ms) is representable
+    if representable:
+        assert to_unix_ms(from_unix_ms(ms)) == ms

@@ -4,31 +4,21 @@ a verifier reads back (docs/PROTOCOL.md 6.1, 6.2, 7.4)."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
-from typing import Any
 
-from gateway.config.values import parse_instant
-from gateway.crypto import Keyring, KeyValidity, OwnKeyPair, sign_receipt, verify_receipt
+from gateway.crypto import Keyring, OwnKeyPair, sign_receipt, verify_receipt
 from gateway.crypto.envelope import from_unix_ms
 from gateway.crypto.receipt import receipt_signing_input
 from gateway.wire import envelope
+from tests.crypto.vector_support import ENVELOPE_VECTORS, load, pair
 
-FOLDER = Path(__file__).resolve().parents[1] / "vectors"
-VECTORS: dict[str, Any] = json.loads((FOLDER / "receipt-attachments-v1.json").read_text())
-BASE: dict[str, Any] = json.loads((FOLDER / "envelope-v1.json").read_text())
+VECTORS = load("receipt-attachments-v1.json")
+BASE = ENVELOPE_VECTORS
 FIELDS = VECTORS["receipt_fields"]
 
 
 def _receiver() -> OwnKeyPair:
-    key = BASE["keys"]["recipient"]
-    return OwnKeyPair.from_secrets(
-        key["key_id"],
-        bytes.fromhex(key["ed25519_seed"]),
-        bytes.fromhex(key["x25519_secret"]),
-        KeyValidity(parse_instant(key["valid_from"]), parse_instant(key["valid_until"])),
-    )
+    return pair(BASE["keys"]["recipient"])
 
 
 def test_the_body_bytes_follow_from_its_fields() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from tests.federation.harness import free_port
+from tests.federation.harness import free_port, serving_webhook
 
 
 @dataclass
@@ -26,10 +26,5 @@ class Webhook:
 @pytest.fixture
 async def webhook() -> AsyncIterator[Webhook]:
     hook = Webhook()
-    app = web.Application()
-    app.add_routes([web.post("/blg-inbox", hook.handle)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    yield hook
-    await runner.cleanup()
+    async with serving_webhook(hook.port, hook.handle):
+        yield hook

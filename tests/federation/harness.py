@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import trustme
+from aiohttp import web
 
 from adapters import DocumentInvalid, adapter_for
 from gateway.components import dispatcher_for, keyring_from_config
@@ -94,6 +96,23 @@ def free_port() -> int:
             _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no fresh loopback port in 1,000 probes")
+
+
+@asynccontextmanager
+async def serving_webhook(
+    port: int, handle: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> AsyncIterator[None]:
+    """A local system's webhook endpoint (POST /blg-inbox) on loopback while the block runs;
+    `handle` is the test's stand-in for that system."""
+    app = web.Application()
+    app.add_routes([web.post("/blg-inbox", handle)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 @dataclass

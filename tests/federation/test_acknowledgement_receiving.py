@@ -22,10 +22,11 @@ from gateway.federation.outgoing import Dispatcher
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
-from gateway.store import OutgoingEnvelope, Store
+from gateway.store import Store
 from gateway.wire import Kind, envelope, uuid7
 from tests.crypto.support import YEAR
 from tests.federation.harness import alert
+from tests.store.outbox_support import queue_outgoing
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 POLICE, RATANAKIRI, STUNG_TRENG = "vn-gialai-police", "kh-ratanakiri-police", "kh-stungtreng-police"
@@ -74,22 +75,14 @@ def _reason(receipt: bytes, data: bytes) -> str:
 
 async def _sent(store: Store, to: str, due: datetime | None) -> tuple[uuid.UUID, uuid.UUID]:
     """Queue a message of ours to `to` (its envelope need not open: nothing sends it here)."""
-    message_id, case_id = uuid7(), uuid.uuid4()
-    await store.enqueue(
-        [
-            OutgoingEnvelope(
-                message_id=message_id,
-                recipient=to,
-                case_id=case_id,
-                kind="wanted_person_notice",
-                handling="normal",
-                envelope=b"sealed",
-                envelope_sha256=b"\x00" * 32,
-                expires_at=NOW + timedelta(days=1),
-                acknowledge_due=due,
-            )
-        ],
-        [],
+    case_id = uuid.uuid4()
+    message_id = await queue_outgoing(
+        store,
+        to,
+        case_id,
+        kind="wanted_person_notice",
+        expires_at=NOW + timedelta(days=1),
+        acknowledge_due=due,
     )
     return message_id, case_id
 
@@ -156,24 +149,29 @@ async def test_a_recorded_deadline_and_acknowledgement_never_change(store: Store
                 )
 
 
-async def test_acknowledging_at_once_from_everywhere_gives_one_acknowledgement(
-    store: Store,
-) -> None:
-    """The receiving node: the console, the API and a local system's handled, at once."""
-    case = uuid.uuid4()
-    message = alert("TB-7", str(case))
-    message_id = uuid7()
+async def _received_at_ratanakiri(store: Store, reference: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A hotline alert from vn-gialai-police, received at kh-ratanakiri-police: its message id
+    and case."""
+    case, message_id = uuid.uuid4(), uuid7()
     data = seal(
         _keyring(POLICE),
         recipient=RATANAKIRI,
         kind=Kind.HOTLINE_ALERT,
         case_id=case,
         message_id=message_id,
-        payload=envelope.SealedPayload(message=message.SerializeToString()),
+        payload=envelope.SealedPayload(message=alert(reference, str(case)).SerializeToString()),
         created_at=NOW,
         expires_at=NOW + timedelta(days=1),
     ).data
     await _receiver(store, RATANAKIRI).receive(POLICE, [data])
+    return message_id, case
+
+
+async def test_acknowledging_at_once_from_everywhere_gives_one_acknowledgement(
+    store: Store,
+) -> None:
+    """The receiving node: the console, the API and a local system's handled, at once."""
+    message_id, case = await _received_at_ratanakiri(store, "TB-7")
     acknowledger = Acknowledger(
         keyring=_keyring(RATANAKIRI), store=store, ttl=timedelta(days=1), clock=lambda: NOW
     )
@@ -203,7 +201,7 @@ async def test_acknowledging_at_once_from_everywhere_gives_one_acknowledgement(
 async def test_a_deadline_is_fixed_when_the_message_is_queued(store: Store) -> None:
     """A later config (another `within`) moves no deadline already running."""
 
-    def dispatcher(within: timedelta) -> Dispatcher:
+    def dispatcher(within: timedelta | None) -> Dispatcher:
         return Dispatcher(
             keyring=_keyring(POLICE),
             store=store,
@@ -211,19 +209,14 @@ async def test_a_deadline_is_fixed_when_the_message_is_queued(store: Store) -> N
             policy=RoutePolicy({RATANAKIRI: PeerRoute("KH")}),
             message_ttl=timedelta(days=1),
             clock=lambda: NOW,
-            acknowledgements=[AcknowledgementRule(Kind.HOTLINE_ALERT, within)],
+            acknowledgements=[]
+            if within is None
+            else [AcknowledgementRule(Kind.HOTLINE_ALERT, within)],
         )
 
     [first] = await dispatcher(timedelta(hours=1)).submit(alert("TB-1"), [RATANAKIRI], actor="t")
     [second] = await dispatcher(timedelta(hours=5)).submit(alert("TB-2"), [RATANAKIRI], actor="t")
-    [unruled] = await Dispatcher(
-        keyring=_keyring(POLICE),
-        store=store,
-        sendable_kinds={RATANAKIRI: frozenset(Kind)},
-        policy=RoutePolicy({RATANAKIRI: PeerRoute("KH")}),
-        message_ttl=timedelta(days=1),
-        clock=lambda: NOW,
-    ).submit(alert("TB-3"), [RATANAKIRI], actor="t")
+    [unruled] = await dispatcher(None).submit(alert("TB-3"), [RATANAKIRI], actor="t")
     states = await store.acknowledgement_states(
         [first.message_id, second.message_id, unruled.message_id]
     )
@@ -235,19 +228,7 @@ async def test_a_deadline_is_fixed_when_the_message_is_queued(store: Store) -> N
 
 
 async def test_a_sender_no_longer_a_peer_cannot_be_acknowledged(store: Store) -> None:
-    case = uuid.uuid4()
-    message_id = uuid7()
-    data = seal(
-        _keyring(POLICE),
-        recipient=RATANAKIRI,
-        kind=Kind.HOTLINE_ALERT,
-        case_id=case,
-        message_id=message_id,
-        payload=envelope.SealedPayload(message=alert("TB-8", str(case)).SerializeToString()),
-        created_at=NOW,
-        expires_at=NOW + timedelta(days=1),
-    ).data
-    await _receiver(store, RATANAKIRI).receive(POLICE, [data])
+    message_id, _ = await _received_at_ratanakiri(store, "TB-8")
     # The operator removed the peer from the config since.
     alone = Keyring(RATANAKIRI, [KEYS[RATANAKIRI]], {})
     acknowledger = Acknowledger(

@@ -6,7 +6,6 @@ tests/federation/test_cancellation_e2e.py."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,9 +27,10 @@ from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
-from gateway.store import EmbeddedPostgres, IncomingEnvelope, OutgoingEnvelope, Store
+from gateway.store import EmbeddedPostgres, IncomingEnvelope, Store
 from gateway.wire import ControlKind, Kind, cancellation, canonical, envelope, uuid7
 from tests.federation.harness import alert
+from tests.store.outbox_support import queue_outgoing
 
 POLICE, RATANAKIRI, STUNGTRENG = "vn-gialai-police", "kh-ratanakiri-police", "kh-stungtreng-police"
 NODES = (POLICE, RATANAKIRI, STUNGTRENG)
@@ -218,24 +218,7 @@ def _confirmation(
 
 
 async def _queued_cancellation(store: Store, recipient: str, case_id: uuid.UUID) -> uuid.UUID:
-    message_id = uuid7()
-    await store.enqueue(
-        [
-            OutgoingEnvelope(
-                message_id=message_id,
-                recipient=recipient,
-                case_id=case_id,
-                kind="hotline_alert",
-                handling="normal",
-                envelope=b"sealed",
-                envelope_sha256=hashlib.sha256(message_id.bytes).digest(),
-                expires_at=datetime.now(UTC) + timedelta(days=7),
-                cancels=True,
-            )
-        ],
-        [],
-    )
-    return message_id
+    return await queue_outgoing(store, recipient, case_id, cancels=True)
 
 
 @pytest.mark.parametrize(
@@ -260,22 +243,7 @@ async def test_the_sender_takes_a_confirmation_only_for_its_cancellation_from_it
     receiver = _receiver(keys.rings[POLICE], store, GatewayMetrics())
     case_id = uuid.uuid4()
     sent = await _queued_cancellation(store, RATANAKIRI, case_id)
-    plain = uuid7()
-    await store.enqueue(
-        [
-            OutgoingEnvelope(
-                message_id=plain,
-                recipient=RATANAKIRI,
-                case_id=case_id,
-                kind="hotline_alert",
-                handling="normal",
-                envelope=b"sealed",
-                envelope_sha256=b"\0" * 32,
-                expires_at=datetime.now(UTC) + timedelta(days=7),
-            )
-        ],
-        [],
-    )
+    plain = await queue_outgoing(store, RATANAKIRI, case_id)
     sender = RATANAKIRI if who == "recipient" else STUNGTRENG
     confirmed_id = {"sent": sent, "unknown": uuid7(), "not_a_cancellation": plain}[which]
     data = _confirmation(
@@ -353,21 +321,7 @@ async def test_a_cancellation_goes_to_every_peer_of_its_case_the_onward_rule_all
         )
     for peer in (RATANAKIRI, STUNGTRENG):
         # Straight into the outbox: the rule would refuse Stung Treng today.
-        await store.enqueue(
-            [
-                OutgoingEnvelope(
-                    message_id=uuid7(),
-                    recipient=peer,
-                    case_id=case_id,
-                    kind="hotline_alert",
-                    handling="restricted",
-                    envelope=b"sealed",
-                    envelope_sha256=b"\0" * 32,
-                    expires_at=datetime.now(UTC) + timedelta(days=7),
-                )
-            ],
-            [],
-        )
+        await queue_outgoing(store, peer, case_id, handling="restricted")
     message = alert("TB-1", str(case_id))
     message.action = action  # type: ignore[assignment]
     # Today's choice (a rule or the caller): Ratanakiri only.
@@ -391,21 +345,7 @@ async def test_a_cancellation_with_no_route_today_still_goes_to_the_peers_of_its
     keys = _keys()
     case_id = uuid.uuid4()
     for peer in (RATANAKIRI, STUNGTRENG):
-        await store.enqueue(
-            [
-                OutgoingEnvelope(
-                    message_id=uuid7(),
-                    recipient=peer,
-                    case_id=case_id,
-                    kind="hotline_alert",
-                    handling="normal",
-                    envelope=b"sealed",
-                    envelope_sha256=b"\0" * 32,
-                    expires_at=datetime.now(UTC) + timedelta(days=7),
-                )
-            ],
-            [],
-        )
+        await queue_outgoing(store, peer, case_id, handling="normal")
     dispatcher = _dispatcher(keys, store)
     cancel = _cancel(case_id)
     assert await dispatcher.check_links(cancel, [], "test") == (RATANAKIRI, STUNGTRENG)

@@ -25,7 +25,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.federation.harness import Federation, free_port, local_client
+from tests.federation.harness import Federation, free_port, local_client, serving_webhook
 
 POLICE, RATANAKIRI, STUNGTRENG = "vn-gialai-police", "kh-ratanakiri-police", "kh-stungtreng-police"
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "partners" / "vn-police-json"
@@ -55,13 +55,8 @@ class SwitchableWebhook:
 @pytest.fixture
 async def webhook() -> AsyncIterator[SwitchableWebhook]:
     hook = SwitchableWebhook()
-    app = web.Application()
-    app.add_routes([web.post("/blg-inbox", hook.handle)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    yield hook
-    await runner.cleanup()
+    async with serving_webhook(hook.port, hook.handle):
+        yield hook
 
 
 async def _api(

@@ -21,12 +21,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from google.protobuf import json_format
 
 from gateway.wire import canonical
 from tests.delivery.conftest import Webhook
-from tests.federation.harness import Federation, alert, local_client
+from tests.federation.harness import Federation, alert, local_client, serving_webhook
 
 ORIGIN, POLICE, ONWARD = "kh-ratanakiri-police", "vn-gialai-police", "kh-stungtreng-police"
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "partners" / "vn-police-json"
@@ -41,13 +40,8 @@ MARKINGS = {
 @pytest.fixture
 async def webhook() -> AsyncIterator[Webhook]:
     hook = Webhook()
-    app = web.Application()
-    app.add_routes([web.post("/blg-inbox", hook.handle)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    yield hook
-    await runner.cleanup()
+    async with serving_webhook(hook.port, hook.handle):
+        yield hook
 
 
 @dataclass(frozen=True)

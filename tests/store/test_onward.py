@@ -20,9 +20,10 @@ import pytest
 from gateway.crypto import Keyring
 from gateway.federation.outgoing import ONWARD_MARKINGS, Dispatcher, SubmissionRefused
 from gateway.policy import PeerRoute, RoutePolicy
-from gateway.store import IncomingEnvelope, OutgoingEnvelope, Store
+from gateway.store import IncomingEnvelope, Store
 from gateway.wire import canonical, uuid7
 from tests.federation.harness import alert
+from tests.store.outbox_support import queue_outgoing
 
 ORIGIN = "kh-ratanakiri-police"
 ONWARD = "kh-stungtreng-police"
@@ -65,21 +66,7 @@ async def _received(
 
 
 async def _sent(store: Store, case_id: uuid.UUID, recipient: str) -> None:
-    await store.enqueue(
-        [
-            OutgoingEnvelope(
-                message_id=uuid7(),
-                recipient=recipient,
-                case_id=case_id,
-                kind="hotline_alert",
-                handling="victim_protected",
-                envelope=b"sealed",
-                envelope_sha256=b"\0" * 32,
-                expires_at=datetime.now(UTC) + timedelta(days=7),
-            )
-        ],
-        [],
-    )
+    await queue_outgoing(store, recipient, case_id, handling="victim_protected")
 
 
 @dataclass(frozen=True)
