@@ -30,6 +30,7 @@ from gateway.attachments_read import AttachmentReader
 from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
+from gateway.delivery.folder_attachments import FolderAttachments
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
@@ -468,6 +469,15 @@ class Gateway:
                     store=self.store,
                     poll_interval=outgoing.poll_interval.total_seconds(),
                     metrics=self.metrics,
+                    attachments=FolderAttachments(
+                        client=client.id,
+                        folder=outgoing.path,
+                        store=self.store,
+                        keyring=self.keyring,
+                        max_bytes=self.config.limits.max_attachment_bytes,
+                        clock=self.clock,
+                        executor=self._crypto,
+                    ),
                 )
                 self._tasks.append(asyncio.create_task(watcher.run(), name=f"drop:{client.id}"))
 
