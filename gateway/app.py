@@ -418,7 +418,7 @@ class Gateway:
             )
             self.queues[peer.id] = queue
             self._tasks.append(asyncio.create_task(queue.run(), name=f"deliver:{peer.id}"))
-        self._start_local_delivery(policy)
+        self._start_local_delivery(policy, attachment_reader)
         self._start_retention()
         self._stop_listening = await self.store.listen_outbox(self._wake)
         self._stop_inbox_listening = await self.store.listen_inbox(self._wake_local)
@@ -432,7 +432,9 @@ class Gateway:
             ),
         )
 
-    def _start_local_delivery(self, policy: RetryPolicy) -> None:
+    def _start_local_delivery(
+        self, policy: RetryPolicy, attachment_reader: AttachmentReader
+    ) -> None:
         assert self._session is not None
         dispatcher = self.dispatcher
         for client in self.config.local_clients:
@@ -444,6 +446,8 @@ class Gateway:
                     else DropFolderTarget(
                         delivery.path,
                         self.metrics.unsafe_paths.labels(client.id, "delivered").inc,
+                        # Attachments beside the message file, from the one shared reader.
+                        attachment_reader,
                     )
                 )
                 queue = LocalDeliveryQueue(

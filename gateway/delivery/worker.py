@@ -181,6 +181,7 @@ class LocalDeliveryQueue(ExclusiveWorker):
             self._adapter.media_type,
             _extension(self._adapter.media_type),
             message.in_reply_to,
+            tuple(opened.payload.attachments),
         )
 
 

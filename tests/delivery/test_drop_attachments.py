@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters import adapter_for
 from gateway.delivery.folder_attachments import sniff_media_type
+from gateway.federation.outgoing_attachments import attachment_refs
 from tests.federation.harness import Federation, local_client
 
 BLO, RATANAKIRI = "vn-gialai-blo", "kh-ratanakiri-police"
@@ -169,3 +171,43 @@ def test_media_types_come_from_the_first_bytes() -> None:
     }
     for head, expected in table.items():
         assert sniff_media_type(head) == expected, head
+
+
+async def test_a_handover_dropped_with_two_files_reaches_the_peers_drop_folder_intact(
+    federation: Federation, tmp_path: Path
+) -> None:
+    folder = tmp_path / "blo-out"
+    (folder / "attachments").mkdir(parents=True)
+    inbox_folder = tmp_path / "rtk-in"
+    _, rtk_client = local_client("police-records", ["kh-police-xml"])
+    rtk_client["delivery"] = {"type": "drop_folder", "path": str(inbox_folder)}
+    await federation.add(BLO, RATANAKIRI)
+    federation.sections[BLO] = {"local_clients": [outgoing_folder_client(folder)]}
+    federation.sections[RATANAKIRI] = {"local_clients": [rtk_client]}
+    for node in (BLO, RATANAKIRI):
+        federation.write_config(node)
+        federation.start(node)
+        await federation.wait_ready(node)
+    (folder / "attachments" / "anh-nan-nhan").write_bytes(JPEG)
+    (folder / "attachments" / "bien-ban").write_bytes(PDF)
+    drop(folder, "ban_giao.json", handover("BG-2026-0099", ["anh-nan-nhan"], ["bien-ban"]))
+
+    await wait_for(lambda: len(list(inbox_folder.glob("*.xml"))) == 1, "the message file")
+    (message_file,) = inbox_folder.glob("*.xml")
+    attachments = inbox_folder / f"{message_file.stem}.attachments"
+    received = {p.name: p.read_bytes() for p in attachments.iterdir()}
+    # Written before the message file appeared: complete, no temporary left.
+    assert sorted(received.values()) == sorted([JPEG, PDF])
+    assert _mode(attachments) == 0o700
+    assert {_mode(p) for p in attachments.iterdir()} == {0o600}
+    # The document names exactly the files beside it (the receiver's wire ids).
+    decoded = adapter_for("kh-police-xml").decode(message_file.read_bytes()).messages[0]
+    named = {aid for _, aid in attachment_refs(decoded.message)}
+    assert named == set(received)
+    assert not list(inbox_folder.glob(".*"))
+    assert sorted(p.name for p in (folder / "done" / "attachments").iterdir()) == [
+        "anh-nan-nhan",
+        "bien-ban",
+    ]
+    for node in (BLO, RATANAKIRI):
+        assert "Traceback" not in federation.log_tail(node)
