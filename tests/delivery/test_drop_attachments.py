@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from adapters import adapter_for
 from gateway.delivery.folder_attachments import sniff_media_type
 from gateway.federation.outgoing_attachments import attachment_refs
@@ -179,7 +181,7 @@ async def test_a_handover_dropped_with_two_files_reaches_the_peers_drop_folder_i
     folder = tmp_path / "blo-out"
     (folder / "attachments").mkdir(parents=True)
     inbox_folder = tmp_path / "rtk-in"
-    _, rtk_client = local_client("police-records", ["kh-police-xml"])
+    rtk_token, rtk_client = local_client("police-records", ["kh-police-xml"])
     rtk_client["delivery"] = {"type": "drop_folder", "path": str(inbox_folder)}
     await federation.add(BLO, RATANAKIRI)
     federation.sections[BLO] = {"local_clients": [outgoing_folder_client(folder)]}
@@ -209,5 +211,22 @@ async def test_a_handover_dropped_with_two_files_reaches_the_peers_drop_folder_i
         "anh-nan-nhan",
         "bien-ban",
     ]
+    # The inbox API lists the same attachments, and each url serves the same bytes.
+    api_url = federation.api_url(RATANAKIRI)
+    auth = {"Authorization": f"Bearer {rtk_token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{api_url}/api/v1/inbox", headers=auth) as response:
+            (item,) = (await response.json())["messages"]
+        listed = item["attachments"]
+        assert {entry["id"] for entry in listed} == named
+        by_type = {entry["media_type"]: entry for entry in listed}
+        assert set(by_type) == {"image/jpeg", "application/pdf"}
+        for media_type, data in (("image/jpeg", JPEG), ("application/pdf", PDF)):
+            entry = by_type[media_type]
+            assert entry["size"] == len(data)
+            assert entry["url"] == (f"/api/v1/inbox/{item['id']}/attachments/{entry['id']}")
+            async with session.get(f"{api_url}{entry['url']}", headers=auth) as response:
+                assert response.status == 200
+                assert await response.read() == data == received[entry["id"]]
     for node in (BLO, RATANAKIRI):
         assert "Traceback" not in federation.log_tail(node)
