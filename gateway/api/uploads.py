@@ -30,9 +30,8 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.crypto import Keyring
-from gateway.federation.streams import PlaintextTooLarge, stage_upload
-from gateway.store import AuditEntry, Store
-from gateway.store.attachments import AttachmentKeyRef
+from gateway.federation.streams import PlaintextTooLarge, stage_afresh
+from gateway.store import Store
 
 if TYPE_CHECKING:
     from gateway.api.routes import ApiClient
@@ -117,15 +116,12 @@ class AttachmentUploads:
                     "attachment_id: an attachment with this id and other content exists",
                 )
             return _answer(attachment_id, size, digest, media_type, 200)
-        if staged is not None:
-            # An earlier upload cut off: its partial stream goes, this one starts afresh.
-            await self._store.discard_attachment(
-                AttachmentKeyRef(client.id, "outgoing", attachment_id)
-            )
         try:
-            written = await stage_upload(
+            # An earlier upload cut off part-way is discarded there; audited with sizes only.
+            written = await stage_afresh(
                 self._store,
                 self._keyring,
+                actor=f"api:{client.id}",
                 client=client.id,
                 attachment_id=attachment_id,
                 plaintext=self._body(request),
@@ -137,17 +133,6 @@ class AttachmentUploads:
         except PlaintextTooLarge:
             raise _too_large(self._max_bytes) from None
         key = written.key
-        # Ids and sizes only: an attachment's content and name are never recorded.
-        await self._store.audit(
-            [
-                AuditEntry(
-                    f"api:{client.id}",
-                    "attachment.uploaded",
-                    attachment_id,
-                    {"client": client.id, "size": key.plaintext_size, "media_type": media_type},
-                )
-            ]
-        )
         return _answer(attachment_id, key.plaintext_size, written.plaintext_sha256, media_type, 201)
 
     async def _body(self, request: web.Request) -> AsyncIterator[bytes]:

@@ -6,7 +6,7 @@ scan its records name (vn-police-json `anh[]` / `tai_lieu[]`, kh-police-xml `Pho
 
 - Before a record is judged, every id it names that is not yet a complete upload of the
   client is staged from its file through the API's own staging path
-  (gateway.federation.streams.stage_upload): streamed in pieces, encrypted as read, bounded
+  (gateway.federation.streams.stage_afresh): streamed in pieces, encrypted as read, bounded
   by `limits.max_attachment_bytes` of plaintext. Nothing is held whole.
 - The media type comes from the file's first bytes (JPEG, PNG, WebP, PDF, TIFF), as a file
   carries no Content-Type; anything else refuses the record, naming the field.
@@ -30,10 +30,9 @@ from typing import BinaryIO
 from gateway.api.uploads import ATTACHMENT_ID, MEDIA_TYPES, READ_PIECE
 from gateway.crypto import Keyring
 from gateway.federation.outgoing_attachments import attachment_refs
-from gateway.federation.streams import PlaintextTooLarge, stage_upload
+from gateway.federation.streams import PlaintextTooLarge, stage_afresh
 from gateway.ops.private_files import PRIVATE_FILE, private_folder
-from gateway.store import AuditEntry, Store
-from gateway.store.attachments import AttachmentKeyRef
+from gateway.store import Store
 from gateway.wire import canonical
 
 ATTACHMENTS = "attachments"
@@ -121,14 +120,11 @@ class FolderAttachments:
             if media_type is None:
                 return f"expected a file of type {', '.join(MEDIA_TYPES)} (by its first bytes)"
             file.seek(0)
-            # A partial stream of an upload cut off earlier goes, as the API does.
-            await self._store.discard_attachment(
-                AttachmentKeyRef(self._client, "outgoing", attachment_id)
-            )
             try:
-                written = await stage_upload(
+                await stage_afresh(
                     self._store,
                     self._keyring,
+                    actor=f"drop-folder:{self._client}",
                     client=self._client,
                     attachment_id=attachment_id,
                     plaintext=_pieces(file),
@@ -139,20 +135,6 @@ class FolderAttachments:
                 )
             except PlaintextTooLarge:
                 return _too_large(self._max_bytes)
-        await self._store.audit(
-            [
-                AuditEntry(
-                    f"drop-folder:{self._client}",
-                    "attachment.uploaded",
-                    attachment_id,
-                    {
-                        "client": self._client,
-                        "size": written.key.plaintext_size,
-                        "media_type": media_type,
-                    },
-                )
-            ]
-        )
         return None
 
     def move_done(self, done: Path, messages: Iterable[canonical.Message]) -> None:

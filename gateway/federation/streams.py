@@ -30,7 +30,7 @@ from gateway.crypto import Keyring
 from gateway.crypto.attachment import CHUNK_OVERHEAD, HEADER_BYTES
 from gateway.crypto.attachment_stream import AttachmentDecryptor, AttachmentEncryptor
 from gateway.crypto.drafts import SealedDraft, open_draft, seal_draft
-from gateway.store import Store
+from gateway.store import AuditEntry, Store
 from gateway.store.attachments import CHUNK_BYTES, AttachmentKeyRef
 from gateway.store.binding import StagedAttachment
 from gateway.wire import envelope
@@ -251,5 +251,48 @@ async def stage_upload(
         plaintext_size=written.key.plaintext_size,
         plaintext_sha256=written.plaintext_sha256,
         now=now,
+    )
+    return written
+
+
+async def stage_afresh(
+    store: Store,
+    keyring: Keyring,
+    *,
+    actor: str,
+    client: str,
+    attachment_id: str,
+    plaintext: AsyncIterator[bytes],
+    media_type: str,
+    max_plaintext: int,
+    now: datetime,
+    executor: Executor | None = None,
+) -> Written:
+    """A local client's attachment staged whole, the one way every entry point stages one
+    (the API's PUT, an outgoing drop folder's attachments/ file): an earlier upload of the id
+    cut off part-way is discarded first, then stage_upload, then `attachment.uploaded` is
+    audited with sizes only (never content or a file name). The caller has checked that no
+    complete upload of the id exists; PlaintextTooLarge as stage_upload."""
+    await store.discard_attachment(AttachmentKeyRef(client, "outgoing", attachment_id))
+    written = await stage_upload(
+        store,
+        keyring,
+        client=client,
+        attachment_id=attachment_id,
+        plaintext=plaintext,
+        media_type=media_type,
+        max_plaintext=max_plaintext,
+        now=now,
+        executor=executor,
+    )
+    await store.audit(
+        [
+            AuditEntry(
+                actor,
+                "attachment.uploaded",
+                attachment_id,
+                {"client": client, "size": written.key.plaintext_size, "media_type": media_type},
+            )
+        ]
     )
     return written

@@ -142,6 +142,7 @@ async def test_records_take_their_attachment_files_and_refusals_name_the_field(
             for aid in ("anh-1", "ho-so-1", "ghi-chu", "qua-lon", "khong-co")
         }
         queued = sum((await store.state_counts()).values())
+        uploads = [row for row in await store.list_audit(50) if row.action == "attachment.uploaded"]
     finally:
         await store.close()
     photo, scan = staged.pop("anh-1"), staged.pop("ho-so-1")
@@ -155,6 +156,11 @@ async def test_records_take_their_attachment_files_and_refusals_name_the_field(
     assert (scan.complete, scan.media_type) == (True, "application/pdf")
     assert set(staged.values()) == {None}  # refused files are never staged
     assert queued == 1
+    # Audited as the API's uploads are, by the folder's actor, with sizes only.
+    assert sorted((row.actor, row.subject) for row in uploads) == [
+        ("drop-folder:blo-records", "anh-1"),
+        ("drop-folder:blo-records", "ho-so-1"),
+    ]
     assert "Traceback" not in federation.log_tail(BLO)
 
 
