@@ -11,8 +11,10 @@ A received message's attachments (verified at acceptance, PROTOCOL 7.4) are writ
   renamed into place (gateway.delivery.targets.DropFolderTarget), so a partner never sees a
   message before its attachments. A crash before that record redelivers afresh: the
   renames replace the same content, a leftover temporary is removed, nothing is doubled.
-- A stream that is not readable (409 not all here, 502 corrupt at rest) leaves the delivery
-  for a retry with the reason code; ids are wire ids (random, 7.4), never content.
+- A stream not all here yet (409) leaves the delivery for a retry; one that can never be
+  read (502 corrupt at rest, an id no file may carry) holds the delivery aside with its
+  reason code, as an unrenderable message is, so the feed goes on. Ids are wire ids
+  (random, 7.4), never content.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ SUFFIX = ".attachments"
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class AttachmentNotWritten(Exception):  # noqa: N818 - a state of the stream, retried later
-    """An attachment could not be read whole; reason is a short code."""
+class AttachmentNotWritten(Exception):  # noqa: N818 - a state of the stream
+    """An attachment could not be read whole; reason is a short code. final: no retry can
+    help (corrupt at rest, an id no file may have), so the delivery is held aside rather
+    than stalling the client's feed; otherwise it is retried (not all pushed yet)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, final: bool) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.final = final
 
 
 def attachments_folder(message_file: Path) -> Path:
@@ -64,7 +69,7 @@ async def write_attachments(
     Raises AttachmentNotWritten, UnsafePath or OSError (the delivery is retried)."""
     usable = [key for key in keys if usable_id(key.attachment_id)]
     if len(usable) != len(keys):
-        raise AttachmentNotWritten("attachment: unusable id")
+        raise AttachmentNotWritten("attachment_id_unusable", final=True)
     if not usable:
         return 0
     folder = attachments_folder(message_file)
@@ -95,7 +100,9 @@ async def _write_one(
     try:
         verified = await reader.verify(sender, message_id, key)
     except AttachmentReadError as refused:
-        raise AttachmentNotWritten(f"attachment: {refused.code}") from None
+        raise AttachmentNotWritten(
+            refused.code, final=refused.code != "attachment_unavailable"
+        ) from None
     loop = asyncio.get_running_loop()
     try:
         try:

@@ -34,12 +34,15 @@ log = logging.getLogger(__name__)
 class TargetUnavailable(Exception):  # noqa: N818 - a state of the target, not our failure
     """The target did not take the document; try again later. reason is a short code."""
 
-    def __init__(self, reason: str, *, maybe_taken: bool = False) -> None:
+    def __init__(self, reason: str, *, maybe_taken: bool = False, final: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         # The target may have the document even so (a webhook call that timed out or was
         # cut off after it was sent): the delivery stays claimed, never withdrawn.
         self.maybe_taken = maybe_taken
+        # No retry can make the target take it (an attachment corrupt at rest): the
+        # delivery is held aside, nothing of it having been handed over.
+        self.final = final
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,7 @@ class DropFolderTarget:
             )
             raise TargetUnavailable("filesystem: unsafe path") from None
         except AttachmentNotWritten as missing:
-            raise TargetUnavailable(missing.reason) from None
+            raise TargetUnavailable(f"attachment: {missing.reason}", final=missing.final) from None
         except OSError as error:
             raise TargetUnavailable(
                 f"filesystem: {error.strerror or type(error).__name__}"

@@ -36,16 +36,20 @@ KEYS = [envelope.AttachmentKey(attachment_id=aid, media_type="image/jpeg") for a
 
 
 class FixedReader:
-    """Plaintext per id; ids in `unavailable` answer 409 as a stream still arriving."""
+    """Plaintext per id; ids in `unavailable` answer 409 as a stream still arriving, and a2
+    502 when corrupt."""
 
-    def __init__(self, unavailable: frozenset[str] = frozenset()) -> None:
+    def __init__(self, unavailable: frozenset[str] = frozenset(), *, corrupt: bool = False) -> None:
         self.unavailable = unavailable
+        self.corrupt = corrupt
 
     async def verify(
         self, sender: str, message_id: uuid.UUID, key: envelope.AttachmentKey
     ) -> VerifiedAttachment:
         if key.attachment_id in self.unavailable:
             raise AttachmentReadError(409, "attachment_unavailable", "later")
+        if self.corrupt and key.attachment_id == "a2":
+            raise AttachmentReadError(502, "attachment_corrupt", "not what the envelope names")
         return VerifiedAttachment(info_of(key), io.BytesIO(CONTENT[key.attachment_id]))
 
 
@@ -89,16 +93,23 @@ async def test_each_attachment_is_written_whole_once(case: str, tmp_path: Path) 
 
 async def test_refusals_leave_the_delivery_for_later(tmp_path: Path) -> None:
     message_file = tmp_path / "m.xml"
-    refusals: dict[str, tuple[Any, type[Exception]]] = {
-        "not_all_here": (FixedReader(frozenset({"a2"})), AttachmentNotWritten),
-        "bad_id": (FixedReader(), AttachmentNotWritten),
+    # case: (reader, keys, reason, final: held aside rather than retried)
+    refusals: dict[str, tuple[Any, list[envelope.AttachmentKey], str, bool]] = {
+        "not_all_here": (FixedReader(frozenset({"a2"})), KEYS, "attachment_unavailable", False),
+        "corrupt": (FixedReader(corrupt=True), KEYS, "attachment_corrupt", True),
+        "bad_id": (
+            FixedReader(),
+            [envelope.AttachmentKey(attachment_id="..")],
+            "attachment_id_unusable",
+            True,
+        ),
     }
-    for case, (reader, error) in refusals.items():
-        keys = KEYS if case != "bad_id" else [envelope.AttachmentKey(attachment_id="..")]
-        with pytest.raises(error):
+    for case, (reader, keys, reason, final) in refusals.items():
+        with pytest.raises(AttachmentNotWritten) as refused:
             await write_attachments(
                 reader, message_file, sender="p", message_id=uuid.uuid4(), keys=keys
             )
+        assert (refused.value.reason, refused.value.final) == (reason, final), case
     folder = attachments_folder(message_file)
     # a1 is whole; a2 has no name at all (nothing half-written under a final name).
     assert sorted(p.name for p in folder.iterdir()) == ["a1"]
