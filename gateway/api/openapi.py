@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.api.uploads import MEDIA_TYPES
+from gateway.federation.streams import MEDIA_TYPES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from datetime import datetime
@@ -30,18 +29,19 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.crypto import Keyring
-from gateway.federation.streams import PlaintextTooLarge, stage_afresh
+from gateway.federation.streams import (
+    ATTACHMENT_ID,
+    MEDIA_TYPES,
+    READ_PIECE,
+    PlaintextTooLarge,
+    stage_afresh,
+)
 from gateway.store import Store
 
 if TYPE_CHECKING:
     from gateway.api.routes import ApiClient
 
 UPLOAD_PATH = "/api/v1/attachments/{attachment_id}"
-# Photos and scans; anything else is refused (415) rather than carried blindly to a peer
-# whose console would show it.
-MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf", "image/tiff")
-ATTACHMENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
-READ_PIECE = 256 * 1024
 
 
 class AttachmentUploads:

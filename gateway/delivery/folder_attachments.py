@@ -27,10 +27,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.api.uploads import ATTACHMENT_ID, MEDIA_TYPES, READ_PIECE
 from gateway.crypto import Keyring
 from gateway.federation.outgoing_attachments import attachment_refs
-from gateway.federation.streams import PlaintextTooLarge, stage_afresh
+from gateway.federation.streams import (
+    ATTACHMENT_ID,
+    MEDIA_TYPES,
+    READ_PIECE,
+    PlaintextTooLarge,
+    stage_afresh,
+)
 from gateway.ops.private_files import PRIVATE_FILE, private_folder
 from gateway.store import Store
 from gateway.wire import canonical

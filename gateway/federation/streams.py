@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -56,6 +57,14 @@ class Written:
 
     key: envelope.AttachmentKey
     plaintext_sha256: bytes
+
+
+# A local upload's rules, for every entry point (the API's PUT, a drop folder's files).
+# Photos and scans; anything else is refused rather than carried blindly to a peer whose
+# console would show it.
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf", "image/tiff")
+ATTACHMENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+READ_PIECE = 256 * 1024
 
 
 class PlaintextTooLarge(Exception):  # noqa: N818 - a verdict on the caller's input
