@@ -45,7 +45,7 @@ from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import KeyRollover, own_key_pairs
 from gateway.federation.sender import DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
-from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
+from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, StagingLocks, stream_length
 from gateway.ops.database import NodeDatabase, open_database
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
 from gateway.ops.logs import fields
@@ -214,6 +214,8 @@ class Gateway:
         self.keyring = keyring_from_config(config)
         self.queues: dict[str, DestinationQueue] = {}
         self.local_queues: dict[str, LocalDeliveryQueue] = {}
+        # One staging of a local client's attachment id at a time, API or drop folder.
+        self._staging_locks = StagingLocks()
         self._database: NodeDatabase | None = None
         self._listeners: list[GuardedListener] = []
         self._session: aiohttp.ClientSession | None = None
@@ -350,6 +352,7 @@ class Gateway:
         )
         self._local_api = local_api
         uploads = AttachmentUploads(
+            locks=self._staging_locks,
             authenticate=local_api.client,
             store=self.store,
             keyring=self.keyring,
@@ -481,6 +484,7 @@ class Gateway:
                         max_bytes=self.config.limits.max_attachment_bytes,
                         clock=self.clock,
                         executor=self._crypto,
+                        locks=self._staging_locks,
                     ),
                 )
                 self._tasks.append(asyncio.create_task(watcher.run(), name=f"drop:{client.id}"))

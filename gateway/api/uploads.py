@@ -18,7 +18,6 @@ is the client's own. Design:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
@@ -34,6 +33,7 @@ from gateway.federation.streams import (
     MEDIA_TYPES,
     READ_PIECE,
     PlaintextTooLarge,
+    StagingLocks,
     stage_afresh,
 )
 from gateway.store import Store
@@ -57,6 +57,7 @@ class AttachmentUploads:
         clock: Callable[[], datetime],
         media_types: Sequence[str] = MEDIA_TYPES,
         executor: Executor | None = None,
+        locks: StagingLocks | None = None,
     ) -> None:
         self._authenticate = authenticate
         self._store = store
@@ -65,8 +66,8 @@ class AttachmentUploads:
         self._clock = clock
         self._media_types = tuple(media_types)
         self._executor = executor
-        # Uploads of one (client, id) in progress: the lock and how many hold or await it.
-        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        # Shared with the drop folders (app.py): one staging of a (client, id) at a time.
+        self._locks = locks or StagingLocks()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.put(UPLOAD_PATH, self.put_attachment)]
@@ -90,18 +91,8 @@ class AttachmentUploads:
         length = request.content_length
         if length is not None and length > self._max_bytes:
             raise _too_large(self._max_bytes)
-        slot = (client.id, attachment_id)
-        lock, users = self._locks.get(slot, (asyncio.Lock(), 0))
-        self._locks[slot] = (lock, users + 1)
-        try:
-            async with lock:
-                return await self._upload(request, client, attachment_id, media_type)
-        finally:
-            lock, users = self._locks[slot]
-            if users == 1:
-                del self._locks[slot]
-            else:
-                self._locks[slot] = (lock, users - 1)
+        async with self._locks.hold(client.id, attachment_id):
+            return await self._upload(request, client, attachment_id, media_type)
 
     async def _upload(
         self, request: web.Request, client: ApiClient, attachment_id: str, media_type: str

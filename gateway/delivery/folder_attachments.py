@@ -34,6 +34,7 @@ from gateway.federation.streams import (
     MEDIA_TYPES,
     READ_PIECE,
     PlaintextTooLarge,
+    StagingLocks,
     stage_afresh,
 )
 from gateway.ops.private_files import PRIVATE_FILE, private_folder
@@ -81,6 +82,7 @@ class FolderAttachments:
         max_bytes: int,
         clock: Callable[[], datetime],
         executor: Executor | None = None,
+        locks: StagingLocks | None = None,
     ) -> None:
         self._client = client
         self._folder = folder / ATTACHMENTS
@@ -89,15 +91,18 @@ class FolderAttachments:
         self._max_bytes = max_bytes
         self._clock = clock
         self._executor = executor
+        # Shared with the API's uploads (app.py): never two stagings of one id at once.
+        self._locks = locks or StagingLocks()
 
     async def stage(self, message: canonical.Message) -> tuple[str, str] | None:
         """Stage every file the message names that is not a complete upload yet; the first
         problem as (field path, reason), or None when every id is a complete upload."""
         for path, attachment_id in attachment_refs(message):
-            staged = await self._store.staged_attachment(self._client, attachment_id)
-            if staged is not None and staged.complete:
-                continue
-            problem = await self._stage_file(attachment_id)
+            async with self._locks.hold(self._client, attachment_id):
+                staged = await self._store.staged_attachment(self._client, attachment_id)
+                if staged is not None and staged.complete:
+                    continue
+                problem = await self._stage_file(attachment_id)
             if problem is not None:
                 return path, problem
         return None

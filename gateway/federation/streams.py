@@ -20,6 +20,7 @@ bound to the client and id), never in the clear.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -65,6 +66,30 @@ class Written:
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf", "image/tiff")
 ATTACHMENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 READ_PIECE = 256 * 1024
+
+
+class StagingLocks:
+    """One staging of a (client, id) at a time in this process, whichever entry point (the
+    API's PUT, a drop folder's file) asks: the second waits, then finds the first's upload."""
+
+    def __init__(self) -> None:
+        # The lock of each (client, id) in use and how many hold or await it.
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, client: str, attachment_id: str) -> AsyncIterator[None]:
+        slot = (client, attachment_id)
+        lock, users = self._locks.get(slot, (asyncio.Lock(), 0))
+        self._locks[slot] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[slot]
+            if users == 1:
+                del self._locks[slot]
+            else:
+                self._locks[slot] = (lock, users - 1)
 
 
 class PlaintextTooLarge(Exception):  # noqa: N818 - a verdict on the caller's input

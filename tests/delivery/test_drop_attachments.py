@@ -21,6 +21,7 @@ import aiohttp
 from adapters import adapter_for
 from gateway.delivery.folder_attachments import sniff_media_type
 from gateway.federation.outgoing_attachments import attachment_refs
+from gateway.federation.streams import StagingLocks
 from tests.federation.harness import Federation, local_client
 
 BLO, RATANAKIRI = "vn-gialai-blo", "kh-ratanakiri-police"
@@ -236,3 +237,29 @@ async def test_a_handover_dropped_with_two_files_reaches_the_peers_drop_folder_i
                 assert await response.read() == data == received[entry["id"]]
     for node in (BLO, RATANAKIRI):
         assert "Traceback" not in federation.log_tail(node)
+
+
+async def test_one_staging_of_a_client_id_at_a_time_whichever_entry_point() -> None:
+    locks = StagingLocks()
+    order: list[str] = []
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with locks.hold("blo-records", "anh-1"):
+            order.append("first in")
+            first_in.set()
+            await release.wait()
+            order.append("first out")
+
+    async def second(attachment_id: str) -> None:
+        await first_in.wait()
+        async with locks.hold("blo-records", attachment_id):
+            order.append(f"{attachment_id} in")
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second("anh-1"))]
+    await asyncio.create_task(second("ho-so-1"))  # another id does not wait
+    assert order == ["first in", "ho-so-1 in"]
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["first in", "ho-so-1 in", "first out", "anh-1 in"]
