@@ -39,6 +39,7 @@ from gateway.components import (
 )
 from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import build_console
+from gateway.delivery.folder_attachments import FolderAttachments
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
 from gateway.delivery.worker import LocalDeliveryQueue
@@ -52,7 +53,7 @@ from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import KeyRollover
 from gateway.federation.sender import DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
-from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
+from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, StagingLocks, stream_length
 from gateway.ops.database import NodeDatabase, open_database
 from gateway.ops.listener import GuardedListener, check_open_file_limit, quiet_accept_errors
 from gateway.ops.logs import fields
@@ -83,6 +84,8 @@ class Gateway:
         self.keyring = keyring_from_config(config)
         self.queues: dict[str, DestinationQueue] = {}
         self.local_queues: dict[str, LocalDeliveryQueue] = {}
+        # One staging of a local client's attachment id at a time, API or drop folder.
+        self._staging_locks = StagingLocks()
         self._database: NodeDatabase | None = None
         self._listeners: list[GuardedListener] = []
         self._session: aiohttp.ClientSession | None = None
@@ -219,6 +222,7 @@ class Gateway:
         )
         self._local_api = local_api
         uploads = AttachmentUploads(
+            locks=self._staging_locks,
             authenticate=local_api.client,
             store=self.store,
             keyring=self.keyring,
@@ -287,7 +291,7 @@ class Gateway:
             )
             self.queues[peer.id] = queue
             self._tasks.append(asyncio.create_task(queue.run(), name=f"deliver:{peer.id}"))
-        self._start_local_delivery(policy)
+        self._start_local_delivery(policy, attachment_reader)
         self._start_retention()
         self._stop_listening = await self.store.listen_outbox(self._wake)
         self._stop_inbox_listening = await self.store.listen_inbox(self._wake_local)
@@ -301,7 +305,9 @@ class Gateway:
             ),
         )
 
-    def _start_local_delivery(self, policy: RetryPolicy) -> None:
+    def _start_local_delivery(
+        self, policy: RetryPolicy, attachment_reader: AttachmentReader
+    ) -> None:
         assert self._session is not None
         dispatcher = self.dispatcher
         for client in self.config.local_clients:
@@ -313,6 +319,8 @@ class Gateway:
                     else DropFolderTarget(
                         delivery.path,
                         self.metrics.unsafe_paths.labels(client.id, "delivered").inc,
+                        # Attachments beside the message file, from the one shared reader.
+                        attachment_reader,
                     )
                 )
                 queue = LocalDeliveryQueue(
@@ -338,6 +346,16 @@ class Gateway:
                     store=self.store,
                     poll_interval=outgoing.poll_interval.total_seconds(),
                     metrics=self.metrics,
+                    attachments=FolderAttachments(
+                        client=client.id,
+                        folder=outgoing.path,
+                        store=self.store,
+                        keyring=self.keyring,
+                        max_bytes=self.config.limits.max_attachment_bytes,
+                        clock=self.clock,
+                        executor=self._crypto,
+                        locks=self._staging_locks,
+                    ),
                 )
                 self._tasks.append(asyncio.create_task(watcher.run(), name=f"drop:{client.id}"))
 

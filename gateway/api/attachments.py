@@ -22,10 +22,12 @@ from gateway.attachments_read import (
     AttachmentReader,
     AttachmentReadError,
     VerifiedAttachment,
+    info_of,
     not_found,
     visible_to_client,
 )
-from gateway.store import AuditEntry, Store
+from gateway.store import AuditEntry, InboxRow, Store
+from gateway.wire import envelope
 
 
 async def serve_attachment(
@@ -117,3 +119,26 @@ async def stream_attachment(
         await response.write(piece)
     await response.write_eof()
     return response
+
+
+async def inbox_attachment_list(store: Store, row: InboxRow) -> list[dict[str, object]]:
+    """An inbox item's attachments (Store.inbox_attachments, the links the receiver made when
+    it verified them), with the media type the download route serves and its URL."""
+    listed: list[dict[str, object]] = []
+    for linked in await store.inbox_attachments(row.id):
+        info = info_of(
+            envelope.AttachmentKey(
+                attachment_id=linked.attachment_id,
+                media_type=linked.media_type,
+                plaintext_size=linked.plaintext_size,
+            )
+        )
+        listed.append(
+            {
+                "id": info.attachment_id,
+                "media_type": info.media_type,
+                "size": info.plaintext_size,
+                "url": f"/api/v1/inbox/{row.message_id}/attachments/{info.attachment_id}",
+            }
+        )
+    return listed

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.api.uploads import MEDIA_TYPES
+from gateway.federation.streams import MEDIA_TYPES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -517,6 +517,17 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                         },
                     },
                 },
+                "InboxAttachment": {
+                    "type": "object",
+                    "required": ["id", "media_type", "size", "url"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+                        "media_type": {"type": "string"},
+                        "size": {"type": "integer", "minimum": 0},
+                        "url": {"type": "string"},
+                    },
+                },
                 "InboxPage": {
                     "type": "object",
                     "required": ["messages", "next_cursor"],
@@ -545,6 +556,14 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                                     },
                                     "format": {"type": "string"},
                                     "media_type": {"type": "string"},
+                                    "attachments": {
+                                        "type": "array",
+                                        "description": "The message's attachments, in the "
+                                        "order its envelope names them; url downloads one "
+                                        "(getAttachment). Empty once retention deleted the "
+                                        "content.",
+                                        "items": {"$ref": "#/components/schemas/InboxAttachment"},
+                                    },
                                     "document": {"type": ["string", "null"]},
                                     "warnings": {
                                         "type": "array",

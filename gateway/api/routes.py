@@ -23,7 +23,7 @@ from adapters import (
     registry,
 )
 from gateway.api.acknowledgements import acknowledgement_json
-from gateway.api.attachments import serve_attachment
+from gateway.api.attachments import inbox_attachment_list, serve_attachment
 from gateway.api.errors import ApiError
 from gateway.api.openapi import openapi_document
 from gateway.attachments_read import AttachmentReader
@@ -381,6 +381,11 @@ class LocalApi:
                     "received_at": _iso(row.received_at),
                     "format": adapter.format_id,
                     "media_type": adapter.media_type,
+                    # Listed only while the content (and so the key) is kept: a client
+                    # need not dig anh[] / Photo ref= out of its format to download them.
+                    "attachments": []
+                    if data is None
+                    else await inbox_attachment_list(self._store, row),
                 }
             )
         cancelled = {

@@ -18,9 +18,7 @@ is the client's own. Design:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from datetime import datetime
@@ -30,19 +28,20 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.crypto import Keyring
-from gateway.federation.streams import PlaintextTooLarge, stage_upload
-from gateway.store import AuditEntry, Store
-from gateway.store.attachments import AttachmentKeyRef
+from gateway.federation.streams import (
+    ATTACHMENT_ID,
+    MEDIA_TYPES,
+    READ_PIECE,
+    PlaintextTooLarge,
+    StagingLocks,
+    stage_afresh,
+)
+from gateway.store import Store
 
 if TYPE_CHECKING:
     from gateway.api.routes import ApiClient
 
 UPLOAD_PATH = "/api/v1/attachments/{attachment_id}"
-# Photos and scans; anything else is refused (415) rather than carried blindly to a peer
-# whose console would show it.
-MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf", "image/tiff")
-ATTACHMENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
-READ_PIECE = 256 * 1024
 
 
 class AttachmentUploads:
@@ -58,6 +57,7 @@ class AttachmentUploads:
         clock: Callable[[], datetime],
         media_types: Sequence[str] = MEDIA_TYPES,
         executor: Executor | None = None,
+        locks: StagingLocks | None = None,
     ) -> None:
         self._authenticate = authenticate
         self._store = store
@@ -66,8 +66,8 @@ class AttachmentUploads:
         self._clock = clock
         self._media_types = tuple(media_types)
         self._executor = executor
-        # Uploads of one (client, id) in progress: the lock and how many hold or await it.
-        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        # Shared with the drop folders (app.py): one staging of a (client, id) at a time.
+        self._locks = locks or StagingLocks()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.put(UPLOAD_PATH, self.put_attachment)]
@@ -91,18 +91,8 @@ class AttachmentUploads:
         length = request.content_length
         if length is not None and length > self._max_bytes:
             raise _too_large(self._max_bytes)
-        slot = (client.id, attachment_id)
-        lock, users = self._locks.get(slot, (asyncio.Lock(), 0))
-        self._locks[slot] = (lock, users + 1)
-        try:
-            async with lock:
-                return await self._upload(request, client, attachment_id, media_type)
-        finally:
-            lock, users = self._locks[slot]
-            if users == 1:
-                del self._locks[slot]
-            else:
-                self._locks[slot] = (lock, users - 1)
+        async with self._locks.hold(client.id, attachment_id):
+            return await self._upload(request, client, attachment_id, media_type)
 
     async def _upload(
         self, request: web.Request, client: ApiClient, attachment_id: str, media_type: str
@@ -117,15 +107,12 @@ class AttachmentUploads:
                     "attachment_id: an attachment with this id and other content exists",
                 )
             return _answer(attachment_id, size, digest, media_type, 200)
-        if staged is not None:
-            # An earlier upload cut off: its partial stream goes, this one starts afresh.
-            await self._store.discard_attachment(
-                AttachmentKeyRef(client.id, "outgoing", attachment_id)
-            )
         try:
-            written = await stage_upload(
+            # An earlier upload cut off part-way is discarded there; audited with sizes only.
+            written = await stage_afresh(
                 self._store,
                 self._keyring,
+                actor=f"api:{client.id}",
                 client=client.id,
                 attachment_id=attachment_id,
                 plaintext=self._body(request),
@@ -137,17 +124,6 @@ class AttachmentUploads:
         except PlaintextTooLarge:
             raise _too_large(self._max_bytes) from None
         key = written.key
-        # Ids and sizes only: an attachment's content and name are never recorded.
-        await self._store.audit(
-            [
-                AuditEntry(
-                    f"api:{client.id}",
-                    "attachment.uploaded",
-                    attachment_id,
-                    {"client": client.id, "size": key.plaintext_size, "media_type": media_type},
-                )
-            ]
-        )
         return _answer(attachment_id, key.plaintext_size, written.plaintext_sha256, media_type, 201)
 
     async def _body(self, request: web.Request) -> AsyncIterator[bytes]:

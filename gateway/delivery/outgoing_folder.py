@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters import Adapter, DocumentInvalid
+from gateway.delivery.folder_attachments import ATTACHMENTS, FolderAttachments
 from gateway.documents import DocumentDecoder
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
 from gateway.ops.logs import fields
@@ -50,6 +51,7 @@ class OutgoingFolderWatcher:
         store: Store,
         poll_interval: float,
         metrics: GatewayMetrics,
+        attachments: FolderAttachments | None = None,
     ) -> None:
         self._client = client
         self._folder = folder
@@ -60,6 +62,8 @@ class OutgoingFolderWatcher:
         self._store = store
         self._poll_interval = poll_interval
         self._metrics = metrics
+        # Stages attachments/<id> files; None: records may name only API uploads.
+        self._attachments = attachments
 
     async def run(self) -> None:
         private_folder(self._folder / DONE)
@@ -106,7 +110,7 @@ class OutgoingFolderWatcher:
         digest = hashlib.sha256(data).digest()
         if await self._store.dropped_file_seen(self._client, digest):
             # Queued before a crash kept us from moving it, or dropped twice: never twice sent.
-            self._move_done(path)
+            self._move_done(path, await self._named_by(data))
             self._metrics.dropped_files.labels(self._client, "already_queued").inc()
             return
         errors: list[str] = []
@@ -126,6 +130,7 @@ class OutgoingFolderWatcher:
                         decoded.message, self._recipients, f"drop-folder:{self._client}"
                     )
                     self._dispatcher.check(decoded.message, recipients)
+                    await self._stage_attachments(decoded.message)
                     # An attachment the client did not upload refuses its record only.
                     await self._dispatcher.check_attachments(decoded.message, self._client)
                 except SubmissionRefused as refused:
@@ -145,9 +150,9 @@ class OutgoingFolderWatcher:
                 dropped_file=dropped,
             )
         except AlreadyQueued:
-            self._move_done(path)
+            self._move_done(path, messages)
             return
-        self._move_done(path)
+        self._move_done(path, messages)
         result_label = "partly_rejected" if errors and messages else "rejected" if errors else "ok"
         self._metrics.dropped_files.labels(self._client, result_label).inc()
         log.info(
@@ -161,6 +166,25 @@ class OutgoingFolderWatcher:
                 rejected=len(errors),
             ),
         )
+
+    async def _stage_attachments(self, message: canonical.Message) -> None:
+        """The record's attachment files staged as uploads; a problem refuses the record."""
+        if self._attachments is None:
+            return
+        problem = await self._attachments.stage(message)
+        if problem is not None:
+            field, reason = problem
+            raise SubmissionRefused("attachment_unknown", field, reason)
+
+    async def _named_by(self, data: bytes) -> list[canonical.Message]:
+        """The messages of a file queued before: their attachment files still go to done/."""
+        if self._attachments is None:
+            return []
+        try:
+            result = await self._decoder.decode(self._adapter, data)
+        except DocumentInvalid:
+            return []
+        return [decoded.message for decoded in result.messages]
 
     def _write_errors(self, path: Path, errors: Sequence[str], digest: bytes) -> None:
         errors_file = self._folder / f"{path.name}{ERRORS_SUFFIX}"
@@ -179,7 +203,10 @@ class OutgoingFolderWatcher:
                 ),
             )
 
-    def _move_done(self, path: Path) -> None:
+    def _move_done(self, path: Path, messages: Sequence[canonical.Message] = ()) -> None:
+        if self._attachments is not None:
+            # Before the record: a crash between leaves the record to find them again.
+            self._attachments.move_done(self._folder / DONE, messages)
         target = self._folder / DONE / path.name
         counter = 1
         while os.path.lexists(target):
@@ -196,10 +223,13 @@ def purge_done(folder: Path, older_than: timedelta, now: float, *, dry_run: bool
     done = folder / DONE
     cutoff = now - older_than.total_seconds()
     removed = 0
-    try:
-        entries = list(done.iterdir())
-    except FileNotFoundError:
-        return 0
+    entries: list[Path] = []
+    # Attachment files moved with their records (gateway.delivery.folder_attachments) age alike.
+    for place in (done, done / ATTACHMENTS):
+        try:
+            entries += list(place.iterdir())
+        except FileNotFoundError:
+            continue
     for path in entries:
         try:
             info = path.lstat()

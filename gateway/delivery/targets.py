@@ -14,6 +14,8 @@ from typing import Protocol
 
 import aiohttp
 
+from gateway.attachments_read import AttachmentReader
+from gateway.delivery.delivered_attachments import AttachmentNotWritten, write_attachments
 from gateway.ops.logs import fields
 from gateway.ops.private_files import (
     UnsafePath,
@@ -24,6 +26,7 @@ from gateway.ops.private_files import (
     write_new_private,
 )
 from gateway.store import PendingLocalDelivery
+from gateway.wire import envelope
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +34,15 @@ log = logging.getLogger(__name__)
 class TargetUnavailable(Exception):  # noqa: N818 - a state of the target, not our failure
     """The target did not take the document; try again later. reason is a short code."""
 
-    def __init__(self, reason: str, *, maybe_taken: bool = False) -> None:
+    def __init__(self, reason: str, *, maybe_taken: bool = False, final: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         # The target may have the document even so (a webhook call that timed out or was
         # cut off after it was sent): the delivery stays claimed, never withdrawn.
         self.maybe_taken = maybe_taken
+        # No retry can make the target take it (an attachment corrupt at rest): the
+        # delivery is held aside, nothing of it having been handed over.
+        self.final = final
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ class Document:
     # Id of the message this one answers (canonical in_reply_to), "" when none: native
     # formats do not hold it, so webhooks carry it in a header.
     in_reply_to: str = ""
+    # The message's verified attachments (their keys): a drop folder writes each beside the
+    # message file; a webhook carries none (the client downloads them by the inbox API).
+    attachments: tuple[envelope.AttachmentKey, ...] = ()
 
 
 class LocalTarget(Protocol):
@@ -135,13 +144,21 @@ class DropFolderTarget:
 
     Names carry the sender as well as the message id (two peers may use the same id). Files
     are created 0600 with O_EXCL | O_NOFOLLOW; a symlink standing at either name is refused
-    (counted, logged without content) and the delivery waits, never writing through it."""
+    (counted, logged without content) and the delivery waits, never writing through it.
+    A message's attachments are written first, into `<stem>.attachments/`
+    (gateway.delivery.delivered_attachments), so the message file appears last."""
 
     via = "drop_folder"
 
-    def __init__(self, folder: Path, on_unsafe: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        on_unsafe: Callable[[], None] = lambda: None,
+        attachments: AttachmentReader | None = None,
+    ) -> None:
         self._folder = folder
         self._on_unsafe = on_unsafe
+        self._attachments = attachments
 
     def _paths(self, delivery: PendingLocalDelivery, extension: str) -> tuple[Path, Path]:
         name = f"{delivery.kind}-{delivery.sender}-{delivery.message_id}.{extension}"
@@ -172,6 +189,14 @@ class DropFolderTarget:
             final, temporary = self._paths(delivery, document.extension)
             private_folder(self._folder)
             refuse_unless_regular_or_absent(final)
+            if self._attachments is not None and document.attachments:
+                await write_attachments(
+                    self._attachments,
+                    final,
+                    sender=delivery.sender,
+                    message_id=delivery.message_id,
+                    keys=document.attachments,
+                )
             try:
                 write_new_private(temporary, document.data)
             except FileExistsError:
@@ -192,6 +217,8 @@ class DropFolderTarget:
                 ),
             )
             raise TargetUnavailable("filesystem: unsafe path") from None
+        except AttachmentNotWritten as missing:
+            raise TargetUnavailable(f"attachment: {missing.reason}", final=missing.final) from None
         except OSError as error:
             raise TargetUnavailable(
                 f"filesystem: {error.strerror or type(error).__name__}"

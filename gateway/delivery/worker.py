@@ -112,6 +112,12 @@ class LocalDeliveryQueue(ExclusiveWorker):
                 lambda name: self._store.mark_local_delivering(delivery.id, name),
             )
         except TargetUnavailable as unavailable:
+            if unavailable.final and not unavailable.maybe_taken:
+                # Back to pending, then held (or withdrawn by a cancellation meanwhile).
+                if await self._store.release_local_delivery(delivery.id):
+                    self._metrics.local_withdrawn.labels(self.client).inc()
+                    return True
+                return await self._hold(delivery, unavailable.reason.replace(" ", ""))
             await self._store.mark_local_failed(delivery.id, unavailable.reason)
             if not unavailable.maybe_taken and await self._store.release_local_delivery(
                 delivery.id
@@ -181,6 +187,7 @@ class LocalDeliveryQueue(ExclusiveWorker):
             self._adapter.media_type,
             _extension(self._adapter.media_type),
             message.in_reply_to,
+            tuple(opened.payload.attachments),
         )
 
 

@@ -20,7 +20,9 @@ bound to the client and id), never in the clear.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from gateway.crypto import Keyring
 from gateway.crypto.attachment import CHUNK_OVERHEAD, HEADER_BYTES
 from gateway.crypto.attachment_stream import AttachmentDecryptor, AttachmentEncryptor
 from gateway.crypto.drafts import SealedDraft, open_draft, seal_draft
-from gateway.store import Store
+from gateway.store import AuditEntry, Store
 from gateway.store.attachments import CHUNK_BYTES, AttachmentKeyRef
 from gateway.store.binding import StagedAttachment
 from gateway.wire import envelope
@@ -56,6 +58,38 @@ class Written:
 
     key: envelope.AttachmentKey
     plaintext_sha256: bytes
+
+
+# A local upload's rules, for every entry point (the API's PUT, a drop folder's files).
+# Photos and scans; anything else is refused rather than carried blindly to a peer whose
+# console would show it.
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf", "image/tiff")
+ATTACHMENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+READ_PIECE = 256 * 1024
+
+
+class StagingLocks:
+    """One staging of a (client, id) at a time in this process, whichever entry point (the
+    API's PUT, a drop folder's file) asks: the second waits, then finds the first's upload."""
+
+    def __init__(self) -> None:
+        # The lock of each (client, id) in use and how many hold or await it.
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, client: str, attachment_id: str) -> AsyncIterator[None]:
+        slot = (client, attachment_id)
+        lock, users = self._locks.get(slot, (asyncio.Lock(), 0))
+        self._locks[slot] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[slot]
+            if users == 1:
+                del self._locks[slot]
+            else:
+                self._locks[slot] = (lock, users - 1)
 
 
 class PlaintextTooLarge(Exception):  # noqa: N818 - a verdict on the caller's input
@@ -251,5 +285,48 @@ async def stage_upload(
         plaintext_size=written.key.plaintext_size,
         plaintext_sha256=written.plaintext_sha256,
         now=now,
+    )
+    return written
+
+
+async def stage_afresh(
+    store: Store,
+    keyring: Keyring,
+    *,
+    actor: str,
+    client: str,
+    attachment_id: str,
+    plaintext: AsyncIterator[bytes],
+    media_type: str,
+    max_plaintext: int,
+    now: datetime,
+    executor: Executor | None = None,
+) -> Written:
+    """A local client's attachment staged whole, the one way every entry point stages one
+    (the API's PUT, an outgoing drop folder's attachments/ file): an earlier upload of the id
+    cut off part-way is discarded first, then stage_upload, then `attachment.uploaded` is
+    audited with sizes only (never content or a file name). The caller has checked that no
+    complete upload of the id exists; PlaintextTooLarge as stage_upload."""
+    await store.discard_attachment(AttachmentKeyRef(client, "outgoing", attachment_id))
+    written = await stage_upload(
+        store,
+        keyring,
+        client=client,
+        attachment_id=attachment_id,
+        plaintext=plaintext,
+        media_type=media_type,
+        max_plaintext=max_plaintext,
+        now=now,
+        executor=executor,
+    )
+    await store.audit(
+        [
+            AuditEntry(
+                actor,
+                "attachment.uploaded",
+                attachment_id,
+                {"client": client, "size": written.key.plaintext_size, "media_type": media_type},
+            )
+        ]
     )
     return written

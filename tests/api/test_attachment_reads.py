@@ -190,3 +190,41 @@ async def _flip_stored_byte(federation: Federation, attachment_id: str, *, row: 
         assert status == "UPDATE 1"
     finally:
         await store.close()
+
+
+async def test_inbox_items_list_their_attachments_with_download_urls(
+    receiver: Receiver,
+) -> None:
+    federation = receiver.federation
+    photo_stream, photo_key = encrypted(PHOTO, "image/jpeg")
+    scan_stream, scan_key = encrypted(SCAN, "application/pdf")
+    for stream, key in ((photo_stream, photo_key), (scan_stream, scan_key)):
+        await push(federation, BLO, RATANAKIRI, key.attachment_id, stream)
+    with_both = await post_with_attachments(
+        federation, BLO, RATANAKIRI, _alert(canonical.HANDLING_NORMAL), [scan_key, photo_key]
+    )
+    without = await post_with_attachments(
+        federation, BLO, RATANAKIRI, _alert(canonical.HANDLING_NORMAL), []
+    )
+
+    status, _, body = await receiver.get("case-system", "/inbox")
+    assert status == 200
+    listed = {item["id"]: item["attachments"] for item in json.loads(body)["messages"]}
+    # In the envelope's order, with what the download route serves.
+    assert listed[str(with_both)] == [
+        {
+            "id": key.attachment_id,
+            "media_type": media_type,
+            "size": size,
+            "url": f"/api/v1/inbox/{with_both}/attachments/{key.attachment_id}",
+        }
+        for key, media_type, size in (
+            (scan_key, "application/pdf", len(SCAN)),
+            (photo_key, "image/jpeg", len(PHOTO)),
+        )
+    ]
+    assert listed[str(without)] == []
+    for entry in listed[str(with_both)]:
+        status, _, data = await receiver.get("case-system", entry["url"].removeprefix("/api/v1"))
+        assert status == 200
+        assert data in (PHOTO, SCAN)
