@@ -20,7 +20,7 @@ from aiohttp import web
 from gateway.console import auth
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser, Role
 from gateway.console.form_fields import NEEDS, SEXES
-from gateway.console.four_eyes import OpenedDraft, approve_draft, read_draft
+from gateway.console.four_eyes import OpenedDraft, approve_draft, draft_attachments, read_draft
 from gateway.console.rendering import render
 from gateway.crypto.drafts import DraftUnreadable
 from gateway.federation.outgoing import SubmissionRefused
@@ -72,6 +72,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             if opened is not None:
                 drafts.append(opened)
         shown = drafts
+        files = {d.row.id: await draft_attachments(ctx, d) for d in shown}
         if shown:
             await ctx.store.audit(
                 [
@@ -89,6 +90,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             "approvals.html",
             {
                 "drafts": drafts,
+                "files": files,
                 "unreadable": unreadable,
                 "more": max(0, len(awaiting) - MAX_SHOWN),
                 "sex_codes": {number: code for code, number in SEXES.items()},
