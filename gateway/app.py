@@ -29,6 +29,7 @@ from gateway.api.uploads import UPLOAD_PATH, AttachmentUploads
 from gateway.attachments_read import AttachmentReader
 from gateway.config import LocalizedNames, NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView, build_console
+from gateway.console.form_limits import MULTIPART_PATHS
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
@@ -365,7 +366,11 @@ class Gateway:
             server_ssl_context(str(api_tls.cert_file), str(api_tls.key_file), None)
             if api_tls
             else None,
-            streamed={UPLOAD_PATH: HELD_BODY_BYTES},
+            # Uploads, and the console's compose forms with files, stream their bodies.
+            streamed={
+                UPLOAD_PATH: HELD_BODY_BYTES,
+                **dict.fromkeys(MULTIPART_PATHS, HELD_BODY_BYTES),
+            },
         )
         ops = web.Application(
             client_max_size=MAX_DOCUMENT_BYTES,
