@@ -123,6 +123,11 @@ async def draft_attachments(ctx: ConsoleContext, draft: OpenedDraft) -> list[Att
     return await _uploads(ctx).describe(_attachment_ids(draft.message))
 
 
+async def withdraw_files(ctx: ConsoleContext, draft: OpenedDraft) -> None:
+    """Drop the staged files of a withdrawn draft."""
+    await _uploads(ctx).discard(_attachment_ids(draft.message))
+
+
 def _attachment_ids(message: canonical.Message) -> list[str]:
     return list(dict.fromkeys(value for _, value in attachment_refs(message)))
 

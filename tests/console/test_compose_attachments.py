@@ -314,3 +314,25 @@ async def test_only_the_forms_file_fields_are_taken(console: ConsoleHarness) -> 
     )
     assert answer.status == 400
     assert await staged_count(console.store) == 0
+
+
+async def test_a_withdrawn_draft_drops_its_files(console: ConsoleHarness) -> None:
+    await console.sign_in(Role.OFFICER)
+    answer = await post_files(
+        console,
+        "/console/compose/handover",
+        handover_fields(console.clock.now),
+        [("victims-0-photos", "v.png", PHOTO, "image/png")],
+    )
+    assert answer.status == 303, await answer.text()
+    assert await staged_count(console.store) == 1
+    [draft] = await console.store.drafts_awaiting()
+    token = await console.csrf(answer.headers["Location"])
+    withdrawn = await console.client.post(
+        f"/console/approvals/{draft.id}/withdraw",
+        data={"csrf_token": token},
+        allow_redirects=False,
+    )
+    assert withdrawn.status == 303, await withdrawn.text()
+    assert await staged_count(console.store) == 0
+    assert await console.store.list_outbox() == []
