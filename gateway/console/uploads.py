@@ -72,6 +72,8 @@ class AttachedFile:
     attachment_id: str
     media_type: str
     size: int
+    # False: no longer kept (the unreferenced-attachment sweep removed it): approving fails.
+    present: bool = True
 
 
 def is_multipart(request: web.Request) -> bool:
@@ -203,12 +205,14 @@ class ComposeUploads:
             await self._store.drop_staged_attachment(CONSOLE_OWNER, attachment_id)
 
     async def describe(self, attachment_ids: Sequence[str]) -> list[AttachedFile]:
-        """Type and size of staged files, in the order given (absent ones left out)."""
+        """Type and size of staged files, in the order given; absent ones marked so."""
         found: list[AttachedFile] = []
         for attachment_id in dict.fromkeys(attachment_ids):
             staged = await self._store.staged_attachment(CONSOLE_OWNER, attachment_id)
             if staged is not None and staged.complete:
                 found.append(_attached(attachment_id, staged))
+            else:
+                found.append(AttachedFile(attachment_id, "", 0, present=False))
         return found
 
 

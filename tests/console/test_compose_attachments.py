@@ -336,3 +336,24 @@ async def test_a_withdrawn_draft_drops_its_files(console: ConsoleHarness) -> Non
     assert withdrawn.status == 303, await withdrawn.text()
     assert await staged_count(console.store) == 0
     assert await console.store.list_outbox() == []
+
+
+async def test_the_approver_sees_a_file_that_is_no_longer_kept(console: ConsoleHarness) -> None:
+    await console.sign_in(Role.OFFICER)
+    answer = await post_files(
+        console,
+        "/console/compose/handover",
+        handover_fields(console.clock.now),
+        [("documents", "scan.pdf", b"%PDF-1.4\n", "application/pdf")],
+    )
+    assert answer.status == 303, await answer.text()
+    # As the unreferenced-attachment sweep would, after retention.unreferenced_attachments.
+    await console.store._pool.execute("DELETE FROM attachments WHERE owner = $1", CONSOLE_OWNER)
+    supervisor = await session_for(console, Role.SUPERVISOR)
+    try:
+        page = await (await supervisor.get(console.client.make_url("/console/approvals"))).text()
+    finally:
+        await supervisor.close()
+    assert re.search(
+        r'<li class="draft-attachment"[^>]*><code>[^<]+</code> · <span class="missing">', page
+    )
