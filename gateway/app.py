@@ -39,6 +39,7 @@ from gateway.components import (
 )
 from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import build_console
+from gateway.console.form_limits import MULTIPART_PATHS
 from gateway.delivery.folder_attachments import FolderAttachments
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
@@ -238,7 +239,11 @@ class Gateway:
             server_ssl_context(str(api_tls.cert_file), str(api_tls.key_file), None)
             if api_tls
             else None,
-            streamed={UPLOAD_PATH: HELD_BODY_BYTES},
+            # Uploads, and the console's compose forms with files, stream their bodies.
+            streamed={
+                UPLOAD_PATH: HELD_BODY_BYTES,
+                **dict.fromkeys(MULTIPART_PATHS, HELD_BODY_BYTES),
+            },
         )
         ops = web.Application(
             client_max_size=MAX_DOCUMENT_BYTES,

@@ -147,6 +147,7 @@ def console_context(
         acknowledger=Acknowledger(
             keyring=keyring, store=store, ttl=config.retry.message_ttl, clock=clock
         ),
+        max_attachment_bytes=config.limits.max_attachment_bytes,
     )
 
 

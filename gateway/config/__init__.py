@@ -29,6 +29,7 @@ from gateway.config.listen import is_loopback_host
 from gateway.config.loader import load_config
 from gateway.config.schema import (
     DEFAULT_CONSOLE,
+    DEFAULT_LIMITS,
     DEFAULT_LOGGING,
     DELIVERY_TYPES,
     KINDS,
@@ -72,6 +73,7 @@ from gateway.wire import Kind
 
 __all__ = [
     "DEFAULT_CONSOLE",
+    "DEFAULT_LIMITS",
     "DEFAULT_LOGGING",
     "DELIVERY_TYPES",
     "KINDS",

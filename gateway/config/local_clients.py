@@ -31,6 +31,19 @@ from gateway.config.walker import MappingReader, Rejected, Value
 
 # Local clients
 
+# Owns what officers attach in the console (gateway.console.uploads.CONSOLE_OWNER): a client
+# of that id could name, and send, the files officers staged.
+RESERVED_CLIENT_IDS = frozenset({"console"})
+
+
+def _client_id(value: Value) -> str:
+    client_id = text_matching(CLIENT_ID_PATTERN, "a client id")(value)
+    if client_id in RESERVED_CLIENT_IDS:
+        value.expected(
+            f"a client id other than {', '.join(sorted(RESERVED_CLIENT_IDS))} (reserved)"
+        )
+    return client_id
+
 
 def read_local_client(
     value: Value,
@@ -38,7 +51,7 @@ def read_local_client(
     folders: dict[Path, tuple[str, int]],
 ) -> LocalClientConfig:
     r = value.mapping()
-    client_id = r.required("id", text_matching(CLIENT_ID_PATTERN, "a client id"))
+    client_id = r.required("id", _client_id)
     token_sha256 = r.required("token_sha256", read_token_sha256)
     formats = r.required(
         "formats",

@@ -20,7 +20,13 @@ from aiohttp import web
 from gateway.console import auth
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser, Role
 from gateway.console.form_fields import NEEDS, SEXES
-from gateway.console.four_eyes import OpenedDraft, approve_draft, read_draft
+from gateway.console.four_eyes import (
+    OpenedDraft,
+    approve_draft,
+    draft_attachments,
+    read_draft,
+    withdraw_files,
+)
 from gateway.console.rendering import render
 from gateway.crypto.drafts import DraftUnreadable
 from gateway.federation.outgoing import SubmissionRefused
@@ -72,6 +78,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             if opened is not None:
                 drafts.append(opened)
         shown = drafts
+        files = {d.row.id: await draft_attachments(ctx, d) for d in shown}
         if shown:
             await ctx.store.audit(
                 [
@@ -89,6 +96,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             "approvals.html",
             {
                 "drafts": drafts,
+                "files": files,
                 "unreadable": unreadable,
                 "more": max(0, len(awaiting) - MAX_SHOWN),
                 "sex_codes": {number: code for code, number in SEXES.items()},
@@ -135,7 +143,17 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             raise web.HTTPConflict(reason="not_awaiting_approval") from None
         except NotDraftComposer:
             raise web.HTTPForbidden() from None
+        await _drop_files(draft_id)
         raise web.HTTPSeeOther(f"/console/cases/{row.case_id}")
+
+    async def _drop_files(draft_id: int) -> None:
+        """A withdrawn draft's files will never be sent: they go now, not at the sweep."""
+        try:
+            opened = await read_draft(ctx, draft_id)
+        except DraftUnreadable:
+            return  # its content is gone or unreadable; the sweep removes the files
+        if opened is not None:
+            await withdraw_files(ctx, opened)
 
     return [
         web.get("/approvals", approvals_page, name="approvals"),

@@ -38,7 +38,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 
-from gateway.console import accounts, rendering
+from gateway.console import accounts, form_limits, rendering
 from gateway.console.context import ConsoleContext, ConsoleUser, Role
 from gateway.console.i18n import N_
 
@@ -129,7 +129,7 @@ def _clear_cookie(ctx: ConsoleContext, response: web.StreamResponse, name: str) 
     )
 
 
-def _same_token(sent: object, expected: str) -> bool:
+def same_token(sent: object, expected: str) -> bool:
     if not isinstance(sent, str) or not expected:
         return False
     return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("ascii"))
@@ -162,9 +162,12 @@ def middlewares(ctx: ConsoleContext) -> Sequence[Any]:
                 raise sign_in_redirect(request)
             else:
                 expected = live.csrf_token
-            form = await request.post()
-            if not _same_token(form.get(CSRF_FIELD), expected):
-                raise csrf_failed()
+            if not form_limits.deferred_csrf(request):
+                form = await request.post()
+                if not same_token(form.get(CSRF_FIELD), expected):
+                    raise csrf_failed()
+            # else: a compose post with files, streamed; gateway/console/uploads.py reads
+            # the token as its first part before it keeps anything.
         stale = bool(session_id) and live is None
         try:
             response = await handler(request)

@@ -11,6 +11,13 @@ Design notes:
   officer lands on the case page, where the draft shows as awaiting approval.
 - A notice, an alert or an answer to a handover is submitted at once with the user as actor;
   an answer carries no victim data, only the decision, a time and a reason.
+- Files: the notice form takes photos of the subject, the handover form scans of the
+  handover and photos per victim. The forms post multipart; gateway/console/uploads.py
+  streams the post and stages each file as the local API's uploads are, under the console's
+  own owner (CONSOLE_OWNER), and the composed message names the staged ids: the Dispatcher
+  binds them per recipient (local_client=CONSOLE_OWNER), at once or when a draft is
+  approved. A form shown again with errors keeps no file; once the message is queued, the
+  staged files go (each recipient has its own copy).
 - The hotline alert form exists only on a Vietnamese node: alerts come from the 111 hotline.
   Its caller never leaves Vietnam, as route policy removes it from copies for other
   countries; the form says so.
@@ -38,6 +45,7 @@ from gateway.console.form_fields import (
     slot_number,
     slots_used,
 )
+from gateway.console.form_limits import deferred_csrf
 from gateway.console.forms import (
     MAX_ESCORTS,
     MAX_VICTIMS,
@@ -50,6 +58,7 @@ from gateway.console.forms import (
     refusal_error,
 )
 from gateway.console.four_eyes import compose_draft
+from gateway.console.i18n import N_
 from gateway.console.notice_forms import (
     CATEGORIES,
     CHANNELS,
@@ -64,6 +73,7 @@ from gateway.console.notice_forms import (
     notice_from_form,
 )
 from gateway.console.rendering import render
+from gateway.console.uploads import CONSOLE_OWNER, ComposeUploads, UploadedForm
 from gateway.crypto import EnvelopeRejected, reopen_stored
 from gateway.federation.outgoing import Queued, SubmissionRefused
 from gateway.ops.logs import fields
@@ -77,6 +87,26 @@ CHILD_SLOTS = 2
 ESCORT_SLOTS = 2
 PERSON_SLOTS = 3
 HANDLING_CHOICES = ("normal", "restricted", "victim_protected")
+MEDIA_ACCEPT = "image/jpeg,image/png,image/webp,image/tiff,application/pdf"
+MSG_CHOOSE_AGAIN = N_("The message was not sent: choose the files again")
+
+
+def _notice_file(name: str) -> bool:
+    return name == "subject-photos"
+
+
+def _handover_file(name: str) -> bool:
+    if name == "documents":
+        return True
+    slot, dash, rest = name.removeprefix("victims-").partition("-")
+    number = slot_number(slot)
+    return (
+        name.startswith("victims-")
+        and bool(dash)
+        and rest == "photos"
+        and number is not None
+        and number < MAX_VICTIMS
+    )
 
 
 async def posted_form(request: web.Request) -> MultiDict[str]:
@@ -118,6 +148,26 @@ def _compose_page(
 class ComposeViews:
     def __init__(self, ctx: ConsoleContext) -> None:
         self.ctx = ctx
+        self.uploads = ComposeUploads(
+            store=ctx.store,
+            keyring=ctx.keyring,
+            max_bytes=ctx.max_attachment_bytes,
+            clock=ctx.clock,
+        )
+
+    async def _read(
+        self, request: web.Request, user: ConsoleUser, file_field: Callable[[str], bool]
+    ) -> UploadedForm:
+        """The posted form, its files staged when it came as multipart."""
+        if deferred_csrf(request):
+            return await self.uploads.read(request, actor=user.actor, file_field=file_field)
+        return UploadedForm(await posted_form(request))
+
+    async def _refused(self, read: UploadedForm, errors: dict[str, str]) -> None:
+        """The form goes back with errors: its staged files go, and their fields say so."""
+        await self.uploads.discard(read.staged)
+        for name in read.files:
+            errors.setdefault(name, MSG_CHOOSE_AGAIN)
 
     # --- handover ---------------------------------------------------------------------
 
@@ -139,6 +189,8 @@ class ComposeViews:
             gates=BORDER_GATES,
             needs=tuple(NEEDS),
             victim_slots=range(victims),
+            max_attachment_bytes=self.ctx.max_attachment_bytes,
+            media_accept=MEDIA_ACCEPT,
             child_slots=range(CHILD_SLOTS),
             escort_slots=range(_slots(form, "escort-", ESCORT_SLOTS, MAX_ESCORTS)),
         )
@@ -153,17 +205,25 @@ class ComposeViews:
 
     async def handover_post(self, request: web.Request) -> web.Response:
         user = auth.require(request, *SENDERS)
-        form = await posted_form(request)
+        read = await self._read(request, user, _handover_file)
+        form = read.form
         now = self.ctx.clock()
         case_id = uuid.uuid4()
-        composed = checked(
-            handover_from_form(form, now=now, case_id=case_id, reference=new_reference(now)),
-            self.ctx.dispatcher,
+        composed = handover_from_form(
+            form, now=now, case_id=case_id, reference=new_reference(now), attachments=read.files
         )
+        composed.errors.update(read.errors)
+        composed = checked(composed, self.ctx.dispatcher)
         if not composed.ok:
+            await self._refused(read, composed.errors)
             victims = _slots(form, "victims-", VICTIM_SLOTS, MAX_VICTIMS)
             return self._handover_page(request, form, composed.errors, victims, status=400)
-        await compose_draft(self.ctx, composed.message, composed.recipients, user)
+        try:
+            # The draft names the staged ids; they are bound when a supervisor approves.
+            await compose_draft(self.ctx, composed.message, composed.recipients, user)
+        except BaseException:
+            await self.uploads.discard(read.staged)
+            raise
         raise web.HTTPSeeOther(f"/console/cases/{case_id}")
 
     # --- notices and alerts -----------------------------------------------------------
@@ -187,6 +247,8 @@ class ComposeViews:
             document_types=tuple(DOCUMENT_TYPES),
             legal_bases=LEGAL_BASES,
             requests=tuple(REQUESTS),
+            max_attachment_bytes=self.ctx.max_attachment_bytes,
+            media_accept=MEDIA_ACCEPT,
         )
 
     def _alert_page(
@@ -237,10 +299,13 @@ class ComposeViews:
 
     async def notice_post(self, request: web.Request) -> web.Response:
         user = auth.require(request, *SENDERS)
-        form = await posted_form(request)
+        read = await self._read(request, user, _notice_file)
         now = self.ctx.clock()
-        composed = notice_from_form(form, now=now, reference=new_reference(now))
-        return await self._send(request, user, form, composed, self._notice_page)
+        composed = notice_from_form(
+            read.form, now=now, reference=new_reference(now), attachments=read.files
+        )
+        composed.errors.update(read.errors)
+        return await self._send(request, user, read, composed, self._notice_page)
 
     def _alerts_here(self) -> None:
         if self.ctx.node_country != "VN":
@@ -257,20 +322,27 @@ class ComposeViews:
         form = await posted_form(request)
         now = self.ctx.clock()
         composed = alert_from_form(form, now=now, reference=new_reference(now))
-        return await self._send(request, user, form, composed, self._alert_page)
+        return await self._send(request, user, UploadedForm(form), composed, self._alert_page)
 
     async def _send(
         self,
         request: web.Request,
         user: ConsoleUser,
-        form: MultiDict[str],
+        read: UploadedForm,
         composed: Composed,
         page: Callable[..., web.Response],
     ) -> web.Response:
         """Check and submit a composed message at once; 303 to its case, or the form again."""
-        queued = await submit(self.ctx, checked(composed, self.ctx.dispatcher), user)
+        try:
+            queued = await submit(self.ctx, checked(composed, self.ctx.dispatcher), user)
+        except BaseException:
+            await self.uploads.discard(read.staged)
+            raise
         if not queued:
-            return page(request, form, composed.errors, status=400)
+            await self._refused(read, composed.errors)
+            return page(request, read.form, composed.errors, status=400)
+        # Each recipient has its own copy of every file now: the staged ones are done.
+        await self.uploads.discard(read.staged)
         await _audit_sent(self.ctx, user, composed.message, [q.message_id for q in queued])
         raise web.HTTPSeeOther(f"/console/cases/{queued[0].case_id}")
 
@@ -336,7 +408,13 @@ async def submit(ctx: ConsoleContext, composed: Composed, user: ConsoleUser) -> 
     if not composed.ok:
         return []
     try:
-        return await ctx.dispatcher.submit(composed.message, composed.recipients, actor=user.actor)
+        # The console's staged files are its own client's uploads (gateway/console/uploads.py).
+        return await ctx.dispatcher.submit(
+            composed.message,
+            composed.recipients,
+            actor=user.actor,
+            local_client=CONSOLE_OWNER,
+        )
     except SubmissionRefused as refused:
         name, msgid = refusal_error(refused)
         composed.errors[name] = msgid

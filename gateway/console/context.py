@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Literal, get_args
 
 from gateway.attachments_read import AttachmentReader
-from gateway.config import DEFAULT_CONSOLE
+from gateway.config import DEFAULT_CONSOLE, DEFAULT_LIMITS
 from gateway.crypto import Keyring
 from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.outgoing import Dispatcher
@@ -106,6 +106,8 @@ class ConsoleContext:
     attachments: AttachmentReader | None = None
     # Gives this node's acknowledgements of received messages (None: the button is not shown).
     acknowledger: Acknowledger | None = None
+    # The most a file attached on a compose form may hold (limits.max_attachment_bytes).
+    max_attachment_bytes: int = DEFAULT_LIMITS.max_attachment_bytes
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

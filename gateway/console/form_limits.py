@@ -12,6 +12,9 @@ Design notes:
 - Forms are posted urlencoded in UTF-8, as every console form is. A multipart body (file
   parts spooled to disk) or another charset is refused with 415; a body that is not UTF-8
   is refused with 400 (aiohttp's post() would raise UnicodeDecodeError: a 500 page).
+- The one exception: a compose form with files (MULTIPART_PATHS) posted as multipart is
+  passed on unread; gateway/console/uploads.py streams it with the same bounds on its text
+  parts and checks its CSRF token first (deferred_csrf).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ MAX_FORM_BYTES = 1024 * 1024
 MAX_FORM_FIELDS = 1000
 FORM_TYPE = "application/x-www-form-urlencoded"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The compose forms that may be posted as multipart/form-data with files.
+MULTIPART_PATHS = frozenset({"/console/compose/notice", "/console/compose/handover"})
+MULTIPART_TYPE = "multipart/form-data"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -31,7 +37,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def bounded_forms(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse an oversized, over-long or undecodable form before anything parses it."""
-    if request.method not in _BODY_METHODS:
+    if request.method not in _BODY_METHODS or deferred_csrf(request):
         return await handler(request)
     length = request.content_length
     if length is not None and length > MAX_FORM_BYTES:
@@ -50,4 +56,20 @@ async def bounded_forms(request: web.Request, handler: Handler) -> web.StreamRes
     return await handler(bounded)
 
 
-__all__ = ["MAX_FORM_BYTES", "MAX_FORM_FIELDS", "bounded_forms"]
+def deferred_csrf(request: web.Request) -> bool:
+    """A compose post with files: streamed by its view, which checks its CSRF token."""
+    return (
+        request.method == "POST"
+        and request.path in MULTIPART_PATHS
+        and (request.content_type == MULTIPART_TYPE)
+    )
+
+
+__all__ = [
+    "MAX_FORM_BYTES",
+    "MAX_FORM_FIELDS",
+    "MULTIPART_PATHS",
+    "MULTIPART_TYPE",
+    "bounded_forms",
+    "deferred_csrf",
+]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +38,7 @@ from gateway.console.form_fields import (
     code_of,
     local_input,
     person_fields,
+    slots_used,
 )
 from gateway.console.i18n import N_
 from gateway.federation.outgoing import Dispatcher, SubmissionRefused
@@ -155,9 +156,18 @@ def read_recipients(reader: FormReader) -> tuple[str, ...]:
 
 
 def handover_from_form(
-    form: Form, *, now: datetime, case_id: uuid.UUID, reference: str
+    form: Form,
+    *,
+    now: datetime,
+    case_id: uuid.UUID,
+    reference: str,
+    attachments: Mapping[str, Sequence[str]] | None = None,
 ) -> Composed:
-    """A handover proposal (victim-protected) for a new case."""
+    """A handover proposal (victim-protected) for a new case.
+
+    attachments: staged file ids by field (gateway/console/uploads.py): `documents` (scans
+    of the handover) and `victims-N-photos` (photos of the victim in slot N)."""
+    files = attachments or {}
     reader = FormReader(form, now=now)
     message = canonical.Message(
         case_id=str(case_id),
@@ -173,17 +183,26 @@ def handover_from_form(
     if planned is not None:
         handover.planned_at.CopyFrom(planned)
     handover.note = reader.text("note", max_chars=LONG_CHARS, multiline=True)
-    for index in reader.indexes("victims-", MAX_VICTIMS):
+    handover.attachment_ids.extend(files.get("documents", ()))
+    photo_slots = {i for i in slots_used(files, "victims-") if i < MAX_VICTIMS}
+    for index in sorted(set(reader.indexes("victims-", MAX_VICTIMS)) | photo_slots):
         prefix = f"victims-{index}-"
         victim = canonical.Victim()
         filled = reader.person(prefix, victim.person)
+        victim.person.attachment_ids.extend(files.get(f"{prefix}photos", ()))
         victim.minor = reader.flag(f"{prefix}minor")
         victim.needs.extend(reader.choices(f"{prefix}needs", NEEDS))
         for child_index in reader.indexes(f"{prefix}child-", MAX_CHILDREN):
             child = canonical.Person()
             if reader.person(f"{prefix}child-{child_index}-", child):
                 victim.accompanying_children.append(child)
-        if filled or victim.minor or victim.needs or victim.accompanying_children:
+        if (
+            filled
+            or victim.minor
+            or victim.needs
+            or victim.accompanying_children
+            or victim.person.attachment_ids
+        ):
             if not filled:
                 reader.fail(f"{prefix}name", MSG_NAME)
             handover.victims.append(victim)

@@ -7,6 +7,11 @@ queued, by the Dispatcher, in the same transaction that marks the draft approved
 or concurrent approval fails and queues nothing). The composer or a supervisor may withdraw
 it before that. The draft's metadata (case, kind, recipients, composer) is bound to its
 sealed content, so a draft moved to another row in the database does not open.
+
+Files attached to a draft (gateway/console/uploads.py) stay staged under the console's owner
+while it awaits approval: the draft's sealed message names their ids, the approver sees each
+one's id, type and size (draft_attachments), and approval binds them per recipient like any
+upload; the staged copies go once the message is queued.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from google.protobuf.message import DecodeError
 
 from adapters.common.localtime import from_timestamp
 from gateway.console.context import ConsoleContext, ConsoleUser
+from gateway.console.uploads import CONSOLE_OWNER, AttachedFile, ComposeUploads
 from gateway.crypto.drafts import DraftUnreadable, SealedDraft, open_draft, seal_draft
 from gateway.federation.outgoing import Queued
+from gateway.federation.outgoing_attachments import attachment_refs
 from gateway.store.drafts import DraftApproval, DraftRow, NewDraft
 from gateway.wire import canonical
 
@@ -99,9 +106,33 @@ async def approve_draft(ctx: ConsoleContext, draft: OpenedDraft, user: ConsoleUs
 
     OwnDraft or DraftNotAwaiting (gateway.store.drafts) when it may not be, and then nothing
     is queued; SubmissionRefused when the Dispatcher refuses it now (a peer removed since)."""
-    return await ctx.dispatcher.submit(
+    queued = await ctx.dispatcher.submit(
         draft.message,
         draft.row.recipients,
         actor=user.actor,
+        local_client=CONSOLE_OWNER,
         approval=DraftApproval(draft.row.id, user.id, user.actor),
+    )
+    # Each recipient has its own copy of every file now: the staged ones are done.
+    await _uploads(ctx).discard(_attachment_ids(draft.message))
+    return queued
+
+
+async def draft_attachments(ctx: ConsoleContext, draft: OpenedDraft) -> list[AttachedFile]:
+    """The files the draft names, as the approver sees them (id, type, size)."""
+    return await _uploads(ctx).describe(_attachment_ids(draft.message))
+
+
+async def withdraw_files(ctx: ConsoleContext, draft: OpenedDraft) -> None:
+    """Drop the staged files of a withdrawn draft."""
+    await _uploads(ctx).discard(_attachment_ids(draft.message))
+
+
+def _attachment_ids(message: canonical.Message) -> list[str]:
+    return list(dict.fromkeys(value for _, value in attachment_refs(message)))
+
+
+def _uploads(ctx: ConsoleContext) -> ComposeUploads:
+    return ComposeUploads(
+        store=ctx.store, keyring=ctx.keyring, max_bytes=ctx.max_attachment_bytes, clock=ctx.clock
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from multidict import MultiDict
@@ -148,9 +148,17 @@ def _common_fields(message: canonical.Message, recipients: Sequence[str]) -> lis
 # --- wanted-person notice -----------------------------------------------------------------
 
 
-def notice_from_form(form: Form, *, now: datetime, reference: str) -> Composed:
+def notice_from_form(
+    form: Form,
+    *,
+    now: datetime,
+    reference: str,
+    attachments: Mapping[str, Sequence[str]] | None = None,
+) -> Composed:
     """A wanted-person notice: issue (the subject and the request required), update (the
-    whole notice again), cancel (only which notice)."""
+    whole notice again), cancel (only which notice).
+
+    attachments: staged file ids by field (gateway/console/uploads.py): `subject-photos`."""
     reader, message, recipients = _read_common(form, now=now, reference=reference)
     cancelling = message.action == canonical.ACTION_CANCEL
     notice = message.wanted_person_notice
@@ -159,6 +167,7 @@ def notice_from_form(form: Form, *, now: datetime, reference: str) -> Composed:
         _subject_details(reader, subject)
     elif not cancelling:
         reader.fail("subject-name", MSG_NAME)
+    subject.attachment_ids.extend((attachments or {}).get("subject-photos", ()))
     notice.offence.legal_basis = reader.code("offence-legal_basis", LEGAL_BASES)
     notice.offence.summary = reader.text("offence-summary", max_chars=LONG_CHARS, multiline=True)
     notice.warrant.number = reader.text("warrant-number", max_chars=64)

@@ -142,6 +142,12 @@ class AttachmentBinding(StorePart):
         async with self._pool.acquire() as connection:
             await connection.execute(Q.attachment_discard, *key.args())
 
+    async def drop_staged_attachment(self, client: str, attachment_id: str) -> None:
+        """Delete a local client's staged upload, complete or not, unless a message links it
+        (the console's files once their message is queued or their form refused)."""
+        async with self._pool.acquire() as connection:
+            await connection.execute(Q.attachment_drop_staged, client, attachment_id)
+
     async def outbox_streams(self, outbox_ids: Sequence[int]) -> list[OutboxStream]:
         """The per-recipient streams of these outbox rows, by row and position."""
         async with self._pool.acquire() as connection:

@@ -1134,3 +1134,17 @@ SELECT id, sender, message_id, case_id, kind, created_at, received_at, handling,
 FROM inbox WHERE message_id = $1
 ORDER BY id
 LIMIT 8;
+
+
+-- issue 11: composeattach
+
+-- name: attachment_drop_staged
+-- A local client's staged upload that no message will name any more (the console's files of
+-- a form sent back with errors, or of a message queued: each recipient has its own copy).
+-- Complete or not; never one an envelope links (those are per-recipient streams anyway).
+DELETE FROM attachments a
+WHERE a.owner = $1 AND a.direction = 'outgoing' AND a.attachment_id = $2
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox_attachments l
+    WHERE l.recipient = a.owner AND l.attachment_id = a.attachment_id
+  );

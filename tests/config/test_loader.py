@@ -1020,3 +1020,13 @@ def test_routing_is_not_judged_when_peers_are_broken(tmp_path: Path) -> None:
         f"{config_file}:28: peers[0].country: expected an ISO 3166-1 alpha-2 country code in "
         "upper case, such as VN or KH, got 'Cambodia'"
     ]
+
+
+def test_the_console_owner_id_is_refused_as_a_local_client(tmp_path: Path) -> None:
+    # Files officers attach in the console are staged as client "console": a configured client
+    # of that id could name them in its own messages.
+    config_file = write_node(tmp_path, edited("  - id: case-system\n", "  - id: console\n"))
+    assert issues(config_file) == [
+        f"{config_file}:56: local_clients[0].id: expected a client id other than console "
+        "(reserved), got 'console'"
+    ]

@@ -107,8 +107,9 @@ HOSTILE_POSTS: dict[str, tuple[str, Body, str, int, str | None]] = {
         400,
         "bad_request",
     ),
+    # Only the compose forms with file fields take multipart (gateway/console/uploads.py).
     "a multipart body": (
-        "/console/compose/handover",
+        "/console/compose/alert",
         lambda t: (
             f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{t}\r\n'
             '--b\r\nContent-Disposition: form-data; name="note"; filename="a.txt"\r\n\r\n'
@@ -117,6 +118,17 @@ HOSTILE_POSTS: dict[str, tuple[str, Body, str, int, str | None]] = {
         "multipart/form-data; boundary=b",
         415,
         "unsupported_media_type",
+    ),
+    "a file in a text field of a form that takes files": (
+        "/console/compose/handover",
+        lambda t: (
+            f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{t}\r\n'
+            '--b\r\nContent-Disposition: form-data; name="note"; filename="a.txt"\r\n\r\n'
+            "x\r\n--b--\r\n"
+        ).encode(),
+        "multipart/form-data; boundary=b",
+        400,
+        "bad_request",
     ),
     "an unknown charset": (
         "/console/compose/handover",
