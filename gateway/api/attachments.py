@@ -13,7 +13,7 @@ nor keeps it). Each read is audited (local.attachment_read, ids only) before the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Set
+from collections.abc import Sequence, Set
 
 from aiohttp import web
 
@@ -27,6 +27,7 @@ from gateway.attachments_read import (
     visible_to_client,
 )
 from gateway.store import AuditEntry, InboxRow, Store
+from gateway.store.binding import InboxAttachment
 from gateway.wire import envelope
 
 
@@ -121,11 +122,13 @@ async def stream_attachment(
     return response
 
 
-async def inbox_attachment_list(store: Store, row: InboxRow) -> list[dict[str, object]]:
-    """An inbox item's attachments (Store.inbox_attachments, the links the receiver made when
-    it verified them), with the media type the download route serves and its URL."""
+def inbox_attachment_list(
+    row: InboxRow, links: Sequence[InboxAttachment]
+) -> list[dict[str, object]]:
+    """An inbox item's attachments (its links from Store.inbox_attachments_by_row, made when
+    the receiver verified them), with the media type the download route serves and its URL."""
     listed: list[dict[str, object]] = []
-    for linked in await store.inbox_attachments(row.id):
+    for linked in links:
         info = info_of(
             envelope.AttachmentKey(
                 attachment_id=linked.attachment_id,

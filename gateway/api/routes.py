@@ -369,6 +369,10 @@ class LocalApi:
         rows = await self._store.inbox_after(
             int(after_text), kinds, int(limit_text), victim_protected=client.victim_protected
         )
+        # One query for the page's attachment links, not one per item.
+        links = await self._store.inbox_attachments_by_row(
+            [row.id for row, data in rows if data is not None]
+        )
         items: list[dict[str, Any]] = []
         for row, data in rows:
             items.append(
@@ -385,7 +389,7 @@ class LocalApi:
                     # need not dig anh[] / Photo ref= out of its format to download them.
                     "attachments": []
                     if data is None
-                    else await inbox_attachment_list(self._store, row),
+                    else inbox_attachment_list(row, links.get(row.id, ())),
                 }
             )
         cancelled = {

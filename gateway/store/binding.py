@@ -78,19 +78,28 @@ class AttachmentBinding(StorePart):
 
     async def inbox_attachments(self, inbox_id: int) -> list[InboxAttachment]:
         """The attachments of inbox row inbox_id in AttachmentKey order (empty when none)."""
+        return (await self.inbox_attachments_by_row([inbox_id])).get(inbox_id, [])
+
+    async def inbox_attachments_by_row(
+        self, inbox_ids: Sequence[int]
+    ) -> dict[int, list[InboxAttachment]]:
+        """The attachments of several inbox rows in one query (an inbox page), per row in
+        AttachmentKey order; a row with none is absent."""
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(Q.inbox_attachments_of, inbox_id)
-        return [
-            InboxAttachment(
-                inbox_id=row["inbox_id"],
-                position=row["position"],
-                sender=row["sender"],
-                attachment_id=row["attachment_id"],
-                media_type=row["media_type"],
-                plaintext_size=row["plaintext_size"],
+            rows = await connection.fetch(Q.inbox_attachments_of, list(inbox_ids))
+        found: dict[int, list[InboxAttachment]] = {}
+        for row in rows:
+            found.setdefault(row["inbox_id"], []).append(
+                InboxAttachment(
+                    inbox_id=row["inbox_id"],
+                    position=row["position"],
+                    sender=row["sender"],
+                    attachment_id=row["attachment_id"],
+                    media_type=row["media_type"],
+                    plaintext_size=row["plaintext_size"],
+                )
             )
-            for row in rows
-        ]
+        return found
 
     async def staged_attachment(self, client: str, attachment_id: str) -> StagedAttachment | None:
         """The upload attachment_id of local client `client`, or None."""

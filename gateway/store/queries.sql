@@ -833,8 +833,9 @@ LIMIT $3;
 -- issue 11: attach (binding, migration 0017)
 
 -- name: inbox_attachments_of
+-- The links of inbox rows $1 (an inbox page's in one query), each row's in position order.
 SELECT inbox_id, position, sender, attachment_id, media_type, plaintext_size
-FROM inbox_attachments WHERE inbox_id = $1 ORDER BY position;
+FROM inbox_attachments WHERE inbox_id = ANY($1::bigint[]) ORDER BY inbox_id, position;
 
 -- name: attachment_staging_get
 -- A local client's upload ($1 client, $2 id): its state, sealed key and plaintext facts.
