@@ -330,6 +330,10 @@ class LimitsConfig:
     # What one peer may hold in attachment streams no envelope names yet: 413
     # attachment_quota_exceeded for a stream that would pass it.
     max_pending_attachment_bytes_per_peer: int = 1024**3
+    # An offline bundle file (docs/PROTOCOL.md 15), refused before it is read whole, and
+    # the items in one, refused once it is open (the count is inside the ciphertext).
+    max_bundle_bytes: int = 256 * 1024**2
+    max_bundle_items: int = 10_000
 
 
 @dataclass(frozen=True)

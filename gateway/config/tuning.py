@@ -96,6 +96,10 @@ def read_limits(value: Value) -> LimitsConfig:
             integer_in(1, 10_000),
             DEFAULT_LIMITS.max_envelopes_per_batch,
         ),
+        max_bundle_bytes=r.optional("max_bundle_bytes", size, DEFAULT_LIMITS.max_bundle_bytes),
+        max_bundle_items=r.optional(
+            "max_bundle_items", integer_in(1, 1_000_000), DEFAULT_LIMITS.max_bundle_items
+        ),
     )
     envelope, batch = limits.max_envelope_bytes, limits.max_batch_bytes
     # A batch that cannot hold one envelope of the largest allowed size would never drain.

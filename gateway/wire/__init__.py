@@ -7,6 +7,7 @@ imports them from here, so the generated module paths appear in one place only.
 from __future__ import annotations
 
 from gateway.wire.blg.v1 import acknowledgement_pb2 as acknowledgement
+from gateway.wire.blg.v1 import bundle_pb2 as bundle
 from gateway.wire.blg.v1 import cancellation_pb2 as cancellation
 from gateway.wire.blg.v1 import canonical_pb2 as canonical
 from gateway.wire.blg.v1 import envelope_pb2 as envelope
@@ -17,6 +18,7 @@ __all__ = [
     "ControlKind",
     "Kind",
     "acknowledgement",
+    "bundle",
     "cancellation",
     "canonical",
     "envelope",
