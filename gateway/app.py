@@ -31,9 +31,8 @@ from gateway.components import (
     console_context,
     crypto_threads,
     dispatcher_for,
-    envelope_limits,
+    envelope_receiver_for,
     keyring_from_config,
-    local_recipients,
     retry_policy,
     utc_now,
 )
@@ -50,7 +49,6 @@ from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, At
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.posting import Destination
-from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import KeyRollover
 from gateway.federation.sender import DestinationQueue, RetryPolicy
 from gateway.federation.server import FederationEndpoint, PeerAdmission, server_ssl_context
@@ -135,22 +133,14 @@ class Gateway:
         )
         await rollover.start()
         self._tasks.append(asyncio.create_task(rollover.run(), name="key-rollover"))
-        receiver = EnvelopeReceiver(
-            keyring=self.keyring,
-            store=self.store,
-            limits=envelope_limits(config),
-            receivable_kinds={peer.id: frozenset(peer.receive) for peer in config.peers},
-            clock=self.clock,
-            metrics=self.metrics,
+        receiver = envelope_receiver_for(
+            config,
+            self.store,
+            self.keyring,
+            self.clock,
+            self.metrics,
             crypto=self._crypto,
-            # Two batches per thread: one in crypto while the other waits for the database.
-            concurrent_batches=2 * crypto_threads(),
-            local_recipients=local_recipients(config),
-            victim_protected_clients=frozenset(
-                client.id for client in config.local_clients if client.victim_protected
-            ),
             refresh_keys=rollover.check,
-            message_ttl=config.retry.message_ttl,
         )
         admissions = {
             peer.id: PeerAdmission(

@@ -9,7 +9,8 @@ from configuration in one way only.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 
 from adapters import adapter_for
@@ -17,11 +18,15 @@ from gateway.attachments_read import AttachmentReader
 from gateway.config import LocalizedNames, NodeConfig
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
+from gateway.crypto.bundle import BundleLimits
 from gateway.federation.acknowledger import Acknowledger
+from gateway.federation.bundles import OfflineCourier
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.outgoing_attachments import AttachmentBinder
+from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import own_key_pairs
 from gateway.federation.sender import RetryPolicy
+from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import Store
 
@@ -162,3 +167,65 @@ def local_recipients(config: NodeConfig) -> dict[str, tuple[str, ...]]:
             if kind in carried:
                 found.setdefault(kind.value, []).append(client.id)
     return {kind: tuple(clients) for kind, clients in found.items()}
+
+
+def envelope_receiver_for(
+    config: NodeConfig,
+    store: Store,
+    keyring: Keyring,
+    clock: Callable[[], datetime],
+    metrics: GatewayMetrics,
+    *,
+    crypto: Executor | None = None,
+    refresh_keys: Callable[[], Awaitable[None]] | None = None,
+) -> EnvelopeReceiver:
+    """The receiver of incoming envelopes: the federation endpoint's, and offline bundles'
+    (one receive path, made from configuration in one way)."""
+    return EnvelopeReceiver(
+        keyring=keyring,
+        store=store,
+        limits=envelope_limits(config),
+        receivable_kinds={peer.id: frozenset(peer.receive) for peer in config.peers},
+        clock=clock,
+        metrics=metrics,
+        crypto=crypto,
+        # Two batches per thread: one in crypto while the other waits for the database.
+        concurrent_batches=2 * crypto_threads(),
+        local_recipients=local_recipients(config),
+        victim_protected_clients=frozenset(
+            client.id for client in config.local_clients if client.victim_protected
+        ),
+        refresh_keys=refresh_keys,
+        message_ttl=config.retry.message_ttl,
+    )
+
+
+def bundle_limits(config: NodeConfig) -> BundleLimits:
+    return BundleLimits(
+        max_bundle_bytes=config.limits.max_bundle_bytes,
+        max_bundle_items=config.limits.max_bundle_items,
+    )
+
+
+def offline_courier_for(
+    config: NodeConfig,
+    store: Store,
+    keyring: Keyring,
+    clock: Callable[[], datetime],
+    metrics: GatewayMetrics,
+    *,
+    receiver: EnvelopeReceiver | None = None,
+    actor: str = "cli",
+) -> OfflineCourier:
+    """Offline bundles (docs/PROTOCOL.md section 15) for the CLI and the console; receiver:
+    the running node's (by default one made here, as the node makes its own)."""
+    return OfflineCourier(
+        keyring=keyring,
+        store=store,
+        receiver=receiver or envelope_receiver_for(config, store, keyring, clock, metrics),
+        limits=bundle_limits(config),
+        batch_size=config.limits.max_envelopes_per_batch,
+        clock=clock,
+        metrics=metrics,
+        actor=actor,
+    )

@@ -24,6 +24,7 @@ MODULES = (
     "setup_cmds",
     "retention_cmd",
     "backup_cmd",
+    "bundle_cmd",
 )
 # Which module registers each command; a command missing here still works, more slowly.
 COMMANDS = {
@@ -45,6 +46,7 @@ COMMANDS = {
     "retention": "retention_cmd",
     "backup": "backup_cmd",
     "restore": "backup_cmd",
+    "bundle": "bundle_cmd",
 }
 
 

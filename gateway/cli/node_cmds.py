@@ -167,12 +167,19 @@ def _when(value: object) -> str:
     return "-" if value is None else str(value)[:19]
 
 
+def _state(state: str, bundle: uuid.UUID | None) -> str:
+    """A pending row that travels in an offline bundle says so (docs/PROTOCOL.md 15.8)."""
+    return state if bundle is None else f"{state}, travelling in bundle {bundle}"
+
+
 async def _outbox_list(args: argparse.Namespace, _config: NodeConfig, store: Store) -> int:
     rows = await store.list_outbox(state=args.state, peer=args.peer, limit=args.limit)
+    travelling = await store.bundles_travelling([row.message_id for row in rows])
     print("MESSAGE ID\tPEER\tKIND\tSTATE\tATTEMPTS\tQUEUED\tRECEIPT\tLAST ERROR")
     for row in rows:
+        state = _state(row.state, travelling.get(row.message_id))
         print(
-            f"{row.message_id}\t{row.recipient}\t{row.kind}\t{row.state}\t{row.attempts}\t"
+            f"{row.message_id}\t{row.recipient}\t{row.kind}\t{state}\t{row.attempts}\t"
             f"{_when(row.queued_at)}\t{_when(row.receipt_received_at)}\t{row.last_error or '-'}"
         )
     return 0
@@ -183,6 +190,7 @@ async def _outbox_show(args: argparse.Namespace, _config: NodeConfig, store: Sto
     if found is None:
         return fail("outbox show", f"no outgoing message {args.message_id}")
     row, _envelope, receipt = found
+    travelling = (await store.bundles_travelling([row.message_id])).get(row.message_id)
     shown = {
         "message_id": str(row.message_id),
         "recipient": row.recipient,
@@ -190,7 +198,8 @@ async def _outbox_show(args: argparse.Namespace, _config: NodeConfig, store: Sto
         "kind": row.kind,
         "handling": row.handling,
         "sender_reference": row.sender_reference,
-        "state": row.state,
+        "state": _state(row.state, travelling),
+        "travelling_in_bundle": None if travelling is None else str(travelling),
         "attempts": row.attempts,
         "last_error": row.last_error,
         "queued_at": _when(row.queued_at),

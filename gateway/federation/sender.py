@@ -439,30 +439,16 @@ class DestinationQueue(ExclusiveWorker):
             self._expected[item.message_id] = tuple(hashes.get(item.queue_position, ()))
 
     def _verify(self, item: ClaimedEnvelope, receipt: bytes) -> DeliveryOutcome:
-        facts = verify_receipt(
-            receipt,
-            receiver=self._peer,
-            receiver_keys=self._keyring.peer_keys(self._peer),
-            envelope_data=item.envelope,
-        )
-        # A refusal of an envelope whose header did not parse names no message id; the
-        # envelope hash, checked by verify_receipt, still binds it to this envelope.
-        message_ok = facts.message_id == item.message_id or (
-            facts.message_id is None and not facts.accepted
-        )
-        if not message_ok or facts.sender != self._node_id:
-            raise ReceiptInvalid("receipt_mismatch", "receipt names another message or sender")
         # Delivered covers the attachments: an acceptance must name exactly the streams
         # pushed, in AttachmentKey order; otherwise not delivered (sent again, then dead).
-        expected = self._expected.pop(item.message_id, ())
-        if facts.accepted and facts.attachment_sha256 != expected:
-            raise ReceiptInvalid(ATTACHMENTS_MISMATCH, "receipt covers other attachment streams")
-        return DeliveryOutcome(
+        return verify_delivery_receipt(
+            self._keyring,
+            peer=self._peer,
+            node_id=self._node_id,
             message_id=item.message_id,
+            envelope=item.envelope,
             receipt=receipt,
-            accepted=facts.accepted,
-            reason_code=facts.reason_code,
-            received_at=facts.received_at,
+            attachments=self._expected.pop(item.message_id, ()),
         )
 
     async def _record_failure(self, reason: str, at_least: timedelta | None = None) -> None:
@@ -496,3 +482,38 @@ class DestinationQueue(ExclusiveWorker):
     async def _publish_depth(self) -> None:
         count = await self._store.pending_count(self._peer)
         self._metrics.queue_depth.labels(self._peer).set(count)
+
+
+def verify_delivery_receipt(
+    keyring: Keyring,
+    *,
+    peer: str,
+    node_id: str,
+    message_id: uuid.UUID,
+    envelope: bytes,
+    receipt: bytes,
+    attachments: tuple[bytes, ...] = (),
+) -> DeliveryOutcome:
+    """What peer's receipt for our envelope says, once verified; ReceiptInvalid otherwise.
+
+    The one check of a receipt, whether it came back from a POST or in an offline bundle
+    (gateway.federation.bundles): signed by the peer, for exactly this envelope, naming this
+    message and this node as sender, and (an acceptance) exactly the attachment streams
+    pushed (field 10)."""
+    facts = verify_receipt(
+        receipt, receiver=peer, receiver_keys=keyring.peer_keys(peer), envelope_data=envelope
+    )
+    # A refusal of an envelope whose header did not parse names no message id; the
+    # envelope hash, checked by verify_receipt, still binds it to this envelope.
+    message_ok = facts.message_id == message_id or (facts.message_id is None and not facts.accepted)
+    if not message_ok or facts.sender != node_id:
+        raise ReceiptInvalid("receipt_mismatch", "receipt names another message or sender")
+    if facts.accepted and facts.attachment_sha256 != attachments:
+        raise ReceiptInvalid(ATTACHMENTS_MISMATCH, "receipt covers other attachment streams")
+    return DeliveryOutcome(
+        message_id=message_id,
+        receipt=receipt,
+        accepted=facts.accepted,
+        reason_code=facts.reason_code,
+        received_at=facts.received_at,
+    )

@@ -102,6 +102,24 @@ class GatewayMetrics:
             ["client"],
             registry=r,
         )
+        self.bundles_exported = Counter(
+            "blg_bundles_exported_total",
+            "Offline bundles of envelopes written for a peer (docs/PROTOCOL.md section 15).",
+            ["peer"],
+            registry=r,
+        )
+        self.bundles_imported = Counter(
+            "blg_bundles_imported_total",
+            "Offline bundles imported, by sender and kind (envelopes, receipts).",
+            ["peer", "kind"],
+            registry=r,
+        )
+        self.bundles_refused = Counter(
+            "blg_bundles_refused_total",
+            "Offline bundles refused whole, by reason code.",
+            ["reason"],
+            registry=r,
+        )
         self.local_deliveries = Counter(
             "blg_local_deliveries_total",
             "Attempts to deliver incoming messages to local systems, by client and result.",

@@ -1149,3 +1149,62 @@ WHERE a.owner = $1 AND a.direction = 'outgoing' AND a.attachment_id = $2
     SELECT 1 FROM outbox_attachments l
     WHERE l.recipient = a.owner AND l.attachment_id = a.attachment_id
   );
+
+
+-- issue 12: bundle
+
+-- name: bundle_export_candidates
+-- A peer's pending rows for an offline bundle, in queue order: not expired, content kept,
+-- no attachments (a bundle carries no streams), and not in a bundle still waiting for its
+-- receipts unless $3 (a lost bundle is exported again).
+SELECT o.id, o.message_id, o.case_id, o.envelope, o.envelope_sha256, o.attempts
+FROM outbox o
+WHERE o.recipient = $1 AND o.state IN ('queued', 'sending') AND o.expires_at > $2
+  AND o.envelope IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM outbox_attachments a WHERE a.outbox_id = o.id)
+  AND ($3::boolean OR NOT EXISTS (
+      SELECT 1 FROM bundle_exports b WHERE b.message_id = o.message_id AND b.receipted_at IS NULL))
+ORDER BY o.id
+LIMIT $4;
+
+-- name: bundle_export_insert
+INSERT INTO bundle_exports (bundle_id, peer, message_id, exported_at)
+SELECT $1, $2, m, $4 FROM unnest($3::uuid[]) AS m;
+
+-- name: bundle_travelling
+-- For each given message still pending, the newest bundle it travels in, un-receipted.
+SELECT DISTINCT ON (b.message_id) b.message_id, b.bundle_id
+FROM bundle_exports b JOIN outbox o USING (message_id)
+WHERE b.message_id = ANY($1::uuid[]) AND b.receipted_at IS NULL
+  AND o.state IN ('queued', 'sending')
+ORDER BY b.message_id, b.exported_at DESC;
+
+-- name: bundle_received_find
+SELECT 1 FROM bundles_received WHERE sender = $1 AND bundle_id = $2;
+
+-- name: bundle_received_insert
+INSERT INTO bundles_received (sender, bundle_id, kind, imported_at, items, accepted, refused)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (sender, bundle_id) DO NOTHING
+RETURNING bundle_id;
+
+-- name: bundle_receipt_subjects
+-- The rows sent to one peer that receipts name by message id, with their state. (A refusal
+-- of an envelope whose header did not parse names none: our own envelopes always parse, so
+-- such a receipt is counted as naming no message.)
+SELECT o.message_id, o.envelope, o.state::text AS state
+FROM outbox o
+WHERE o.recipient = $1 AND o.message_id = ANY($2::uuid[]) AND o.envelope IS NOT NULL;
+
+-- name: bundle_outbox_finish
+-- Like outbox_finish_many, for receipts that came in a bundle: the row may still be queued
+-- (the trigger allows that only for a row that travelled in a bundle).
+UPDATE outbox o
+SET state = u.state::outbox_state, last_error = u.error, finished_at = $5, claimed_by = NULL
+FROM unnest($2::uuid[], $3::text[], $4::text[]) AS u(message_id, state, error)
+WHERE o.message_id = u.message_id AND o.recipient = $1 AND o.state IN ('queued', 'sending')
+RETURNING o.message_id;
+
+-- name: bundle_exports_receipted
+UPDATE bundle_exports SET receipted_at = $3
+WHERE peer = $1 AND message_id = ANY($2::uuid[]) AND receipted_at IS NULL;

@@ -23,6 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -35,6 +36,9 @@ from gateway.store.records import (
     DeliveryOutcome,
     DestinationState,
 )
+
+if TYPE_CHECKING:
+    from gateway.store.part import Connection
 
 
 class SessionLock:
@@ -177,26 +181,7 @@ class Sending(StorePart):
                 now,
             )
             # Only rows still being sent by us are finished; a row requeued meanwhile is not.
-            finished = {row["message_id"] for row in rows}
-            done = [o for o in outcomes if o.message_id in finished]
-            await connection.execute(
-                Q.receipt_insert_many,
-                [o.message_id for o in done],
-                [o.receipt for o in done],
-                [o.accepted for o in done],
-                [o.reason_code for o in done],
-                [o.received_at for o in done],
-            )
-            audit = []
-            for outcome in done:
-                detail: dict[str, str | int | bool | None] = {"peer": peer}
-                if not outcome.accepted:
-                    detail["reason"] = outcome.reason_code
-                state = "delivered" if outcome.accepted else "rejected"
-                audit.append(
-                    AuditEntry("delivery", f"outbox.{state}", str(outcome.message_id), detail)
-                )
-            await self._append_audit(connection, audit, now)
+            await record_finished(connection, peer, outcomes, rows, now)
 
     async def reject_unreceipted(
         self, peer: str, message_ids: Sequence[uuid.UUID], reason: str
@@ -252,3 +237,34 @@ class Sending(StorePart):
     async def record_success(self, peer: str) -> None:
         async with self._pool.acquire() as connection:
             await connection.execute(Q.destination_success, peer, utc_now())
+
+
+async def record_finished(
+    connection: Connection,
+    peer: str,
+    outcomes: Sequence[DeliveryOutcome],
+    finished: Sequence[asyncpg.Record],
+    now: datetime,
+) -> list[DeliveryOutcome]:
+    """Inside a finishing transaction: the receipts and audit entries of the outcomes
+    whose rows the statement finished (`finished`: rows with message_id); returns those.
+    Shared by the online sender and receipts that came in a bundle (gateway.store.bundles)."""
+    ids = {row["message_id"] for row in finished}
+    done = [o for o in outcomes if o.message_id in ids]
+    await connection.execute(
+        Q.receipt_insert_many,
+        [o.message_id for o in done],
+        [o.receipt for o in done],
+        [o.accepted for o in done],
+        [o.reason_code for o in done],
+        [o.received_at for o in done],
+    )
+    audit = []
+    for outcome in done:
+        detail: dict[str, str | int | bool | None] = {"peer": peer}
+        if not outcome.accepted:
+            detail["reason"] = outcome.reason_code
+        state = "delivered" if outcome.accepted else "rejected"
+        audit.append(AuditEntry("delivery", f"outbox.{state}", str(outcome.message_id), detail))
+    await StorePart._append_audit(connection, audit, now)
+    return done

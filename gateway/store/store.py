@@ -30,6 +30,7 @@ from gateway.store.acknowledgements import Acknowledgements
 from gateway.store.attachments import Attachments
 from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.binding import AttachmentBinding, link_outbox_attachments
+from gateway.store.bundles import OfflineBundles
 from gateway.store.cases import Cases
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
@@ -120,6 +121,7 @@ class Store(
     AttachmentBinding,
     InboxReads,
     Acknowledgements,
+    OfflineBundles,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
