@@ -206,6 +206,9 @@ class Federation:
         # Agency names by language per node (its own `node.names` and its peers' `names`);
         # a node not listed is named by its id in English.
         self.names: dict[str, dict[str, str]] = {}
+        # The URL a node dials for a peer, by (node, peer), when not the peer's own listener
+        # (a test's relay between them).
+        self.peer_urls: dict[tuple[str, str], str] = {}
         self.retry: dict[str, str | int] = {
             "initial_backoff": "100ms",
             "max_backoff": "2s",
@@ -286,7 +289,9 @@ class Federation:
                     id=peer_id,
                     names=self.names.get(peer_id, {"en": peer_id}),
                     country=peer_id[:2].upper(),
-                    url=f"https://127.0.0.1:{peer.federation_port}/",
+                    url=self.peer_urls.get(
+                        (node_id, peer_id), f"https://127.0.0.1:{peer.federation_port}/"
+                    ),
                     keys=keys,
                     send=ALL_KINDS,
                     receive=ALL_KINDS,
