@@ -272,6 +272,9 @@ class OfflineCourier:
         # yet" refusals leave the row queued, as the online sender does.
         pending = [o for o in verified if subjects[o.message_id].state in ("queued", "sending")]
         applicable = [o for o in pending if o.accepted or o.reason_code not in RETRYABLE_REFUSALS]
+        deferred = [
+            o.message_id for o in pending if not o.accepted and o.reason_code in RETRYABLE_REFUSALS
+        ]
         record = BundleImportRecord(
             peer,
             opened.bundle_id,
@@ -281,7 +284,12 @@ class OfflineCourier:
             sum(refused.values()),
         )
         try:
-            done = await self._store.finish_from_bundle(record, applicable, self._actor)
+            done = await self._store.finish_from_bundle(
+                record,
+                applicable,
+                self._actor,
+                answered=deferred,
+            )
         except BundleAlreadyImported:
             raise _replayed(opened) from None
         delivered = sum(1 for outcome in done if outcome.accepted)

@@ -137,12 +137,19 @@ class OfflineBundles(StorePart):
         }
 
     async def finish_from_bundle(
-        self, record: BundleImportRecord, outcomes: Sequence[DeliveryOutcome], actor: str
+        self,
+        record: BundleImportRecord,
+        outcomes: Sequence[DeliveryOutcome],
+        actor: str,
+        *,
+        answered: Sequence[uuid.UUID] = (),
     ) -> list[DeliveryOutcome]:
         """Record verified receipts that came in a bundle from record.sender, and the bundle,
         in one transaction; returns the outcomes whose rows this finished (a row already
-        finished, online or by an earlier bundle, keeps its outcome). BundleAlreadyImported
-        (and nothing changed) when the bundle was imported before."""
+        finished, online or by an earlier bundle, keeps its outcome). `answered`: further
+        messages the bundle answered without finishing them ("not yet" refusals): no longer
+        travelling, so the next export takes them again. BundleAlreadyImported (and nothing
+        changed) when the bundle was imported before."""
         now = utc_now()
         async with self._pool.acquire() as connection, connection.transaction():
             await self._insert_import(connection, record, now, actor)
@@ -159,7 +166,10 @@ class OfflineBundles(StorePart):
             )
             done = await record_finished(connection, record.sender, outcomes, rows, now)
             await connection.execute(
-                Q.bundle_exports_receipted, record.sender, [o.message_id for o in outcomes], now
+                Q.bundle_exports_receipted,
+                record.sender,
+                [o.message_id for o in outcomes] + list(answered),
+                now,
             )
         return done
 

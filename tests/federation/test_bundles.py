@@ -98,3 +98,48 @@ async def test_only_a_row_that_travelled_in_a_bundle_goes_from_queued_to_deliver
             )
     finally:
         await connection.close()
+
+
+async def test_a_not_yet_refusal_leaves_the_message_queued_for_the_next_bundle(
+    federation: Federation,
+) -> None:
+    await federation.add(POLICE, RATANAKIRI)
+    queued = await federation.send(POLICE, RATANAKIRI, [alert("TB-2")])
+    message_id = queued[0].message_id
+    store = await federation.store(POLICE)
+    try:
+        courier = _courier(federation, POLICE, store)
+        exported = await courier.export(RATANAKIRI)
+        assert exported.message_count == 1
+        row = await store.get_outbox(message_id)
+        assert row is not None
+        assert row[1] is not None
+        ratanakiri = federation.keyring(RATANAKIRI)
+        refusal = sign_receipt(
+            ratanakiri,
+            envelope_data=row[1],
+            message_id=message_id,
+            sender=POLICE,
+            received_at=_now(),
+            rejection="created_in_future",
+        )
+        data = seal_bundle(
+            ratanakiri,
+            recipient=POLICE,
+            kind=BundleKind.RECEIPTS,
+            items=[refusal],
+            bundle_id=uuid7(),
+            created_at=_now(),
+        )
+        outcome = await courier.import_bundle(data)
+        assert (outcome.accepted, outcome.receipted, outcome.refused) == (1, 0, {})
+        after = await store.get_outbox(message_id)
+        assert after is not None
+        assert after[0].state == "queued"
+        assert await store.bundles_travelling([message_id]) == {}
+        assert (await courier.export(RATANAKIRI)).message_count == 1
+        with pytest.raises(BundleRefused) as replayed:
+            await courier.import_bundle(data)
+        assert replayed.value.code is BundleReason.REPLAYED
+    finally:
+        await store.close()
