@@ -26,6 +26,7 @@ from gateway.federation.outgoing_attachments import AttachmentBinder
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.rollover import own_key_pairs
 from gateway.federation.sender import RetryPolicy
+from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.store import Store
@@ -228,4 +229,8 @@ def offline_courier_for(
         clock=clock,
         metrics=metrics,
         actor=actor,
+        # The attachment endpoint's bounds (app.py): a stream of the plaintext limit at any
+        # chunk size of 4 KiB or more, and the per-peer quota of streams no envelope names.
+        max_stream_bytes=stream_length(config.limits.max_attachment_bytes, MIN_PEER_CHUNK_BYTES),
+        stream_quota=config.limits.max_pending_attachment_bytes_per_peer,
     )

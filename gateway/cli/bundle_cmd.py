@@ -45,8 +45,8 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
     export = actions.add_parser(
         "export",
         help="write a peer's pending messages into a bundle file",
-        description="Write the messages queued for PEER (not expired, without attachments, "
-        "not already in a bundle waiting for its receipts) into FILE, sealed to PEER. They "
+        description="Write the messages queued for PEER (not expired, not already in a bundle "
+        "waiting for its receipts), with their attachments, into FILE, sealed to PEER. They "
         "stay queued: whichever of the bundle and the link delivers first counts, once.",
     )
     add_config_argument(export)

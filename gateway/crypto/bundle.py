@@ -2,7 +2,8 @@
 
 When the link between two nodes is down, an operator carries a file instead. The file shows
 no more than an envelope header does: who sends, who receives, which keys, the bundle id
-and what kind of items it holds. Item count and sizes stay inside the ciphertext.
+and what kind of items it holds. Item count and sizes, and the attachment streams an
+envelopes bundle carries beside its envelopes, stay inside the ciphertext.
 
 Layout: 8-byte magic, 8-byte big-endian length, then exactly that many bytes of a
 `blg.v1.SealedBundle`. The length makes a file cut short (`bundle_truncated`) tell itself
@@ -107,6 +108,8 @@ class OpenedBundle:
     sender_key_id: str
     created_at: datetime
     items: tuple[bytes, ...]
+    # Envelopes bundles: (attachment id, encrypted stream) of the streams the envelopes name.
+    streams: tuple[tuple[str, bytes], ...] = ()
 
 
 def bundle_signing_input(header: bytes, key_box: bytes, ciphertext: bytes) -> bytes:
@@ -125,10 +128,12 @@ def seal_bundle(
     items: Sequence[bytes],
     bundle_id: uuid.UUID,
     created_at: datetime,
+    streams: Sequence[tuple[str, bytes]] = (),
     random_bytes: Callable[[int], bytes] = nacl.utils.random,
 ) -> bytes:
     """The bundle file for recipient, signed as this node; ValueError when either side has
-    no key valid at created_at or bundle_id is not a UUIDv7."""
+    no key valid at created_at or bundle_id is not a UUIDv7. streams: (attachment id,
+    encrypted stream) pairs an envelopes bundle carries beside its envelopes."""
     if not is_uuid7(bundle_id):
         raise ValueError("bundle_id must be a UUIDv7")
     own = keyring.own_key_at(created_at, recipient)
@@ -146,7 +151,11 @@ def seal_bundle(
         bundle_id=bundle_id.bytes,
         kind=kind.value,
     ).SerializeToString()
-    contents = bundle.BundleContents(created_at_ms=to_unix_ms(created_at), items=list(items))
+    contents = bundle.BundleContents(
+        created_at_ms=to_unix_ms(created_at),
+        items=list(items),
+        streams=[bundle.BundleStream(attachment_id=i, stream=data) for i, data in streams],
+    )
     key = random_bytes(KEY_BYTES)
     try:
         key_box = bytes(keyring.box(own, theirs).encrypt(key, random_bytes(BOX_NONCE_BYTES)))
@@ -267,10 +276,11 @@ def open_bundle(keyring: Keyring, data: bytes, *, limits: BundleLimits) -> Opene
         contents.ParseFromString(plaintext)
     except DecodeError:
         raise _refuse(BundleReason.MALFORMED, "content is not a blg.v1.BundleContents") from None
-    if len(contents.items) > limits.max_bundle_items:
+    if max(len(contents.items), len(contents.streams)) > limits.max_bundle_items:
         raise _refuse(
             BundleReason.TOO_LARGE,
-            f"the bundle holds more than limits.max_bundle_items ({limits.max_bundle_items})",
+            f"the bundle holds more than limits.max_bundle_items ({limits.max_bundle_items}) "
+            "items or streams",
         )
     try:
         created_at = from_unix_ms(contents.created_at_ms)
@@ -284,4 +294,5 @@ def open_bundle(keyring: Keyring, data: bytes, *, limits: BundleLimits) -> Opene
         sender_key_id=header.sender_key_id,
         created_at=created_at,
         items=tuple(contents.items),
+        streams=tuple((stream.attachment_id, stream.stream) for stream in contents.streams),
     )

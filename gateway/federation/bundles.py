@@ -1,8 +1,9 @@
 """Offline bundles: carrying envelopes and their receipts on a medium when the link is down
 (docs/PROTOCOL.md section 15). One service, OfflineCourier, for the CLI and the console.
 
-Export takes a peer's pending rows (store: pending, unexpired, no attachments, not already
-travelling unless asked), seals them into one bundle for the peer and records the export.
+Export takes a peer's pending rows (store: pending, unexpired, not already travelling
+unless asked) with their attachment streams, seals them into one bundle for the peer and
+records the export.
 The rows stay queued: the online sender keeps trying, and the peer's (sender, message id)
 deduplication stores whichever copy comes first and answers the other as a replay, so a
 message is stored and delivered once whichever way, or both ways, it travels.
@@ -10,6 +11,8 @@ message is stored and delivered once whichever way, or both ways, it travels.
 Import of envelopes is the federation endpoint's own path: the bundle's items go, in
 batches of limits.max_envelopes_per_batch, through the same EnvelopeReceiver the endpoint
 uses (sender authenticated by the bundle signature in place of the client certificate),
+after the bundle's streams were stored as the attachment endpoint stores them
+(bundle_streams.py),
 and the receipts it answers go back in a receipts bundle. Import of receipts verifies each
 receipt with the online sender's own check (sender.verify_delivery_receipt) and records
 it with the online sender's recording (Store.finish_from_bundle), for rows sent to the
@@ -45,11 +48,13 @@ from gateway.crypto.bundle import (
     seal_bundle,
 )
 from gateway.crypto.envelope import EnvelopeRejected
+from gateway.federation.bundle_streams import CarriedStream, gather_streams, take_streams
 from gateway.federation.receiver import EnvelopeReceiver
 from gateway.federation.sender import RETRYABLE_REFUSALS, verify_delivery_receipt
 from gateway.ops.logs import fields
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import DeliveryOutcome, Store
+from gateway.store.binding import OutboxStream
 from gateway.store.bundles import BundleAlreadyImported, BundleImportRecord, ReceiptSubject
 from gateway.wire import envelope, uuid7
 
@@ -67,6 +72,7 @@ log = logging.getLogger(__name__)
 # each item's length prefix: far more than they take.
 _FRAMING_BYTES = 64 * 1024
 _ITEM_PREFIX_BYTES = 6
+_STREAM_PREFIX_BYTES = 160
 # A receipt is a few hundred bytes; one past this is not one of ours to verify.
 MAX_RECEIPT_BYTES = 64 * 1024
 # The refusal reasons of receipts counted but not applied (not reason codes of receipts).
@@ -114,7 +120,13 @@ class OfflineCourier:
         clock: Callable[[], datetime],
         metrics: GatewayMetrics,
         actor: str = "cli",
+        max_stream_bytes: int = 0,
+        stream_quota: int | None = None,
     ) -> None:
+        # Bounds on the attachment streams an imported bundle carries: the attachment
+        # endpoint's own (0: this node takes no streams).
+        self._max_stream_bytes = max_stream_bytes
+        self._stream_quota = stream_quota
         self._keyring = keyring
         self._store = store
         self._receiver = receiver
@@ -135,17 +147,27 @@ class OfflineCourier:
         rows = await self._store.bundle_export_candidates(
             peer, now, include_exported=include_exported, limit=self._limits.max_bundle_items
         )
+        streams: dict[int, list[OutboxStream]] = {}
+        for stream in await self._store.outbox_streams([row.queue_position for row in rows]):
+            streams.setdefault(stream.outbox_id, []).append(stream)
         budget = self._limits.max_bundle_bytes - _FRAMING_BYTES
         taken: list[bytes] = []
+        carried: list[OutboxStream] = []
         ids: list[uuid.UUID] = []
         for row in rows:
+            own = sorted(streams.get(row.queue_position, ()), key=lambda s: s.position)
             budget -= len(row.envelope) + _ITEM_PREFIX_BYTES
-            if budget < 0:
+            budget -= sum(stream.length + _STREAM_PREFIX_BYTES for stream in own)
+            if budget < 0 or len(carried) + len(own) > self._limits.max_bundle_items:
                 break  # the rest go in the next bundle
             taken.append(row.envelope)
+            carried += own
             ids.append(row.message_id)
         if not ids:
             return ExportedBundle(b"", "", 0, peer)
+        # A stream two messages name (never: one per recipient and message) goes once.
+        unique = list({stream.attachment_id: stream for stream in carried}.values())
+        gathered = await gather_streams(self._store, unique)
         bundle_id = uuid7()
         try:
             data = await asyncio.to_thread(
@@ -156,6 +178,7 @@ class OfflineCourier:
                 items=taken,
                 bundle_id=bundle_id,
                 created_at=now,
+                streams=[(stream.attachment_id, stream.data) for stream in gathered],
             )
         except ValueError as error:  # no key valid now on either side
             raise BundleRefused(BundleReason.MISADDRESSED, str(error)) from None
@@ -206,6 +229,16 @@ class OfflineCourier:
 
     async def _import_envelopes(self, opened: OpenedBundle) -> ImportOutcome:
         sender, items = opened.sender, list(opened.items)
+        # The streams first, as a sender pushes them before the envelopes (7.4); one not
+        # taken leaves its envelope refused attachment_incomplete below.
+        streams_refused = await take_streams(
+            self._store,
+            sender,
+            [CarriedStream(attachment_id, data) for attachment_id, data in opened.streams],
+            max_stream_bytes=self._max_stream_bytes,
+            quota=self._stream_quota,
+            clock=self._clock,
+        )
         receipts: list[bytes] = []
         duplicates = 0
         for start in range(0, len(items), self._batch_size):
@@ -218,6 +251,8 @@ class OfflineCourier:
             )
         refused = Counter(code for code in map(_refusal, receipts) if code is not None)
         accepted = len(receipts) - sum(refused.values()) - duplicates
+        for code, count in streams_refused.items():
+            refused[f"stream_{code}"] += count
         back = await asyncio.to_thread(
             seal_bundle,
             self._keyring,
@@ -265,8 +300,17 @@ class OfflineCourier:
         subjects = await self._store.receipt_subjects(
             peer, [message_id for message_id in named if message_id is not None]
         )
+        expected: dict[int, list[OutboxStream]] = {}
+        for stream in await self._store.outbox_streams(
+            [subject.queue_position for subject in subjects.values()]
+        ):
+            expected.setdefault(stream.outbox_id, []).append(stream)
+        hashes = {
+            outbox_id: tuple(s.ciphertext_sha256 for s in sorted(own, key=lambda s: s.position))
+            for outbox_id, own in expected.items()
+        }
         verified, refused = await asyncio.to_thread(
-            self._verify_receipts, peer, opened.items, named, subjects
+            self._verify_receipts, peer, opened.items, named, subjects, hashes
         )
         # A row finished already (online, or by an earlier bundle) keeps its outcome; "not
         # yet" refusals leave the row queued, as the online sender does.
@@ -313,6 +357,7 @@ class OfflineCourier:
         receipts: Sequence[bytes],
         named: Sequence[uuid.UUID | None],
         subjects: dict[uuid.UUID, ReceiptSubject],
+        attachments: dict[int, tuple[bytes, ...]],
     ) -> tuple[list[DeliveryOutcome], dict[str, int]]:
         """On a worker thread: each receipt verified as the online sender verifies it."""
         verified: list[DeliveryOutcome] = []
@@ -331,6 +376,7 @@ class OfflineCourier:
                         message_id=subject.message_id,
                         envelope=subject.envelope,
                         receipt=receipt,
+                        attachments=attachments.get(subject.queue_position, ()),
                     )
                 )
             except ReceiptInvalid as invalid:

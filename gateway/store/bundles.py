@@ -1,9 +1,9 @@
 """Offline bundles, the store's side (docs/PROTOCOL.md section 15, migration 0018).
 
-Export: the rows a bundle for a peer takes (pending, unexpired, no attachments, not in a
-bundle still waiting for its receipts unless asked), and the record of the export with its
-audit entry, in one transaction. The rows stay queued: whichever of the bundle and the
-online sender gets there first is stored by the peer, the other is a replay.
+Export: the rows a bundle for a peer takes (pending, unexpired, not in a bundle still
+waiting for its receipts unless asked), and the record of the export with its audit entry,
+in one transaction. The rows stay queued: whichever of the bundle and the online sender
+gets there first is stored by the peer, the other is a replay.
 
 Import of envelopes goes through the federation receiver (Store.store_incoming), so here
 only the bundle id is looked up before (bundle_replayed) and recorded after. Import of
@@ -40,6 +40,7 @@ class BundleAlreadyImported(Exception):  # noqa: N818 - a verdict on a bundle
 class ReceiptSubject:
     """An outbox row a receipt in a bundle names: its envelope and state."""
 
+    queue_position: int
     message_id: uuid.UUID
     envelope: bytes = field(repr=False)
     state: str
@@ -131,7 +132,7 @@ class OfflineBundles(StorePart):
             rows = await connection.fetch(Q.bundle_receipt_subjects, peer, list(message_ids))
         return {
             row["message_id"]: ReceiptSubject(
-                row["message_id"], bytes(row["envelope"]), row["state"]
+                row["id"], row["message_id"], bytes(row["envelope"]), row["state"]
             )
             for row in rows
         }

@@ -1155,13 +1155,12 @@ WHERE a.owner = $1 AND a.direction = 'outgoing' AND a.attachment_id = $2
 
 -- name: bundle_export_candidates
 -- A peer's pending rows for an offline bundle, in queue order: not expired, content kept,
--- no attachments (a bundle carries no streams), and not in a bundle still waiting for its
--- receipts unless $3 (a lost bundle is exported again).
+-- and not in a bundle still waiting for its receipts unless $3 (a lost bundle is exported
+-- again). Their attachment streams come from outbox_attachments_of.
 SELECT o.id, o.message_id, o.case_id, o.envelope, o.envelope_sha256, o.attempts
 FROM outbox o
 WHERE o.recipient = $1 AND o.state IN ('queued', 'sending') AND o.expires_at > $2
   AND o.envelope IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM outbox_attachments a WHERE a.outbox_id = o.id)
   AND ($3::boolean OR NOT EXISTS (
       SELECT 1 FROM bundle_exports b WHERE b.message_id = o.message_id AND b.receipted_at IS NULL))
 ORDER BY o.id
@@ -1192,7 +1191,7 @@ RETURNING bundle_id;
 -- The rows sent to one peer that receipts name by message id, with their state. (A refusal
 -- of an envelope whose header did not parse names none: our own envelopes always parse, so
 -- such a receipt is counted as naming no message.)
-SELECT o.message_id, o.envelope, o.state::text AS state
+SELECT o.id, o.message_id, o.envelope, o.state::text AS state
 FROM outbox o
 WHERE o.recipient = $1 AND o.message_id = ANY($2::uuid[]) AND o.envelope IS NOT NULL;
 

@@ -184,3 +184,21 @@ def test_seal_refuses_a_non_uuid7_id() -> None:
             bundle_id=uuid.uuid4(),
             created_at=CREATED,
         )
+
+
+def test_streams_travel_inside_the_ciphertext_and_count_toward_the_item_limit() -> None:
+    pair = make_pair()
+    streams = [("att-1", b"STREAM-ONE" * 10), ("att-2", b"")]
+    data = seal_bundle(
+        pair.police,
+        recipient="kh-ratanakiri-police",
+        kind=BundleKind.ENVELOPES,
+        items=[b"e"],
+        bundle_id=uuid7(),
+        created_at=CREATED,
+        streams=streams,
+    )
+    assert b"STREAM-ONE" not in data
+    opened = open_bundle(pair.ratanakiri, data, limits=BundleLimits())
+    assert list(opened.streams) == streams
+    assert _code(pair, data, BundleLimits(max_bundle_items=1)) is BundleReason.TOO_LARGE

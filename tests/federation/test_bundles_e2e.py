@@ -9,7 +9,8 @@ message is delivered with a signed receipt that verifies, and Ratanakiri's recor
 gets each notice once. Then a second batch travels both ways at once (a bundle imported at
 Ratanakiri, and the link back up before its receipts come home): nothing is stored or
 delivered twice. Damaged, replayed and misaddressed bundles are refused with their codes,
-and nothing is stored.
+and nothing is stored. A notice with photos completes offline too: its streams travel in
+the bundle, are verified at Ratanakiri, and the receipt that comes back covers them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ import pytest
 from aiohttp import web
 
 from gateway.crypto import verify_receipt
-from tests.federation.harness import Federation, free_port, local_client, serving_webhook
+from tests.federation.harness import (
+    Federation,
+    free_port,
+    local_client,
+    serving_webhook,
+    upload_named_attachments,
+)
 
 GATEWAY = str(Path(sys.executable).parent / "gateway")
 POLICE, RATANAKIRI = "vn-gialai-police", "kh-ratanakiri-police"
@@ -157,9 +164,19 @@ async def _post_notices(federation: Federation, token: str, first: int, count: i
         await asyncio.gather(*(post(session, n) for n in range(first, first + count)))
 
 
-async def test_500_messages_travel_by_bundle_and_nothing_is_stored_or_delivered_twice(
-    federation: Federation, tmp_path: Path, records: RecordsSystem
-) -> None:
+@dataclass
+class Link:
+    """Two running nodes whose link the relay cuts, and what the test drives them with."""
+
+    case_token: str
+    relay: Relay
+    police: str
+    ratanakiri: str
+    police_dsn: str
+    ratanakiri_dsn: str
+
+
+async def _cut_link(federation: Federation, records: RecordsSystem) -> Link:
     case_token, case_system = local_client("case-system", ["vn-police-json"])
     _, records_client = local_client("records", ["vn-police-json"])
     records_client["delivery"] = {
@@ -175,11 +192,31 @@ async def test_500_messages_travel_by_bundle_and_nothing_is_stored_or_delivered_
         "routing": [{"kinds": ["wanted_person_notice"], "to": [RATANAKIRI]}],
     }
     federation.sections[RATANAKIRI] = {"local_clients": [records_client]}
-    police_dsn, ratanakiri_dsn = (federation.nodes[n].dsn for n in (POLICE, RATANAKIRI))
     police, ratanakiri = (str(federation.write_config(n)) for n in (POLICE, RATANAKIRI))
     for node in (POLICE, RATANAKIRI):
         federation.start(node)
         await federation.wait_ready(node)
+    return Link(
+        case_token,
+        relay,
+        police,
+        ratanakiri,
+        federation.nodes[POLICE].dsn,
+        federation.nodes[RATANAKIRI].dsn,
+    )
+
+
+async def test_500_messages_travel_by_bundle_and_nothing_is_stored_or_delivered_twice(
+    federation: Federation, tmp_path: Path, records: RecordsSystem
+) -> None:
+    link = await _cut_link(federation, records)
+    case_token, relay, police, ratanakiri = (
+        link.case_token,
+        link.relay,
+        link.police,
+        link.ratanakiri,
+    )
+    police_dsn, ratanakiri_dsn = link.police_dsn, link.ratanakiri_dsn
     try:
         await _post_notices(federation, case_token, 0, FIRST)
         assert await _count(police_dsn, "SELECT count(*) FROM outbox") == FIRST
@@ -239,9 +276,11 @@ async def _at_least(records: RecordsSystem, count: int) -> bool:
     return len(records.calls) >= count
 
 
-async def _receipts_verify(federation: Federation, dsn: str, count: int) -> None:
+async def _receipts_verify(
+    federation: Federation, dsn: str, count: int, *, attachments: int = 0
+) -> None:
     """Every message delivered, each with a stored receipt that verifies under the peer's
-    published keys for exactly its envelope."""
+    published keys for exactly its envelope (and covers that many attachment streams)."""
     keys = federation.keyring(POLICE).peer_keys(RATANAKIRI)
     connection = await asyncpg.connect(dsn)
     try:
@@ -264,6 +303,7 @@ async def _receipts_verify(federation: Federation, dsn: str, count: int) -> None
             row["message_id"],
             "delivered",
         )
+        assert len(facts.attachment_sha256) == attachments
 
 
 async def _refusals(police: str, ratanakiri: str, bundle: Path, ratanakiri_dsn: str) -> None:
@@ -291,3 +331,49 @@ async def _refusals(police: str, ratanakiri: str, bundle: Path, ratanakiri_dsn: 
         assert "Traceback" not in refused.stderr
         assert not Path(f"{path}.receipts").exists()
     assert await _count(ratanakiri_dsn, query) == before
+
+
+async def test_a_notice_with_photos_completes_offline(
+    federation: Federation, tmp_path: Path, records: RecordsSystem
+) -> None:
+    link = await _cut_link(federation, records)
+    try:
+        with_photos = json.loads((SAMPLE / "samples" / "truy_na.json").read_text())
+        body = json.dumps(with_photos).encode()
+        await upload_named_attachments(
+            federation.api_url(POLICE), link.case_token, "vn-police-json", body
+        )
+        headers = {
+            "Authorization": f"Bearer {link.case_token}",
+            "Content-Type": "application/vnd.vn-police+json",
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{federation.api_url(POLICE)}/api/v1/messages", data=body, headers=headers
+            ) as response,
+        ):
+            assert response.status == 202, await response.text()
+        streams = await _count(link.police_dsn, "SELECT count(*) FROM outbox_attachments")
+        assert streams > 0
+
+        bundle = tmp_path / "photos.blgb"
+        exported = _gateway(
+            "bundle", "export", "--config", link.police, "--to", RATANAKIRI, "--out", str(bundle)
+        )
+        assert exported.stdout.startswith("exported 1 messages"), exported.stderr
+        imported = _gateway("bundle", "import", "--config", link.ratanakiri, str(bundle))
+        assert "1 accepted, 0 duplicates, refused none" in imported.stdout, imported.stderr
+        held = (
+            "SELECT count(*) FROM attachments WHERE direction = 'incoming' AND state = 'verified'"
+        )
+        assert await _count(link.ratanakiri_dsn, held) == streams
+        assert await _count(link.ratanakiri_dsn, "SELECT count(*) FROM inbox_attachments") == (
+            streams
+        )
+        answered = _gateway("bundle", "import", "--config", link.police, f"{bundle}.receipts")
+        assert "1 messages finished" in answered.stdout, answered.stderr
+        await _receipts_verify(federation, link.police_dsn, 1, attachments=streams)
+        await _until("the notice at the records system", lambda: _at_least(records, 1))
+    finally:
+        await link.relay.stop()

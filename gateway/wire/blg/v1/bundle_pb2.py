@@ -24,19 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x62lg/v1/bundle.proto\x12\x06\x62lg.v1\"\xa8\x01\n\x0c\x42undleHeader\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06sender\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x15\n\rsender_key_id\x18\x04 \x01(\t\x12\x18\n\x10recipient_key_id\x18\x05 \x01(\t\x12\x11\n\tbundle_id\x18\x06 \x01(\x0c\x12 \n\x04kind\x18\x07 \x01(\x0e\x32\x12.blg.v1.BundleKind\"V\n\x0cSealedBundle\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07key_box\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"6\n\x0e\x42undleContents\x12\x15\n\rcreated_at_ms\x18\x01 \x01(\x03\x12\r\n\x05items\x18\x02 \x03(\x0c*^\n\nBundleKind\x12\x1b\n\x17\x42UNDLE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42UNDLE_KIND_ENVELOPES\x10\x01\x12\x18\n\x14\x42UNDLE_KIND_RECEIPTS\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x62lg/v1/bundle.proto\x12\x06\x62lg.v1\"\xa8\x01\n\x0c\x42undleHeader\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06sender\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x15\n\rsender_key_id\x18\x04 \x01(\t\x12\x18\n\x10recipient_key_id\x18\x05 \x01(\t\x12\x11\n\tbundle_id\x18\x06 \x01(\x0c\x12 \n\x04kind\x18\x07 \x01(\x0e\x32\x12.blg.v1.BundleKind\"V\n\x0cSealedBundle\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07key_box\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"]\n\x0e\x42undleContents\x12\x15\n\rcreated_at_ms\x18\x01 \x01(\x03\x12\r\n\x05items\x18\x02 \x03(\x0c\x12%\n\x07streams\x18\x03 \x03(\x0b\x32\x14.blg.v1.BundleStream\"5\n\x0c\x42undleStream\x12\x15\n\rattachment_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\x0c*^\n\nBundleKind\x12\x1b\n\x17\x42UNDLE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42UNDLE_KIND_ENVELOPES\x10\x01\x12\x18\n\x14\x42UNDLE_KIND_RECEIPTS\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'blg.v1.bundle_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BUNDLEKIND']._serialized_start=346
-  _globals['_BUNDLEKIND']._serialized_end=440
+  _globals['_BUNDLEKIND']._serialized_start=440
+  _globals['_BUNDLEKIND']._serialized_end=534
   _globals['_BUNDLEHEADER']._serialized_start=32
   _globals['_BUNDLEHEADER']._serialized_end=200
   _globals['_SEALEDBUNDLE']._serialized_start=202
   _globals['_SEALEDBUNDLE']._serialized_end=288
   _globals['_BUNDLECONTENTS']._serialized_start=290
-  _globals['_BUNDLECONTENTS']._serialized_end=344
+  _globals['_BUNDLECONTENTS']._serialized_end=383
+  _globals['_BUNDLESTREAM']._serialized_start=385
+  _globals['_BUNDLESTREAM']._serialized_end=438
 # @@protoc_insertion_point(module_scope)

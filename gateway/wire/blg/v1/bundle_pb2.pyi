@@ -137,22 +137,54 @@ class BundleContents(_message.Message):
 
     CREATED_AT_MS_FIELD_NUMBER: _builtins.int
     ITEMS_FIELD_NUMBER: _builtins.int
+    STREAMS_FIELD_NUMBER: _builtins.int
     created_at_ms: _builtins.int
     """When the sender made the bundle, milliseconds since the epoch, UTC."""
     @_builtins.property
     def items(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
         """Envelopes or receipts, as BundleHeader.kind says."""
 
+    @_builtins.property
+    def streams(self) -> _containers.RepeatedCompositeFieldContainer[Global___BundleStream]:
+        """Envelopes bundles only: the attachment streams the envelopes name, as pushed online."""
+
     def __init__(
         self,
         *,
         created_at_ms: _builtins.int = ...,
         items: _abc.Iterable[_builtins.bytes] | None = ...,
+        streams: _abc.Iterable[Global___BundleStream] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at_ms", b"created_at_ms", "items", b"items"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at_ms", b"created_at_ms", "items", b"items", "streams", b"streams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BundleContents: _TypeAlias = BundleContents  # noqa: Y015
+
+@_typing.final
+class BundleStream(_message.Message):
+    """BundleStream is one encrypted attachment stream (docs/PROTOCOL.md 7.1) in a bundle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTACHMENT_ID_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    attachment_id: _builtins.str
+    """The stream's wire id, as in the AttachmentKey that names it."""
+    stream: _builtins.bytes
+    """The whole encrypted stream."""
+    def __init__(
+        self,
+        *,
+        attachment_id: _builtins.str = ...,
+        stream: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_id", b"attachment_id", "stream", b"stream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BundleStream: _TypeAlias = BundleStream  # noqa: Y015
