@@ -284,14 +284,15 @@ class OfflineCourier:
     async def _stored_before(self, sender: str, chunk: Sequence[bytes]) -> set[int]:
         """Indexes of the chunk's envelopes the inbox holds already, byte for byte (their
         receipts are the stored ones: replays, counted as duplicates)."""
-        ids = await asyncio.to_thread(_message_ids, chunk)
-        known = await self._store.find_incoming(sender, [m for m in ids if m is not None])
+        # Parsing and hashing up to a batch of 1 MiB envelopes: on a worker thread.
+        named = await asyncio.to_thread(_message_ids, chunk)
+        known = await self._store.find_incoming(sender, [m for m, _ in named if m is not None])
         return {
             index
-            for index, (message_id, data) in enumerate(zip(ids, chunk, strict=True))
+            for index, (message_id, digest) in enumerate(named)
             if message_id is not None
             and message_id in known
-            and known[message_id].envelope_sha256 == hashlib.sha256(data).digest()
+            and known[message_id].envelope_sha256 == digest
         }
 
     async def _import_receipts(self, opened: OpenedBundle) -> ImportOutcome:
@@ -390,14 +391,16 @@ def _replayed(opened: OpenedBundle) -> BundleRefused:
     )
 
 
-def _message_ids(chunk: Sequence[bytes]) -> list[uuid.UUID | None]:
-    ids: list[uuid.UUID | None] = []
+def _message_ids(chunk: Sequence[bytes]) -> list[tuple[uuid.UUID | None, bytes]]:
+    """Each envelope's message id (None when its header does not parse) and SHA-256."""
+    named: list[tuple[uuid.UUID | None, bytes]] = []
     for data in chunk:
         try:
-            ids.append(parse_header(data)[1].message_id)
+            message_id: uuid.UUID | None = parse_header(data)[1].message_id
         except EnvelopeRejected:
-            ids.append(None)
-    return ids
+            message_id = None
+        named.append((message_id, hashlib.sha256(data).digest()))
+    return named
 
 
 def _receipt_body(receipt: bytes) -> envelope.ReceiptBody | None:
