@@ -157,3 +157,22 @@ async def test_a_damaged_bundle_is_refused_with_its_code(
     assert _error(_gateway("bundle", "import", "--config", police, str(bundle))).startswith(
         "error: bundle_truncated: "
     )
+
+
+async def test_a_bundle_past_the_size_limit_is_refused_before_it_is_read(
+    federation: Federation, tmp_path: Path
+) -> None:
+    await federation.add(POLICE, RATANAKIRI)
+    federation.sections[RATANAKIRI] = {
+        "limits": {"max_bundle_bytes": "1KiB", "max_bundle_items": 5}
+    }
+    ratanakiri = str(federation.write_config(RATANAKIRI))
+    assert federation.config(RATANAKIRI).limits.max_bundle_items == 5
+    big = tmp_path / "big.blgb"
+    big.write_bytes(b"\x00" * 1025)
+    refused = _gateway("bundle", "import", "--config", ratanakiri, str(big))
+    assert refused.returncode == 2
+    assert _error(refused) == (
+        "error: bundle_too_large: the file is 1025 bytes; limits.max_bundle_bytes is 1024"
+    )
+    assert not Path(f"{big}.receipts").exists()
