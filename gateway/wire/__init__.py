@@ -9,6 +9,7 @@ from __future__ import annotations
 from gateway.wire.blg.v1 import acknowledgement_pb2 as acknowledgement
 from gateway.wire.blg.v1 import cancellation_pb2 as cancellation
 from gateway.wire.blg.v1 import canonical_pb2 as canonical
+from gateway.wire.blg.v1 import checkpoint_pb2 as checkpoint
 from gateway.wire.blg.v1 import envelope_pb2 as envelope
 from gateway.wire.ids import is_uuid7, uuid7, uuid7_unix_ms
 from gateway.wire.kinds import ControlKind, Kind, envelope_kind_from_wire
@@ -19,6 +20,7 @@ __all__ = [
     "acknowledgement",
     "cancellation",
     "canonical",
+    "checkpoint",
     "envelope",
     "envelope_kind_from_wire",
     "is_uuid7",
