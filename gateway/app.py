@@ -47,6 +47,7 @@ from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
 from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, AttachmentEndpoint
+from gateway.federation.checkpointer import AuditCheckpointer
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.posting import Destination
@@ -135,6 +136,15 @@ class Gateway:
         )
         await rollover.start()
         self._tasks.append(asyncio.create_task(rollover.run(), name="key-rollover"))
+        checkpointer = AuditCheckpointer(
+            keyring=self.keyring,
+            store=self.store,
+            peers=[peer.id for peer in config.peers],
+            settings=config.audit.checkpoints,
+            ttl=config.retry.message_ttl,
+            clock=self.clock,
+        )
+        self._tasks.append(asyncio.create_task(checkpointer.run(), name="audit-checkpoints"))
         receiver = EnvelopeReceiver(
             keyring=self.keyring,
             store=self.store,
@@ -434,6 +444,7 @@ class Gateway:
             [peer.id for peer in self.config.peers],
             [kind.value for kind in Kind],
         )
+        self.metrics.record_checkpoints(*await self.store.checkpoint_health())
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

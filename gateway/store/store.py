@@ -31,6 +31,7 @@ from gateway.store.attachments import Attachments
 from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.binding import AttachmentBinding, link_outbox_attachments
 from gateway.store.cases import Cases
+from gateway.store.checkpoints import AuditCheckpoints
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.group_commit import Coalescer, HeldConnection
@@ -120,6 +121,7 @@ class Store(
     AttachmentBinding,
     InboxReads,
     Acknowledgements,
+    AuditCheckpoints,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
