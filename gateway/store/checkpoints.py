@@ -17,11 +17,13 @@ Kept apart from store.py (a mixin of Store) to keep each file readable.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.part import StorePart, outbox_insert_many_args, utc_now
 from gateway.store.queries import Q
 from gateway.store.records import AuditEntry, OutgoingEnvelope, StoredIncoming
@@ -72,6 +74,7 @@ class CheckpointCopy:
     at: datetime
     peer: str | None
     envelope_sha256: bytes | None
+    envelope: bytes | None = field(repr=False)
     countersignature: bytes | None = field(repr=False)
     countersigned_at: datetime | None
     countersignature_received_at: datetime | None
@@ -126,6 +129,33 @@ class AuditCheckpoints(StorePart):
             rows = await connection.fetch(Q.checkpoint_chain_hashes, after, limit)
         return [(row["seq"], bytes(row["hash"])) for row in rows]
 
+    async def recomputed_chain(
+        self, after: int, prev: bytes | None, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """The entries after `after`, oldest first, each with its chain hash recomputed from
+        its content (never the stored one) and `prev`, the recomputed hash before them (None:
+        entry 1 chains to zeros, a first entry kept by retention to its stored link). After a
+        gap the chain continues from the next entry's stored link."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(Q.audit_scan, after, limit)
+        chain: list[tuple[int, bytes]] = []
+        last = after
+        for row in rows:
+            seq = row["seq"]
+            if row["seq"] == 1:
+                link = GENESIS
+            elif prev is None or seq != last + 1:
+                link = bytes(row["prev_hash"])
+            else:
+                link = prev
+            entry = AuditEntry(
+                row["actor"], row["action"], row["subject"], json.loads(row["detail"])
+            )
+            prev = entry_hash(link, seq, row["at"], entry)
+            chain.append((seq, prev))
+            last = seq
+        return chain
+
     async def record_checkpoint(
         self,
         *,
@@ -151,6 +181,7 @@ class AuditCheckpoints(StorePart):
                     [copy.message_id for copy in copies],
                     [copy.recipient for copy in copies],
                     [copy.envelope_sha256 for copy in copies],
+                    [copy.envelope for copy in copies],
                 )
             detail: dict[str, str | int | bool | None] = {
                 "first_seq": first_seq,
@@ -219,8 +250,8 @@ class AuditCheckpoints(StorePart):
             for row in rows
         }
 
-    async def checkpoint_copies(self, after: int = 0, limit: int = 10_000) -> list[CheckpointCopy]:
-        """Checkpoints after seq `after` with each copy, oldest first, at most limit rows."""
+    async def checkpoint_copies(self, after: int = 0, limit: int = 100) -> list[CheckpointCopy]:
+        """The `limit` checkpoints after seq `after`, one item per copy, oldest first."""
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(Q.checkpoint_list, after, limit)
         return [
@@ -234,6 +265,7 @@ class AuditCheckpoints(StorePart):
                 envelope_sha256=None
                 if row["envelope_sha256"] is None
                 else bytes(row["envelope_sha256"]),
+                envelope=None if row["envelope"] is None else bytes(row["envelope"]),
                 countersignature=None
                 if row["countersignature"] is None
                 else bytes(row["countersignature"]),

@@ -1184,9 +1184,10 @@ INSERT INTO audit_checkpoints (seq, first_seq, head_hash, entry_hashes, at)
 VALUES ($1, $2, $3, $4, $5);
 
 -- name: checkpoint_copy_insert_many
-INSERT INTO audit_checkpoint_copies (message_id, seq, peer, envelope_sha256)
-SELECT u.message_id, $1, u.peer, u.envelope_sha256
-FROM unnest($2::uuid[], $3::text[], $4::bytea[]) AS u(message_id, peer, envelope_sha256);
+INSERT INTO audit_checkpoint_copies (message_id, seq, peer, envelope_sha256, envelope)
+SELECT u.message_id, $1, u.peer, u.envelope_sha256, u.envelope
+FROM unnest($2::uuid[], $3::text[], $4::bytea[], $5::bytea[])
+     AS u(message_id, peer, envelope_sha256, envelope);
 
 -- name: checkpoint_countersign
 -- The first countersignature of a copy sent to $1 (check S4: that peer, that envelope, that
@@ -1209,13 +1210,12 @@ SELECT countersignature_id AS message_id, countersignature_sha256 AS envelope_sh
 FROM audit_checkpoint_copies WHERE peer = $1 AND countersignature_id = ANY($2::uuid[]);
 
 -- name: checkpoint_list
--- Every checkpoint with its copies, oldest first (bounded by the caller's seq window).
+-- The $2 checkpoints after seq $1 with each of their copies, oldest first.
 SELECT c.seq, c.first_seq, c.head_hash, c.entry_hashes, c.at, p.peer, p.envelope_sha256,
-       p.countersignature, p.countersigned_at, p.countersignature_received_at
+       p.envelope, p.countersignature, p.countersigned_at, p.countersignature_received_at
 FROM audit_checkpoints c LEFT JOIN audit_checkpoint_copies p ON p.seq = c.seq
-WHERE c.seq > $1
-ORDER BY c.seq, p.peer
-LIMIT $2;
+WHERE c.seq IN (SELECT seq FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2)
+ORDER BY c.seq, p.peer;
 
 -- name: checkpoint_countersigned_latest
 SELECT peer, max(countersignature_received_at) AS at

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from gateway.config.schema import CheckpointsConfig
@@ -24,6 +25,7 @@ from gateway.crypto import (
     open_envelope,
 )
 from gateway.crypto.envelope import SealedEnvelope
+from gateway.federation.checkpoint_verify import verify_checkpoints
 from gateway.federation.checkpointer import AuditCheckpointer
 from gateway.federation.checkpoints import Countersignature, seal_countersignature
 from gateway.federation.controls import (
@@ -176,3 +178,48 @@ async def test_a_countersignature_of_a_checkpoint_never_sent_is_refused(store: S
     assert await _deliver([sealed.data], origin_keys, CountersignatureHandler(store)) == [
         RejectReason.CHECKPOINT_UNKNOWN
     ]
+
+
+@pytest.mark.parametrize(
+    ("tampering", "expected"),
+    [
+        (
+            # entries 6 and 7 deleted: both were countersigned (checkpoints 4..6 and 7..7)
+            "DELETE FROM audit_log WHERE seq > 5",
+            ["truncated: entries 6..7 missing; kh-ratanakiri-police countersigned 7 entries"],
+        ),
+        (
+            "UPDATE audit_log SET subject = 'edited' WHERE seq = 2",
+            ["rewritten: entry 2 no longer matches the hash kh-ratanakiri-police countersigned"],
+        ),
+        (
+            # A countersignature swapped for another checkpoint's: it no longer names this one.
+            "UPDATE audit_checkpoint_copies SET countersignature = "
+            "(SELECT countersignature FROM audit_checkpoint_copies WHERE seq = 7) WHERE seq = 3",
+            ["countersignature invalid: kh-ratanakiri-police's of checkpoint 3: the checkpoint"],
+        ),
+    ],
+    ids=["truncated", "rewritten", "forged"],
+)
+async def test_verify_names_what_the_countersigned_checkpoints_show(
+    store: Store, peer_store: Store, database: str, tampering: str, expected: list[str]
+) -> None:
+    origin_keys, peer_keys = _keyrings()
+    await store.audit([AuditEntry("test", "test.entry", str(n)) for n in range(7)])
+    assert await _checkpointer(origin_keys, store, after=3).check() == 3
+    sent = await _pending(store, ControlKind.AUDIT_CHECKPOINT)
+    await _deliver(sent, peer_keys, CheckpointHandler(peer_keys, peer_store, TTL))
+    answers = await _pending(peer_store, ControlKind.CHECKPOINT_COUNTERSIGNATURE)
+    await _deliver(answers, origin_keys, CountersignatureHandler(store))
+    clean = await verify_checkpoints(store, origin_keys)
+    assert (clean.countersignatures, clean.entries_covered, clean.findings) == (3, 7, ())
+    connection = await asyncpg.connect(database)
+    try:
+        await connection.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        await connection.execute(tampering)
+    finally:
+        await connection.close()
+    report = await verify_checkpoints(store, origin_keys)
+    assert len(report.findings) == len(expected)
+    for finding, start in zip(report.findings, expected, strict=True):
+        assert finding.text.startswith(start), finding.text

@@ -2,8 +2,9 @@
 --
 -- Origin side: each checkpoint taken (the chain hashes of entries first_seq..seq, 32 bytes
 -- each, concatenated), and per peer the copy sent (its outbox message id and envelope hash)
--- and the countersignature envelope received for it, kept whole: `gateway audit verify`
--- re-verifies it under the peer's key, so a row written by hand proves nothing.
+-- and the countersignature envelope received for it, kept whole with the checkpoint envelope
+-- it names: `gateway audit verify` re-verifies both (the peer's signature, ours), so a row
+-- written by hand proves nothing.
 --
 -- Peer side: every checkpoint received, kept under its (origin, message id) for the replay
 -- rule, with the countersignature queued back; one that goes back (a lower seq than one
@@ -23,6 +24,10 @@ CREATE TABLE audit_checkpoint_copies (
     seq             bigint NOT NULL REFERENCES audit_checkpoints (seq),
     peer            text NOT NULL,
     envelope_sha256 bytea NOT NULL,
+    -- The checkpoint envelope itself: the countersignature names its hash, and this node
+    -- can open its own copy, so the hashes it carried are read from it, signed, not from
+    -- entry_hashes above (a convenience a DBA could edit).
+    envelope        bytea NOT NULL,
     -- The first countersignature recorded: its envelope (the evidence), id and receipt.
     countersignature        bytea,
     countersignature_id     uuid,
