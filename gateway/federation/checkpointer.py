@@ -3,11 +3,13 @@
 
 It wakes every `poll` (seconds, not a busy loop) and reads two numbers: the newest checkpoint's
 seq and the chain's newest entry. A checkpoint is due when the chain grew and either
-`audit.checkpoints.every` passed since the last round (the first round is at start) or
-`after_entries` entries accrued; only then does it count the growth properly, leaving out the
-entries the checkpoint exchange writes itself (Store.checkpoint_growth): the checkpoint's own
-audit entry, its copies' outbox entries, countersignatures recorded. Otherwise each round's
-entries would make the next round due, for ever.
+`audit.checkpoints.every` passed since the last round (the newest checkpoint's time, across
+restarts; the node's start when it never took one, so a fresh node's first minutes are not
+all checkpoints) or `after_entries` entries accrued. For the latter it first compares the two
+numbers, and only then counts the growth properly, leaving out the entries the checkpoint
+exchange writes itself (Store.checkpoint_growth): the checkpoint's own audit entry, its
+copies' outbox entries, countersignatures recorded. Otherwise each round's entries would make
+the next round due, for ever.
 
 A round covers the entries up to the head it read at its start (its own audit entry comes
 after, for the next round), in checkpoints of at most after_entries entries, oldest first;
@@ -72,12 +74,14 @@ class AuditCheckpointer:
         """Take the checkpoints due now; how many were taken."""
         if not self._peers:
             return 0
-        checkpointed, head = await self._store.checkpoint_progress()
+        checkpointed, head, taken_at = await self._store.checkpoint_state()
+        now = self._clock()
+        if self._last_round is None:
+            self._last_round = now if taken_at is None else taken_at
         if head <= checkpointed:
             return 0
-        now = self._clock()
         after = self._settings.after_entries
-        due = self._last_round is None or now - self._last_round >= self._settings.every
+        due = now - self._last_round >= self._settings.every
         if not due and head - checkpointed >= after:
             due = await self._store.checkpoint_growth(checkpointed, after) >= after
         if not due:

@@ -112,10 +112,15 @@ class AuditCheckpoints(StorePart):
 
     async def checkpoint_progress(self) -> tuple[int, int]:
         """(the newest checkpoint's seq, the chain's newest entry), 0 for none."""
+        checkpointed, head, _ = await self.checkpoint_state()
+        return checkpointed, head
+
+    async def checkpoint_state(self) -> tuple[int, int, datetime | None]:
+        """checkpoint_progress, and when the newest checkpoint was taken (None: never)."""
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(Q.checkpoint_last_seq)
         assert row is not None
-        return int(row["checkpointed"] or 0), int(row["head"] or 0)
+        return int(row["checkpointed"] or 0), int(row["head"] or 0), row["taken_at"]
 
     async def checkpoint_growth(self, after: int, limit: int) -> int:
         """Entries after `after` not written by the checkpoint exchange, counted to limit."""

@@ -1157,7 +1157,8 @@ WHERE a.owner = $1 AND a.direction = 'outgoing' AND a.attachment_id = $2
 -- The newest checkpoint taken, and the chain's newest entry (no lock: a hint for when to
 -- take the next checkpoint, which reads the hashes themselves).
 SELECT (SELECT max(seq) FROM audit_checkpoints) AS checkpointed,
-       (SELECT max(seq) FROM audit_log) AS head;
+       (SELECT max(seq) FROM audit_log) AS head,
+       (SELECT max(at) FROM audit_checkpoints) AS taken_at;
 
 -- name: checkpoint_growth
 -- Entries after $1 that the checkpoint exchange did not write itself (its own entries, and

@@ -149,7 +149,7 @@ async def test_a_rewritten_chain_is_flagged_at_the_peer(
 ) -> None:
     origin_keys, peer_keys = _keyrings()
     await store.audit([AuditEntry("test", "test.entry", str(n)) for n in range(4)])
-    assert await _checkpointer(origin_keys, store, after=10).check() == 1
+    assert await _checkpointer(origin_keys, store, after=4).check() == 1
     first = await _pending(store, ControlKind.AUDIT_CHECKPOINT)
     handler = CheckpointHandler(peer_keys, peer_store, TTL)
     await _deliver(first, peer_keys, handler)
@@ -158,7 +158,7 @@ async def test_a_rewritten_chain_is_flagged_at_the_peer(
     fresh = await _new_store(postgres)
     try:
         await fresh.audit([AuditEntry("test", "rewritten", str(n)) for n in range(4)])
-        assert await _checkpointer(origin_keys, fresh, after=10).check() == 1
+        assert await _checkpointer(origin_keys, fresh, after=4).check() == 1
         await _deliver(await _pending(fresh, ControlKind.AUDIT_CHECKPOINT), peer_keys, handler)
     finally:
         await fresh.close()
@@ -223,3 +223,25 @@ async def test_verify_names_what_the_countersigned_checkpoints_show(
     assert len(report.findings) == len(expected)
     for finding, start in zip(report.findings, expected, strict=True):
         assert finding.text.startswith(start), finding.text
+
+
+async def test_a_checkpoint_is_due_every_period_since_the_last_one(store: Store) -> None:
+    origin_keys, _ = _keyrings()
+    now = [datetime.now(UTC)]
+    checkpointer = AuditCheckpointer(
+        keyring=origin_keys,
+        store=store,
+        peers=[PEER],
+        settings=CheckpointsConfig(every=timedelta(hours=1), after_entries=1000),
+        ttl=TTL,
+        clock=lambda: now[0],
+    )
+    await store.audit([AuditEntry("test", "test.entry", str(n)) for n in range(2)])
+    assert await checkpointer.check() == 0  # a fresh node: the period runs from its start
+    now[0] += timedelta(minutes=59)
+    assert await checkpointer.check() == 0
+    now[0] += timedelta(minutes=2)
+    assert await checkpointer.check() == 1
+    assert await checkpointer.check() == 0  # its own entry waits for the next period
+    now[0] += timedelta(hours=1, minutes=1)
+    assert await checkpointer.check() == 1
