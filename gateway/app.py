@@ -47,6 +47,7 @@ from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
 from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, AttachmentEndpoint
+from gateway.federation.checkpoint_statement import CheckpointStatementEndpoint
 from gateway.federation.checkpointer import AuditCheckpointer
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
@@ -214,7 +215,12 @@ class Gateway:
             clock=self.clock,
             max_pending_bytes_per_peer=config.limits.max_pending_attachment_bytes_per_peer,
         )
-        federation.add_routes([*endpoint.routes(), *attachments.routes()])
+        # Which checkpoint of a peer's audit chain this node holds, for its `audit verify
+        # --ask-peers` (PROTOCOL.md 16.8).
+        statements = CheckpointStatementEndpoint(
+            keyring=self.keyring, store=self.store, peers=admissions, clock=self.clock
+        )
+        federation.add_routes([*endpoint.routes(), *attachments.routes(), *statements.routes()])
         await self._serve(
             federation_listener, federation, listen.federation.host, listen.federation.port
         )

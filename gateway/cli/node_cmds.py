@@ -25,7 +25,9 @@ from gateway.cli.common import add_config_argument, fail, with_config
 from gateway.cli.common import with_store as _with_store
 from gateway.components import dispatcher_for, keyring_from_config, utc_now
 from gateway.config import NodeConfig
+from gateway.federation.checkpoint_statement import ask_peer
 from gateway.federation.checkpoint_verify import verify_checkpoints
+from gateway.federation.checkpoints import Countersignature
 from gateway.federation.outgoing import SubmissionRefused
 from gateway.federation.rollover import learn_recorded
 from gateway.ops import logs
@@ -103,6 +105,11 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
     )
     add_config_argument(verify)
     verify.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    verify.add_argument(
+        "--ask-peers",
+        action="store_true",
+        help="also ask each peer which checkpoint of ours it holds (over the federation link)",
+    )
     verify.set_defaults(handler=_with_store(_audit_verify))
     checkpoints = audit_actions.add_parser(
         "checkpoints", help="the audit checkpoints sent to peers and who countersigned them"
@@ -264,7 +271,16 @@ async def _audit_verify(args: argparse.Namespace, config: NodeConfig, store: Sto
     verdict = await store.verify_audit()
     keyring = keyring_from_config(config)
     await learn_recorded(keyring, store)
-    report = await verify_checkpoints(store, keyring)
+    asked: dict[str, Countersignature] = {}
+    unanswered: list[str] = []
+    if args.ask_peers:
+        for peer in config.peers:
+            answer = await ask_peer(keyring, peer, utc_now)
+            if isinstance(answer, str):
+                unanswered.append(f"{peer.id}: {answer}")
+            else:
+                asked[peer.id] = answer
+    report = await verify_checkpoints(store, keyring, asked)
     intact = verdict.intact and not report.findings
     if args.json:
         shown = {
@@ -276,6 +292,7 @@ async def _audit_verify(args: argparse.Namespace, config: NodeConfig, store: Sto
             "countersignatures": report.countersignatures,
             "entries_countersigned": report.entries_covered,
             "findings": [finding.as_json() for finding in report.findings],
+            "peers_not_answering": unanswered,
         }
         json.dump(shown, sys.stdout, indent=2)
         print()
@@ -290,6 +307,8 @@ async def _audit_verify(args: argparse.Namespace, config: NodeConfig, store: Sto
         )
     for finding in report.findings:
         print(finding.text, file=sys.stderr)
+    for problem in unanswered:  # no evidence either way: reported, not a failure
+        print(f"not asked: {problem}", file=sys.stderr)
     if not report.findings:
         print(
             f"checkpoints: {report.countersignatures} countersignatures verified, "

@@ -17,13 +17,18 @@ from a rewritten entry on (so that it verifies on its own) is caught here.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.config.values import format_instant
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_sent, reopen_stored
-from gateway.federation.checkpoints import Checkpoint, read_checkpoint, read_countersignature
+from gateway.federation.checkpoints import (
+    Checkpoint,
+    Countersignature,
+    read_checkpoint,
+    read_countersignature,
+)
 from gateway.store import Store
 from gateway.store.checkpoints import CheckpointCopy
 from gateway.wire import ControlKind
@@ -144,12 +149,21 @@ def _first_per_peer(findings: Iterable[CheckpointFinding]) -> list[CheckpointFin
     return kept
 
 
-async def verify_checkpoints(store: Store, keyring: Keyring) -> CheckpointReport:
-    """Check the chain against every countersigned checkpoint (see the module's note)."""
+async def verify_checkpoints(
+    store: Store, keyring: Keyring, asked: Mapping[str, Countersignature] | None = None
+) -> CheckpointReport:
+    """Check the chain against every countersigned checkpoint (see the module's note), and
+    against the head of the newest checkpoint each peer in `asked` said it holds (peer names
+    suffixed "(asked)"; gateway.federation.checkpoint_statement)."""
     findings: list[CheckpointFinding] = []
     # entry seq -> [(hash, peer, checkpoint seq, countersigned at)]
     expected: dict[int, list[tuple[bytes, str, int, datetime]]] = {}
     valid = 0
+    for peer, statement in sorted((asked or {}).items()):
+        valid += 1
+        expected.setdefault(statement.seq, []).append(
+            (statement.head_hash, f"{peer} (asked)", statement.seq, statement.countersigned_at)
+        )
     for copy in await _countersigned(store):
         proved = evidence(keyring, copy)
         if isinstance(proved, str):
@@ -175,6 +189,7 @@ async def verify_checkpoints(store: Store, keyring: Keyring) -> CheckpointReport
     covered = len(expected)
     rewritten: list[CheckpointFinding] = []
     after, prev = 0, None
+    chain_end = 0  # the last entry of the chain (scanned to the end whenever one is missing)
     while expected:
         page = await store.recomputed_chain(after, prev, PAGE_ENTRIES)
         if not page:
@@ -184,6 +199,7 @@ async def verify_checkpoints(store: Store, keyring: Keyring) -> CheckpointReport
                 if held != digest:
                     rewritten.append(CheckpointFinding("rewritten", peer, checkpoint, at, seq, seq))
         after, prev = page[-1]
+        chain_end = after
     findings += _first_per_peer(rewritten)
     # What is left was countersigned but is not in the chain.
     missing: dict[str, list[tuple[int, int, datetime]]] = {}
@@ -194,5 +210,7 @@ async def verify_checkpoints(store: Store, keyring: Keyring) -> CheckpointReport
         entries.sort()
         first = entries[0][0]
         last, checkpoint, at = max(entries, key=lambda entry: entry[0])
+        # A head alone (a peer asked) names no entry before it: the cut starts after the end.
+        first = min(first, chain_end + 1)
         findings.append(CheckpointFinding("truncated", peer, checkpoint, at, first, last))
     return CheckpointReport(valid, covered, tuple(findings))

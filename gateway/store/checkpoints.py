@@ -80,6 +80,17 @@ class CheckpointCopy:
     countersignature_received_at: datetime | None
 
 
+@dataclass(frozen=True)
+class HeldCheckpoint:
+    """The newest checkpoint a peer holds from an origin, as it answers when asked."""
+
+    origin: str
+    seq: int
+    head_hash: bytes
+    envelope_sha256: bytes
+    received_at: datetime
+
+
 # Seals the countersignature of a checkpoint being recorded, at `now`; None when it cannot
 # be sealed (the origin is no peer any more).
 CountersignatureSealer = Callable[[IncomingCheckpoint, datetime], OutgoingEnvelope | None]
@@ -369,3 +380,17 @@ class AuditCheckpoints(StorePart):
             row["message_id"]: StoredIncoming(bytes(row["envelope_sha256"]), bytes(row["receipt"]))
             for row in rows
         }
+
+    async def latest_checkpoint_held(self, origin: str) -> HeldCheckpoint | None:
+        """The newest checkpoint held from origin (None: none)."""
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(Q.peer_checkpoint_latest, origin)
+        if row is None:
+            return None
+        return HeldCheckpoint(
+            origin,
+            row["seq"],
+            bytes(row["head_hash"]),
+            bytes(row["envelope_sha256"]),
+            row["received_at"],
+        )

@@ -1250,3 +1250,8 @@ ORDER BY seq DESC LIMIT 16;
 -- name: peer_checkpoint_contradicted
 SELECT origin, count(*) AS contradicted
 FROM peer_audit_checkpoints WHERE contradiction IS NOT NULL GROUP BY origin;
+
+-- name: peer_checkpoint_latest
+-- The newest checkpoint held from origin $1 (the highest seq; on a tie the first received).
+SELECT seq, head_hash, envelope_sha256, received_at FROM peer_audit_checkpoints
+WHERE origin = $1 ORDER BY seq DESC, received_at LIMIT 1;

@@ -7,7 +7,10 @@ once the peer's countersignatures cover every entry the traffic wrote, the node 
 and its database tampered with directly in PostgreSQL, the append-only trigger disabled first
 as an owner would: (a) the tail is deleted from the 10th-last countersigned entry on; (b) the
 chain is rewritten from entry 5 with correct hashes (gateway.store.audit.entry_hash), so the
-plain chain check passes. Each is named exactly: the entries missing, or entry 5.
+plain chain check passes; (c) the tail is deleted as in (a) and so are the node's own
+records of checkpoints and countersignatures: then only `--ask-peers` (the peer, still
+running, asked over the federation link) shows the cut. Each is named exactly: the entries
+missing, or entry 5.
 """
 
 from __future__ import annotations
@@ -67,6 +70,18 @@ async def _wait_covered(federation: Federation) -> int:
         await store.close()
 
 
+async def _held_by_peer(federation: Federation) -> int:
+    """The newest checkpoint of POLICE's chain that RATANAKIRI holds."""
+    connection = await asyncpg.connect(federation.nodes[RATANAKIRI].dsn)
+    try:
+        held: int = await connection.fetchval(
+            "SELECT max(seq) FROM peer_audit_checkpoints WHERE origin = $1", POLICE
+        )
+    finally:
+        await connection.close()
+    return held
+
+
 async def _rewrite_from(connection: asyncpg.Connection, first: int) -> None:
     """Edit entry `first` and recompute every hash from it on, as a careful DBA would."""
     await connection.execute("UPDATE audit_log SET subject = 'rewritten' WHERE seq = $1", first)
@@ -89,7 +104,7 @@ async def _rewrite_from(connection: asyncpg.Connection, first: int) -> None:
         prev = digest
 
 
-@pytest.mark.parametrize("tampering", ["truncated", "rewritten"])
+@pytest.mark.parametrize("tampering", ["truncated", "rewritten", "unrecorded"])
 async def test_audit_verify_detects_tampering_through_countersigned_checkpoints(
     federation: Federation, tampering: str
 ) -> None:
@@ -126,6 +141,14 @@ async def test_audit_verify_detects_tampering_through_countersigned_checkpoints(
             await connection.execute("DELETE FROM audit_log WHERE seq > $1", signed - 10)
             expected = f"truncated: entries {signed - 9}..{signed} missing; {RATANAKIRI} "
             expected += f"countersigned {signed} entries at "
+        elif tampering == "unrecorded":
+            # The evidence goes too: only asking the peer (still running) shows the cut.
+            await connection.execute("DELETE FROM audit_log WHERE seq > $1", signed - 10)
+            await connection.execute("DELETE FROM audit_checkpoint_copies")
+            await connection.execute("DELETE FROM audit_checkpoints")
+            held = await _held_by_peer(federation)
+            expected = f"truncated: entries {signed - 9}..{held} missing; {RATANAKIRI} (asked) "
+            expected += f"countersigned {held} entries at "
         else:
             await _rewrite_from(connection, 5)
             expected = (
@@ -139,11 +162,16 @@ async def test_audit_verify_detects_tampering_through_countersigned_checkpoints(
         assert (await store.verify_audit()).intact  # the chain alone no longer shows it
     finally:
         await store.close()
-    verified = _gateway("audit", "verify", "--config", config)
+    asking = ["--ask-peers"] if tampering == "unrecorded" else []
+    if asking:
+        unasked = _gateway("audit", "verify", "--config", config)
+        assert unasked.returncode == 0, unasked.stderr  # nothing left here to check against
+    verified = _gateway("audit", "verify", "--config", config, *asking)
     assert verified.returncode == 1, verified.stdout
     assert "audit chain intact" in verified.stdout
     [line] = verified.stderr.splitlines()
     assert line.startswith(expected), line
-    shown = json.loads(_gateway("audit", "verify", "--config", config, "--json").stdout)
+    shown = json.loads(_gateway("audit", "verify", "--config", config, "--json", *asking).stdout)
     assert shown["intact"] is False
-    assert [finding["problem"] for finding in shown["findings"]] == [tampering]
+    problem = "truncated" if tampering == "unrecorded" else tampering
+    assert [finding["problem"] for finding in shown["findings"]] == [problem]
