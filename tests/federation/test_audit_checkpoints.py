@@ -8,12 +8,15 @@ opened from the outbox rows."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.config.schema import CheckpointsConfig
 from gateway.crypto import (
@@ -25,14 +28,20 @@ from gateway.crypto import (
     open_envelope,
 )
 from gateway.crypto.envelope import SealedEnvelope
+from gateway.federation.checkpoint_statement import STATEMENT_PATH, CheckpointStatementEndpoint
 from gateway.federation.checkpoint_verify import verify_checkpoints
 from gateway.federation.checkpointer import AuditCheckpointer
-from gateway.federation.checkpoints import Countersignature, seal_countersignature
+from gateway.federation.checkpoints import (
+    Countersignature,
+    read_countersignature,
+    seal_countersignature,
+)
 from gateway.federation.controls import (
     CheckpointHandler,
     ControlHandler,
     CountersignatureHandler,
 )
+from gateway.federation.server import PeerAdmission
 from gateway.store import AuditEntry, EmbeddedPostgres, Store, StoredIncoming
 from gateway.wire import ControlKind
 
@@ -245,3 +254,42 @@ async def test_a_checkpoint_is_due_every_period_since_the_last_one(store: Store)
     assert await checkpointer.check() == 0  # its own entry waits for the next period
     now[0] += timedelta(hours=1, minutes=1)
     assert await checkpointer.check() == 1
+
+
+@pytest.mark.parametrize(
+    ("sender", "held", "status", "code"),
+    [
+        ("xx-nobody", False, 403, "unknown_peer"),
+        (ORIGIN, False, 404, "no_checkpoint"),
+        (ORIGIN, True, 200, None),
+    ],
+    ids=["not-a-peer", "none-held", "held"],
+)
+async def test_a_peer_states_the_newest_checkpoint_it_holds(
+    store: Store, peer_store: Store, sender: str, held: bool, status: int, code: str | None
+) -> None:
+    origin_keys, peer_keys = _keyrings()
+    if held:
+        await store.audit([AuditEntry("test", "test.entry", str(n)) for n in range(6)])
+        assert await _checkpointer(origin_keys, store, after=3).check() == 2
+        sent = await _pending(store, ControlKind.AUDIT_CHECKPOINT)
+        await _deliver(sent, peer_keys, CheckpointHandler(peer_keys, peer_store, TTL))
+    endpoint = CheckpointStatementEndpoint(
+        keyring=peer_keys,
+        store=peer_store,
+        peers={ORIGIN: PeerAdmission(10, 10, False, 10, 10)},
+        clock=lambda: datetime.now(UTC),
+    )
+    app = web.Application()
+    app.add_routes(endpoint.routes())
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get(STATEMENT_PATH, headers={"BLG-Sender": sender})
+        assert response.status == status
+        body = await response.read()
+    if code is not None:
+        assert json.loads(body)["error"]["code"] == code
+        return
+    opened = open_envelope(origin_keys, body, now=datetime.now(UTC), limits=EnvelopeLimits())
+    statement = read_countersignature(opened)
+    chain = dict(await store.chain_hashes(0, 100))
+    assert (opened.header.sender, statement.seq, statement.head_hash) == (PEER, 6, chain[6])
