@@ -105,14 +105,19 @@ def contradiction(
     point: IncomingCheckpoint, newest: int | None, held: Sequence[tuple[int, int, bytes]]
 ) -> str | None:
     """Why a checkpoint contradicts those held from its origin (newest seq; overlapping
-    (seq, first_seq, hashes) rows), or None."""
-    if newest is not None and point.seq < newest:
-        return "seq_went_back"
+    (seq, first_seq, hashes) rows), or None.
+
+    Another hash for an entry held is a rewrite. A lower seq than the newest held is a chain
+    that went back only when it also covers entries already held (the origin started its
+    checkpoints over): an older checkpoint delivered late (a copy retried after a newer one
+    got through) covers entries no other checkpoint held does, and is no contradiction."""
     for seq, first_seq, joined in held:
         hashes = split_hashes(joined)
         for entry in range(max(first_seq, point.first_seq), min(seq, point.seq) + 1):
             if hashes[entry - first_seq] != point.entry_hashes[entry - point.first_seq]:
                 return "hash_contradicts"
+    if newest is not None and point.seq < newest and held:
+        return "seq_went_back"
     return None
 
 

@@ -43,6 +43,7 @@ from gateway.federation.controls import (
 )
 from gateway.federation.server import PeerAdmission
 from gateway.store import AuditEntry, EmbeddedPostgres, Store, StoredIncoming
+from gateway.store.checkpoints import IncomingCheckpoint, contradiction
 from gateway.wire import ControlKind
 
 ORIGIN, PEER = "vn-gialai-police", "kh-ratanakiri-police"
@@ -293,3 +294,42 @@ async def test_a_peer_states_the_newest_checkpoint_it_holds(
     statement = read_countersignature(opened)
     chain = dict(await store.chain_hashes(0, 100))
     assert (opened.header.sender, statement.seq, statement.head_hash) == (PEER, 6, chain[6])
+
+
+def _point(first_seq: int, hashes: list[bytes]) -> IncomingCheckpoint:
+    now = datetime.now(UTC)
+    return IncomingCheckpoint(
+        sender=ORIGIN,
+        message_id=uuid.uuid4(),
+        envelope_sha256=bytes(32),
+        receipt=b"",
+        seq=first_seq + len(hashes) - 1,
+        first_seq=first_seq,
+        head_hash=hashes[-1],
+        entry_hashes=tuple(hashes),
+        at=now,
+        received_at=now,
+    )
+
+
+A, B, C, X = (bytes([n]) * 32 for n in (1, 2, 3, 9))
+
+
+@pytest.mark.parametrize(
+    ("point", "newest", "held", "expected"),
+    [
+        (_point(4, [C]), 3, [(3, 1, A + B + C)], None),  # the next one
+        (_point(1, [A, B]), 6, [], None),  # an older one delivered late: nothing overlaps
+        (_point(1, [A, B]), 3, [(3, 1, A + B + C)], "seq_went_back"),  # started over
+        (_point(2, [X]), 3, [(3, 1, A + B + C)], "hash_contradicts"),
+        (_point(3, [C, X]), 3, [(3, 1, A + B + C)], None),  # overlapping, agreeing, further
+    ],
+    ids=["next", "late", "went-back", "rewritten", "overlap-agrees"],
+)
+def test_what_contradicts_the_checkpoints_held(
+    point: IncomingCheckpoint,
+    newest: int | None,
+    held: list[tuple[int, int, bytes]],
+    expected: str | None,
+) -> None:
+    assert contradiction(point, newest, held) == expected
