@@ -46,6 +46,8 @@ from gateway.delivery.worker import LocalDeliveryQueue
 from gateway.documents import DocumentDecoder
 from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.attachments import ATTACHMENTS_PATH, HELD_BODY_BYTES, AttachmentEndpoint
+from gateway.federation.checkpoint_statement import CheckpointStatementEndpoint
+from gateway.federation.checkpointer import AuditCheckpointer
 from gateway.federation.identity import client_ssl_context
 from gateway.federation.outgoing import Dispatcher
 from gateway.federation.posting import Destination
@@ -133,6 +135,15 @@ class Gateway:
         )
         await rollover.start()
         self._tasks.append(asyncio.create_task(rollover.run(), name="key-rollover"))
+        checkpointer = AuditCheckpointer(
+            keyring=self.keyring,
+            store=self.store,
+            peers=[peer.id for peer in config.peers],
+            settings=config.audit.checkpoints,
+            ttl=config.retry.message_ttl,
+            clock=self.clock,
+        )
+        self._tasks.append(asyncio.create_task(checkpointer.run(), name="audit-checkpoints"))
         receiver = envelope_receiver_for(
             config,
             self.store,
@@ -194,7 +205,12 @@ class Gateway:
             clock=self.clock,
             max_pending_bytes_per_peer=config.limits.max_pending_attachment_bytes_per_peer,
         )
-        federation.add_routes([*endpoint.routes(), *attachments.routes()])
+        # Which checkpoint of a peer's audit chain this node holds, for its `audit verify
+        # --ask-peers` (PROTOCOL.md 16.8).
+        statements = CheckpointStatementEndpoint(
+            keyring=self.keyring, store=self.store, peers=admissions, clock=self.clock
+        )
+        federation.add_routes([*endpoint.routes(), *attachments.routes(), *statements.routes()])
         await self._serve(
             federation_listener, federation, listen.federation.host, listen.federation.port
         )
@@ -424,6 +440,7 @@ class Gateway:
             [peer.id for peer in self.config.peers],
             [kind.value for kind in Kind],
         )
+        self.metrics.record_checkpoints(*await self.store.checkpoint_health())
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -1,7 +1,8 @@
 """Running a node and the operator commands that work on its database.
 
 `run` runs the node; `send` queues a canonical message (protobuf JSON mapping) as if a local
-system had submitted it; `outbox`, `inbox` and `audit` read the node's database. The
+system had submitted it; `outbox`, `inbox` and `audit` read the node's database (`audit
+verify` also checks the chain against the checkpoints peers countersigned). The
 operator commands show states, attempts, errors and times, never message content: an
 operator's terminal is not a place for victims' data.
 """
@@ -24,6 +25,9 @@ from gateway.cli.common import add_config_argument, fail, with_config
 from gateway.cli.common import with_store as _with_store
 from gateway.components import dispatcher_for, keyring_from_config, utc_now
 from gateway.config import NodeConfig
+from gateway.federation.checkpoint_statement import ask_peer
+from gateway.federation.checkpoint_verify import verify_checkpoints
+from gateway.federation.checkpoints import Countersignature
 from gateway.federation.outgoing import SubmissionRefused
 from gateway.federation.rollover import learn_recorded
 from gateway.ops import logs
@@ -100,7 +104,19 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
         "verify", help="check the hash chain; names the first broken entry"
     )
     add_config_argument(verify)
+    verify.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    verify.add_argument(
+        "--ask-peers",
+        action="store_true",
+        help="also ask each peer which checkpoint of ours it holds (over the federation link)",
+    )
     verify.set_defaults(handler=_with_store(_audit_verify))
+    checkpoints = audit_actions.add_parser(
+        "checkpoints", help="the audit checkpoints sent to peers and who countersigned them"
+    )
+    add_config_argument(checkpoints)
+    checkpoints.add_argument("--limit", type=int, default=50, help="the newest N (default 50)")
+    checkpoints.set_defaults(handler=_with_store(_audit_checkpoints))
 
 
 def _configure_logging(config: NodeConfig, log_format: LogFormat | None) -> str | None:
@@ -257,14 +273,79 @@ async def _inbox_show(args: argparse.Namespace, _config: NodeConfig, store: Stor
     return 0
 
 
-async def _audit_verify(_args: argparse.Namespace, _config: NodeConfig, store: Store) -> int:
+async def _audit_verify(args: argparse.Namespace, config: NodeConfig, store: Store) -> int:
+    """The chain recomputed, then checked against every checkpoint a peer countersigned
+    (gateway.federation.checkpoint_verify): a chain cut or rewritten so that it verifies on
+    its own still fails here."""
     verdict = await store.verify_audit()
+    keyring = keyring_from_config(config)
+    await learn_recorded(keyring, store)
+    asked: dict[str, Countersignature] = {}
+    unanswered: list[str] = []
+    if args.ask_peers:
+        for peer in config.peers:
+            answer = await ask_peer(keyring, peer, utc_now)
+            if isinstance(answer, str):
+                unanswered.append(f"{peer.id}: {answer}")
+            else:
+                asked[peer.id] = answer
+    report = await verify_checkpoints(store, keyring, asked)
+    intact = verdict.intact and not report.findings
+    if args.json:
+        shown = {
+            "intact": intact,
+            "entries": verdict.entries,
+            "chain": None
+            if verdict.intact
+            else {"first_broken_seq": verdict.first_broken_seq, "problem": verdict.problem},
+            "countersignatures": report.countersignatures,
+            "entries_countersigned": report.entries_covered,
+            "findings": [finding.as_json() for finding in report.findings],
+            "peers_not_answering": unanswered,
+        }
+        json.dump(shown, sys.stdout, indent=2)
+        print()
+        return 0 if intact else 1
     if verdict.intact:
         print(f"audit chain intact: {verdict.entries} entries")
-        return 0
-    print(
-        f"audit chain broken at entry {verdict.first_broken_seq}: {verdict.problem} "
-        f"({verdict.entries} entries before it verified)",
-        file=sys.stderr,
-    )
-    return 1
+    else:
+        print(
+            f"audit chain broken at entry {verdict.first_broken_seq}: {verdict.problem} "
+            f"({verdict.entries} entries before it verified)",
+            file=sys.stderr,
+        )
+    for finding in report.findings:
+        print(finding.text, file=sys.stderr)
+    for problem in unanswered:  # no evidence either way: reported, not a failure
+        print(f"not asked: {problem}", file=sys.stderr)
+    if not report.findings:
+        print(
+            f"checkpoints: {report.countersignatures} countersignatures verified, "
+            f"{report.entries_covered} entries match what peers countersigned"
+        )
+    return 0 if intact else 1
+
+
+async def _audit_checkpoints(args: argparse.Namespace, _config: NodeConfig, store: Store) -> int:
+    copies = []
+    after = 0
+    while page := await store.checkpoint_copies(after, 100):
+        copies += page
+        after = page[-1].seq
+    newest = sorted({copy.seq for copy in copies})[-max(args.limit, 0) :] if args.limit else []
+    print("SEQ\tFIRST\tTAKEN\tHEAD\tCOUNTERSIGNED BY")
+    for seq in newest:
+        mine = [copy for copy in copies if copy.seq == seq]
+        signed = ", ".join(
+            f"{copy.peer} {_when(copy.countersigned_at)}"
+            if copy.countersigned_at is not None
+            else f"{copy.peer} (waiting)"
+            for copy in mine
+            if copy.peer is not None
+        )
+        first = mine[0]
+        print(
+            f"{seq}\t{first.first_seq}\t{_when(first.at)}\t{first.head_hash.hex()[:16]}\t"
+            f"{signed or '-'}"
+        )
+    return 0

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from gateway.config.acknowledgements import DEFAULT_ACKNOWLEDGEMENTS, read_acknowledgements
+from gateway.config.audit import read_audit
 from gateway.config.console import read_console
 from gateway.config.converters import choice, path, sequence_of, text
 from gateway.config.identity import read_identity, read_own_key
@@ -37,6 +38,7 @@ from gateway.config.peers import configured_peer, read_peer
 from gateway.config.retention import read_retention
 from gateway.config.schema import (
     COUNTRY_PATTERN,
+    DEFAULT_AUDIT,
     DEFAULT_CONSOLE,
     DEFAULT_DATABASE,
     DEFAULT_LIMITS,
@@ -166,6 +168,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
     acknowledgements = r.optional(
         "acknowledgements", read_acknowledgements, DEFAULT_ACKNOWLEDGEMENTS
     )
+    audit = r.optional("audit", read_audit, DEFAULT_AUDIT)
     check_in_flight_against_batch(r, listen, limits)
     r.finish()
     return NodeConfig(
@@ -184,6 +187,7 @@ def _read_node_config(value: Value, config_file: Path) -> NodeConfig:
         console=console,
         logging=logging,
         acknowledgements=acknowledgements,
+        audit=audit,
     )
 
 

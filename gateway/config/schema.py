@@ -361,6 +361,24 @@ class LoggingConfig:
     config_file: Path | None = None
 
 
+@dataclass(frozen=True)
+class CheckpointsConfig:
+    """When audit checkpoints go to every peer (docs/PROTOCOL.md section 16)."""
+
+    # At least this often (when the chain grew at all)...
+    every: timedelta = timedelta(hours=1)
+    # ...and sooner once this many entries accrued; also the most one checkpoint covers
+    # (more make several). At most 4096, the protocol's bound.
+    after_entries: int = 1000
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """The audit log (section `audit:`)."""
+
+    checkpoints: CheckpointsConfig = CheckpointsConfig()
+
+
 DEFAULT_DATABASE = DatabaseConfig()
 DEFAULT_PEER_TLS = PeerTlsConfig()
 DEFAULT_RATE_LIMIT = RateLimitConfig()
@@ -369,6 +387,7 @@ DEFAULT_RETENTION = RetentionConfig()
 DEFAULT_LIMITS = LimitsConfig()
 DEFAULT_CONSOLE = ConsoleConfig()
 DEFAULT_LOGGING = LoggingConfig()
+DEFAULT_AUDIT = AuditConfig()
 DEFAULT_LISTENER_LIMITS = ListenerLimits()
 # Relative to the config file's directory, like every other path in the file.
 DEFAULT_STATE_DIR = Path("state")
@@ -396,6 +415,8 @@ class NodeConfig:
     # Which sent messages need a person's acknowledgement, within how long (section
     # `acknowledgements:`, gateway/config/acknowledgements.py).
     acknowledgements: tuple[AcknowledgementRule, ...] = DEFAULT_ACKNOWLEDGEMENTS
+    # Audit checkpoints held by peers (section `audit:`, gateway/config/audit.py).
+    audit: AuditConfig = DEFAULT_AUDIT
 
     def peer(self, peer_id: str) -> PeerConfig | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

@@ -39,7 +39,7 @@ from gateway.config.acknowledgements import DEFAULT_ACKNOWLEDGEMENTS
 from gateway.config.issues import ConfigError
 from gateway.config.keyfiles import format_key
 from gateway.config.loader import load_config
-from gateway.config.schema import KINDS, NodeConfig, PeerKeyConfig
+from gateway.config.schema import DEFAULT_AUDIT, KINDS, NodeConfig, PeerKeyConfig
 from gateway.config.values import format_duration, format_instant
 from gateway.ops.private_files import replace_private, write_new_private
 
@@ -339,6 +339,19 @@ def _acknowledgements() -> str:
     )
 
 
+def _audit() -> str:
+    """The audit section with the defaults written out (docs/PROTOCOL.md section 16)."""
+    checkpoints = DEFAULT_AUDIT.checkpoints
+    return (
+        "# Audit checkpoints: the audit chain's hashes go to every peer, which countersigns\n"
+        "# them, so that `gateway audit verify` detects entries deleted or rewritten here.\n"
+        "audit:\n"
+        "  checkpoints:\n"
+        f"    every: {format_duration(checkpoints.every)}\n"
+        f"    after_entries: {checkpoints.after_entries}\n"
+    )
+
+
 def _template(s: NodeSettings) -> str:
     """The commented skeleton of a config; comments say why, config/README.md says what."""
     names = "".join(f"    {language}: {_quote(name)}\n" for language, name in s.names.items())
@@ -425,6 +438,8 @@ def _template(s: NodeSettings) -> str:
         )
         + "\n"
         + _acknowledgements()
+        + "\n"
+        + _audit()
         + "\n"
         "# The agencies this node exchanges with. Add one from the public file it sends you:\n"
         "#   gateway peers add --config THIS-FILE PEER.public.yaml\n"

@@ -31,6 +31,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "acknowledgement": N_("Acknowledgement"),
         # Sent back for a cancellation received (docs/PROTOCOL.md section 14).
         "cancellation_confirmation": N_("Cancellation confirmation"),
+        # Audit checkpoints and their countersignatures (docs/PROTOCOL.md section 16).
+        "audit_checkpoint": N_("Audit checkpoint"),
+        "checkpoint_countersignature": N_("Checkpoint countersignature"),
     },
     "action": {
         "issue": N_("Issued"),

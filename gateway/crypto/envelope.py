@@ -76,6 +76,10 @@ class RejectReason(enum.StrEnum):
     # Cancellation confirmations (docs/PROTOCOL.md section 14), checked by the receiving gateway.
     CONFIRMATION_MALFORMED = "confirmation_malformed"
     CANCELLATION_UNKNOWN = "cancellation_unknown"
+    # Audit checkpoints (docs/PROTOCOL.md section 16), checked by the receiving gateway.
+    CHECKPOINT_MALFORMED = "checkpoint_malformed"
+    COUNTERSIGNATURE_MALFORMED = "countersignature_malformed"
+    CHECKPOINT_UNKNOWN = "checkpoint_unknown"
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - a verdict, not a failure of ours

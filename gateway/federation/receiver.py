@@ -117,7 +117,9 @@ class EnvelopeReceiver:
         self._message_ttl = message_ttl
         # The control kinds received, by default every one this node knows.
         self._controls = (
-            controls if controls is not None else control_handlers(keyring, store, refresh_keys)
+            controls
+            if controls is not None
+            else control_handlers(keyring, store, refresh_keys, message_ttl)
         )
         self._turns = asyncio.Semaphore(concurrent_batches)
         self._waiting = 0
@@ -400,7 +402,9 @@ class EnvelopeReceiver:
                         RejectReason.KIND_NOT_ALLOWED, f"{header.kind.value} is not received"
                     )
                 receipt = self._accept_receipt(data, header, now)
-                return header.kind, handler.read(opened, digest=digest, receipt=receipt, now=now)
+                return header.kind, handler.read(
+                    opened, digest=digest, receipt=receipt, now=now, data=data
+                )
             handling, cancels = self._check_content(opened)
         except EnvelopeRejected as rejected:
             log.info(

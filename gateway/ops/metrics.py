@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -238,6 +239,20 @@ class GatewayMetrics:
             registry=r,
         )
         self._overdue_seen: set[tuple[str, str]] = set()
+        self.checkpoint_countersigned = Gauge(
+            "blg_audit_checkpoint_countersigned_timestamp_seconds",
+            "Unix time the newest countersignature of this node's audit checkpoints arrived "
+            "from a peer (docs/PROTOCOL.md section 16).",
+            ["peer"],
+            registry=r,
+        )
+        self.checkpoints_contradicted = Gauge(
+            "blg_audit_checkpoints_contradicted",
+            "Audit checkpoints held for a peer (its origin) that go back or give another hash "
+            "for an entry than an earlier one: that node's audit chain was cut or rewritten.",
+            ["origin"],
+            registry=r,
+        )
         self.build = Info(
             "blg_build", "The gateway's version and the Python running it.", registry=r
         )
@@ -271,6 +286,15 @@ class GatewayMetrics:
         self._overdue_seen |= {(peer, kind) for peer in peers for kind in kinds} | set(counts)
         for peer, kind in sorted(self._overdue_seen):
             self.acknowledgements_overdue.labels(peer, kind).set(counts.get((peer, kind), 0))
+
+    def record_checkpoints(
+        self, countersigned: Mapping[str, datetime], contradicted: Mapping[str, int]
+    ) -> None:
+        """Set the checkpoint gauges from one reading (Store.checkpoint_health)."""
+        for peer, at in countersigned.items():
+            self.checkpoint_countersigned.labels(peer).set(at.timestamp())
+        for origin, count in contradicted.items():
+            self.checkpoints_contradicted.labels(origin).set(count)
 
     def record_pool(self, usage: PoolUsage) -> None:
         self.pool_in_use.set(usage.in_use)

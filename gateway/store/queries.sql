@@ -1207,3 +1207,108 @@ RETURNING o.message_id;
 -- name: bundle_exports_receipted
 UPDATE bundle_exports SET receipted_at = $3
 WHERE peer = $1 AND message_id = ANY($2::uuid[]) AND receipted_at IS NULL;
+
+-- issue 12: checkpoint
+
+-- name: checkpoint_last_seq
+-- The newest checkpoint taken, and the chain's newest entry (no lock: a hint for when to
+-- take the next checkpoint, which reads the hashes themselves).
+SELECT (SELECT max(seq) FROM audit_checkpoints) AS checkpointed,
+       (SELECT max(seq) FROM audit_log) AS head,
+       (SELECT max(at) FROM audit_checkpoints) AS taken_at;
+
+-- name: checkpoint_growth
+-- Entries after $1 that the checkpoint exchange did not write itself (its own entries, and
+-- the outbox entries of checkpoint and countersignature envelopes), counted up to $2: what
+-- makes a checkpoint due early, without checkpoints causing checkpoints.
+SELECT count(*) FROM (
+    SELECT 1 FROM audit_log a
+    WHERE a.seq > $1
+      AND a.action NOT LIKE 'audit.checkpoint%'
+      AND NOT (a.action LIKE 'outbox.%' AND EXISTS (
+          SELECT 1 FROM outbox o
+          WHERE o.message_id = (CASE WHEN a.subject ~
+                  '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN a.subject::uuid END)
+            AND o.kind IN ('audit_checkpoint', 'checkpoint_countersignature')))
+    LIMIT $2
+) counted;
+
+-- name: checkpoint_chain_hashes
+SELECT seq, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2;
+
+-- name: checkpoint_insert
+INSERT INTO audit_checkpoints (seq, first_seq, head_hash, entry_hashes, at)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: checkpoint_copy_insert_many
+INSERT INTO audit_checkpoint_copies (message_id, seq, peer, envelope_sha256, envelope)
+SELECT u.message_id, $1, u.peer, u.envelope_sha256, u.envelope
+FROM unnest($2::uuid[], $3::text[], $4::bytea[], $5::bytea[])
+     AS u(message_id, peer, envelope_sha256, envelope);
+
+-- name: checkpoint_countersign
+-- The first countersignature of a copy sent to $1 (check S4: that peer, that envelope, that
+-- seq and head hash); no row when there is no such copy or it is countersigned already.
+UPDATE audit_checkpoint_copies p
+SET countersignature = $5, countersignature_id = $6, countersignature_sha256 = $7,
+    countersignature_receipt = $8, countersigned_at = $9, countersignature_received_at = $10
+FROM audit_checkpoints c
+WHERE p.peer = $1 AND p.envelope_sha256 = $2 AND p.seq = $3 AND c.seq = p.seq
+  AND c.head_hash = $4 AND p.countersignature IS NULL
+RETURNING p.message_id;
+
+-- name: checkpoint_copy_exists
+SELECT 1 FROM audit_checkpoint_copies p JOIN audit_checkpoints c ON c.seq = p.seq
+WHERE p.peer = $1 AND p.envelope_sha256 = $2 AND p.seq = $3 AND c.head_hash = $4;
+
+-- name: checkpoint_countersignature_find_many
+SELECT countersignature_id AS message_id, countersignature_sha256 AS envelope_sha256,
+       countersignature_receipt AS receipt
+FROM audit_checkpoint_copies WHERE peer = $1 AND countersignature_id = ANY($2::uuid[]);
+
+-- name: checkpoint_list
+-- The $2 checkpoints after seq $1 with each of their copies, oldest first.
+SELECT c.seq, c.first_seq, c.head_hash, c.entry_hashes, c.at, p.peer, p.envelope_sha256,
+       p.envelope, p.countersignature, p.countersigned_at, p.countersignature_received_at
+FROM audit_checkpoints c LEFT JOIN audit_checkpoint_copies p ON p.seq = c.seq
+WHERE c.seq IN (SELECT seq FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2)
+ORDER BY c.seq, p.peer;
+
+-- name: checkpoint_countersigned_latest
+SELECT peer, max(countersignature_received_at) AS at
+FROM audit_checkpoint_copies WHERE countersignature IS NOT NULL GROUP BY peer;
+
+-- name: peer_checkpoint_insert
+INSERT INTO peer_audit_checkpoints (origin, message_id, seq, first_seq, head_hash,
+    entry_hashes, at, envelope_sha256, receipt, received_at, countersignature_id, contradiction)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (origin, message_id) DO NOTHING
+RETURNING message_id;
+
+-- name: peer_checkpoint_find_many
+SELECT message_id, envelope_sha256, receipt
+FROM peer_audit_checkpoints WHERE origin = $1 AND message_id = ANY($2::uuid[]);
+
+-- name: peer_checkpoint_lock
+-- One checkpoint of an origin recorded at a time: each is compared with those held.
+SELECT pg_advisory_xact_lock(hashtext('blg.peer_checkpoint'), hashtext($1));
+
+-- name: peer_checkpoint_newest
+SELECT max(seq) FROM peer_audit_checkpoints WHERE origin = $1;
+
+-- name: peer_checkpoint_overlapping
+-- Checkpoints held from $1 that cover any entry of $2..$3 (a bounded few: an honest origin's
+-- ranges do not overlap, re-sent ones repeat one).
+SELECT seq, first_seq, entry_hashes FROM peer_audit_checkpoints
+WHERE origin = $1 AND seq >= $2 AND first_seq <= $3
+ORDER BY seq DESC LIMIT 16;
+
+-- name: peer_checkpoint_contradicted
+SELECT origin, count(*) AS contradicted
+FROM peer_audit_checkpoints WHERE contradiction IS NOT NULL GROUP BY origin;
+
+-- name: peer_checkpoint_latest
+-- The newest checkpoint held from origin $1 (the highest seq; on a tie the first received).
+SELECT seq, head_hash, envelope_sha256, received_at FROM peer_audit_checkpoints
+WHERE origin = $1 ORDER BY seq DESC, received_at LIMIT 1;

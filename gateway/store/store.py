@@ -32,6 +32,7 @@ from gateway.store.audit import GENESIS, entry_hash
 from gateway.store.binding import AttachmentBinding, link_outbox_attachments
 from gateway.store.bundles import OfflineBundles
 from gateway.store.cases import Cases
+from gateway.store.checkpoints import AuditCheckpoints
 from gateway.store.console_users import ConsoleUsers
 from gateway.store.drafts import DraftApproval, Drafts
 from gateway.store.group_commit import Coalescer, HeldConnection
@@ -122,6 +123,7 @@ class Store(
     InboxReads,
     Acknowledgements,
     OfflineBundles,
+    AuditCheckpoints,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 

@@ -10,6 +10,7 @@ from gateway.wire.blg.v1 import acknowledgement_pb2 as acknowledgement
 from gateway.wire.blg.v1 import bundle_pb2 as bundle
 from gateway.wire.blg.v1 import cancellation_pb2 as cancellation
 from gateway.wire.blg.v1 import canonical_pb2 as canonical
+from gateway.wire.blg.v1 import checkpoint_pb2 as checkpoint
 from gateway.wire.blg.v1 import envelope_pb2 as envelope
 from gateway.wire.ids import is_uuid7, uuid7, uuid7_unix_ms
 from gateway.wire.kinds import ControlKind, Kind, envelope_kind_from_wire
@@ -21,6 +22,7 @@ __all__ = [
     "bundle",
     "cancellation",
     "canonical",
+    "checkpoint",
     "envelope",
     "envelope_kind_from_wire",
     "is_uuid7",

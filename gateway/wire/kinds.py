@@ -51,6 +51,8 @@ class ControlKind(enum.StrEnum):
     KEY_ANNOUNCEMENT = "key_announcement"
     ACKNOWLEDGEMENT = "acknowledgement"
     CANCELLATION_CONFIRMATION = "cancellation_confirmation"
+    AUDIT_CHECKPOINT = "audit_checkpoint"
+    CHECKPOINT_COUNTERSIGNATURE = "checkpoint_countersignature"
 
     @property
     def wire(self) -> envelope_pb2.MessageKind.ValueType:
@@ -62,6 +64,8 @@ _CONTROL_TO_WIRE: dict[ControlKind, envelope_pb2.MessageKind.ValueType] = {
     ControlKind.KEY_ANNOUNCEMENT: envelope_pb2.MESSAGE_KIND_KEY_ANNOUNCEMENT,
     ControlKind.ACKNOWLEDGEMENT: envelope_pb2.MESSAGE_KIND_ACKNOWLEDGEMENT,
     ControlKind.CANCELLATION_CONFIRMATION: envelope_pb2.MESSAGE_KIND_CANCELLATION_CONFIRMATION,
+    ControlKind.AUDIT_CHECKPOINT: envelope_pb2.MESSAGE_KIND_AUDIT_CHECKPOINT,
+    ControlKind.CHECKPOINT_COUNTERSIGNATURE: envelope_pb2.MESSAGE_KIND_CHECKPOINT_COUNTERSIGNATURE,
 }
 
 

@@ -411,7 +411,7 @@ def test_missing_top_level_section(tmp_path: Path) -> None:
     assert issues(config_file) == [
         f"{config_file}:2: nod: unknown key 'nod' (did you mean 'node'?); expected one of: "
         "node, keys, listen, database, state_dir, limits, peers, local_clients, routing, "
-        "retry, retention, console, logging, acknowledgements"
+        "retry, retention, console, logging, acknowledgements, audit"
     ]
 
 

@@ -51,6 +51,10 @@ class _MessageKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageKi
     """A control message holding a serialized blg.v1.Acknowledgement (section 13)."""
     MESSAGE_KIND_CANCELLATION_CONFIRMATION: _MessageKind.ValueType  # 102
     """Control: a blg.v1.CancellationConfirmation (docs/PROTOCOL.md section 14)."""
+    MESSAGE_KIND_AUDIT_CHECKPOINT: _MessageKind.ValueType  # 103
+    """Control: a blg.v1.AuditCheckpoint (docs/PROTOCOL.md section 16)."""
+    MESSAGE_KIND_CHECKPOINT_COUNTERSIGNATURE: _MessageKind.ValueType  # 104
+    """Control: a blg.v1.CheckpointCountersignature (docs/PROTOCOL.md section 16)."""
 
 class MessageKind(_MessageKind, metaclass=_MessageKindEnumTypeWrapper):
     """MessageKind names the kind of the sealed message, in the clear so that queues and
@@ -74,6 +78,10 @@ MESSAGE_KIND_ACKNOWLEDGEMENT: MessageKind.ValueType  # 101
 """A control message holding a serialized blg.v1.Acknowledgement (section 13)."""
 MESSAGE_KIND_CANCELLATION_CONFIRMATION: MessageKind.ValueType  # 102
 """Control: a blg.v1.CancellationConfirmation (docs/PROTOCOL.md section 14)."""
+MESSAGE_KIND_AUDIT_CHECKPOINT: MessageKind.ValueType  # 103
+"""Control: a blg.v1.AuditCheckpoint (docs/PROTOCOL.md section 16)."""
+MESSAGE_KIND_CHECKPOINT_COUNTERSIGNATURE: MessageKind.ValueType  # 104
+"""Control: a blg.v1.CheckpointCountersignature (docs/PROTOCOL.md section 16)."""
 Global___MessageKind: _TypeAlias = MessageKind  # noqa: Y015
 
 class _ReceiptStatus:
