@@ -33,12 +33,13 @@ from gateway.components import (
     dispatcher_for,
     envelope_receiver_for,
     keyring_from_config,
+    offline_courier_for,
     retry_policy,
     utc_now,
 )
 from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
 from gateway.console import build_console
-from gateway.console.form_limits import MULTIPART_PATHS
+from gateway.console.form_limits import COMPOSE_MULTIPART_PATHS
 from gateway.delivery.folder_attachments import FolderAttachments
 from gateway.delivery.outgoing_folder import OutgoingFolderWatcher
 from gateway.delivery.targets import DropFolderTarget, LocalTarget, WebhookTarget
@@ -248,7 +249,7 @@ class Gateway:
             # Uploads, and the console's compose forms with files, stream their bodies.
             streamed={
                 UPLOAD_PATH: HELD_BODY_BYTES,
-                **dict.fromkeys(MULTIPART_PATHS, HELD_BODY_BYTES),
+                **dict.fromkeys(COMPOSE_MULTIPART_PATHS, HELD_BODY_BYTES),
             },
         )
         ops = web.Application(
@@ -270,7 +271,23 @@ class Gateway:
         ops.add_subapp(
             "/console/",
             build_console(
-                console_context(config, self.store, self.clock, self.keyring, attachment_reader)
+                console_context(
+                    config,
+                    self.store,
+                    self.clock,
+                    self.keyring,
+                    attachment_reader,
+                    # The node's own receiver and metrics, as the federation endpoint's.
+                    bundle_courier=lambda actor: offline_courier_for(
+                        config,
+                        self.store,
+                        self.keyring,
+                        self.clock,
+                        self.metrics,
+                        receiver=receiver,
+                        actor=actor,
+                    ),
+                )
             ),
         )
         if api_tls is None and not is_loopback_host(listen.api.host):

@@ -119,9 +119,18 @@ def console_context(
     clock: Callable[[], datetime],
     keyring: Keyring | None = None,
     attachments: AttachmentReader | None = None,
+    *,
+    bundle_courier: Callable[[str], OfflineCourier] | None = None,
 ) -> ConsoleContext:
-    """What the console's pages work with (gateway/console/context.py)."""
+    """What the console's pages work with (gateway/console/context.py); bundle_courier: the
+    running node's couriers (by default ones over a receiver and metrics made here)."""
     keyring = keyring or keyring_from_config(config)
+    if bundle_courier is None:
+        made_keyring, metrics = keyring, GatewayMetrics()
+
+        def bundle_courier(actor: str) -> OfflineCourier:
+            return offline_courier_for(config, store, made_keyring, clock, metrics, actor=actor)
+
     return ConsoleContext(
         node_id=config.node.id,
         node_country=config.node.country,
@@ -154,6 +163,8 @@ def console_context(
             keyring=keyring, store=store, ttl=config.retry.message_ttl, clock=clock
         ),
         max_attachment_bytes=config.limits.max_attachment_bytes,
+        bundle_courier=bundle_courier,
+        max_bundle_bytes=config.limits.max_bundle_bytes,
     )
 
 

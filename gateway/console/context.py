@@ -18,6 +18,7 @@ from gateway.attachments_read import AttachmentReader
 from gateway.config import DEFAULT_CONSOLE, DEFAULT_LIMITS
 from gateway.crypto import Keyring
 from gateway.federation.acknowledger import Acknowledger
+from gateway.federation.bundles import OfflineCourier
 from gateway.federation.outgoing import Dispatcher
 from gateway.store import Store
 
@@ -108,6 +109,10 @@ class ConsoleContext:
     acknowledger: Acknowledger | None = None
     # The most a file attached on a compose form may hold (limits.max_attachment_bytes).
     max_attachment_bytes: int = DEFAULT_LIMITS.max_attachment_bytes
+    # Offline bundles (gateway/console/bundles.py): the courier acting for a console user's
+    # audit actor (None: the section is not shown); the most an imported file may hold.
+    bundle_courier: Callable[[str], OfflineCourier] | None = None
+    max_bundle_bytes: int = DEFAULT_LIMITS.max_bundle_bytes
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

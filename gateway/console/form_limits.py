@@ -28,7 +28,12 @@ MAX_FORM_FIELDS = 1000
 FORM_TYPE = "application/x-www-form-urlencoded"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The compose forms that may be posted as multipart/form-data with files.
-MULTIPART_PATHS = frozenset({"/console/compose/notice", "/console/compose/handover"})
+COMPOSE_MULTIPART_PATHS = frozenset({"/console/compose/notice", "/console/compose/handover"})
+# The offline bundle import (gateway/console/bundles.py): bounded there by
+# limits.max_bundle_bytes, and held whole (the courier opens a whole file), so not a
+# streamed route for the listener's body budget.
+BUNDLE_IMPORT_PATH = "/console/operator/bundles/import"
+MULTIPART_PATHS = COMPOSE_MULTIPART_PATHS | {BUNDLE_IMPORT_PATH}
 MULTIPART_TYPE = "multipart/form-data"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -66,6 +71,8 @@ def deferred_csrf(request: web.Request) -> bool:
 
 
 __all__ = [
+    "BUNDLE_IMPORT_PATH",
+    "COMPOSE_MULTIPART_PATHS",
     "MAX_FORM_BYTES",
     "MAX_FORM_FIELDS",
     "MULTIPART_PATHS",

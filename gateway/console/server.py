@@ -9,6 +9,7 @@ from gateway.console import (
     approvals,
     attachments,
     auth,
+    bundles,
     cases,
     compose,
     form_limits,
@@ -29,6 +30,6 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         ]
     )
     rendering.setup(app, ctx)
-    for module in (auth, cases, compose, approvals, operator, acknowledge, attachments):
+    for module in (auth, cases, compose, approvals, operator, bundles, acknowledge, attachments):
         app.add_routes(module.routes(ctx))
     return app
