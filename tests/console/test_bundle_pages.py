@@ -4,9 +4,11 @@ round trip with the peer's own courier (export here, import there, receipts back
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -16,10 +18,11 @@ from aiohttp import ClientResponse
 
 from gateway.components import offline_courier_for
 from gateway.console import Role
+from gateway.crypto import seal
 from gateway.crypto.bundle import BundleKind, seal_bundle
 from gateway.ops.metrics import GatewayMetrics
 from gateway.store import EmbeddedPostgres
-from gateway.wire import uuid7
+from gateway.wire import Kind, envelope, uuid7
 from tests.console.conftest import NODE, PEER, ConsoleHarness, running_console
 from tests.federation.harness import Federation, alert
 
@@ -214,3 +217,88 @@ async def test_an_envelopes_bundle_gives_its_receipts_once(console: ConsoleHarne
     # One download only.
     again = await console.client.post("/console/operator/bundles/receipts", data=form)
     assert again.status == 410
+
+
+def _peer_bundle(console: ConsoleHarness) -> tuple[bytes, uuid.UUID]:
+    """A bundle from PEER to NODE carrying one alert sealed by PEER."""
+    keyring = console.federation.keyring(PEER)
+    now = _now()
+    case = uuid.uuid4()
+    sealed = seal(
+        keyring,
+        recipient=NODE,
+        kind=Kind.HOTLINE_ALERT,
+        case_id=case,
+        message_id=uuid7(),
+        payload=envelope.SealedPayload(message=alert("KH-7", str(case)).SerializeToString()),
+        created_at=now - timedelta(seconds=1),
+        expires_at=now + timedelta(days=1),
+    )
+    bundle_id = uuid7()
+    data = seal_bundle(
+        keyring,
+        recipient=NODE,
+        kind=BundleKind.ENVELOPES,
+        items=[sealed.data],
+        bundle_id=bundle_id,
+        created_at=now,
+    )
+    return data, bundle_id
+
+
+async def test_a_tampered_bundle_stores_nothing_and_the_intact_one_is_taken(
+    console: ConsoleHarness,
+) -> None:
+    await console.sign_in(Role.OPERATOR, "km")
+    token = await console.csrf("/console/operator/bundles")
+    data, bundle_id = _peer_bundle(console)
+    tampered = data[:-1] + bytes([data[-1] ^ 1])
+    answer = await _import(console, tampered, token)
+    assert answer.status == 422
+    assert _refused(await answer.text()) == "bundle_signature_invalid"
+    assert await console.store.list_inbox(sender=PEER) == []
+    assert not await console.store.bundle_imported(PEER, bundle_id)
+    # The same bundle intact: taken, so the refusal was the tampering's.
+    answer = await _import(console, data, token)
+    page = await answer.text()
+    assert answer.status == 200, page
+    assert _COUNT.findall(page) == [("accepted", "1"), ("duplicates", "0")]
+    assert len(await console.store.list_inbox(sender=PEER)) == 1
+    assert await console.store.bundle_imported(PEER, bundle_id)
+
+
+async def test_an_export_to_a_node_that_is_not_a_peer_is_refused(
+    console: ConsoleHarness,
+) -> None:
+    await console.sign_in(Role.OPERATOR)
+    token = await console.csrf("/console/operator/bundles")
+    answer = await console.client.post(
+        "/console/operator/bundles/export", data={"peer": "xx-nowhere", "csrf_token": token}
+    )
+    assert answer.status == 400
+    assert "Content-Disposition" not in answer.headers
+
+
+async def test_a_declared_length_past_the_bound_is_refused_unread(
+    small_console: ConsoleHarness,
+) -> None:
+    """Only the headers are sent: the answer comes before any of the body."""
+    console = small_console
+    await console.sign_in(Role.OPERATOR)
+    url = console.client.make_url("/console/operator/bundles/import")
+    cookie = f"blg_session={console.session_cookie()}"
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(
+            (
+                f"POST {url.path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+                f"Cookie: {cookie}\r\n"
+                "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+                f"Content-Length: {SMALL_LIMIT * 4}\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"413"
