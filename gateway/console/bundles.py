@@ -30,7 +30,7 @@ from aiohttp import BodyPartReader, web
 from gateway.console import auth, rendering
 from gateway.console.auth import CSRF_FIELD, csrf_failed, same_token
 from gateway.console.context import OPERATORS, ConsoleContext
-from gateway.console.form_limits import MAX_FORM_BYTES
+from gateway.console.form_limits import MAX_FORM_BYTES, MULTIPART_TYPE
 from gateway.console.i18n import N_
 from gateway.crypto.bundle import BundleReason, BundleRefused
 from gateway.federation.bundles import ImportOutcome
@@ -216,9 +216,11 @@ async def _read_upload(request: web.Request, limit: int) -> bytes | None:
     """The uploaded file's bytes (b"" when none was chosen), None past limit; csrf_failed
     unless the first part is the session's token."""
     expected = str(request.get("csrf_token", ""))
+    if request.content_type != MULTIPART_TYPE:
+        raise web.HTTPBadRequest()  # the form posts multipart; anything else is not it
     try:
         reader = await request.multipart()
-    except (AssertionError, ValueError):
+    except (AssertionError, KeyError, ValueError):  # no boundary, a malformed header
         raise web.HTTPBadRequest() from None
     part = await reader.next()
     if not isinstance(part, BodyPartReader) or part.name != CSRF_FIELD:

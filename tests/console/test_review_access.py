@@ -81,6 +81,12 @@ MATRIX = [
     _row("POST", "/console/approvals/{draft}/withdraw", SIGN_IN, 403, 303, 403, 403),
     _row("GET", "/console/operator", SIGN_IN, 403, 403, 200, 200),
     _row("POST", f"/console/operator/requeue/{MISSING}", SIGN_IN, 403, 403, 404, 404),
+    # Offline bundles: an empty export names no peer (400), an import that is not a
+    # multipart upload is not the form's (400), no receipts are held for this user (410).
+    _row("GET", "/console/operator/bundles", SIGN_IN, 403, 403, 200, 200),
+    _row("POST", "/console/operator/bundles/export", SIGN_IN, 403, 403, 400, 400),
+    _row("POST", "/console/operator/bundles/import", SIGN_IN, 403, 403, 400, 400),
+    _row("POST", "/console/operator/bundles/receipts", SIGN_IN, 403, 403, 410, 410),
     _row(
         "GET", "/console/messages/{photo_message}/attachments/{photo}", SIGN_IN, 200, 200, 403, 403
     ),
