@@ -54,6 +54,10 @@ REFUSALS: dict[str, str] = {
 }
 MSG_NO_FILE = N_("Choose a bundle file to import.")
 MSG_UNKNOWN_PEER = N_("Choose one of the configured peers.")
+MSG_RECEIPTS_GONE = N_(
+    "This receipts bundle was already downloaded, has expired, or the node restarted since "
+    "the import. The peer learns the same outcome when the link is back."
+)
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         bundle_id = str(form.get("bundle_id", ""))
         found = held.pop((user.id, bundle_id), None)
         if found is None or found.held_until < ctx.clock():
-            raise web.HTTPGone(reason="receipts_gone")
+            return page(request, status=410, error=MSG_RECEIPTS_GONE)
         return _download(found.data, found.file_name)
 
     return [

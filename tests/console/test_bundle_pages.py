@@ -217,6 +217,7 @@ async def test_an_envelopes_bundle_gives_its_receipts_once(console: ConsoleHarne
     # One download only.
     again = await console.client.post("/console/operator/bundles/receipts", data=form)
     assert again.status == 410
+    assert "bundle-error" in await again.text()
 
 
 def _peer_bundle(console: ConsoleHarness) -> tuple[bytes, uuid.UUID]:
