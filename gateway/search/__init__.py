@@ -1,0 +1,1 @@
+"""Finding people across scripts: name forms, the sealed search index, possible matches."""
