@@ -64,3 +64,27 @@ class PersonIndex(Protocol):
         """Other people in the index (never `person`'s own entry) most like `person`,
         best first: same document number, or a close name in any script."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What an officer asks for; every field optional, at least one set (checked by the API
+    and the console, each naming the field). Dates are UTC days, inclusive."""
+
+    text: str = ""  # a name in any script or transliteration, any order
+    document_number: str = ""
+    birth_year: int | None = None
+    birth_date: str = ""  # "YYYY-MM-DD"
+    border_gate: str = ""
+    kind: str = ""  # a gateway.wire Kind value, "" for any
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+
+
+class PersonSearch(Protocol):
+    """The narrow interface the console's search page and the local API use."""
+
+    async def search(self, query: SearchQuery) -> list[ScoredPerson]:
+        """Ranked hits, best first, at most query.limit."""
+        ...
