@@ -45,6 +45,9 @@ class IndexedPerson:
     birth_date: str  # "YYYY", "YYYY-MM" or "YYYY-MM-DD"; "" when unknown
     document_numbers: tuple[str, ...]  # normalised: ASCII digits and upper-case letters only
     border_gate: str  # "" when the message names none
+    # The message's handling marking (normal | restricted | victim_protected): who may see
+    # this person's names is decided from it, as for the message itself.
+    handling: str = "victim_protected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,11 @@ class PersonIndex(Protocol):
     async def similar(self, person: IndexedPerson, *, limit: int) -> list[ScoredPerson]:
         """Other people in the index (never `person`'s own entry) most like `person`,
         best first: same document number, or a close name in any script."""
+        ...
+
+    async def persons_after(self, entry_id: int, *, limit: int) -> list[IndexedPerson]:
+        """Indexed people with entry_id greater than the given one, in entry_id order: how
+        a worker with its own durable cursor (possible matches) sees each new person once."""
         ...
 
 
