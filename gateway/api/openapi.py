@@ -447,6 +447,13 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                         "queued_at": {"type": ["string", "null"], "format": "date-time"},
                         "receipt_received_at": {"type": ["string", "null"], "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                        "travelling_in_bundle": {
+                            "type": ["string", "null"],
+                            "format": "uuid",
+                            "description": "While the message is queued and was exported in "
+                            "an offline bundle that has not been answered: that bundle's id "
+                            "(docs/PROTOCOL.md section 15).",
+                        },
                         "acknowledgement": {"$ref": "#/components/schemas/AcknowledgementState"},
                         "cancellation": {
                             "type": "object",

@@ -328,6 +328,8 @@ class LocalApi:
         row = found[0]
         answer: dict[str, Any] = {}
         recipients = await self._store.cancellation_status(row.case_id)
+        # Carried by hand in an offline bundle (section 15) while still queued online.
+        travelling = (await self._store.bundles_travelling([row.message_id])).get(row.message_id)
         if any(item.message_id == row.message_id for item in recipients):
             # A cancellation: how far each copy of the case's cancellations got (section 14).
             answer["cancellation"] = {"recipients": [_cancellation_copy(c) for c in recipients]}
@@ -345,6 +347,7 @@ class LocalApi:
                 "queued_at": _iso(row.queued_at),
                 "receipt_received_at": _iso(row.receipt_received_at),
                 "finished_at": _iso(row.finished_at),
+                "travelling_in_bundle": None if travelling is None else str(travelling),
                 # A person's acknowledgement at the recipient (docs/PROTOCOL.md section 13).
                 "acknowledgement": acknowledgement_json(
                     (await self._store.acknowledgement_states([row.message_id])).get(

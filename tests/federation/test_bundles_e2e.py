@@ -149,19 +149,32 @@ async def _count(dsn: str, query: str) -> int:
     return value
 
 
-async def _post_notices(federation: Federation, token: str, first: int, count: int) -> None:
-    """count wanted notices through the local API, a few at a time."""
+async def _post_notices(federation: Federation, token: str, first: int, count: int) -> list[str]:
+    """count wanted notices through the local API, a few at a time; their status URLs."""
     url = f"{federation.api_url(POLICE)}/api/v1/messages"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.vn-police+json"}
     turns = asyncio.Semaphore(8)
 
-    async def post(session: aiohttp.ClientSession, number: int) -> None:
+    async def post(session: aiohttp.ClientSession, number: int) -> str:
         body = json.dumps(dict(NOTICE, so_hieu=f"TN-2026-{number:04d}")).encode()
         async with turns, session.post(url, data=body, headers=headers) as response:
             assert response.status == 202, await response.text()
+            status_url: str = (await response.json())["messages"][0]["status_url"]
+            return status_url
 
     async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(post(session, n) for n in range(first, first + count)))
+        return await asyncio.gather(*(post(session, n) for n in range(first, first + count)))
+
+
+async def _status(federation: Federation, token: str, status_url: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{federation.api_url(POLICE)}{status_url}", headers=headers) as response,
+    ):
+        assert response.status == 200, await response.text()
+        answer: dict[str, Any] = await response.json()
+        return answer
 
 
 @dataclass
@@ -222,7 +235,7 @@ async def test_500_messages_travel_by_bundle_and_nothing_is_stored_or_delivered_
     )
     police_dsn, ratanakiri_dsn = link.police_dsn, link.ratanakiri_dsn
     try:
-        await _post_notices(federation, case_token, 0, FIRST)
+        status_urls = await _post_notices(federation, case_token, 0, FIRST)
         assert await _count(police_dsn, "SELECT count(*) FROM outbox") == FIRST
         assert await _count(ratanakiri_dsn, "SELECT count(*) FROM inbox") == 0
 
@@ -233,6 +246,9 @@ async def test_500_messages_travel_by_bundle_and_nothing_is_stored_or_delivered_
         )
         assert exported.returncode == 0, exported.stderr
         assert exported.stdout.startswith(f"exported {FIRST} messages for {RATANAKIRI}")
+        queued = await _status(federation, case_token, status_urls[0])
+        assert queued["state"] == "queued"
+        assert queued["travelling_in_bundle"] in exported.stdout
         await _refusals(police, ratanakiri, bundle, ratanakiri_dsn)
         imported = _gateway("bundle", "import", "--config", ratanakiri, str(bundle))
         assert imported.returncode == 0, imported.stderr
@@ -246,6 +262,8 @@ async def test_500_messages_travel_by_bundle_and_nothing_is_stored_or_delivered_
         assert answered.returncode == 0, answered.stderr
         assert f"{FIRST} messages finished" in answered.stdout
         await _receipts_verify(federation, police_dsn, FIRST)
+        settled = await _status(federation, case_token, status_urls[0])
+        assert (settled["state"], settled["travelling_in_bundle"]) == ("delivered", None)
         await _until("every notice at the records system", lambda: _at_least(records, FIRST))
 
         # A second batch goes both ways: by bundle (its receipts stay on the desk) and, once
