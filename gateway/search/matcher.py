@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 
 from gateway.search.model import IndexedPerson, ScoredPerson, SearchQuery
 from gateway.search.names import (
+    FOLDED_TOKEN_SET_WEIGHT,
     SKELETON_WEIGHT,
     TOKEN_SET_WEIGHT,
     NameForms,
@@ -46,6 +47,8 @@ class Snapshot:
     skeletons: list[str] = field(default_factory=list)
     owners: list[int] = field(default_factory=list)  # entry id of each name
     written: list[int] = field(default_factory=list)  # which of the owner's names
+    words: list[int] = field(default_factory=list)  # distinct words in each folded name
+    sounds: list[int] = field(default_factory=list)  # distinct words in each skeleton
     by_document: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
@@ -64,6 +67,8 @@ def extend(base: Snapshot, added: Iterable[IndexedPerson], dropped: Iterable[int
         skeletons = [base.skeletons[i] for i in keep]
         owners = [base.owners[i] for i in keep]
         written = [base.written[i] for i in keep]
+        words = [base.words[i] for i in keep]
+        sounds = [base.sounds[i] for i in keep]
         documents = {
             number: tuple(owner for owner in owners_of if owner not in gone)
             for number, owners_of in base.by_document.items()
@@ -71,6 +76,7 @@ def extend(base: Snapshot, added: Iterable[IndexedPerson], dropped: Iterable[int
     else:
         folded, skeletons = list(base.folded), list(base.skeletons)
         owners, written = list(base.owners), list(base.written)
+        words, sounds = list(base.words), list(base.sounds)
         documents = dict(base.by_document)
     for person in added:
         if person.entry_id in persons:
@@ -78,13 +84,16 @@ def extend(base: Snapshot, added: Iterable[IndexedPerson], dropped: Iterable[int
         persons[person.entry_id] = person
         for place, name in enumerate(person.folded):
             if name:
+                sound = skeleton(name)
                 folded.append(name)
-                skeletons.append(skeleton(name))
+                skeletons.append(sound)
+                sounds.append(len(set(sound.split())))
                 owners.append(person.entry_id)
                 written.append(place)
+                words.append(len(set(name.split())))
         for number in person.document_numbers:
             documents[number] = (*documents.get(number, ()), person.entry_id)
-    return Snapshot(persons, folded, skeletons, owners, written, documents)
+    return Snapshot(persons, folded, skeletons, owners, written, words, sounds, documents)
 
 
 def _name_scores(
@@ -92,17 +101,42 @@ def _name_scores(
 ) -> dict[int, tuple[float, int]]:
     """Per entry id: (best name score >= cutoff, index of the written name that scored it)."""
     best: dict[int, tuple[float, int]] = {}
-    passes: tuple[tuple[str, Sequence[str], Callable[..., float], float], ...] = (
-        (query.folded, snapshot.folded, fuzz.ratio, 1.0),
-        (query.skeleton, snapshot.skeletons, fuzz.ratio, SKELETON_WEIGHT),
-        (query.skeleton, snapshot.skeletons, fuzz.token_set_ratio, TOKEN_SET_WEIGHT),
+    words = len(set(query.folded.split()))
+    sounds = len(set(query.skeleton.split()))
+    # (query form, choices, scorer, weight, whole-word pass): a whole-word pass (token set
+    # ratio) says "all the query's words are in the name"; it must not also say so of a
+    # name with fewer distinct words than the query (its words all in the query), hence the
+    # word counts. Exact letters outrank the skeleton (FOLDED_TOKEN_SET_WEIGHT > TOKEN_SET_WEIGHT).
+    passes: tuple[
+        tuple[str, Sequence[str], Callable[..., float], float, Sequence[int] | None, int], ...
+    ] = (
+        (query.folded, snapshot.folded, fuzz.ratio, 1.0, None, 0),
+        (query.skeleton, snapshot.skeletons, fuzz.ratio, SKELETON_WEIGHT, None, 0),
+        (
+            query.folded,
+            snapshot.folded,
+            fuzz.token_set_ratio,
+            FOLDED_TOKEN_SET_WEIGHT,
+            snapshot.words,
+            words,
+        ),
+        (
+            query.skeleton,
+            snapshot.skeletons,
+            fuzz.token_set_ratio,
+            TOKEN_SET_WEIGHT,
+            snapshot.sounds,
+            sounds,
+        ),
     )
-    for text, choices, scorer, weight in passes:
+    for text, choices, scorer, weight, counts, needed in passes:
         if not text:
             continue
         for _, score, place in process.extract(
             text, choices, scorer=scorer, score_cutoff=cutoff / weight, limit=None
         ):
+            if counts is not None and counts[place] < needed:
+                continue
             value = score * weight
             owner = snapshot.owners[place]
             if value > best.get(owner, (0.0, 0))[0]:

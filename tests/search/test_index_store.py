@@ -142,3 +142,37 @@ async def test_a_second_indexer_never_indexes_twice(store: Store, batch_rows: in
     await two.catch_up()
     progress = await store.search_progress()
     assert progress.indexed == progress.messages == 15
+
+
+async def test_index_key_follows_node_key_rotation(store: Store) -> None:
+    """Re-sealed to a newer own pair at start, so it outlives the old pair; when no
+    configured pair opens it any more, a new key (generation) replaces it and every row is
+    read again under it."""
+    peer = OwnKeyPair.generate("k1", VALID).public()
+    old = OwnKeyPair.generate("k1", VALID)
+    later = KeyValidity(VALID.valid_from + timedelta(hours=1), VALID.valid_until)
+    new = OwnKeyPair.generate("k2", later)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    first = Keyring(NODE, [old], {PEER: [peer]})
+    await _queue(store, first, cases(5, seed=4))
+    _index, indexer = _parts(store, first)
+    await indexer.catch_up()
+    opened = await IndexKey(store=store, keyring=first, clock=clock).current()
+    assert opened.generation == 1
+
+    both = Keyring(NODE, [old, new], {PEER: [peer]})
+    assert (await IndexKey(store=store, keyring=both, clock=clock).current()) == opened
+    stored = await store.search_key()
+    assert stored is not None
+    assert stored.key_id == "k2"
+    # The old pair removed: the index key still opens, nothing is read again.
+    only_new = Keyring(NODE, [new], {PEER: [peer]})
+    assert (await IndexKey(store=store, keyring=only_new, clock=clock).current()) == opened
+    assert (await store.search_progress()).entries > 0
+
+    # A pair that never sealed it: a new generation, old entries gone, rows to read again.
+    stranger = Keyring(NODE, [OwnKeyPair.generate("k3", VALID)], {PEER: [peer]})
+    replaced = await IndexKey(store=store, keyring=stranger, clock=clock).current()
+    assert replaced.generation == 2
+    progress = await store.search_progress()
+    assert (progress.entries, progress.indexed) == (0, 0)
