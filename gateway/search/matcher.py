@@ -21,6 +21,7 @@ Design notes:
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -203,6 +204,15 @@ def _distinct(hits: list[ScoredPerson]) -> list[ScoredPerson]:
     return kept
 
 
+def _matched(person: IndexedPerson, written: int, typed: str) -> str:
+    """The written form to show as matched: the one typed, when the query is one of them
+    (several forms of a name fold alike: សុខ ដារ៉ា and SOK Dara), else the best scoring."""
+    for name in person.names:
+        if name.casefold() == typed:
+            return name
+    return person.names[written] if written < len(person.names) else ""
+
+
 def search(snapshot: Snapshot, query: SearchQuery) -> list[ScoredPerson]:
     """Ranked hits for a validated query (gateway.search.api bounds it first)."""
     reasons_base: list[str] = []
@@ -212,6 +222,7 @@ def search(snapshot: Snapshot, query: SearchQuery) -> list[ScoredPerson]:
     if query.birth_year is not None or query.birth_date:
         reasons_base.append("birth_date" if query.birth_date else "birth_year")
     hits: list[ScoredPerson] = []
+    typed = unicodedata.normalize("NFC", " ".join(query.text.split())).casefold()
     if query.text:
         ranked: Iterable[tuple[float, int, int]] = _ranked_owners(
             snapshot, _form_scores(snapshot, forms(query.text), MIN_NAME_SCORE)
@@ -233,8 +244,9 @@ def search(snapshot: Snapshot, query: SearchQuery) -> list[ScoredPerson]:
             continue
         if not _passes_filters(person, query):
             continue
-        matched = person.names[written] if written < len(person.names) else ""
-        hits.append(ScoredPerson(person, round(score, 1), matched, reasons))
+        hits.append(
+            ScoredPerson(person, round(score, 1), _matched(person, written, typed), reasons)
+        )
         distinct.add(_identity(person))
         if len(distinct) >= query.limit and floor < 0:
             floor = score

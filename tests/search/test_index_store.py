@@ -19,6 +19,7 @@ from gateway.search.index_key import IndexKey
 from gateway.search.indexer import SearchIndexer
 from gateway.search.model import SearchQuery
 from gateway.store import Store
+from gateway.store.records import ContentCutoffs
 from tests.search.corpus import Case, cases
 
 NODE = "vn-gialai-police"
@@ -92,13 +93,19 @@ async def test_indexes_each_row_once_and_finds_people_in_every_script(
             for p in case.persons:
                 for text in (p.vietnamese, p.latin, p.document, p.latin.lower()):
                     assert text.encode() not in sealed
-        # Retention deletes content by setting it to NULL: the entries go with it.
-        await connection.execute("UPDATE outbox SET state = 'expired'")
+        # The target's message finished an hour ago, the others just now.
+        await connection.execute("UPDATE outbox SET state = 'expired', finished_at = now()")
         await connection.execute(
-            "UPDATE outbox SET envelope = NULL WHERE case_id = $1", _case_id(target)
+            "UPDATE outbox SET finished_at = now() - interval '1 hour' WHERE case_id = $1",
+            _case_id(target),
         )
     finally:
         await connection.close()
+    # Retention (the real sweep's statement) deletes content by setting it to NULL, never the
+    # row: the entries read from it go in the same statement (0020's trigger).
+    cutoff = datetime.now(UTC) - timedelta(minutes=30)
+    purged = await store.purge_content(ContentCutoffs(cutoff, cutoff, cutoff))
+    assert sum(purged.envelopes.values()) == 1
     assert await index.search(SearchQuery(document_number=person.document)) == []
     assert (await store.search_progress()).entries == persons - len(target.persons)
 
