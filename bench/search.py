@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.search                  # 100,000 cases, 200 queries
     .venv/bin/python -m bench.search --cases 10000    # smaller
+    .venv/bin/python -m bench.search --distinct       # nearly every person a name of their own
 
 What it measures (one embedded PostgreSQL, in-process, as the node runs them):
 - seed: the generated cases (tests/search/corpus.py, shared with the e2e test) are stored
@@ -30,6 +31,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ from gateway.search.persons import encode_person, named_persons
 from gateway.store import EmbeddedPostgres, IncomingEnvelope, Store
 from gateway.store.search_entries import NewSearchEntry
 from gateway.wire import Kind, canonical, envelope, uuid7
-from tests.search.corpus import Case, cases, strip_marks
+from tests.search.corpus import KHMER_SPELLING, Case, cases, strip_marks
 
 NODE, PEER = "vn-gialai-police", "kh-ratanakiri-police"
 VALID = KeyValidity(datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=30))
@@ -162,12 +164,30 @@ def queries(
     return out
 
 
+def distinct_names(made: list[Case], seed_value: int = 11) -> list[Case]:
+    """The same cases with a further two given names for everyone, drawn from the syllables
+    of the corpus: nearly every person then has a name of their own (the worst case for
+    the matcher, which scores each distinct name once)."""
+    rng = random.Random(seed_value)
+    syllables = sorted(key for key in KHMER_SPELLING if key != "H'")
+    return [
+        replace(
+            case,
+            persons=tuple(
+                replace(p, given=(*p.given, f"{rng.choice(syllables)} {rng.choice(syllables)}"))
+                for p in case.persons
+            ),
+        )
+        for case in made
+    ]
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def run(count: int, query_count: int, root: Path) -> dict[str, Any]:
+async def run(count: int, query_count: int, root: Path, *, distinct: bool) -> dict[str, Any]:
     server = EmbeddedPostgres(root / "postgres")
     process = psutil.Process()
     try:
@@ -176,6 +196,8 @@ async def run(count: int, query_count: int, root: Path) -> dict[str, Any]:
         await store.migrate()
         node, peer = _keyrings()
         made = cases(count, seed=13)
+        if distinct:
+            made = distinct_names(made)
         per_envelope = rejected_alternative(node, peer, made, min(500, count))
         key = IndexKey(store=store, keyring=node, clock=lambda: datetime.now(UTC))
         print(f"seeding {count:,} cases", flush=True)
@@ -188,7 +210,7 @@ async def run(count: int, query_count: int, root: Path) -> dict[str, Any]:
         await index.start()
         load_seconds = time.perf_counter() - started
         rss_after = process.memory_info().rss
-        distinct = index.distinct_names
+        names_distinct = index.distinct_names
         latencies: dict[str, list[float]] = {}
         found = first_right = 0
         asked = queries(made, query_count)
@@ -209,7 +231,7 @@ async def run(count: int, query_count: int, root: Path) -> dict[str, Any]:
     return {
         "cases": count,
         "people": progress.entries,
-        "distinct_folded_names": distinct,
+        "distinct_folded_names": names_distinct,
         "load_seconds": round(load_seconds, 2),
         "rss_mb_before_load": round(rss_before / 2**20),
         "rss_mb_after_load": round(rss_after / 2**20),
@@ -240,9 +262,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--distinct", action="store_true", help="give (nearly) everyone a name of their own"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-search-") as folder:
-        result = asyncio.run(run(args.cases, args.queries, Path(folder)))
+        result = asyncio.run(run(args.cases, args.queries, Path(folder), distinct=args.distinct))
     text = json.dumps(result, indent=1, ensure_ascii=False)
     print(text)
     print(
