@@ -2,8 +2,12 @@
 search index.
 
 Design notes:
-- Work: the inbox and outbox rows with no search_indexed record, in bounded batches, oldest
-  first. A batch's envelopes are opened (signature check and decryption, the case pages'
+- Work: the inbox and outbox rows with content and no search_indexed record, in bounded
+  batches, oldest first. Finding them is an anti-join; over a long history (the exchange
+  bench keeps 10 M outbox rows) a full one costs seconds, so it runs at start and hourly,
+  and between them only above the highest id read less WINDOW_ROWS (ids are taken at
+  insert, rows become visible at commit: the window covers transactions that commit out of
+  id order). A batch's envelopes are opened (signature check and decryption, the case pages'
   reopen_stored / reopen_sent) and its entries sealed on a worker thread, never on the
   event loop; then its read-records and entries are written in one transaction. A crash
   re-reads at most the batch it was in; a row is never indexed twice (the record's unique
@@ -22,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import datetime
@@ -38,6 +44,12 @@ log = logging.getLogger(__name__)
 
 _CANONICAL_KINDS = frozenset(kind.value for kind in Kind)
 BATCH_ROWS = 200
+# Between full scans, rows are looked for above the highest id read less this many: a row
+# whose transaction took its id earlier but committed later is found if fewer than this
+# many rows were stored meanwhile, and by the next full scan otherwise.
+WINDOW_ROWS = 10_000
+FULL_SCAN_SECONDS = 3600.0
+_EXHAUSTED = 2**62  # a floor above any id: the direction has nothing more in this pass
 IDLE_POLL_SECONDS = 30.0
 RETRY_SECONDS = 5.0
 
@@ -106,6 +118,8 @@ class SearchIndexer:
         self._idle_poll = idle_poll
         self._on_written = on_written
         self._woken = asyncio.Event()
+        self._seen = {"in": 0, "out": 0}  # the highest row id read, per direction
+        self._next_full_scan = -math.inf
 
     def wake(self, _table: str = "") -> None:
         self._woken.set()
@@ -140,8 +154,19 @@ class SearchIndexer:
             if stop_listening is not None:
                 await stop_listening()
 
-    async def catch_up(self, *, log_progress: bool = False) -> int:
-        """Index every row not yet read; returns how many rows were read."""
+    async def catch_up(self, *, log_progress: bool = False, full: bool | None = None) -> int:
+        """Index every row not yet read; returns how many rows were read. A full scan (the
+        first, then every FULL_SCAN_SECONDS, or when full=True) looks at every row; the
+        others only above the highest id read less WINDOW_ROWS (see the module notes)."""
+        now = time.monotonic()
+        if full is None:
+            full = now >= self._next_full_scan
+        if full:
+            self._next_full_scan = now + FULL_SCAN_SECONDS
+        floors = {
+            direction: 0 if full else max(0, seen - WINDOW_ROWS)
+            for direction, seen in self._seen.items()
+        }
         total = 0
         if log_progress:
             progress = await self._store.search_progress()
@@ -151,7 +176,7 @@ class SearchIndexer:
                     extra=fields(indexed=progress.indexed, messages=progress.messages),
                 )
         while True:
-            read, written = await self.index_batch()
+            read, written = await self._index_batch(floors)
             total += read
             if log_progress and read:
                 log.info("search_backfill_progress", extra=fields(rows=total))
@@ -167,9 +192,18 @@ class SearchIndexer:
             )
         return total
 
-    async def index_batch(self) -> tuple[int, int]:
-        """One batch: (rows read, entries written)."""
-        rows = await self._store.unindexed_rows(self._batch_rows)
+    async def _index_batch(self, floors: dict[str, int]) -> tuple[int, int]:
+        """One batch above floors: (rows read, entries written). Moves each direction's
+        floor past what it returned, or past everything when it returned less than a batch
+        (nothing more there in this pass)."""
+        rows = await self._store.unindexed_rows(
+            self._batch_rows, inbox_above=floors["in"], outbox_above=floors["out"]
+        )
+        for direction in floors:
+            ids = [row.id for row in rows if row.direction == direction]
+            floors[direction] = max(ids) if len(ids) >= self._batch_rows else _EXHAUSTED
+            if ids:
+                self._seen[direction] = max(self._seen[direction], *ids)
         if not rows:
             return 0, 0
         key = await self._key.current()

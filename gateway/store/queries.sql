@@ -1340,19 +1340,22 @@ DELETE FROM search_keys WHERE generation < $1;
 DELETE FROM search_indexed;
 
 -- name: search_pending_inbox
--- Received rows the indexer has not read yet, oldest first.
+-- Received rows above id $2 the indexer has not read yet, oldest first. Rows whose content
+-- retention deleted hold nobody to find: never read.
 SELECT i.id, i.sender AS peer, i.case_id, i.kind, i.envelope, i.handling,
        i.received_at AS occurred_at
 FROM inbox i
-WHERE NOT EXISTS (SELECT 1 FROM search_indexed s WHERE s.inbox_id = i.id)
+WHERE i.id > $2 AND i.envelope IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM search_indexed s WHERE s.inbox_id = i.id)
 ORDER BY i.id LIMIT $1;
 
 -- name: search_pending_outbox
--- Sent rows (our own copies) the indexer has not read yet, oldest first.
+-- Sent rows (our own copies) above id $2 the indexer has not read yet, oldest first.
 SELECT o.id, o.recipient AS peer, o.case_id, o.kind, o.envelope, o.handling,
        o.queued_at AS occurred_at
 FROM outbox o
-WHERE NOT EXISTS (SELECT 1 FROM search_indexed s WHERE s.outbox_id = o.id)
+WHERE o.id > $2 AND o.envelope IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM search_indexed s WHERE s.outbox_id = o.id)
 ORDER BY o.id LIMIT $1;
 
 -- name: search_indexed_insert
@@ -1384,6 +1387,8 @@ SELECT id FROM search_entries WHERE id = ANY($1::bigint[]);
 SELECT id FROM search_entries WHERE id <= $1;
 
 -- name: search_progress
+-- messages: the rows that have content to read (retention's leave nothing to index).
 SELECT (SELECT count(*) FROM search_indexed) AS indexed,
        (SELECT count(*) FROM search_entries) AS entries,
-       (SELECT count(*) FROM inbox) + (SELECT count(*) FROM outbox) AS messages;
+       (SELECT count(*) FROM inbox WHERE envelope IS NOT NULL)
+       + (SELECT count(*) FROM outbox WHERE envelope IS NOT NULL) AS messages;

@@ -71,7 +71,7 @@ class StoredSearchEntry:
 class SearchProgress:
     indexed: int  # inbox + outbox rows read
     entries: int
-    messages: int  # inbox + outbox rows
+    messages: int  # inbox + outbox rows with content
 
 
 class SearchEntries(StorePart):
@@ -108,15 +108,18 @@ class SearchEntries(StorePart):
             )
         return done is not None
 
-    async def unindexed_rows(self, limit: int) -> list[UnindexedRow]:
-        """Up to limit rows of each of inbox and outbox not yet read, oldest first."""
+    async def unindexed_rows(
+        self, limit: int, *, inbox_above: int = 0, outbox_above: int = 0
+    ) -> list[UnindexedRow]:
+        """Up to limit rows of each of inbox and outbox not yet read (and with content),
+        oldest first, with ids above the given floors (0: every row, a full scan)."""
         found: list[UnindexedRow] = []
         async with self._pool.acquire() as connection:
-            for direction, query in (
-                ("in", Q.search_pending_inbox),
-                ("out", Q.search_pending_outbox),
+            for direction, query, floor in (
+                ("in", Q.search_pending_inbox, inbox_above),
+                ("out", Q.search_pending_outbox, outbox_above),
             ):
-                for row in await connection.fetch(query, limit):
+                for row in await connection.fetch(query, limit, floor):
                     found.append(
                         UnindexedRow(
                             direction=direction,
