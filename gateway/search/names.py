@@ -13,6 +13,9 @@ Design notes:
     muusikatoan (៉) moves the consonant to the first series (រ៉ា -> ra); likewise ិ is
     "i" / "e", ុ "u" / "o" and ឹ "oe" / "a" by series (ប៊ិញ -> binh, ហ៊ុង -> hung,
     ត្រឹន -> tran: Vietnamese â and ơ are written with ឹ);
+  * between two base consonants, the inherent vowel anyascii leaves out is written "a"
+    (សុផល -> sophal, not sophl; រតនា -> ratanea), except after a word's first ហ, the H' of
+    Jrai and Ba Na names;
   * nikahit (ំ) and reahmuk (ះ) are "m" and "h", with an "a" only after a bare consonant
     (សំណាង -> samnang, មុំ -> mum);
   * the bantoc (់) and the other sign marks are dropped, not spelt (ចាន់ -> chan, not chana);
@@ -66,10 +69,28 @@ def _romanise_khmer(text: str) -> str:
     """One run of Khmer script in Latin letters, with the name rules above."""
     out: list[str] = []
     second = False  # the series of the last base consonant
+    word_start_h = False
     previous = ""
+    bare = False  # the last consonant (with its subscripts) has no vowel yet
+    word_start = True
     for char in text:
-        if "\u1780" <= char <= "\u17a2" and previous != _COENG:
+        consonant = "\u1780" <= char <= "\u17a2"
+        if consonant and previous != _COENG:
+            # Two base consonants in a row: the first is said with its inherent vowel
+            # (សុផល -> sophal, កុសល -> kosal), written "a" in names. Not after a word's
+            # first ហ: the H' of Jrai and Ba Na names (ហយ៉េន, H'Yến).
+            if bare and not (word_start_h and out and out[-1] == "h"):
+                out.append("a")
+            word_start_h = word_start and char == "\u17a0"
             second = char in _SECOND_SERIES
+            bare = True
+            word_start = False
+        elif char.isspace():
+            bare, word_start, word_start_h = False, True, False
+        elif char not in (_COENG, _MUUSIKATOAN, _TRIISAP) and not (
+            consonant and previous == _COENG
+        ):
+            bare = False  # a vowel, a sign or anything else after the consonant
         if char == _MUUSIKATOAN:
             second = False
         elif char == _TRIISAP:

@@ -46,6 +46,9 @@ SAME = [
     ("ជា សុធា", "Sothea Chea"),
     ("មាស បុប្ផា", "MEAS Bopha"),
     ("ចាន់ វិសាល", "Visal Chan"),
+    ("កុសល", "Kosal"),
+    ("រតនា", "Ratana"),
+    ("សុវណ្ណ", "Sovann"),
     # Order, case, punctuation, digits.
     ("NGUYEN, Thi Lan", "lan nguyen thi"),
     ("Nguyễn  Thị   Lan", "Nguyen-Thi-Lan"),
@@ -94,6 +97,8 @@ def test_different_people_do_not(one: str, other: str) -> None:
         ("NGUYEN Thi Lan", "lan nguyen thi"),
         ("Lan Nguyen Thi", "lan nguyen thi"),
         ("លេខ ១២៣", "123 lek"),
+        ("កែវ សុផល", "kev sophal"),
+        ("ស៊ីវ ហយ៉េន", "hyen siv"),
         ("", ""),
         ("  ,,  ", ""),
     ],
