@@ -35,6 +35,7 @@ from gateway.components import (
     keyring_from_config,
     offline_courier_for,
     retry_policy,
+    search_index_for,
     utc_now,
 )
 from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
@@ -63,6 +64,7 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.node_health import node_health
 from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
+from gateway.search.index import SearchIndex
 from gateway.store import Store
 from gateway.wire import Kind
 
@@ -100,6 +102,10 @@ class Gateway:
         self._crypto = ThreadPoolExecutor(max_workers=crypto_threads(), thread_name_prefix="crypto")
         # Documents from local systems are decoded off the loop that serves the federation.
         self._decoder = DocumentDecoder()
+        # Searches are ranked on one thread of their own: they queue, rather than take the
+        # cores the federation's crypto needs (gateway/search/index.py).
+        self._matching = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+        self._search_index: SearchIndex | None = None
         self.ready = False
 
     @property
@@ -107,6 +113,13 @@ class Gateway:
         if self._database is None:
             raise RuntimeError("gateway not started")
         return self._database.store
+
+    @property
+    def search_index(self) -> SearchIndex:
+        """The node's person search (PersonSearch, PersonIndex): the console's and the API's."""
+        if self._search_index is None:
+            raise RuntimeError("gateway not started")
+        return self._search_index
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -145,6 +158,7 @@ class Gateway:
             clock=self.clock,
         )
         self._tasks.append(asyncio.create_task(checkpointer.run(), name="audit-checkpoints"))
+        self._start_search()
         receiver = envelope_receiver_for(
             config,
             self.store,
@@ -387,6 +401,16 @@ class Gateway:
                 )
                 self._tasks.append(asyncio.create_task(watcher.run(), name=f"drop:{client.id}"))
 
+    def _start_search(self) -> None:
+        """The indexer catches up on stored messages and follows new ones; the index loads in
+        the background (a search before it is loaded waits for the load)."""
+        index, indexer = search_index_for(
+            self.store, self.keyring, self.clock, crypto=self._crypto, matching=self._matching
+        )
+        self._search_index = index
+        self._tasks.append(asyncio.create_task(indexer.run(), name="search-indexer"))
+        self._tasks.append(asyncio.create_task(index.start(), name="search-index-load"))
+
     def _start_retention(self) -> None:
         retention = self.config.retention
         sweep = RetentionSweep(
@@ -434,6 +458,7 @@ class Gateway:
         if self._database is not None:
             await self._database.close()
         self._crypto.shutdown(wait=True, cancel_futures=True)
+        self._matching.shutdown(wait=True, cancel_futures=True)
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "node": self.config.node.id})

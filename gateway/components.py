@@ -29,6 +29,9 @@ from gateway.federation.sender import RetryPolicy
 from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
+from gateway.search.index import SearchIndex
+from gateway.search.index_key import IndexKey
+from gateway.search.indexer import SearchIndexer
 from gateway.store import Store
 
 
@@ -245,3 +248,28 @@ def offline_courier_for(
         max_stream_bytes=stream_length(config.limits.max_attachment_bytes, MIN_PEER_CHUNK_BYTES),
         stream_quota=config.limits.max_pending_attachment_bytes_per_peer,
     )
+
+
+def search_index_for(
+    store: Store,
+    keyring: Keyring,
+    clock: Callable[[], datetime],
+    *,
+    crypto: Executor | None = None,
+    matching: Executor | None = None,
+) -> tuple[SearchIndex, SearchIndexer]:
+    """The search index (gateway/search) and the worker that fills it, sharing one index
+    key. crypto: where envelopes are opened (the node's crypto pool); matching: where
+    entries are opened and queries ranked (the node gives it one thread, so searches queue
+    rather than take every core)."""
+    key = IndexKey(store=store, keyring=keyring, clock=clock)
+    index = SearchIndex(store=store, key=key, executor=matching)
+    indexer = SearchIndexer(
+        store=store,
+        keyring=keyring,
+        key=key,
+        clock=clock,
+        executor=crypto,
+        on_written=index.written,
+    )
+    return index, indexer

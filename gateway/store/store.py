@@ -61,6 +61,7 @@ from gateway.store.records import (
     PeerSummary,
 )
 from gateway.store.retention import Retention
+from gateway.store.search_entries import SearchEntries
 from gateway.store.sending import Sending
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class Store(
     Acknowledgements,
     OfflineBundles,
     AuditCheckpoints,
+    SearchEntries,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
