@@ -11,9 +11,10 @@ Design notes:
   that answers the post.
 - Each field is checked as the case list's filters are: a wrong one gets its message beside
   it (a msgid that says what was expected, never what was typed), status 400, and no search
-  runs; a form with no field at all is refused the same way. Every text is bounded (NAME_CHARS
-  and DOCUMENT_CHARS) and so is the answer (RESULT_LIMIT hits); the search itself is bounded
-  in time (SEARCH_TIMEOUT), after which the page says so with 503.
+  runs; a form with no field at all is refused the same way. Every text is bounded (the
+  name by the index's own MAX_TEXT_CHARS and MAX_TEXT_TOKENS, the document number by
+  DOCUMENT_CHARS) and so is the answer (RESULT_LIMIT hits); the search itself is bounded in
+  time (SEARCH_TIMEOUT), after which the page says so with 503.
 - Who: every signed-in user, as for the case list. Names (and birth dates) are shown as
   case_view.may_read decides for messages: content readers see them; the others only those
   of a wanted-person notice marked normal. An index entry does not say whether its hotline
@@ -48,26 +49,28 @@ from gateway.console.form_fields import (
     MIN_YEAR,
     MSG_BIRTH_DATE,
     MSG_DATE,
-    NAME_CHARS,
     Form,
     FormReader,
 )
 from gateway.console.i18n import N_
 from gateway.console.rendering import render
+from gateway.search.index import MAX_TEXT_CHARS, MAX_TEXT_TOKENS
 from gateway.search.model import ScoredPerson, SearchQuery
+from gateway.search.names import document_number
 from gateway.store import AuditEntry
 from gateway.wire import canonical
 
 RESULT_LIMIT = 50
 DOCUMENT_CHARS = 40
-# The most of a field's text the page shows again in its form (all wrong beyond NAME_CHARS).
-ECHO_CHARS = 2 * NAME_CHARS
+# The most of a field's text the page shows again in its form (all wrong beyond MAX_TEXT_CHARS).
+ECHO_CHARS = 2 * MAX_TEXT_CHARS
 SEARCH_TIMEOUT = timedelta(seconds=10)
 EARLIEST_BIRTH_YEAR = 1900
 # The form's fields, in the order the audit entry names them.
 FIELDS = ("name", "document_number", "birth", "border_gate", "kind", "since", "until")
 
 MSG_NOTHING = N_("Fill in at least one field to search.")
+MSG_WORDS = N_("Enter at most 8 words of the name")
 MSG_DOCUMENT = N_("Enter the document number in Latin letters and digits")
 MSG_UNTIL = N_("Enter a date on or after the first date")
 MSG_UNAVAILABLE = N_("Search is not available on this node.")
@@ -92,11 +95,13 @@ REASONS: dict[str, str] = {
     "birth_date": N_("same birth date"),
     "sex": N_("same sex"),
     "border_gate": N_("same border gate"),
+    # No name or document number asked for: the person is there for the filters alone.
+    "filter": N_("matches the filters"),
 }
 
-# Document numbers are compared as the index keeps them: ASCII letters and digits only.
+# What a document number may be typed as: ASCII letters and digits, with separators that
+# the index's document_number() then drops (as it does from the numbers it keeps).
 _DOCUMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./-]*")
-_DOCUMENT_SEPARATORS = re.compile(r"[ ./-]")
 _BIRTH = re.compile(r"^(\d{4})(?:-(\d{1,2})-(\d{1,2}))?$")
 
 
@@ -179,7 +184,9 @@ class ReadQuery:
 def read_query(form: Form, *, now: datetime) -> ReadQuery:
     """Check every field of the posted form; errors name the field, never quote it."""
     reader = FormReader(form, now=now)
-    text = reader.text("name", max_chars=NAME_CHARS)
+    text = reader.text("name", max_chars=MAX_TEXT_CHARS)
+    if len(text.split()) > MAX_TEXT_TOKENS:
+        reader.fail("name", MSG_WORDS)
     document = _document_number(reader)
     birth_year, birth_date = _birth_field(reader, now)
     gate = reader.code("border_gate", BORDER_GATES)
@@ -217,7 +224,7 @@ def _document_number(reader: FormReader) -> str:
     if not (value.isascii() and _DOCUMENT.fullmatch(value)):
         reader.fail("document_number", MSG_DOCUMENT)
         return ""
-    return _DOCUMENT_SEPARATORS.sub("", value).upper()
+    return document_number(value)
 
 
 def _birth_field(reader: FormReader, now: datetime) -> tuple[int | None, str]:

@@ -19,6 +19,7 @@ from aiohttp import ClientResponse
 
 from gateway.console import Role, search
 from gateway.console.context import CONTENT_READERS
+from gateway.search.index import MAX_TEXT_TOKENS
 from gateway.search.model import SearchQuery
 from gateway.store import EmbeddedPostgres
 from tests.console.conftest import ConsoleHarness
@@ -84,6 +85,9 @@ def _errors(page: str) -> list[str]:
         ([("name", "   "), ("kind", "")], "query"),
         ([("name", "x" * 201)], "name"),
         ([("name", "Lan\x00")], "name"),
+        # The index's bound on words (gateway.search.index.MAX_TEXT_TOKENS), named in the
+        # message: "at most 8 words".
+        ([("name", " ".join(["Lan"] * 9))], "name"),
         ([("document_number", "AB#123")], "document_number"),
         ([("document_number", "ល១២៣")], "document_number"),
         ([("document_number", "1" * 41)], "document_number"),
@@ -112,6 +116,11 @@ async def test_a_wrong_field_is_named_beside_it_and_nothing_is_searched(
     assert 'class="search-results"' not in page
     assert recorded.queries == []
     assert not [row for row in await console.store.list_audit() if row.action == "console.search"]
+
+
+def test_the_word_bound_named_in_the_message_is_the_index_s() -> None:
+    assert MAX_TEXT_TOKENS == 8
+    assert "8 words" in search.MSG_WORDS
 
 
 def _local(year: int, month: int, day: int) -> datetime:
