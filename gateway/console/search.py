@@ -164,7 +164,12 @@ def hit_of(user: ConsoleUser, scored: ScoredPerson) -> Hit:
         scored=scored,
         percent=max(0, min(100, round(scored.score))),
         names=tuple(shown_name(name) for name in person.names) if shown else (),
-        matched=shown_name(scored.matched_name) if shown and scored.matched_name else None,
+        # Which of several written forms matched; with one, it is the name shown already.
+        matched=(
+            shown_name(scored.matched_name)
+            if shown and scored.matched_name and len(person.names) > 1
+            else None
+        ),
         birth=_birth(person.birth_date) if shown else None,
         withheld=not shown,
         reasons=tuple(REASONS.get(reason, reason) for reason in scored.reasons),
