@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from adapters import adapter_for
 from gateway.api.acknowledgements import AcknowledgementRoutes
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
+from gateway.api.search import SearchRoutes
 from gateway.api.uploads import UPLOAD_PATH, AttachmentUploads
 from gateway.attachments_read import AttachmentReader
 from gateway.components import (
@@ -279,6 +280,11 @@ class Gateway:
                 *uploads.routes(),
                 *AcknowledgementRoutes(
                     authenticate=local_api.client, acknowledger=self.acknowledger
+                ).routes(),
+                *SearchRoutes(
+                    authenticate=local_api.client,
+                    search=lambda: self.search_index,
+                    store=self.store,
                 ).routes(),
             ]
         )

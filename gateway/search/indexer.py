@@ -32,9 +32,11 @@ from gateway.ops.logs import fields
 from gateway.search.index_key import IndexKey, OpenIndexKey
 from gateway.search.persons import encode_person, named_persons, open_stored_message
 from gateway.store.search_entries import NewSearchEntry, SearchEntries, UnindexedRow
+from gateway.wire import Kind
 
 log = logging.getLogger(__name__)
 
+_CANONICAL_KINDS = frozenset(kind.value for kind in Kind)
 BATCH_ROWS = 200
 IDLE_POLL_SECONDS = 30.0
 RETRY_SECONDS = 5.0
@@ -47,7 +49,13 @@ def read_rows(
     read: list[tuple[str, int, int]] = []
     entries: list[NewSearchEntry] = []
     for row in rows:
-        message = open_stored_message(keyring, row.direction, row.envelope)
+        # Control messages (receipts' acknowledgements, cancellations, checkpoints) name
+        # nobody and are not canonical messages: never opened as one.
+        message = (
+            open_stored_message(keyring, row.direction, row.envelope)
+            if row.kind in _CANONICAL_KINDS
+            else None
+        )
         persons = [] if message is None else named_persons(message)
         read.append((row.direction, row.id, len(persons)))
         for ordinal, person in enumerate(persons):

@@ -13,6 +13,8 @@ Design notes:
     muusikatoan (៉) moves the consonant to the first series (រ៉ា -> ra); likewise ិ is
     "i" / "e", ុ "u" / "o" and ឹ "oe" / "a" by series (ប៊ិញ -> binh, ហ៊ុង -> hung,
     ត្រឹន -> tran: Vietnamese â and ơ are written with ឹ);
+  * nikahit (ំ) and reahmuk (ះ) are "m" and "h", with an "a" only after a bare consonant
+    (សំណាង -> samnang, មុំ -> mum);
   * the bantoc (់) and the other sign marks are dropped, not spelt (ចាន់ -> chan, not chana);
   * then, on the romanised words: "ei" -> "i" (ធី -> thi), "ae" -> "e" (សែន -> sen),
     a final "kh" -> "k" (សុខ -> sok), and a Vietnamese name's "ngv"/"hv" + "ie" written by
@@ -22,7 +24,7 @@ Design notes:
   ch/c, ...), c/k/q -> k, y -> i, w/v -> u (Cambodian police write Vietnamese "u"/"uy" with
   វ), x -> s, a word's initial d/gi/z/j/y -> i (Vietnamese D and Gi are said, and written in
   Khmer script, as Y: Dương -> យឿង), dd/ll/... collapse, vowel runs of two collapse to their
-  first letter.
+  first letter, and the H' of Jrai and Ba Na women's names goes (H'Nhung -> nhung).
 - Scoring (score_name): rapidfuzz ratios, 0-100, best of the folded forms (exact letters),
   the skeletons (scaled by 0.95: a phonetic match is a little less sure) and the token set
   ratio (scaled by 0.9: all the query's words appear, e.g. a partial name). The index runs
@@ -51,10 +53,9 @@ _AA = "\u17b6"  # ា
 _I = "\u17b7"  # ិ
 _U = "\u17bb"  # ុ
 _OE = "\u17b9"  # ឹ
+_FINAL_SIGNS = {"\u17c6": "m", "\u17c7": "h"}  # ំ nikahit, ះ reahmuk
 # Signs that anyascii spells as letters but that names do not write in Latin letters.
-_SILENT_SIGNS = frozenset(
-    "\u17c6\u17c7\u17c8\u17c9\u17ca\u17cb\u17cc\u17cd\u17ce\u17cf\u17d0\u17d1"
-)
+_SILENT_SIGNS = frozenset("\u17c8\u17c9\u17ca\u17cb\u17cc\u17cd\u17ce\u17cf\u17d0\u17d1")
 _APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4"
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -79,6 +80,11 @@ def _romanise_khmer(text: str) -> str:
             out.append("u" if second else "o")
         elif char == _OE:
             out.append("oe" if second else "a")
+        elif char in _FINAL_SIGNS:
+            # After a vowel sign only the final sound (ុំ -> um); after a bare consonant
+            # with its inherent vowel (សំ -> sam).
+            vowel = "\u17b6" <= previous <= "\u17c5"
+            out.append(_FINAL_SIGNS[char] if vowel else "a" + _FINAL_SIGNS[char])
         elif char not in _SILENT_SIGNS:
             out.append(anyascii(char))
         previous = char
@@ -89,6 +95,7 @@ def _romanise_khmer(text: str) -> str:
 _KHMER_WORD_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^ngvie"), "nguye"),
     (re.compile(r"^hvie"), "huye"),
+    (re.compile(r"mng"), "ng"),  # ាំង: the nikahit before ង is not said apart
     (re.compile(r"oea"), "uo"),
     (re.compile(r"ei"), "i"),
     (re.compile(r"ae"), "e"),
@@ -120,6 +127,8 @@ def fold(name: str) -> str:
 
 _SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"h+"), "h"),
+    # Jrai and Ba Na women's names: H'Nhung folds to hnhung, and is searched as Nhung.
+    (re.compile(r"^h(?=[^aeiou])"), ""),
     (re.compile(r"ngh"), "ng"),
     (re.compile(r"([ptkcdgbs])h"), r"\1"),
     (re.compile(r"^(gi|[dzjy])"), "i"),
