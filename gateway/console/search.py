@@ -15,6 +15,8 @@ Design notes:
   name by the index's own MAX_TEXT_CHARS and MAX_TEXT_TOKENS, the document number by
   DOCUMENT_CHARS) and so is the answer (RESULT_LIMIT hits); the search itself is bounded in
   time (SEARCH_TIMEOUT), after which the page says so with 503.
+- Dates (from, to) are the reader's local days (UTC+7, as every console page shows times),
+  both included; the API (gateway/api/search.py) takes UTC days.
 - Who: every signed-in user, as for the case list. Names (and birth dates) are shown as
   case_view.may_read decides for messages: content readers see them; the others only those
   of a wanted-person notice marked normal. An index entry does not say whether its hotline

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.components import search_index_for
 from gateway.console import build_console
+from gateway.search.indexer import SearchIndexer
 from gateway.search.model import (
     IndexedPerson,
     PersonRole,
@@ -84,21 +86,50 @@ def scored(
 
 
 @asynccontextmanager
+async def serving(
+    harness: ConsoleHarness, person_search: PersonSearch | None
+) -> AsyncIterator[ConsoleHarness]:
+    """harness with its client serving a console whose context has person_search."""
+    ctx = replace(harness.ctx, person_search=person_search)
+    app = web.Application()
+    app.add_subapp("/console/", build_console(ctx))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield replace(harness, client=client, ctx=ctx)
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
 async def searching_console(
     federation: Federation, person_search: PersonSearch | None
 ) -> AsyncIterator[ConsoleHarness]:
     """running_console's harness, its client serving a console whose context has
     person_search (None: a node without the index)."""
+    async with running_console(federation) as harness, serving(harness, person_search) as served:
+        yield served
+
+
+@asynccontextmanager
+async def indexed_console(
+    federation: Federation,
+) -> AsyncIterator[tuple[ConsoleHarness, SearchIndexer]]:
+    """running_console's harness over the node's real index (components.search_index_for,
+    as a running node builds it), and the indexer: the test runs catch_up() once its
+    messages are stored."""
     async with running_console(federation) as harness:
-        ctx = replace(harness.ctx, person_search=person_search)
-        app = web.Application()
-        app.add_subapp("/console/", build_console(ctx))
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        try:
-            yield replace(harness, client=client, ctx=ctx)
-        finally:
-            await client.close()
+        index, indexer = search_index_for(harness.store, harness.ctx.keyring, harness.clock)
+        async with serving(harness, index) as served:
+            yield served, indexer
 
 
-__all__ = ["RecordedSearch", "StuckSearch", "person", "scored", "searching_console"]
+__all__ = [
+    "RecordedSearch",
+    "StuckSearch",
+    "indexed_console",
+    "person",
+    "scored",
+    "searching_console",
+    "serving",
+]
