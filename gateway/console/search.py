@@ -104,7 +104,7 @@ REASONS: dict[str, str] = {
 # What a document number may be typed as: ASCII letters and digits, with separators that
 # the index's document_number() then drops (as it does from the numbers it keeps).
 _DOCUMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./-]*")
-_BIRTH = re.compile(r"^(\d{4})(?:-(\d{1,2})-(\d{1,2}))?$")
+_BIRTH = re.compile(r"^([0-9]{4})(?:-([0-9]{1,2})-([0-9]{1,2}))?$")
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,9 @@ def may_see_names(user: ConsoleUser, scored: ScoredPerson) -> bool:
 def _birth(text: str) -> canonical.Date | None:
     """An index entry's birth date ("YYYY", "YYYY-MM", "YYYY-MM-DD") for the date filter."""
     parts = text.split("-")
-    if not text or not all(part.isascii() and part.isdigit() for part in parts):
+    if not text or not all(
+        part.isascii() and part.isdigit() and len(part) <= 4 for part in parts[:3]
+    ):
         return None
     numbers = [int(part) for part in parts[:3]] + [0, 0]
     return canonical.Date(year=numbers[0], month=numbers[1], day=numbers[2])

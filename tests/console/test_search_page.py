@@ -18,7 +18,7 @@ import trustme
 from aiohttp import ClientResponse
 
 from gateway.console import Role, search
-from gateway.console.context import CONTENT_READERS
+from gateway.console.context import CONTENT_READERS, ConsoleUser
 from gateway.search.index import MAX_TEXT_TOKENS
 from gateway.search.model import SearchQuery
 from gateway.store import EmbeddedPostgres
@@ -342,3 +342,31 @@ async def test_a_node_without_the_index_says_search_is_not_available(
         assert "Chức năng tìm kiếm chưa có trên nút này." in page
         assert '<form class="search"' not in page
         assert not [r for r in await console.store.list_audit() if r.action == "console.search"]
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "expected"),
+    [
+        ("", None),
+        ("2001", (2001, 0, 0)),
+        ("2001-04", (2001, 4, 0)),
+        ("2001-04-12", (2001, 4, 12)),
+        ("99999999999", None),  # never a protobuf int32 overflow on the page
+        ("2001-x", None),
+    ],
+)
+def test_a_shown_birth_date_is_what_the_index_knows_of_it(
+    birth_date: str, expected: tuple[int, int, int] | None
+) -> None:
+    reader = ConsoleUser(1, "officer", Role.OFFICER, "en")
+    hit = search.hit_of(reader, scored(person(KHMER, birth_date=birth_date), 80))
+    born = None if hit.birth is None else (hit.birth.year, hit.birth.month, hit.birth.day)
+    assert born == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "khmer"),
+    [(KHMER, True), (LATIN, False), ("Nguyễn Thị Lan", False), ("᧠", True), ("", False)],
+)
+def test_khmer_names_are_marked_for_the_khmer_font(text: str, khmer: bool) -> None:
+    assert search.is_khmer(text) is khmer
