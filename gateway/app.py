@@ -307,6 +307,7 @@ class Gateway:
                         receiver=receiver,
                         actor=actor,
                     ),
+                    person_search=self.search_index,
                 )
             ),
         )

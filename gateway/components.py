@@ -32,6 +32,7 @@ from gateway.policy import PeerRoute, RoutePolicy
 from gateway.search.index import SearchIndex
 from gateway.search.index_key import IndexKey
 from gateway.search.indexer import SearchIndexer
+from gateway.search.model import PersonSearch
 from gateway.store import Store
 
 
@@ -124,9 +125,12 @@ def console_context(
     attachments: AttachmentReader | None = None,
     *,
     bundle_courier: Callable[[str], OfflineCourier] | None = None,
+    person_search: PersonSearch | None = None,
 ) -> ConsoleContext:
     """What the console's pages work with (gateway/console/context.py); bundle_courier: the
-    running node's couriers (by default ones over a receiver and metrics made here)."""
+    running node's couriers (by default ones over a receiver and metrics made here);
+    person_search: the running node's search index (None: the search page says it is not
+    available)."""
     keyring = keyring or keyring_from_config(config)
     if bundle_courier is None:
         made_keyring, metrics = keyring, GatewayMetrics()
@@ -168,6 +172,7 @@ def console_context(
         max_attachment_bytes=config.limits.max_attachment_bytes,
         bundle_courier=bundle_courier,
         max_bundle_bytes=config.limits.max_bundle_bytes,
+        person_search=person_search,
     )
 
 

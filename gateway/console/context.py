@@ -20,6 +20,7 @@ from gateway.crypto import Keyring
 from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.bundles import OfflineCourier
 from gateway.federation.outgoing import Dispatcher
+from gateway.search.model import PersonSearch
 from gateway.store import Store
 
 ConsoleLanguage = Literal["vi", "km", "en"]
@@ -113,6 +114,9 @@ class ConsoleContext:
     # audit actor (None: the section is not shown); the most an imported file may hold.
     bundle_courier: Callable[[str], OfflineCourier] | None = None
     max_bundle_bytes: int = DEFAULT_LIMITS.max_bundle_bytes
+    # Finding people across cases (gateway/console/search.py; None: the page says search is
+    # not available on this node).
+    person_search: PersonSearch | None = None
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

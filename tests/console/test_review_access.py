@@ -94,6 +94,9 @@ MATRIX = [
     # Acknowledging a received message: those who act on cases (no four eyes).
     _row("POST", f"/console/messages/{MISSING}/acknowledge", SIGN_IN, 404, 404, 403, 403),
     _row("GET", f"/console/messages/{MISSING}/acknowledge", 405, 405, 405, 405, 405),
+    # Search: every signed-in user, as the case list; this node has no index wired (503).
+    _row("GET", "/console/search", SIGN_IN, 503, 503, 503, 503),
+    _row("POST", "/console/search", SIGN_IN, 503, 503, 503, 503),
 ]
 
 
