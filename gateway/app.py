@@ -34,6 +34,7 @@ from gateway.components import (
     envelope_receiver_for,
     keyring_from_config,
     offline_courier_for,
+    possible_match_finder_for,
     retry_policy,
     utc_now,
 )
@@ -63,6 +64,8 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.node_health import node_health
 from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
+from gateway.search.finder import PossibleMatchFinder
+from gateway.search.model import PersonIndex
 from gateway.store import Store
 from gateway.wire import Kind
 
@@ -100,6 +103,10 @@ class Gateway:
         self._crypto = ThreadPoolExecutor(max_workers=crypto_threads(), thread_name_prefix="crypto")
         # Documents from local systems are decoded off the loop that serves the federation.
         self._decoder = DocumentDecoder()
+        # The person index (gateway.search, issue 13): set by its wiring before start; the
+        # possible-match finder runs over it when there is one.
+        self.person_index: PersonIndex | None = None
+        self.possible_matches: PossibleMatchFinder | None = None
         self.ready = False
 
     @property
@@ -145,6 +152,11 @@ class Gateway:
             clock=self.clock,
         )
         self._tasks.append(asyncio.create_task(checkpointer.run(), name="audit-checkpoints"))
+        if self.person_index is not None:
+            self.possible_matches = possible_match_finder_for(self.store, self.person_index)
+            self._tasks.append(
+                asyncio.create_task(self.possible_matches.run(), name="possible-matches")
+            )
         receiver = envelope_receiver_for(
             config,
             self.store,
@@ -458,6 +470,7 @@ class Gateway:
             [kind.value for kind in Kind],
         )
         self.metrics.record_checkpoints(*await self.store.checkpoint_health())
+        self.metrics.possible_matches_open.set(await self.store.possible_matches_open())
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

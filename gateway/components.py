@@ -29,6 +29,8 @@ from gateway.federation.sender import RetryPolicy
 from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
+from gateway.search.finder import PossibleMatchFinder
+from gateway.search.model import PersonIndex
 from gateway.store import Store
 
 
@@ -245,3 +247,11 @@ def offline_courier_for(
         max_stream_bytes=stream_length(config.limits.max_attachment_bytes, MIN_PEER_CHUNK_BYTES),
         stream_quota=config.limits.max_pending_attachment_bytes_per_peer,
     )
+
+
+def possible_match_finder_for(store: Store, index: PersonIndex) -> PossibleMatchFinder:
+    """The possible-match finder over the node's person index (gateway.search.finder): a
+    batch of 100 new people at a time, 20 candidates each, polled every 2 s between
+    wake-ups. No configuration of its own: the bounds keep one batch to a few hundred
+    index lookups, and the rules (gateway.search.matching) are the same on every node."""
+    return PossibleMatchFinder(index=index, store=store, batch=100, candidates=20, poll=2.0)
