@@ -299,6 +299,7 @@ class Gateway:
                         receiver=receiver,
                         actor=actor,
                     ),
+                    person_index=self.person_index,
                 )
             ),
         )

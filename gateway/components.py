@@ -123,6 +123,7 @@ def console_context(
     attachments: AttachmentReader | None = None,
     *,
     bundle_courier: Callable[[str], OfflineCourier] | None = None,
+    person_index: PersonIndex | None = None,
 ) -> ConsoleContext:
     """What the console's pages work with (gateway/console/context.py); bundle_courier: the
     running node's couriers (by default ones over a receiver and metrics made here)."""
@@ -167,6 +168,7 @@ def console_context(
         max_attachment_bytes=config.limits.max_attachment_bytes,
         bundle_courier=bundle_courier,
         max_bundle_bytes=config.limits.max_bundle_bytes,
+        person_index=person_index,
     )
 
 

@@ -20,6 +20,7 @@ from gateway.crypto import Keyring
 from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.bundles import OfflineCourier
 from gateway.federation.outgoing import Dispatcher
+from gateway.search.model import PersonIndex
 from gateway.store import Store
 
 ConsoleLanguage = Literal["vi", "km", "en"]
@@ -113,6 +114,9 @@ class ConsoleContext:
     # audit actor (None: the section is not shown); the most an imported file may hold.
     bundle_courier: Callable[[str], OfflineCourier] | None = None
     max_bundle_bytes: int = DEFAULT_LIMITS.max_bundle_bytes
+    # The person index (gateway.search): a case page's possible matches show the other
+    # person's names from it, to those who may read them (None: no names shown).
+    person_index: PersonIndex | None = None
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

@@ -13,6 +13,7 @@ from gateway.console import (
     cases,
     compose,
     form_limits,
+    matches,
     operator,
     rendering,
 )
@@ -30,6 +31,16 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         ]
     )
     rendering.setup(app, ctx)
-    for module in (auth, cases, compose, approvals, operator, bundles, acknowledge, attachments):
+    for module in (
+        auth,
+        cases,
+        compose,
+        approvals,
+        operator,
+        bundles,
+        acknowledge,
+        attachments,
+        matches,
+    ):
         app.add_routes(module.routes(ctx))
     return app

@@ -94,6 +94,9 @@ MATRIX = [
     # Acknowledging a received message: those who act on cases (no four eyes).
     _row("POST", f"/console/messages/{MISSING}/acknowledge", SIGN_IN, 404, 404, 403, 403),
     _row("GET", f"/console/messages/{MISSING}/acknowledge", 405, 405, 405, 405, 405),
+    # Possible matches (issue 13): those who act on cases decide; no such pair here (404).
+    _row("POST", "/console/cases/{received}/matches/1/confirm", SIGN_IN, 404, 404, 403, 403),
+    _row("GET", "/console/cases/{received}/matches/1/confirm", 405, 405, 405, 405, 405),
 ]
 
 
@@ -169,6 +172,7 @@ async def test_the_table_names_every_console_route(console: ConsoleHarness) -> N
         "{photo_message}": "{message_id}",
         "{photo}": "{attachment_id}",
         "scan-1": "{attachment_id}",
+        "/matches/1/confirm": "/matches/{match_id}/{decision}",
     }
 
     def canonical(path: str) -> str:
