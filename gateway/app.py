@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from adapters import adapter_for
 from gateway.api.acknowledgements import AcknowledgementRoutes
 from gateway.api.routes import MAX_DOCUMENT_BYTES, LocalApi, api_clients, error_middleware
+from gateway.api.search import SearchRoutes
 from gateway.api.uploads import UPLOAD_PATH, AttachmentUploads
 from gateway.attachments_read import AttachmentReader
 from gateway.components import (
@@ -36,6 +37,7 @@ from gateway.components import (
     offline_courier_for,
     possible_match_finder_for,
     retry_policy,
+    search_index_for,
     utc_now,
 )
 from gateway.config import NodeConfig, WebhookDelivery, is_loopback_host
@@ -65,7 +67,7 @@ from gateway.ops.node_health import node_health
 from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
 from gateway.search.finder import PossibleMatchFinder
-from gateway.search.model import PersonIndex
+from gateway.search.index import SearchIndex
 from gateway.store import Store
 from gateway.wire import Kind
 
@@ -103,9 +105,11 @@ class Gateway:
         self._crypto = ThreadPoolExecutor(max_workers=crypto_threads(), thread_name_prefix="crypto")
         # Documents from local systems are decoded off the loop that serves the federation.
         self._decoder = DocumentDecoder()
-        # The person index (gateway.search, issue 13): set by its wiring before start; the
-        # possible-match finder runs over it when there is one.
-        self.person_index: PersonIndex | None = None
+        # Searches are ranked on one thread of their own: they queue, rather than take the
+        # cores the federation's crypto needs (gateway/search/index.py).
+        self._matching = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+        self._search_index: SearchIndex | None = None
+        # Possible matches among the index's people (gateway.search.finder, issue 13).
         self.possible_matches: PossibleMatchFinder | None = None
         self.ready = False
 
@@ -114,6 +118,13 @@ class Gateway:
         if self._database is None:
             raise RuntimeError("gateway not started")
         return self._database.store
+
+    @property
+    def search_index(self) -> SearchIndex:
+        """The node's person search (PersonSearch, PersonIndex): the console's and the API's."""
+        if self._search_index is None:
+            raise RuntimeError("gateway not started")
+        return self._search_index
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -152,11 +163,13 @@ class Gateway:
             clock=self.clock,
         )
         self._tasks.append(asyncio.create_task(checkpointer.run(), name="audit-checkpoints"))
-        if self.person_index is not None:
-            self.possible_matches = possible_match_finder_for(self.store, self.person_index)
-            self._tasks.append(
-                asyncio.create_task(self.possible_matches.run(), name="possible-matches")
-            )
+        self._start_search()
+        # Possible matches (issue 13): each new person of the index, once, against the rest.
+        assert self._search_index is not None
+        self.possible_matches = possible_match_finder_for(self.store, self._search_index)
+        self._tasks.append(
+            asyncio.create_task(self.possible_matches.run(), name="possible-matches")
+        )
         receiver = envelope_receiver_for(
             config,
             self.store,
@@ -278,6 +291,11 @@ class Gateway:
                 *AcknowledgementRoutes(
                     authenticate=local_api.client, acknowledger=self.acknowledger
                 ).routes(),
+                *SearchRoutes(
+                    authenticate=local_api.client,
+                    search=lambda: self.search_index,
+                    store=self.store,
+                ).routes(),
             ]
         )
         ops.add_subapp(
@@ -299,7 +317,7 @@ class Gateway:
                         receiver=receiver,
                         actor=actor,
                     ),
-                    person_index=self.person_index,
+                    person_index=self._search_index,
                 )
             ),
         )
@@ -400,6 +418,16 @@ class Gateway:
                 )
                 self._tasks.append(asyncio.create_task(watcher.run(), name=f"drop:{client.id}"))
 
+    def _start_search(self) -> None:
+        """The indexer catches up on stored messages and follows new ones; the index loads in
+        the background (a search before it is loaded waits for the load)."""
+        index, indexer = search_index_for(
+            self.store, self.keyring, self.clock, crypto=self._crypto, matching=self._matching
+        )
+        self._search_index = index
+        self._tasks.append(asyncio.create_task(indexer.run(), name="search-indexer"))
+        self._tasks.append(asyncio.create_task(index.start(), name="search-index-load"))
+
     def _start_retention(self) -> None:
         retention = self.config.retention
         sweep = RetentionSweep(
@@ -447,6 +475,7 @@ class Gateway:
         if self._database is not None:
             await self._database.close()
         self._crypto.shutdown(wait=True, cancel_futures=True)
+        self._matching.shutdown(wait=True, cancel_futures=True)
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "node": self.config.node.id})

@@ -30,6 +30,9 @@ from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.search.finder import PossibleMatchFinder
+from gateway.search.index import SearchIndex
+from gateway.search.index_key import IndexKey
+from gateway.search.indexer import SearchIndexer
 from gateway.search.model import PersonIndex
 from gateway.store import Store
 
@@ -257,3 +260,28 @@ def possible_match_finder_for(store: Store, index: PersonIndex) -> PossibleMatch
     wake-ups. No configuration of its own: the bounds keep one batch to a few hundred
     index lookups, and the rules (gateway.search.matching) are the same on every node."""
     return PossibleMatchFinder(index=index, store=store, batch=100, candidates=20, poll=2.0)
+
+
+def search_index_for(
+    store: Store,
+    keyring: Keyring,
+    clock: Callable[[], datetime],
+    *,
+    crypto: Executor | None = None,
+    matching: Executor | None = None,
+) -> tuple[SearchIndex, SearchIndexer]:
+    """The search index (gateway/search) and the worker that fills it, sharing one index
+    key. crypto: where envelopes are opened (the node's crypto pool); matching: where
+    entries are opened and queries ranked (the node gives it one thread, so searches queue
+    rather than take every core)."""
+    key = IndexKey(store=store, keyring=keyring, clock=clock)
+    index = SearchIndex(store=store, key=key, executor=matching)
+    indexer = SearchIndexer(
+        store=store,
+        keyring=keyring,
+        key=key,
+        clock=clock,
+        executor=crypto,
+        on_written=index.written,
+    )
+    return index, indexer

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.api.search import search_openapi
 from gateway.federation.streams import MEDIA_TYPES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -121,6 +122,7 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
         "description": "Format id; for POST it may instead be given by Content-Type.",
         "schema": {"type": "string", "enum": list(formats)},
     }
+    search_path, search_schemas = search_openapi()
     return {
         "openapi": "3.1.0",
         "info": {
@@ -348,6 +350,7 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
                 "Counts as the acknowledgement (how: local_handled) if none was given yet; "
                 "answers as acknowledge does.",
             ),
+            **search_path,
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -362,6 +365,7 @@ def openapi_document(formats: Sequence[str]) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                **search_schemas,
                 "Attachment": {
                     "type": "object",
                     "required": ["attachment_id", "size", "sha256", "media_type"],

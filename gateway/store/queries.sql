@@ -1313,6 +1313,81 @@ FROM peer_audit_checkpoints WHERE contradiction IS NOT NULL GROUP BY origin;
 SELECT seq, head_hash, envelope_sha256, received_at FROM peer_audit_checkpoints
 WHERE origin = $1 ORDER BY seq DESC, received_at LIMIT 1;
 
+-- issue 13: search
+
+-- name: search_key_newest
+SELECT generation, key_id, sealed FROM search_keys ORDER BY generation DESC LIMIT 1;
+
+-- name: search_key_insert
+-- A first or replacement key; a concurrent writer of the same generation wins (no row back).
+INSERT INTO search_keys (generation, key_id, sealed, created_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (generation) DO NOTHING
+RETURNING generation;
+
+-- name: search_key_rewrap
+-- The same key sealed again to a newer own key pair (rotation), if no one did it first.
+UPDATE search_keys SET key_id = $3, sealed = $4
+WHERE generation = $1 AND key_id = $2
+RETURNING generation;
+
+-- name: search_keys_drop_older
+-- Keys (and, by cascade, entries) older than generation $1: what no key opens any more.
+DELETE FROM search_keys WHERE generation < $1;
+
+-- name: search_indexed_forget
+-- Every row is read again under a new key.
+DELETE FROM search_indexed;
+
+-- name: search_pending_inbox
+-- Received rows the indexer has not read yet, oldest first.
+SELECT i.id, i.sender AS peer, i.case_id, i.kind, i.envelope, i.handling,
+       i.received_at AS occurred_at
+FROM inbox i
+WHERE NOT EXISTS (SELECT 1 FROM search_indexed s WHERE s.inbox_id = i.id)
+ORDER BY i.id LIMIT $1;
+
+-- name: search_pending_outbox
+-- Sent rows (our own copies) the indexer has not read yet, oldest first.
+SELECT o.id, o.recipient AS peer, o.case_id, o.kind, o.envelope, o.handling,
+       o.queued_at AS occurred_at
+FROM outbox o
+WHERE NOT EXISTS (SELECT 1 FROM search_indexed s WHERE s.outbox_id = o.id)
+ORDER BY o.id LIMIT $1;
+
+-- name: search_indexed_insert
+-- Claims rows as read; only those returned get their entries written (another indexer that
+-- read them first keeps its own).
+INSERT INTO search_indexed (direction, inbox_id, outbox_id, persons, indexed_at)
+SELECT d, i, o, p, $5
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[]) AS t(d, i, o, p)
+ON CONFLICT DO NOTHING
+RETURNING direction, coalesce(inbox_id, outbox_id) AS message_row;
+
+-- name: search_entries_insert
+INSERT INTO search_entries (direction, inbox_id, outbox_id, ordinal, case_id, kind, peer,
+    occurred_at, generation, sealed)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::uuid[],
+    $6::text[], $7::text[], $8::timestamptz[], $9::integer[], $10::bytea[]);
+
+-- name: search_entries_after
+SELECT id, direction, coalesce(inbox_id, outbox_id) AS message_row, ordinal, case_id, kind,
+       peer, occurred_at, generation, sealed
+FROM search_entries WHERE id > $1 ORDER BY id LIMIT $2;
+
+-- name: search_entries_present
+-- Of the given entry ids, those still stored (retention or a deletion may have taken some).
+SELECT id FROM search_entries WHERE id = ANY($1::bigint[]);
+
+-- name: search_entries_ids
+-- Every stored entry id up to $1: what a full reload keeps.
+SELECT id FROM search_entries WHERE id <= $1;
+
+-- name: search_progress
+SELECT (SELECT count(*) FROM search_indexed) AS indexed,
+       (SELECT count(*) FROM search_entries) AS entries,
+       (SELECT count(*) FROM inbox) + (SELECT count(*) FROM outbox) AS messages;
+
 -- issue 13: matches (possible matches, 0021_possible_matches.sql)
 
 -- name: possible_match_cursor

@@ -62,6 +62,7 @@ from gateway.store.records import (
     PeerSummary,
 )
 from gateway.store.retention import Retention
+from gateway.store.search_entries import SearchEntries
 from gateway.store.sending import Sending
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class Store(
     Acknowledgements,
     OfflineBundles,
     AuditCheckpoints,
+    SearchEntries,
     PossibleMatches,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
