@@ -27,7 +27,8 @@ class FakePersonIndex:
                 continue
             score = self.scores.get(frozenset({person.entry_id, other.entry_id}), 0.0)
             if score > 0 or shared_document(person, other):
-                found.append(ScoredPerson(other, score, other.names[0], ()))
+                why = ("name",) if score > 0 else ("document_number",)
+                found.append(ScoredPerson(other, score, other.names[0], why))
         found.sort(key=lambda hit: -hit.score)
         return found[:limit]
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gateway.search import matcher
 from gateway.search.matching import NAME_THRESHOLD, match_reasons
 from gateway.search.model import IndexedPerson, ScoredPerson
+from gateway.search.names import fold
 
 GIRL = IndexedPerson(
     entry_id=1,
@@ -61,16 +63,68 @@ CASES = [
     ("same name, different sex", other(sex="M"), 99.0, ()),
     ("name below the threshold", other(), NAME_THRESHOLD - 0.5, ()),
     ("different document numbers", other(document_numbers=("B7654321",)), 40.0, ()),
+    # Found by document number only: its 100 says nothing of the names.
+    (
+        "a document hit's score is no name score",
+        other(document_numbers=("N1234567",)),
+        100.0,
+        ("document_number",),
+    ),
     ("empty document numbers are no match", other(document_numbers=("",)), 40.0, ()),
     ("the same entry", replace(GIRL), 100.0, ()),
 ]
 
 
 @pytest.mark.parametrize(
-    ("candidate", "score", "expected"),
-    [pytest.param(c, s, e, id=name) for name, c, s, e in CASES],
+    ("name", "candidate", "score", "expected"),
+    [pytest.param(name, c, s, e, id=name) for name, c, s, e in CASES],
 )
-def test_match_reasons(candidate: IndexedPerson, score: float, expected: tuple[str, ...]) -> None:
+def test_match_reasons(
+    name: str, candidate: IndexedPerson, score: float, expected: tuple[str, ...]
+) -> None:
     person = replace(GIRL, document_numbers=("N1234567", ""))
-    scored = ScoredPerson(candidate, score, candidate.names[0], ())
+    by = ("document_number",) if name == "a document hit's score is no name score" else ("name",)
+    scored = ScoredPerson(candidate, score, candidate.names[0], by)
     assert match_reasons(person, scored) == expected
+
+
+def _person(entry_id: int, *names: str, sex: str = "F", born: int | None = 2011) -> IndexedPerson:
+    return replace(
+        GIRL,
+        entry_id=entry_id,
+        case_id=uuid.UUID(int=entry_id),
+        names=names,
+        folded=tuple(fold(name) for name in names),
+        sex=sex,  # type: ignore[arg-type]
+        birth_year=born,
+        document_numbers=(),
+    )
+
+
+# The rules over the real index's similar() (gateway.search.matcher, pure): across scripts.
+REAL = [
+    ("Khmer and Latin vs Vietnamese", ("ង្វៀន ធី ឡាន", "NGUYEN Thi Lan"), "F", 2011, True),
+    ("Latin only, family name last", ("Thi Lan NGUYEN",), "F", 2012, True),
+    ("same name, born 5 years apart", ("Nguyen Thi Lan",), "F", 2016, False),
+    ("same name, a boy", ("Nguyen Thi Lan",), "M", 2011, False),
+    ("another given name", ("Nguyen Thi Hoa",), "F", 2011, False),
+    ("another given name, Vietnamese", ("Nguyễn Thị Hoa",), "F", 2012, False),
+    ("another family name", ("Tran Thi Lan",), "F", 2012, False),
+    ("middle name dropped", ("Nguyen Lan",), "F", 2012, True),
+    ("one letter slip", ("Nguyen Thi Lam",), "F", 2012, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("names", "sex", "born", "matches"),
+    [pytest.param(n, s, b, m, id=label) for label, n, s, b, m in REAL],
+)
+def test_rules_over_the_real_index(
+    names: tuple[str, ...], sex: str, born: int, matches: bool
+) -> None:
+    girl = _person(1, "Nguyễn Thị Lan", "Nguyen Thi Lan", born=2012)
+    other_person = _person(2, *names, sex=sex, born=born)
+    snapshot = matcher.build([girl, other_person])
+    hits = matcher.similar(snapshot, other_person, 10)
+    found = [match_reasons(other_person, hit) for hit in hits if hit.person.entry_id == 1]
+    assert bool(found and found[0]) is matches
