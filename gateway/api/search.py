@@ -214,7 +214,6 @@ def _visible(hit: ScoredPerson, kinds: Sequence[str] | frozenset[str], protected
 def search_openapi() -> tuple[dict[str, Any], dict[str, Any]]:
     """The path and the schemas this route adds to the OpenAPI document."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    day = {"type": ["string", "null"], "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
     path = {
         SEARCH_PATH: {
             "post": {
@@ -258,25 +257,43 @@ def search_openapi() -> tuple[dict[str, Any], dict[str, Any]]:
         "SearchQuery": {
             "type": "object",
             "additionalProperties": False,
+            "description": "At least one field besides limit. The API also takes null or an "
+            "empty string for a field as absent.",
+            "anyOf": [{"required": [name]} for name in FIELDS if name != "limit"],
             "properties": {
                 "text": {
-                    "type": ["string", "null"],
+                    "type": "string",
+                    "minLength": 1,
                     "maxLength": MAX_TEXT_CHARS,
+                    # One to MAX_TEXT_TOKENS words.
+                    "pattern": rf"^\s*\S+(\s+\S+){{0,{MAX_TEXT_TOKENS - 1}}}\s*$",
                     "description": f"A name in any script or order, at most {MAX_TEXT_TOKENS} "
                     "words.",
                 },
-                "document_number": {"type": ["string", "null"], "maxLength": MAX_DOCUMENT_CHARS},
-                "birth_year": {"type": ["integer", "null"], "minimum": 1900, "maximum": 2100},
-                "birth_date": day,
-                "border_gate": {
-                    "type": ["string", "null"],
-                    "maxLength": MAX_GATE_CHARS,
-                    "pattern": "^[A-Za-z0-9-]*$",
+                "document_number": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_DOCUMENT_CHARS,
+                    "pattern": "^[0-9A-Za-z][0-9A-Za-z .-]*$",
+                    "description": "Compared as its digits and letters (spaces, dots and "
+                    "dashes ignored).",
                 },
-                "kind": {"type": ["string", "null"], "enum": [k.value for k in Kind] + ["", None]},
-                "since": day,
-                "until": day,
-                "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_LIMIT},
+                "birth_year": {"type": "integer", "minimum": 1900, "maximum": 2100},
+                "birth_date": {"type": "string", "format": "date"},
+                "border_gate": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_GATE_CHARS,
+                    "pattern": "^[A-Za-z0-9-]+$",
+                },
+                "kind": {"type": "string", "enum": [k.value for k in Kind]},
+                "since": {"type": "string", "format": "date", "description": "UTC day."},
+                "until": {
+                    "type": "string",
+                    "format": "date",
+                    "description": "UTC day, inclusive; not before since.",
+                },
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
             },
         },
         "SearchHits": {

@@ -128,6 +128,11 @@ class SearchIndex:
     def size(self) -> int:
         return len(self._snapshot.persons)
 
+    @property
+    def distinct_names(self) -> int:
+        """Distinct folded names: what each query's scorers run over (bench/search.py)."""
+        return len(self._snapshot.folded)
+
     async def start(self) -> None:
         """Load every entry (worker threads, batches of LOAD_BATCH)."""
         started = time.monotonic()

@@ -27,7 +27,9 @@ Design notes:
   first letter, and the H' of Jrai and Ba Na women's names goes (H'Nhung -> nhung).
 - Scoring (score_name): rapidfuzz ratios, 0-100, best of the folded forms (exact letters),
   the skeletons (scaled by 0.95: a phonetic match is a little less sure) and the token set
-  ratio (scaled by 0.9: all the query's words appear, e.g. a partial name). The index runs
+  ratio of the folded forms and of the skeletons (scaled by 0.93 and 0.9: all the query's
+  words appear, e.g. a partial name; only against names with at least as many distinct
+  words, else "Kông Y" would be "in" the query "Kông Y Khánh"). The index runs
   the same scorers in bulk (process.cdist over preprocessed arrays): see
   gateway.search.index.
 """
@@ -168,17 +170,24 @@ def forms(name: str) -> NameForms:
 
 SKELETON_WEIGHT = 0.95
 TOKEN_SET_WEIGHT = 0.9
+FOLDED_TOKEN_SET_WEIGHT = 0.93
 
 
 def score_name(query: NameForms, candidate: NameForms) -> float:
     """How alike two names are, 0-100 (the index computes the same in bulk)."""
     if not query.folded or not candidate.folded:
         return 0.0
-    return max(
+    scores = [
         fuzz.ratio(query.folded, candidate.folded),
         SKELETON_WEIGHT * fuzz.ratio(query.skeleton, candidate.skeleton),
-        TOKEN_SET_WEIGHT * fuzz.token_set_ratio(query.skeleton, candidate.skeleton),
-    )
+    ]
+    # Whole words: only when the candidate has at least as many distinct words as the query.
+    if len(set(candidate.folded.split())) >= len(set(query.folded.split())):
+        scores.append(
+            FOLDED_TOKEN_SET_WEIGHT * fuzz.token_set_ratio(query.folded, candidate.folded)
+        )
+        scores.append(TOKEN_SET_WEIGHT * fuzz.token_set_ratio(query.skeleton, candidate.skeleton))
+    return max(scores)
 
 
 _DOCUMENT = re.compile(r"[^0-9A-Z]+")

@@ -19,6 +19,7 @@ from gateway.search.index_key import IndexKey
 from gateway.search.indexer import SearchIndexer
 from gateway.search.model import SearchQuery
 from gateway.store import Store
+from gateway.store.records import ContentCutoffs
 from tests.search.corpus import Case, cases
 
 NODE = "vn-gialai-police"
@@ -92,13 +93,19 @@ async def test_indexes_each_row_once_and_finds_people_in_every_script(
             for p in case.persons:
                 for text in (p.vietnamese, p.latin, p.document, p.latin.lower()):
                     assert text.encode() not in sealed
-        # Retention deletes content by setting it to NULL: the entries go with it.
-        await connection.execute("UPDATE outbox SET state = 'expired'")
+        # The target's message finished an hour ago, the others just now.
+        await connection.execute("UPDATE outbox SET state = 'expired', finished_at = now()")
         await connection.execute(
-            "UPDATE outbox SET envelope = NULL WHERE case_id = $1", _case_id(target)
+            "UPDATE outbox SET finished_at = now() - interval '1 hour' WHERE case_id = $1",
+            _case_id(target),
         )
     finally:
         await connection.close()
+    # Retention (the real sweep's statement) deletes content by setting it to NULL, never the
+    # row: the entries read from it go in the same statement (0020's trigger).
+    cutoff = datetime.now(UTC) - timedelta(minutes=30)
+    purged = await store.purge_content(ContentCutoffs(cutoff, cutoff, cutoff))
+    assert sum(purged.envelopes.values()) == 1
     assert await index.search(SearchQuery(document_number=person.document)) == []
     assert (await store.search_progress()).entries == persons - len(target.persons)
 
@@ -142,3 +149,37 @@ async def test_a_second_indexer_never_indexes_twice(store: Store, batch_rows: in
     await two.catch_up()
     progress = await store.search_progress()
     assert progress.indexed == progress.messages == 15
+
+
+async def test_index_key_follows_node_key_rotation(store: Store) -> None:
+    """Re-sealed to a newer own pair at start, so it outlives the old pair; when no
+    configured pair opens it any more, a new key (generation) replaces it and every row is
+    read again under it."""
+    peer = OwnKeyPair.generate("k1", VALID).public()
+    old = OwnKeyPair.generate("k1", VALID)
+    later = KeyValidity(VALID.valid_from + timedelta(hours=1), VALID.valid_until)
+    new = OwnKeyPair.generate("k2", later)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    first = Keyring(NODE, [old], {PEER: [peer]})
+    await _queue(store, first, cases(5, seed=4))
+    _index, indexer = _parts(store, first)
+    await indexer.catch_up()
+    opened = await IndexKey(store=store, keyring=first, clock=clock).current()
+    assert opened.generation == 1
+
+    both = Keyring(NODE, [old, new], {PEER: [peer]})
+    assert (await IndexKey(store=store, keyring=both, clock=clock).current()) == opened
+    stored = await store.search_key()
+    assert stored is not None
+    assert stored.key_id == "k2"
+    # The old pair removed: the index key still opens, nothing is read again.
+    only_new = Keyring(NODE, [new], {PEER: [peer]})
+    assert (await IndexKey(store=store, keyring=only_new, clock=clock).current()) == opened
+    assert (await store.search_progress()).entries > 0
+
+    # A pair that never sealed it: a new generation, old entries gone, rows to read again.
+    stranger = Keyring(NODE, [OwnKeyPair.generate("k3", VALID)], {PEER: [peer]})
+    replaced = await IndexKey(store=store, keyring=stranger, clock=clock).current()
+    assert replaced.generation == 2
+    progress = await store.search_progress()
+    assert (progress.entries, progress.indexed) == (0, 0)

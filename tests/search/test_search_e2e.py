@@ -82,14 +82,43 @@ def _held_rows() -> list[Row]:
     return rows
 
 
+# The samples' names that the generator also gives (Nguyễn Thị Lan, SOK Dara, ...) are
+# shared by dozens of generated people: searched by name alone, they are found among
+# namesakes, most recent first. An officer narrows with what the notice gives, the birth
+# year, as these rows do.
 SAMPLE_ROWS = [
-    Row("sample:NameKh", "khmer_script", {"text": "ង្វៀន ធី ឡាន"}, ("handover.xml",)),
-    Row("sample:Nguyen Thi Lan", "vietnamese", {"text": "Nguyễn Thị Lan"}, ("handover.xml",)),
-    Row("sample:Sophea Chan", "latin_family_last", {"text": "Sophea Chan"}, ("handover.xml",)),
+    Row(
+        "sample:NameKh",
+        "khmer_script",
+        {"text": "ង្វៀន ធី ឡាន", "birth_year": 2001},
+        ("handover.xml",),
+    ),
+    Row(
+        "sample:Nguyen Thi Lan",
+        "vietnamese",
+        {"text": "Nguyễn Thị Lan", "birth_year": 2001},
+        ("handover.xml",),
+    ),
+    Row(
+        "sample:Sophea Chan",
+        "latin_family_last",
+        {"text": "Sophea Chan", "birth_year": 2010},
+        ("handover.xml",),
+    ),
     Row("sample:KH id", "document_number", {"document_number": "010987654"}, ("handover.xml",)),
-    Row("sample:SOK Dara", "latin_family_first", {"text": "SOK Dara"}, ("wanted.xml",)),
+    Row(
+        "sample:SOK Dara",
+        "latin_family_first",
+        {"text": "SOK Dara", "birth_year": 1990},
+        ("wanted.xml",),
+    ),
     Row("sample:alias", "alias", {"text": "Ah Ra"}, ("wanted.xml",)),
-    Row("sample:Siu H'Yến", "vietnamese", {"text": "Siu H'Yến"}, ("ban_giao.json",)),
+    Row(
+        "sample:Siu H'Yến",
+        "vietnamese",
+        {"text": "Siu H'Yến", "birth_year": 2004},
+        ("ban_giao.json",),
+    ),
     Row("sample:VN id", "document_number", {"document_number": "064304009876"}, ("ban_giao.json",)),
     Row("sample:Kpa Hngoc", "vietnamese_plain", {"text": "kpa hngoc"}, ("ban_giao.json",)),
     Row("sample:Y Phan", "latin_family_last", {"text": "Y Phan Ro Cham"}, ("truy_na.json",)),
@@ -102,7 +131,7 @@ SAMPLE_ROWS = [
     Row(
         "sample:Ksor H'Lan",
         "birth_year_partial_name",
-        {"text": "H'Lan", "birth_year": 2008},
+        {"text": "Ksor H'Lan", "birth_year": 2008},
         ("calls.csv",),
     ),
 ]
