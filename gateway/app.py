@@ -35,6 +35,7 @@ from gateway.components import (
     envelope_receiver_for,
     keyring_from_config,
     offline_courier_for,
+    possible_match_finder_for,
     retry_policy,
     search_index_for,
     utc_now,
@@ -65,6 +66,7 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.node_health import node_health
 from gateway.ops.private_files import private_folder
 from gateway.ops.retention import RetentionSweep
+from gateway.search.finder import PossibleMatchFinder
 from gateway.search.index import SearchIndex
 from gateway.store import Store
 from gateway.wire import Kind
@@ -107,6 +109,8 @@ class Gateway:
         # cores the federation's crypto needs (gateway/search/index.py).
         self._matching = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
         self._search_index: SearchIndex | None = None
+        # Possible matches among the index's people (gateway.search.finder, issue 13).
+        self.possible_matches: PossibleMatchFinder | None = None
         self.ready = False
 
     @property
@@ -160,6 +164,12 @@ class Gateway:
         )
         self._tasks.append(asyncio.create_task(checkpointer.run(), name="audit-checkpoints"))
         self._start_search()
+        # Possible matches (issue 13): each new person of the index, once, against the rest.
+        assert self._search_index is not None
+        self.possible_matches = possible_match_finder_for(self.store, self._search_index)
+        self._tasks.append(
+            asyncio.create_task(self.possible_matches.run(), name="possible-matches")
+        )
         receiver = envelope_receiver_for(
             config,
             self.store,
@@ -308,6 +318,7 @@ class Gateway:
                         actor=actor,
                     ),
                     person_search=self.search_index,
+                    person_index=self._search_index,
                 )
             ),
         )
@@ -490,6 +501,7 @@ class Gateway:
             [kind.value for kind in Kind],
         )
         self.metrics.record_checkpoints(*await self.store.checkpoint_health())
+        self.metrics.possible_matches_open.set(await self.store.possible_matches_open())
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -29,10 +29,12 @@ from gateway.federation.sender import RetryPolicy
 from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
+from gateway.search.finder import PossibleMatchFinder
 from gateway.search.index import SearchIndex
 from gateway.search.index_key import IndexKey
 from gateway.search.indexer import SearchIndexer
 from gateway.search.model import PersonSearch
+from gateway.search.model import PersonIndex
 from gateway.store import Store
 
 
@@ -126,6 +128,7 @@ def console_context(
     *,
     bundle_courier: Callable[[str], OfflineCourier] | None = None,
     person_search: PersonSearch | None = None,
+    person_index: PersonIndex | None = None,
 ) -> ConsoleContext:
     """What the console's pages work with (gateway/console/context.py); bundle_courier: the
     running node's couriers (by default ones over a receiver and metrics made here);
@@ -173,6 +176,7 @@ def console_context(
         bundle_courier=bundle_courier,
         max_bundle_bytes=config.limits.max_bundle_bytes,
         person_search=person_search,
+        person_index=person_index,
     )
 
 
@@ -253,6 +257,14 @@ def offline_courier_for(
         max_stream_bytes=stream_length(config.limits.max_attachment_bytes, MIN_PEER_CHUNK_BYTES),
         stream_quota=config.limits.max_pending_attachment_bytes_per_peer,
     )
+
+
+def possible_match_finder_for(store: Store, index: PersonIndex) -> PossibleMatchFinder:
+    """The possible-match finder over the node's person index (gateway.search.finder): a
+    batch of 100 new people at a time, 20 candidates each, polled every 2 s between
+    wake-ups. No configuration of its own: the bounds keep one batch to a few hundred
+    index lookups, and the rules (gateway.search.matching) are the same on every node."""
+    return PossibleMatchFinder(index=index, store=store, batch=100, candidates=20, poll=2.0)
 
 
 def search_index_for(

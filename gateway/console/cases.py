@@ -33,6 +33,7 @@ from gateway.console.case_view import (
 )
 from gateway.console.context import SENDERS, ConsoleContext, ConsoleUser
 from gateway.console.i18n import N_
+from gateway.console.matches import REASON_TEXT, case_matches
 from gateway.console.rendering import render
 from gateway.store import AuditEntry
 from gateway.store.cases import MAX_THREAD_MESSAGES, CaseSummary, Direction, Latest
@@ -203,6 +204,9 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
                 "cancelled_by": await ctx.store.cancelled_cases([case_id]),
                 "cancellations": await ctx.store.cancellation_status(case_id),
                 "attachment_url": attachment_url,
+                # Issue 13: possible matches with people of other open cases.
+                "matches": await case_matches(ctx, user, case_id),
+                "reason_text": REASON_TEXT,
             },
         )
 

@@ -21,6 +21,7 @@ from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.bundles import OfflineCourier
 from gateway.federation.outgoing import Dispatcher
 from gateway.search.model import PersonSearch
+from gateway.search.model import PersonIndex
 from gateway.store import Store
 
 ConsoleLanguage = Literal["vi", "km", "en"]
@@ -117,6 +118,9 @@ class ConsoleContext:
     # Finding people across cases (gateway/console/search.py; None: the page says search is
     # not available on this node).
     person_search: PersonSearch | None = None
+    # The person index (gateway.search): a case page's possible matches show the other
+    # person's names from it, to those who may read them (None: no names shown).
+    person_index: PersonIndex | None = None
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

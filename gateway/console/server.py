@@ -13,6 +13,7 @@ from gateway.console import (
     cases,
     compose,
     form_limits,
+    matches,
     operator,
     rendering,
     search,
@@ -41,6 +42,7 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         acknowledge,
         attachments,
         search,
+        matches,
     ):
         app.add_routes(module.routes(ctx))
     return app

@@ -253,6 +253,14 @@ class GatewayMetrics:
             ["origin"],
             registry=r,
         )
+        # Set at each scrape from the store (Store.possible_matches_open); no labels: a
+        # label holding a case or a person would put victim data in the monitoring.
+        self.possible_matches_open = Gauge(
+            "blg_possible_matches_open",
+            "Possible matches between people of two open cases waiting for an officer's "
+            "decision (confirm or dismiss).",
+            registry=r,
+        )
         self.build = Info(
             "blg_build", "The gateway's version and the Python running it.", registry=r
         )

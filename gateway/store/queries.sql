@@ -1392,3 +1392,60 @@ SELECT (SELECT count(*) FROM search_indexed) AS indexed,
        (SELECT count(*) FROM search_entries) AS entries,
        (SELECT count(*) FROM inbox WHERE envelope IS NOT NULL)
        + (SELECT count(*) FROM outbox WHERE envelope IS NOT NULL) AS messages;
+
+-- issue 13: matches (possible matches, 0021_possible_matches.sql)
+
+-- name: possible_match_cursor
+SELECT last_entry_id FROM possible_match_cursor;
+
+-- name: possible_match_cursor_lock
+-- The finder's cursor, locked for the transaction that records pairs up to the next one.
+SELECT last_entry_id FROM possible_match_cursor FOR UPDATE;
+
+-- name: possible_match_cursor_advance
+UPDATE possible_match_cursor SET last_entry_id = $1 WHERE last_entry_id < $1;
+
+-- name: possible_match_insert
+-- Pairs as (entry, case) lower entry first; a pair recorded before is left alone.
+INSERT INTO possible_matches (case_id, other_case_id, entry_id, other_entry_id, reasons,
+    created_at)
+SELECT p.case_id, p.other_case_id, p.entry_id, p.other_entry_id,
+       string_to_array(p.reasons, ','), $6
+FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::text[])
+     AS p (case_id, other_case_id, entry_id, other_entry_id, reasons)
+ON CONFLICT (entry_id, other_entry_id) DO NOTHING
+RETURNING id, case_id, other_case_id, entry_id, other_entry_id, reasons;
+
+-- name: possible_match_open_cases
+-- Which of the cases $1 are open: not cancelled by a peer here nor by this node, and with
+-- at least one message still alive (received, or sent and not rejected, expired or dead).
+SELECT c.case_id FROM unnest($1::uuid[]) AS c (case_id)
+WHERE NOT EXISTS (SELECT 1 FROM cases_cancelled x WHERE x.case_id = c.case_id)
+  AND NOT EXISTS (SELECT 1 FROM cancellations_sent x WHERE x.case_id = c.case_id)
+  AND (EXISTS (SELECT 1 FROM inbox i WHERE i.case_id = c.case_id
+                 AND i.kind IN ('wanted_person_notice', 'victim_handover', 'hotline_alert'))
+       OR EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = c.case_id
+                 AND o.kind IN ('wanted_person_notice', 'victim_handover', 'hotline_alert')
+                 AND o.state NOT IN ('rejected', 'expired', 'dead')));
+
+-- name: possible_match_of_case
+-- The pairs shown on case $1's page, seen from it: "other" is always the other case.
+SELECT m.id, m.state::text AS state, m.reasons, m.decided_by, u.name AS decided_by_name,
+       m.decided_at, m.created_at,
+       CASE WHEN m.case_id = $1 THEN m.other_case_id ELSE m.case_id END AS other_case,
+       CASE WHEN m.case_id = $1 THEN m.entry_id ELSE m.other_entry_id END AS own_entry,
+       CASE WHEN m.case_id = $1 THEN m.other_entry_id ELSE m.entry_id END AS other_entry
+FROM possible_matches m LEFT JOIN console_users u ON u.id = m.decided_by
+WHERE m.case_id = $1 OR m.other_case_id = $1
+ORDER BY m.id
+LIMIT $2;
+
+-- name: possible_match_decide
+-- Only an open pair of the case named, once: the trigger refuses any other change.
+UPDATE possible_matches SET state = $3::text::possible_match_state, decided_by = $4,
+    decided_at = $5
+WHERE id = $1 AND state = 'open' AND (case_id = $2 OR other_case_id = $2)
+RETURNING id, case_id, other_case_id;
+
+-- name: possible_match_open_count
+SELECT count(*) FROM possible_matches WHERE state = 'open';

@@ -39,6 +39,7 @@ from gateway.store.group_commit import Coalescer, HeldConnection
 from gateway.store.inbox_reads import InboxReads
 from gateway.store.listening import Listener
 from gateway.store.local_feed import LocalFeed
+from gateway.store.matches import PossibleMatches
 from gateway.store.onward import Onward
 from gateway.store.part import (
     finite_instant,
@@ -126,6 +127,7 @@ class Store(
     OfflineBundles,
     AuditCheckpoints,
     SearchEntries,
+    PossibleMatches,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 

@@ -97,6 +97,9 @@ MATRIX = [
     # Search: every signed-in user, as the case list; this node has no index wired (503).
     _row("GET", "/console/search", SIGN_IN, 503, 503, 503, 503),
     _row("POST", "/console/search", SIGN_IN, 503, 503, 503, 503),
+    # Possible matches (issue 13): those who act on cases decide; no such pair here (404).
+    _row("POST", "/console/cases/{received}/matches/1/confirm", SIGN_IN, 404, 404, 403, 403),
+    _row("GET", "/console/cases/{received}/matches/1/confirm", 405, 405, 405, 405, 405),
 ]
 
 
@@ -172,6 +175,7 @@ async def test_the_table_names_every_console_route(console: ConsoleHarness) -> N
         "{photo_message}": "{message_id}",
         "{photo}": "{attachment_id}",
         "scan-1": "{attachment_id}",
+        "/matches/1/confirm": "/matches/{match_id}/{decision}",
     }
 
     def canonical(path: str) -> str:
