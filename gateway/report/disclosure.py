@@ -12,11 +12,11 @@ Design notes (pure: no I/O, no clock):
   hidden cell can be had by subtracting shown cells from a shown total. Hiding the total
   rather than "the next smallest cell" is chosen because a second hidden cell still leaks
   when the two are 1 and 1 (the difference is 2: both are 1) or when the second is 0.
-- A cell hidden only to protect another (n is 0 or 3 and more) is shown "x", not "<3":
-  "<3" would misstate it. Telling them apart reveals nothing about a hidden small cell:
-  an "x" total only says the hidden members together are 3 or more, which leaves each of
-  two or more hidden members at 1 or 2 (a single hidden member with only zeros beside it
-  makes the total itself 1 or 2, so that total is "<3").
+- A total hidden to protect its members is shown "x" ("hidden"), never "<3", even when it
+  is itself 1 or 2: a total of 2 shown "<3" beside two members shown "<3" gives both away
+  (each is at least 1, so both are 1). "x" claims nothing about the value, so an "x" total
+  puts no bound on its members; "<3" is shown only on a cell hidden for its own sake.
+  Cell.complement tells them apart (added to the model for this).
 - Tables relate no cells across rows: there are no column totals, so relations are per row.
 """
 
@@ -51,21 +51,22 @@ def marker(cell: Cell) -> str | None:
     """What a renderer shows instead of the value of a hidden cell; None when it is shown."""
     if not cell.suppressed:
         return None
-    return SMALL if is_small(cell) else COMPLEMENT
+    return COMPLEMENT if cell.complement else SMALL
 
 
 def _protect_row(row: Row, relations: Sequence[TotalOf]) -> Row:
     hidden = [is_small(cell) for cell in row.cells]
+    complement = [False] * len(row.cells)
     changed = True
-    while changed:  # at most one pass per relation: each pass hides at least one total
+    while changed:  # each pass marks at least one more total, so it ends
         changed = False
         for relation in relations:
-            if not hidden[relation.total] and any(hidden[i] for i in relation.members):
-                hidden[relation.total] = True
+            if not complement[relation.total] and any(hidden[i] for i in relation.members):
+                hidden[relation.total] = complement[relation.total] = True
                 changed = True
     cells = tuple(
-        replace(cell, suppressed=True) if hide else replace(cell, suppressed=False)
-        for cell, hide in zip(row.cells, hidden, strict=True)
+        replace(cell, suppressed=hide, complement=other)
+        for cell, hide, other in zip(row.cells, hidden, complement, strict=True)
     )
     return replace(row, cells=cells)
 
