@@ -1312,3 +1312,88 @@ FROM peer_audit_checkpoints WHERE contradiction IS NOT NULL GROUP BY origin;
 -- The newest checkpoint held from origin $1 (the highest seq; on a tie the first received).
 SELECT seq, head_hash, envelope_sha256, received_at FROM peer_audit_checkpoints
 WHERE origin = $1 ORDER BY seq DESC, received_at LIMIT 1;
+
+-- issue 13: report
+-- The half-yearly and yearly report (gateway/report/aggregate.py): aggregates over what the
+-- database holds in the clear (kinds, peers, times). Periods are [$start, $end) instants; a
+-- month is a bucket of width_bucket over the local month starts ($months), so the node's
+-- time zone is applied by the caller, not by a zone name PostgreSQL must know.
+
+-- name: report_message_counts
+-- Messages queued here (one outbox row per recipient) and received, per peer, kind, month.
+SELECT 'sent' AS direction, recipient AS peer, kind,
+       width_bucket(queued_at, $1::timestamptz[]) AS month, count(*)::int AS n
+FROM outbox
+WHERE kind = ANY($2::text[]) AND queued_at >= $3 AND queued_at < $4
+GROUP BY recipient, kind, month
+UNION ALL
+SELECT 'received', sender, kind, width_bucket(received_at, $1::timestamptz[]), count(*)::int
+FROM inbox
+WHERE kind = ANY($2::text[]) AND received_at >= $3 AND received_at < $4
+GROUP BY sender, kind, width_bucket(received_at, $1::timestamptz[]);
+
+-- name: report_acknowledgements
+-- Sent messages queued in the period that needed an acknowledgement, against their
+-- deadline: on time, late, missing (past due at $3, none) and awaiting (not due yet); the
+-- times from queued to acknowledged (the acknowledging person's instant) of those answered.
+SELECT d.peer, d.kind,
+       count(*) FILTER (WHERE d.acknowledged_at <= d.due_at)::int AS on_time,
+       count(*) FILTER (WHERE d.acknowledged_at > d.due_at)::int AS late,
+       count(*) FILTER (WHERE d.acknowledged_at IS NULL AND d.due_at < $3)::int AS missing,
+       count(*) FILTER (WHERE d.acknowledged_at IS NULL AND d.due_at >= $3)::int AS awaiting,
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM d.acknowledged_at - o.queued_at)) AS median_seconds,
+       percentile_cont(0.9) WITHIN GROUP (
+           ORDER BY extract(epoch FROM d.acknowledged_at - o.queued_at)) AS p90_seconds
+FROM acknowledgement_deadlines d JOIN outbox o ON o.message_id = d.message_id
+WHERE d.due_at IS NOT NULL AND o.queued_at >= $1 AND o.queued_at < $2
+GROUP BY d.peer, d.kind;
+
+-- name: report_delivery_latency
+-- Messages queued in the period, per peer: delivered (with the time from queued to
+-- delivered) and not (yet) delivered.
+SELECT recipient AS peer,
+       count(*) FILTER (WHERE state = 'delivered')::int AS delivered,
+       count(*) FILTER (WHERE state <> 'delivered')::int AS undelivered,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - queued_at))
+           FILTER (WHERE state = 'delivered') AS median_seconds,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - queued_at))
+           FILTER (WHERE state = 'delivered') AS p90_seconds
+FROM outbox
+WHERE kind = ANY($3::text[]) AND queued_at >= $1 AND queued_at < $2
+GROUP BY recipient;
+
+-- name: report_cancellations
+-- Cancellations queued here (one per recipient) and received, per peer and kind.
+SELECT 'sent' AS direction, c.recipient AS peer, o.kind, count(*)::int AS n
+FROM cancellations_sent c JOIN outbox o ON o.message_id = c.message_id
+WHERE o.queued_at >= $1 AND o.queued_at < $2
+GROUP BY c.recipient, o.kind
+UNION ALL
+SELECT 'received', x.sender, i.kind, count(*)::int
+FROM cases_cancelled x JOIN inbox i ON i.sender = x.sender AND i.message_id = x.cancellation
+WHERE i.received_at >= $1 AND i.received_at < $2
+GROUP BY x.sender, i.kind;
+
+-- name: report_sealed_page
+-- The next page of sealed messages of kinds $3 in the period, sent and received, after the
+-- position ($4, $5, $6) in (at, direction, id) order: opened by the caller in batches.
+SELECT direction, id, case_id, kind, at, envelope FROM (
+    SELECT 'out' AS direction, id, case_id, kind, queued_at AS at, envelope FROM outbox
+    WHERE kind = ANY($3::text[]) AND queued_at >= $1 AND queued_at < $2
+    UNION ALL
+    SELECT 'in', id, case_id, kind, received_at, envelope FROM inbox
+    WHERE kind = ANY($3::text[]) AND received_at >= $1 AND received_at < $2
+) m
+WHERE (at, direction, id) > ($4::timestamptz, $5::text, $6::bigint)
+ORDER BY at, direction, id
+LIMIT $7;
+
+-- name: report_case_origins
+-- Which side wrote each case's first message of kinds $2 (ours: outbox; a peer's: inbox).
+SELECT c.case_id,
+       (SELECT min(o.queued_at) FROM outbox o
+        WHERE o.case_id = c.case_id AND o.kind = ANY($2::text[])) AS first_sent,
+       (SELECT min(i.received_at) FROM inbox i
+        WHERE i.case_id = c.case_id AND i.kind = ANY($2::text[])) AS first_received
+FROM unnest($1::uuid[]) AS c(case_id);

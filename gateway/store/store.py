@@ -60,6 +60,7 @@ from gateway.store.records import (
     OutgoingEnvelope,
     PeerSummary,
 )
+from gateway.store.report_stats import ReportStatistics
 from gateway.store.retention import Retention
 from gateway.store.sending import Sending
 
@@ -124,6 +125,7 @@ class Store(
     Acknowledgements,
     OfflineBundles,
     AuditCheckpoints,
+    ReportStatistics,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 
