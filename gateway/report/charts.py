@@ -4,18 +4,19 @@ Design notes:
 - Pure and small: one function from a Table to SVG text, no plotting library, no I/O.
   Output is deterministic (same table and language, same bytes) so tests compare it and the
   console can inline it: ids are derived from the table key, not random.
-- One bar group per row (its labels joined), one series per value column. Bars are
+- One bar group per row (its labels joined), one series per value column in the unit of
+  the first; columns that total others are left out (the caller names them). Bars are
   horizontal so that long labels (Khmer agency names, peer/kind/month triples) read on
   their own line instead of being rotated under the axis.
 - Safe to inline under the console's CSP and in a standalone file: presentation attributes
   only (no <style>, no style="" attributes), no script, no event handlers, no links or
   external references; every text escaped.
-- Disclosure: a suppressed cell is drawn as a hatched marker of one fixed width reading
-  SUPPRESSED_MARK, never at its height; the value axis is scaled on shown values only; no
-  <title>/tooltip carries a number; stacked bars show no total. So neither geometry nor text
-  of the SVG depends on a suppressed value.
+- Disclosure: a suppressed cell is drawn as a hatched marker of one fixed width reading its
+  disclosure marker ("<3", or "x" for a hidden total), never at its height; the value axis
+  is scaled on shown values only; no <title>/tooltip carries a number; stacked bars show no
+  total. So neither geometry nor text of the SVG depends on a suppressed value.
 - Khmer text: the svg's lang attribute and a font-family that puts Noto Sans Khmer first
-  (the console serves it; a standalone file falls back to the reader's Khmer fonts).
+  (the console serves it; the standalone HTML file embeds the glyphs it uses).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 from html import escape
 
 from gateway.console.i18n import N_
+from gateway.report.disclosure import COMPLEMENT, SMALL
 from gateway.report.model import Cell, Table
-from gateway.report.text import SUPPRESSED_MARK, ReportText, column_unit
+from gateway.report.text import ReportText, column_unit
 
 WIDTH = 760
 MARK_WIDTH = 28  # every suppressed marker, whatever it stands for
@@ -41,6 +43,7 @@ FONTS = {
     "other": "system-ui, Segoe UI, Roboto, Arial, Noto Sans, Noto Sans Khmer, sans-serif",
 }
 MSG_SUPPRESSED_LEGEND = N_("fewer than 3: not shown")
+MSG_COMPLEMENT_LEGEND = N_("total not shown")
 _AXIS_NAMES = {
     "count": N_("Number"),
     "seconds": N_("Time"),
@@ -81,15 +84,23 @@ def _shown(cell: Cell) -> float:
     return 0.0 if cell.suppressed else max(cell.value, 0.0)
 
 
-def chart_svg(table: Table, text: ReportText) -> str:
-    """The chart of `table` as an <svg> element ("" when the table has no chart)."""
+def chart_svg(table: Table, text: ReportText, *, totals: frozenset[int] = frozenset()) -> str:
+    """The chart of `table` as an <svg> element ("" when the table has no chart); `totals`:
+    the value columns that total others (gateway.report.aggregate.RELATIONS), not charted:
+    a stacked bar of members and their total would count everything twice."""
     if table.chart == "none" or not table.rows or not table.columns or len(table.rows) > MAX_ROWS:
+        return ""
+    if not set(range(len(table.columns))) - totals:
         return ""
     stacked = table.chart == "stacked_bar"
     # One value axis: only the columns in the first column's unit are charted (a median time
     # beside a percentage would share no scale); the table shows them all.
-    unit = column_unit(table, 0)
-    charted = [index for index in range(len(table.columns)) if column_unit(table, index) == unit]
+    unit = column_unit(table, min(set(range(len(table.columns))) - totals, default=0))
+    charted = [
+        index
+        for index in range(len(table.columns))
+        if column_unit(table, index) == unit and index not in totals
+    ]
     columns = [table.columns[index] for index in charted]
     rows = [
         tuple(row.cells[index] for index in charted if index < len(row.cells)) for row in table.rows
@@ -127,7 +138,6 @@ def chart_svg(table: Table, text: ReportText) -> str:
             (PALETTE[index % len(PALETTE)], text.label(column))
             for index, column in enumerate(columns)
         ]
-    any_suppressed = any(cell.suppressed for cells in rows for cell in cells)
     x = 0
     for colour, name in legend:
         width = 18 + _text_width(name)
@@ -138,8 +148,12 @@ def chart_svg(table: Table, text: ReportText) -> str:
             f'<text x="{x + 16}" y="{y + 11}">{escape(name)}</text>'
         )
         x += width + 10
-    if any_suppressed:
-        name = f"{SUPPRESSED_MARK}: {text._(MSG_SUPPRESSED_LEGEND)}"
+    keys = []
+    if any(cell.suppressed and not cell.complement for cells in rows for cell in cells):
+        keys.append(f"{SMALL}: {text._(MSG_SUPPRESSED_LEGEND)}")
+    if any(cell.suppressed and cell.complement for cells in rows for cell in cells):
+        keys.append(f"{COMPLEMENT}: {text._(MSG_COMPLEMENT_LEGEND)}")
+    for name in keys:
         width = 18 + _text_width(name)
         if x and x + width > WIDTH:
             x, y = 0, y + FONT_SIZE + 8
@@ -148,7 +162,8 @@ def chart_svg(table: Table, text: ReportText) -> str:
             f'fill="url(#{_id(table)}-hatch)" stroke="{HATCH_INK}"/>'
             f'<text x="{x + 16}" y="{y + 11}">{escape(name)}</text>'
         )
-    if legend or any_suppressed:
+        x += width + 10
+    if legend or keys:
         y += FONT_SIZE + 12
 
     plot_top = y
@@ -160,7 +175,7 @@ def chart_svg(table: Table, text: ReportText) -> str:
         )
         y += FONT_SIZE + 4
         if stacked:
-            parts.append(_stacked_bar(cells, table, layout, y, scale))
+            parts.append(_stacked_bar(cells, text, table, layout=layout, y=y, scale=scale))
         else:
             for index, cell in enumerate(cells):
                 colour = PALETTE[index % len(PALETTE)]
@@ -216,14 +231,14 @@ def chart_svg(table: Table, text: ReportText) -> str:
     )
 
 
-def _marker(table: Table, x: float, y: float) -> str:
+def _marker(table: Table, cell: Cell, text: ReportText, x: float, y: float) -> str:
     """The fixed-size hatched marker of a suppressed cell (its value is never used)."""
     return (
         f'<g class="suppressed" data-suppressed="true">'
         f'<rect x="{x:.1f}" y="{y}" width="{MARK_WIDTH}" height="{BAR - 1}" '
         f'fill="url(#{_id(table)}-hatch)" stroke="{HATCH_INK}"/>'
         f'<text x="{x + MARK_WIDTH + 3:.1f}" y="{y + BAR - 3}" fill="{HATCH_INK}" '
-        f'font-size="{FONT_SIZE - 1}" font-weight="bold">{escape(SUPPRESSED_MARK)}</text></g>'
+        f'font-size="{FONT_SIZE - 1}" font-weight="bold">{escape(text.value(cell))}</text></g>'
     )
 
 
@@ -238,7 +253,7 @@ def _bar(
     colour: str,
 ) -> str:
     if cell.suppressed:
-        return _marker(table, layout.plot_left + 1, y)
+        return _marker(table, cell, text, layout.plot_left + 1, y)
     width = max(cell.value, 0.0) * scale
     value = escape(text.amount(cell.value, cell.unit))
     return (
@@ -250,7 +265,13 @@ def _bar(
 
 
 def _stacked_bar(
-    cells: tuple[Cell, ...], table: Table, layout: _Layout, y: float, scale: float
+    cells: tuple[Cell, ...],
+    text: ReportText,
+    table: Table,
+    *,
+    layout: _Layout,
+    y: float,
+    scale: float,
 ) -> str:
     """Shown segments from the axis, then one marker per suppressed segment; no total."""
     parts: list[str] = []
@@ -266,7 +287,7 @@ def _stacked_bar(
         x += width
     for cell in cells:
         if cell.suppressed:
-            parts.append(_marker(table, x + 2, y))
+            parts.append(_marker(table, cell, text, x + 2, y))
             x += MARK_WIDTH + 24  # room for the marker's text
     return "".join(parts)
 

@@ -20,9 +20,10 @@ from html import escape
 
 from gateway.console.assets import font_subset, khmer_font
 from gateway.console.i18n import N_, format_local_datetime, format_partial_date
+from gateway.report.aggregate import RELATIONS
 from gateway.report.charts import chart_svg
 from gateway.report.model import Report, Table
-from gateway.report.text import SUPPRESSED_NOTE, ReportText
+from gateway.report.text import COMPLEMENT_NOTE, SUPPRESSED_NOTE, ReportText
 
 MSG_TITLE = N_("Cross-border cooperation report")
 MSG_NODE = N_("Node")
@@ -79,6 +80,17 @@ def table_html(table: Table, text: ReportText) -> str:
     )
 
 
+def chart_of(table: Table, text: ReportText) -> str:
+    """The table's SVG chart, leaving out the columns that total others."""
+    totals = frozenset(relation.total for relation in RELATIONS.get(table.key, ()))
+    return chart_svg(table, text, totals=totals)
+
+
+def notes(text: ReportText) -> str:
+    """What the markers of hidden cells mean."""
+    return f"{text._(SUPPRESSED_NOTE)} {text._(COMPLEMENT_NOTE)}"
+
+
 def period_text(report: Report, text: ReportText) -> str:
     start = format_partial_date(report.period_from, text.language)
     end = format_partial_date(report.period_to, text.language)
@@ -91,7 +103,7 @@ def render_html(report: Report, language: str) -> bytes:
     title = text._(MSG_TITLE)
     sections: list[str] = []
     for table in report.tables:
-        chart = chart_svg(table, text)
+        chart = chart_of(table, text)
         figure = f'<figure class="chart">{chart}</figure>' if chart else ""
         rows = (
             table_html(table, text)
@@ -111,7 +123,7 @@ def render_html(report: Report, language: str) -> bytes:
     body = (
         f"<h1>{escape(title)}</h1>\n"
         f'<dl class="report-meta">{meta}</dl>\n'
-        f'<p class="note">{escape(text._(MSG_AGGREGATES))} {escape(text._(SUPPRESSED_NOTE))}</p>\n'
+        f'<p class="note">{escape(text._(MSG_AGGREGATES))} {escape(notes(text))}</p>\n'
         + "\n".join(sections)
     )
     head = (
@@ -141,4 +153,4 @@ def _khmer_face(document: str) -> str:
     )
 
 
-__all__ = ["period_text", "render_html", "table_html"]
+__all__ = ["chart_of", "notes", "period_text", "render_html", "table_html"]

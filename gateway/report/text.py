@@ -5,9 +5,10 @@ Design notes:
 - Label texts are gettext msgids translated with the console's catalogues
   (gateway/console/i18n.py), loaded once per process and language; literal labels (peer
   ids, months) are shown as they are.
-- A suppressed cell (gateway.report.model.Cell.suppressed) reads SUPPRESSED_MARK in every
-  language and format: `value()` never looks at its value, so no renderer that goes through
-  here can show it.
+- A suppressed cell (gateway.report.model.Cell.suppressed) reads its disclosure marker
+  (gateway.report.disclosure.marker: "<3", or "x" for a total hidden to protect its members)
+  in every language and format: `value()` never looks at its value, so no renderer that
+  goes through here can show it.
 - Numbers follow the reader: grouping and decimal signs from CLDR (Babel), Khmer digits for
   km. Durations are shown in seconds, minutes or hours, whichever reads best.
 """
@@ -23,13 +24,15 @@ from babel.support import Translations
 
 from gateway.console.context import ConsoleLanguage
 from gateway.console.i18n import DEFAULT_LANGUAGE, N_, as_language, digits, load_translations
+from gateway.report.disclosure import SMALL, marker
 from gateway.report.model import Cell, Label, Table, Unit
 
-SUPPRESSED_MARK = "<3"
+SUPPRESSED_MARK = SMALL
 SUPPRESSED_NOTE = N_(
     "<3: fewer than 3 people or messages. The number is not shown, so that nobody can be "
     "picked out."
 )
+COMPLEMENT_NOTE = N_("x: a total not shown, so that it does not give a small number away.")
 _SECONDS = N_("%(value)s s")
 _MINUTES = N_("%(value)s min")
 _HOURS = N_("%(value)s h")
@@ -79,9 +82,10 @@ class ReportText:
         return self.number(value)
 
     def value(self, cell: Cell) -> str:
-        """What a table shows for `cell`: SUPPRESSED_MARK when suppressed."""
-        if cell.suppressed:
-            return SUPPRESSED_MARK
+        """What a table shows for `cell`: its disclosure marker when suppressed."""
+        hidden = marker(cell)
+        if hidden is not None:
+            return hidden
         return self.amount(cell.value, cell.unit)
 
 
@@ -93,4 +97,4 @@ def column_unit(table: Table, index: int) -> Unit:
     return "count"
 
 
-__all__ = ["SUPPRESSED_MARK", "SUPPRESSED_NOTE", "ReportText", "column_unit"]
+__all__ = ["COMPLEMENT_NOTE", "SUPPRESSED_MARK", "SUPPRESSED_NOTE", "ReportText", "column_unit"]

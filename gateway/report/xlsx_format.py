@@ -6,7 +6,7 @@ Design notes:
   header frozen, columns as wide as their text.
 - Numbers stay numbers so that offices can add them up: counts as whole numbers, durations
   in hours (header says so), percentages as Excel percentages. A suppressed cell is the
-  text SUPPRESSED_MARK, never a number, and its value is not read.
+  text of its disclosure marker ("<3" or "x"), never a number, and its value is not read.
 - Built in memory (xlsxwriter's in_memory: no temporary files), labels written with
   write_string only (a label starting with "=" stays text, never a formula), and the
   workbook's creation time set to the report's generation time, so the same report gives the
@@ -23,7 +23,7 @@ from xlsxwriter.format import Format
 from gateway.console.i18n import N_, format_local_datetime
 from gateway.report.html_format import MSG_GENERATED, MSG_NODE, MSG_PERIOD, MSG_TITLE, period_text
 from gateway.report.model import Cell, Report, Table
-from gateway.report.text import SUPPRESSED_MARK, SUPPRESSED_NOTE, ReportText, column_unit
+from gateway.report.text import COMPLEMENT_NOTE, SUPPRESSED_NOTE, ReportText, column_unit
 
 MSG_COVER = N_("Report")
 MSG_HOURS = N_("%(column)s (hours)")
@@ -87,6 +87,7 @@ def render_xlsx(report: Report, language: str) -> bytes:
         cover.write_string(offset, 0, name, bold)
         cover.write_string(offset, 1, value)
     cover.write_string(len(facts) + 3, 0, text._(SUPPRESSED_NOTE))
+    cover.write_string(len(facts) + 4, 0, text._(COMPLEMENT_NOTE))
     cover.set_column(0, 0, max(_width(name) for name, _value in facts))
     cover.set_column(1, 1, max(_width(value) for _name, value in facts))
 
@@ -133,7 +134,7 @@ def _table_sheet(
         for offset, cell in enumerate(row.cells):
             column = len(row.labels) + offset
             if cell.suppressed:
-                sheet.write_string(line, column, SUPPRESSED_MARK, suppressed)
+                sheet.write_string(line, column, text.value(cell), suppressed)
             else:
                 sheet.write_number(line, column, _number(cell), formats[cell.unit])
     for column, width in enumerate(widths):

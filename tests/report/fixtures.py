@@ -13,6 +13,11 @@ NODE = "vn-gialai-blo"
 PEER = "kh-ratanakiri-police"
 
 
+# The columns of each sample table that total others (as gateway.report.aggregate.RELATIONS
+# says for the real tables).
+TOTALS = {"sample_victims_by_sex_age": frozenset({3})}
+
+
 def count(value: int) -> Cell:
     return Cell(float(value), value)
 
@@ -24,7 +29,7 @@ def hidden_cell(hidden: float, unit: str = "count") -> Cell:
 def sample_report(hidden: float = 2.0) -> Report:
     literal = Label
     messages = Table(
-        key="messages_by_peer_kind_month",
+        key="sample_messages_by_peer_kind_month",
         title=Label("Messages by peer, kind and month"),
         row_headers=(Label("Peer"), Label("Kind"), Label("Month")),
         columns=(Label("Sent"), Label("Received")),
@@ -48,18 +53,26 @@ def sample_report(hidden: float = 2.0) -> Report:
         ),
     )
     victims = Table(
-        key="victims_by_sex_age",
+        key="sample_victims_by_sex_age",
         title=Label("Victims handed over by sex and age group"),
         row_headers=(Label("Sex"),),
-        columns=(Label("Under 14"), Label("14 to 17"), Label("18 and over")),
+        columns=(Label("Under 14"), Label("14 to 17"), Label("18 and over"), Label("Total")),
         rows=(
-            Row((Label("Female"),), (count(12), hidden_cell(hidden), count(30))),
-            Row((Label("Male"),), (count(5), count(7), count(3))),
+            Row(
+                (Label("Female"),),
+                (
+                    count(12),
+                    hidden_cell(hidden),
+                    count(30),
+                    Cell(42 + hidden, 42 + int(hidden), suppressed=True, complement=True),
+                ),
+            ),
+            Row((Label("Male"),), (count(5), count(7), count(3), count(15))),
         ),
         chart="stacked_bar",
     )
     acknowledgements = Table(
-        key="acknowledgement_times",
+        key="sample_acknowledgement_times",
         title=Label("Acknowledgement times"),
         row_headers=(Label("Kind"),),
         columns=(Label("Median time"), Label("Within the deadline")),
@@ -75,7 +88,7 @@ def sample_report(hidden: float = 2.0) -> Report:
         ),
     )
     cancellations = Table(
-        key="cancellations",
+        key="sample_cancellations",
         title=Label("Cancellations"),
         row_headers=(Label("Kind"),),
         columns=(Label("Cancelled"),),

@@ -11,7 +11,7 @@ import pytest
 from gateway.report.charts import MARK_WIDTH, chart_svg
 from gateway.report.model import Table
 from gateway.report.text import SUPPRESSED_MARK, ReportText
-from tests.report.fixtures import sample_report
+from tests.report.fixtures import TOTALS, sample_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 CHARTED = [table for table in sample_report().tables if table.chart != "none"]
@@ -31,14 +31,23 @@ def test_a_suppressed_value_changes_nothing_in_the_chart(
     text = ReportText.of(language)
     by_key = {other.key: other for other in sample_report(hidden).tables}
     reference = {other.key: other for other in sample_report(999.0).tables}
-    assert chart_svg(by_key[table.key], text) == chart_svg(reference[table.key], text)
+    totals = TOTALS.get(table.key, frozenset())
+    assert chart_svg(by_key[table.key], text, totals=totals) == chart_svg(
+        reference[table.key], text, totals=totals
+    )
 
 
 @pytest.mark.parametrize("table", CHARTED, ids=lambda table: table.key)
 def test_suppressed_cells_are_fixed_size_hatched_markers(table: Table) -> None:
-    root = _tree(chart_svg(table, ReportText.of("en")))
+    totals = TOTALS.get(table.key, frozenset())
+    root = _tree(chart_svg(table, ReportText.of("en"), totals=totals))
     markers = root.findall(f".//{SVG}g[@data-suppressed='true']")
-    suppressed = sum(cell.suppressed for row in table.rows for cell in row.cells)
+    suppressed = sum(
+        cell.suppressed
+        for row in table.rows
+        for index, cell in enumerate(row.cells)
+        if index not in totals and cell.unit == row.cells[0].unit
+    )
     assert len(markers) == suppressed > 0
     for marker in markers:
         rect = marker.find(f"{SVG}rect")
@@ -114,3 +123,18 @@ def test_khmer_digits_on_a_khmer_chart() -> None:
     (messages, *_rest) = sample_report().tables
     svg = chart_svg(messages, ReportText.of("km"))
     assert "១,២៣៤" in svg or "១.២៣៤" in svg
+
+
+def test_a_total_column_is_not_stacked_on_its_members() -> None:
+    victims = next(table for table in sample_report().tables if table.chart == "stacked_bar")
+    text = ReportText.of("en")
+    with_total = _tree(chart_svg(victims, text))
+    without = _tree(chart_svg(victims, text, totals=TOTALS[victims.key]))
+    assert "Total" in ET.tostring(with_total, encoding="unicode")
+    assert "Total" not in ET.tostring(without, encoding="unicode")
+    # The male row's shown segments (5, 7, 3) are no longer followed by their total (15).
+    assert len([r for r in without.iter(f"{SVG}rect") if r.get("class") == "bar"]) == 5
+    # The hidden total's "x" is gone with its column; the female row keeps its "<3".
+    labels = [t.text for t in without.iter(f"{SVG}text")]
+    assert "x" not in labels
+    assert SUPPRESSED_MARK in labels
