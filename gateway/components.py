@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from adapters import adapter_for
 from gateway.attachments_read import AttachmentReader
 from gateway.config import LocalizedNames, NodeConfig
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView
+from gateway.console.i18n import LOCAL_TIME
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
 from gateway.crypto.bundle import BundleLimits
 from gateway.federation.acknowledger import Acknowledger
@@ -29,6 +30,8 @@ from gateway.federation.sender import RetryPolicy
 from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
+from gateway.report.aggregate import StoreSource, build_report
+from gateway.report.model import Report
 from gateway.store import Store
 
 
@@ -165,7 +168,23 @@ def console_context(
         max_attachment_bytes=config.limits.max_attachment_bytes,
         bundle_courier=bundle_courier,
         max_bundle_bytes=config.limits.max_bundle_bytes,
+        build_report=report_builder(config, store, keyring),
     )
+
+
+def report_builder(
+    config: NodeConfig, store: Store, keyring: Keyring
+) -> Callable[[date, date], Awaitable[Report]]:
+    """The node's report of local days [from, to] (gateway.report.aggregate), in the
+    console's local time (UTC+7, as both countries keep all year)."""
+    source = StoreSource(store, keyring)
+
+    async def build(period_from: date, period_to: date) -> Report:
+        return await build_report(
+            source, node=config.node.id, period_from=period_from, period_to=period_to, tz=LOCAL_TIME
+        )
+
+    return build
 
 
 def local_recipients(config: NodeConfig) -> dict[str, tuple[str, ...]]:

@@ -15,6 +15,7 @@ from gateway.console import (
     form_limits,
     operator,
     rendering,
+    reports,
 )
 from gateway.console.context import ConsoleContext
 
@@ -30,6 +31,16 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         ]
     )
     rendering.setup(app, ctx)
-    for module in (auth, cases, compose, approvals, operator, bundles, acknowledge, attachments):
+    for module in (
+        auth,
+        cases,
+        compose,
+        approvals,
+        operator,
+        bundles,
+        acknowledge,
+        attachments,
+        reports,
+    ):
         app.add_routes(module.routes(ctx))
     return app
