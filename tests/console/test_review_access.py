@@ -94,6 +94,9 @@ MATRIX = [
     # Acknowledging a received message: those who act on cases (no four eyes).
     _row("POST", f"/console/messages/{MISSING}/acknowledge", SIGN_IN, 404, 404, 403, 403),
     _row("GET", f"/console/messages/{MISSING}/acknowledge", 405, 405, 405, 405, 405),
+    # Reports (aggregates only): supervisors and admins; a download naming no period is 400.
+    _row("GET", "/console/reports", SIGN_IN, 403, 200, 403, 200),
+    _row("POST", "/console/reports/download", SIGN_IN, 403, 400, 403, 400),
 ]
 
 
