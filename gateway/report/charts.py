@@ -80,6 +80,10 @@ def _nice_step(top: float, ticks: int = 5) -> float:
     return 10 * magnitude
 
 
+def _drawn(cell: Cell) -> bool:
+    return cell.suppressed or cell.value > 0
+
+
 def _shown(cell: Cell) -> float:
     return 0.0 if cell.suppressed else max(cell.value, 0.0)
 
@@ -102,11 +106,18 @@ def chart_svg(table: Table, text: ReportText, *, totals: frozenset[int] = frozen
         if column_unit(table, index) == unit and index not in totals
     ]
     columns = [table.columns[index] for index in charted]
-    rows = [
-        tuple(row.cells[index] for index in charted if index < len(row.cells)) for row in table.rows
+    # Rows with nothing to draw (every charted cell a shown zero) stay in the table only; the
+    # choice looks at shown values alone, so it says nothing about a hidden one.
+    kept = [
+        (row, tuple(row.cells[index] for index in charted if index < len(row.cells)))
+        for row in table.rows
     ]
+    kept = [(row, cells) for row, cells in kept if any(_drawn(cell) for cell in cells)]
+    if not kept:
+        return ""
+    rows = [cells for _row, cells in kept]
     series = len(columns)
-    names = [" · ".join(text.label(label) for label in row.labels) for row in table.rows]
+    names = [" · ".join(text.label(label) for label in row.labels) for row, _cells in kept]
     title = text.label(table.title)
     # Each row's label sits on its own line above its bars: no width guessed for Khmer text.
     layout = _Layout(16, WIDTH - 16 - 110)
@@ -123,13 +134,9 @@ def chart_svg(table: Table, text: ReportText, *, totals: frozenset[int] = frozen
     axis_top = step * max(1, math.ceil(top_value / step))
     scale = layout.plot_width / axis_top
 
+    # The title is the page's heading beside the chart; the svg carries it as <title> only.
     parts: list[str] = []
-    y = 8
-    parts.append(
-        f'<text x="0" y="{y + FONT_SIZE + 2}" font-size="{FONT_SIZE + 3}" '
-        f'font-weight="bold">{escape(title)}</text>'
-    )
-    y += FONT_SIZE + 14
+    y = 6
 
     # Legend: the series (when more than one) and the suppressed marker.
     legend: list[tuple[str, str]] = []

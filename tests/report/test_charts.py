@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from gateway.report.charts import MARK_WIDTH, chart_svg
-from gateway.report.model import Table
+from gateway.report.model import Label, Row, Table
 from gateway.report.text import SUPPRESSED_MARK, ReportText
-from tests.report.fixtures import TOTALS, sample_report
+from tests.report.fixtures import TOTALS, count, sample_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 CHARTED = [table for table in sample_report().tables if table.chart != "none"]
@@ -106,13 +106,17 @@ def test_bars_are_proportional_to_shown_values() -> None:
         assert width == pytest.approx(widths[shown.index(largest)] * value / largest, abs=0.2)
 
 
+ZERO_ROW = Row((Label("nobody", translate=False),), (count(0), count(0)))
+
+
 @pytest.mark.parametrize(
     "change",
     [
         {"chart": "none"},
         {"rows": ()},
+        {"rows": (ZERO_ROW, ZERO_ROW)},
     ],
-    ids=["no-chart", "no-rows"],
+    ids=["no-chart", "no-rows", "only-zeros"],
 )
 def test_no_chart_for_a_table_without_one(change: dict[str, object]) -> None:
     (messages, *_rest) = sample_report().tables
@@ -138,3 +142,12 @@ def test_a_total_column_is_not_stacked_on_its_members() -> None:
     labels = [t.text for t in without.iter(f"{SVG}text")]
     assert "x" not in labels
     assert SUPPRESSED_MARK in labels
+
+
+def test_a_row_of_shown_zeros_is_left_out_of_the_chart_not_a_row_with_a_hidden_cell() -> None:
+    (messages, *_rest) = sample_report().tables
+    text = ReportText.of("en")
+    with_zero = dataclasses.replace(messages, rows=(*messages.rows, ZERO_ROW))
+    assert chart_svg(with_zero, text) == chart_svg(messages, text)
+    labels = [t.text or "" for t in _tree(chart_svg(messages, text)).iter(f"{SVG}text")]
+    assert any("Hotline alert" in label for label in labels)  # its Sent is hidden, Received 9
