@@ -176,21 +176,24 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             status=status,
         )
 
-    async def make(user_actor: str, period: tuple[date, date], output: str) -> Report:
+    async def make(period: tuple[date, date]) -> Report:
         assert ctx.build_report is not None
         async with making:
-            report = await ctx.build_report(*period)
+            return await ctx.build_report(*period)
+
+    async def audited(actor: str, period: tuple[date, date], output: str) -> None:
+        """Recorded once the report is made and rendered: who, which period, which format."""
+        start, end = (day.isoformat() for day in period)
         await ctx.store.audit(
             [
                 AuditEntry(
-                    user_actor,
+                    actor,
                     "console.report_generated",
-                    f"{period[0].isoformat()}/{period[1].isoformat()}",
-                    {"from": period[0].isoformat(), "to": period[1].isoformat(), "format": output},
+                    f"{start}/{end}",
+                    {"from": start, "to": end, "format": output},
                 )
             ]
         )
-        return report
 
     async def reports_page(request: web.Request) -> web.Response:
         user = auth.require(request, *REPORT_READERS)
@@ -200,8 +203,9 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         period = read_period(values)
         if isinstance(period, dict):
             return page(request, values=values, errors=period, status=400)
-        report = await make(user.actor, period, PAGE_FORMAT)
+        report = await make(period)
         shown = await asyncio.to_thread(sections, report, rendering.page_language(request))
+        await audited(user.actor, period, PAGE_FORMAT)
         return page(request, values=values, report=report, shown=shown)
 
     async def download(request: web.Request) -> web.Response:
@@ -216,8 +220,9 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
             return page(request, values=values, errors=period, status=400)
         if output not in formats():
             return page(request, values=values, errors={"format": MSG_FORMAT}, status=400)
-        report = await make(user.actor, period, output)
+        report = await make(period)
         data = await asyncio.to_thread(FORMATS[output], report, rendering.page_language(request))
+        await audited(user.actor, period, output)
         name = f"report-{ctx.node_id}-{period[0].isoformat()}-{period[1].isoformat()}.{output}"
         return web.Response(
             body=data,
