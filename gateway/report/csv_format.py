@@ -7,7 +7,7 @@ Design notes:
   columns), one line per row, and a blank line. Above the sections: the node, the period and
   when it was generated; below them, what the markers mean.
 - A hidden cell is written as disclosure.marker says ("<3" or "x"), never its value. Counts
-  are integers; durations are whole seconds, the column header says so.
+  are integers; durations are seconds with one decimal, the column header says so.
 - Labels are translated through the console's gettext catalogues (gateway/console/locale,
   reportdata.po for the report's own msgids); literal labels (peer ids, months) are not.
 """
@@ -49,9 +49,9 @@ def cell_text(cell: Cell) -> str:
     hidden = marker(cell)
     if hidden is not None:
         return hidden
-    if cell.unit == "percent":
-        return f"{cell.value:.1f}"
-    return str(round(cell.value))
+    if cell.unit == "count":
+        return str(round(cell.value))
+    return f"{cell.value:.1f}"  # seconds and percentages: one decimal
 
 
 def _header(table: Table, catalogue: Translations) -> list[str]:

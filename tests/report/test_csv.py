@@ -73,7 +73,7 @@ def test_sections_in_the_readers_language(
     section = rows[start : start + 4]
     assert section[1][-1] == header
     assert section[2][1] == female
-    assert section[2][2:] == ["<3", "x", "61"]
+    assert section[2][2:] == ["<3", "x", "61.4"]
     assert section[3][2:] == ["7", "7", "<3"]  # a median of 2 items is hidden
     assert rows[-2][0] == "<3"
     assert rows[-1][0] == "x"
