@@ -22,13 +22,15 @@ from gateway.console.assets import font_subset, khmer_font
 from gateway.console.i18n import N_, format_local_datetime, format_partial_date
 from gateway.report.aggregate import RELATIONS
 from gateway.report.charts import chart_svg
+from gateway.report.csv_format import GENERATED, NODE, PERIOD, TITLE
 from gateway.report.model import Report, Table
 from gateway.report.text import COMPLEMENT_NOTE, SUPPRESSED_NOTE, ReportText
 
-MSG_TITLE = N_("Cross-border cooperation report")
-MSG_NODE = N_("Node")
-MSG_PERIOD = N_("Period")
-MSG_GENERATED = N_("Generated")
+# The title and cover words are the CSV's (one msgid, one translation, in every format).
+MSG_TITLE = TITLE
+MSG_NODE = NODE
+MSG_PERIOD = PERIOD
+MSG_GENERATED = GENERATED
 MSG_EMPTY = N_("Nothing to report in this period.")
 MSG_AGGREGATES = N_("Aggregates only: this report holds no name or other personal data.")
 
