@@ -5,6 +5,7 @@ its field, nothing built or audited), the report inline with its charts, and the
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import re
@@ -13,8 +14,10 @@ import zipfile
 from datetime import date
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.console import Role
+from gateway.console import Role, build_console
 from gateway.console.i18n import LOCAL_TIME
 from gateway.console.reports import (
     MAX_DAYS,
@@ -29,7 +32,7 @@ from gateway.console.reports import (
 from gateway.report.aggregate import RELATIONS
 from gateway.store import AuditRow
 from tests.console.cases_support import NAMES, handover_from_ratanakiri, receive
-from tests.console.conftest import ConsoleHarness
+from tests.console.conftest import ConsoleHarness, csrf_token_in
 from tests.console.test_compose import post_form
 
 ACTION = "console.report_generated"
@@ -241,3 +244,36 @@ def test_presets_cover_both_halves_and_the_year_of_this_year_and_the_last() -> N
 
 def test_every_real_table_is_known_to_the_page() -> None:
     assert set(RELATIONS) <= set(TABLES)
+
+
+async def test_a_node_without_reports_says_so(console: ConsoleHarness) -> None:
+    """A console built without build_report (ConsoleContext's default) offers no form and
+    answers a download with 404."""
+    bare = web.Application()
+    bare.add_subapp("/console/", build_console(dataclasses.replace(console.ctx, build_report=None)))
+    client = TestClient(TestServer(bare))
+    await client.start_server()
+    try:
+        name, password = await console.add_user(Role.SUPERVISOR)
+        form = await client.get("/console/sign-in")
+        token = csrf_token_in(await form.text())
+        signed_in = await client.post(
+            "/console/sign-in",
+            data={"name": name, "password": password, "csrf_token": token},
+            allow_redirects=False,
+        )
+        assert signed_in.status == 303
+        page = await client.get("/console/reports", params={"from": H1[0], "to": H1[1]})
+        text = await page.text()
+        assert page.status == 200
+        assert 'class="notice warning reports-unavailable"' in text
+        assert 'class="report"' not in text
+        token = csrf_token_in(text)
+        download = await client.post(
+            "/console/reports/download",
+            data={"from": H1[0], "to": H1[1], "format": "csv", "csrf_token": token},
+        )
+        assert download.status == 404
+    finally:
+        await client.close()
+    assert await _reports_audited(console) == []
