@@ -4,8 +4,9 @@ sealed envelopes, then applies disclosure control.
 Design notes:
 - What the database holds in the clear (kinds, peers, times, deadlines) is aggregated in
   SQL (gateway.store.report_stats). What only the sealed content says (victims' sex, age,
-  minor status; hotline category and urgency) is read by opening envelopes on a worker
-  thread, PAGE messages at a time, keeping only coded facts (gateway.report.content).
+  minor status; hotline category and urgency) is read from the coded facts recorded, sealed,
+  for each message before retention deleted its content (gateway.report.tally, content.py);
+  messages not tallied yet are tallied first. Both run on a worker thread, PAGE at a time.
 - A victim is counted once per handover case: the proposal, the counter-proposal, the
   acceptance and the completion of one case all name the same victims. The case's latest
   message in the period that lists victims counts (a completion or a corrected proposal
@@ -33,22 +34,24 @@ from typing import Protocol
 
 from gateway.console.i18n import N_
 from gateway.crypto import Keyring
-from gateway.report.content import AGE_GROUPS, UNKNOWN_AGE, ContentFacts, content_facts
+from gateway.report.content import AGE_GROUPS, UNKNOWN_AGE, ContentFacts, open_facts
 from gateway.report.disclosure import TotalOf, protect_report
 from gateway.report.model import Cell, Label, Report, Row, Table, Unit
+from gateway.report.tally import CONTENT_KINDS, ReportFactsTally
 from gateway.store.report_stats import (
     AcknowledgementFigures,
     CancellationCount,
     CaseOrigin,
     DeliveryFigures,
+    FactsRow,
     MessageCount,
     SealedRow,
+    TalliedFacts,
 )
 from gateway.wire import Kind
 
 PAGE = 200  # sealed messages opened per batch: bounds memory and each thread hop
 MESSAGE_KINDS = tuple(kind.value for kind in Kind)
-CONTENT_KINDS = (Kind.VICTIM_HANDOVER.value, Kind.HOTLINE_ALERT.value)
 
 KIND_LABELS = {
     "wanted_person_notice": N_("Wanted person notice"),
@@ -85,14 +88,25 @@ class ReportStore(Protocol):
         self, start: datetime, end: datetime
     ) -> list[CancellationCount]: ...
 
-    async def report_sealed_page(
+    async def report_untallied_page(
+        self,
+        kinds: Sequence[str],
+        start: datetime,
+        end: datetime,
+        after: tuple[str, int] | None,
+        limit: int,
+    ) -> list[SealedRow]: ...
+
+    async def report_facts_insert(self, facts: Sequence[TalliedFacts], now: datetime) -> None: ...
+
+    async def report_facts_page(
         self,
         start: datetime,
         end: datetime,
         kinds: Sequence[str],
         after: tuple[datetime, str, int] | None,
         limit: int,
-    ) -> list[SealedRow]: ...
+    ) -> list[FactsRow]: ...
 
     async def report_case_origins(
         self, case_ids: Sequence[uuid.UUID], kinds: Sequence[str]
@@ -364,15 +378,17 @@ class _CaseTally:
 async def _tally_content(
     source: ReportSource, start: datetime, end: datetime, tz: tzinfo, progress: Progress | None
 ) -> _CaseTally:
+    # Facts not recorded yet (messages since the last retention sweep) first, then the
+    # period's recorded facts, a page at a time.
+    await ReportFactsTally(source.store, source.keyring, tz).tally(start, end, progress)
     tally = _CaseTally({}, {}, {})
     after: tuple[datetime, str, int] | None = None
-    opened = 0
     loop = asyncio.get_running_loop()
     while True:
-        rows = await source.store.report_sealed_page(start, end, CONTENT_KINDS, after, PAGE)
+        rows = await source.store.report_facts_page(start, end, CONTENT_KINDS, after, PAGE)
         if not rows:
             return tally
-        facts = await loop.run_in_executor(None, content_facts, source.keyring, rows, tz)
+        facts = await loop.run_in_executor(None, open_facts, source.keyring, rows)
         for row, fact in zip(rows, facts, strict=True):
             if fact is None:
                 tally.unreadable[row.kind] = tally.unreadable.get(row.kind, 0) + 1
@@ -385,9 +401,6 @@ async def _tally_content(
                 tally.alerts[row.case_id] = fact
         last = rows[-1]
         after = (last.at, last.direction, last.id)
-        opened += len(rows)
-        if progress is not None:
-            progress(f"opened {opened} messages")
 
 
 async def _origins(source: ReportSource, cases: Sequence[uuid.UUID]) -> dict[uuid.UUID, bool]:
