@@ -4,7 +4,7 @@ before retention deletes it (and before a report reads them).
 Design notes:
 - Runs in the retention sweep, just before content is purged (RetentionSweep's
   before_purge), and at the start of every report for the report's period. Both select
-  only rows with content and no facts yet, PAGE at a time in (direction, id) order, so a
+  only rows with content and no facts yet, PAGE at a time per table in id order, so a
   sweep after the first costs what arrived since; several processes may tally at once (the
   insert keeps the first facts of a row).
 - Opening and sealing run on a worker thread, one page per hop: CPU work on stored
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Protocol
+from typing import Literal, Protocol
 
 from gateway.crypto import Keyring
 from gateway.report.content import tally_batch
@@ -33,10 +33,12 @@ EVER = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 class TallyStore(Protocol):
     async def report_untallied_page(
         self,
+        direction: Literal["in", "out"],
         kinds: Sequence[str],
         start: datetime,
         end: datetime,
-        after: tuple[str, int] | None,
+        *,
+        after_id: int,
         limit: int,
     ) -> list[SealedRow]: ...
 
@@ -66,18 +68,23 @@ class ReportFactsTally:
         when given); how many were recorded."""
         low, high = start or EVER[0], end or EVER[1]
         loop = asyncio.get_running_loop()
-        after: tuple[str, int] | None = None
         count = 0
-        while True:
-            rows = await self._store.report_untallied_page(CONTENT_KINDS, low, high, after, PAGE)
-            if not rows:
-                return count
-            now = self._clock()
-            facts = await loop.run_in_executor(
-                None, tally_batch, self._keyring, rows, self._zone, now
-            )
-            await self._store.report_facts_insert(facts, now)
-            count += len(rows)
-            after = (rows[-1].direction, rows[-1].id)
-            if progress is not None:
-                progress(f"opened {count} messages")
+        directions: tuple[Literal["in", "out"], ...] = ("out", "in")
+        for direction in directions:
+            after = 0
+            while True:
+                rows = await self._store.report_untallied_page(
+                    direction, CONTENT_KINDS, low, high, after_id=after, limit=PAGE
+                )
+                if not rows:
+                    break
+                now = self._clock()
+                facts = await loop.run_in_executor(
+                    None, tally_batch, self._keyring, rows, self._zone, now
+                )
+                await self._store.report_facts_insert(facts, now)
+                count += len(rows)
+                after = rows[-1].id
+                if progress is not None:
+                    progress(f"opened {count} messages")
+        return count

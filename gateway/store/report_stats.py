@@ -11,8 +11,9 @@ Design notes:
 - Victims' sex and age and hotline categories are only inside sealed envelopes. Their coded
   facts are recorded once per row, sealed, in report_facts (migration 0022) before retention
   deletes the content: `report_untallied_page` hands out rows still to tally a bounded page at
-  a time (keyset-paged), `report_facts_insert` records them, and `report_facts_page` gives
-  the report the period's rows with their facts.
+  a time, `report_facts_insert` records them, and `report_facts_page` gives the report the
+  period's rows with their facts. Pages are per table in primary-key order (keyset on id),
+  so each walks an index instead of sorting the period again.
 
 Kept apart from store.py (a mixin of Store); it shares the pool.
 """
@@ -176,18 +177,19 @@ class ReportStatistics(StorePart):
 
     async def report_untallied_page(
         self,
+        direction: Literal["in", "out"],
         kinds: Sequence[str],
         start: datetime,
         end: datetime,
-        after: tuple[str, int] | None,
+        *,
+        after_id: int,
         limit: int,
     ) -> list[SealedRow]:
-        """Up to `limit` rows with content and no recorded facts, after `after`."""
-        direction, last_id = after if after is not None else ("", 0)
+        """Up to `limit` sent ("out") or received ("in") rows with content and no recorded
+        facts, after row `after_id`, in id order."""
+        query = Q.report_untallied_outbox if direction == "out" else Q.report_untallied_inbox
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(
-                Q.report_untallied_page, list(kinds), start, end, direction, last_id, limit
-            )
+            rows = await connection.fetch(query, list(kinds), start, end, after_id, limit)
         return [
             SealedRow(
                 row["direction"],
@@ -215,19 +217,19 @@ class ReportStatistics(StorePart):
 
     async def report_facts_page(
         self,
+        direction: Literal["in", "out"],
         start: datetime,
         end: datetime,
         kinds: Sequence[str],
-        after: tuple[datetime, str, int] | None,
+        *,
+        after_id: int,
         limit: int,
     ) -> list[FactsRow]:
-        """Up to `limit` messages of the period with their sealed facts, after `after`
-        (None: from the start), in (at, direction, id) order."""
-        at, direction, last_id = after if after is not None else (start, "", 0)
+        """Up to `limit` sent or received messages of the period with their sealed facts,
+        after row `after_id`, in id order."""
+        query = Q.report_facts_outbox if direction == "out" else Q.report_facts_inbox
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(
-                Q.report_facts_page, start, end, list(kinds), at, direction, last_id, limit
-            )
+            rows = await connection.fetch(query, start, end, list(kinds), after_id, limit)
         return [
             FactsRow(
                 row["direction"],

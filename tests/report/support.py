@@ -122,24 +122,27 @@ class MemoryStore:
 
     async def report_untallied_page(
         self,
+        direction: Literal["in", "out"],
         kinds: Sequence[str],
         start: datetime,
         end: datetime,
-        after: tuple[str, int] | None,
+        *,
+        after_id: int,
         limit: int,
     ) -> list[SealedRow]:
         self.pages += 1
-        ordered = sorted(
+        return sorted(
             (
                 r
                 for r in self.rows
-                if start <= r.at < end and r.kind in kinds and (r.direction, r.id) not in self.facts
+                if r.direction == direction
+                and r.id > after_id
+                and start <= r.at < end
+                and r.kind in kinds
+                and (r.direction, r.id) not in self.facts
             ),
-            key=lambda r: (r.direction, r.id),
-        )
-        if after is not None:
-            ordered = [r for r in ordered if (r.direction, r.id) > after]
-        return ordered[:limit]
+            key=lambda r: r.id,
+        )[:limit]
 
     async def report_facts_insert(self, facts: Sequence[TalliedFacts], now: datetime) -> None:
         for item in facts:
@@ -147,18 +150,25 @@ class MemoryStore:
 
     async def report_facts_page(
         self,
+        direction: Literal["in", "out"],
         start: datetime,
         end: datetime,
         kinds: Sequence[str],
-        after: tuple[datetime, str, int] | None,
+        *,
+        after_id: int,
         limit: int,
     ) -> list[FactsRow]:
         ordered = sorted(
-            (r for r in self.rows if start <= r.at < end and r.kind in kinds),
-            key=lambda r: (r.at, r.direction, r.id),
+            (
+                r
+                for r in self.rows
+                if r.direction == direction
+                and r.id > after_id
+                and start <= r.at < end
+                and r.kind in kinds
+            ),
+            key=lambda r: r.id,
         )
-        if after is not None:
-            ordered = [r for r in ordered if (r.at, r.direction, r.id) > after]
         return [
             FactsRow(
                 r.direction, r.id, r.case_id, r.kind, r.at, self.facts.get((r.direction, r.id))

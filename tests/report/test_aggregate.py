@@ -128,7 +128,8 @@ async def test_victims_and_alerts_counted_once_per_case(monkeypatch: pytest.Monk
         tz=ZONE,
         progress=seen.append,
     )
-    assert store.pages == 5  # 10 rows tallied, 3 a page, then an empty page
+    # 10 rows tallied, 3 a page per table, then an empty page: 5 sent (2 + 1), 5 received.
+    assert store.pages == 6
     assert len(store.facts) == 10
     assert seen
     assert all("Nguy" not in line for line in seen)

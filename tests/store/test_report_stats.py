@@ -175,13 +175,17 @@ async def test_untallied_and_facts_pages_cover_the_period_once_and_origins_say_w
     bounds = period_bounds(date(2026, 4, 1), date(2026, 4, 30), ZONE)
     kinds = ("victim_handover", "hotline_alert")
     untallied: list[tuple[Literal["in", "out"], int]] = []
-    after: tuple[str, int] | None = None
-    for _ in range(10):
-        page = await store.report_untallied_page(kinds, bounds[0], bounds[-1], after, 3)
-        if not page:
-            break
-        untallied.extend((row.direction, row.id) for row in page)
-        after = (page[-1].direction, page[-1].id)
+    directions: tuple[Literal["in", "out"], ...] = ("out", "in")
+    for direction in directions:
+        after = 0
+        for _ in range(10):
+            page = await store.report_untallied_page(
+                direction, kinds, bounds[0], bounds[-1], after_id=after, limit=3
+            )
+            if not page:
+                break
+            untallied.extend((row.direction, row.id) for row in page)
+            after = page[-1].id
     assert len(untallied) == len(set(untallied)) == 8
     # Half of them tallied (one unreadable): they are not handed out again; the content of
     # one untallied row goes (retention): it is not handed out either, and has no facts.
@@ -202,16 +206,25 @@ async def test_untallied_and_facts_pages_cover_the_period_once_and_origins_say_w
         )
     finally:
         await connection.close()
-    left = await store.report_untallied_page(kinds, bounds[0], bounds[-1], None, 100)
-    assert sorted((r.direction, r.id) for r in left) == sorted(untallied[4:5] + untallied[6:])
+    left = [
+        (row.direction, row.id)
+        for direction in directions
+        for row in await store.report_untallied_page(
+            direction, kinds, bounds[0], bounds[-1], after_id=0, limit=100
+        )
+    ]
+    assert sorted(left) == sorted(untallied[4:5] + untallied[6:])
     found = []
-    position: tuple[datetime, str, int] | None = None
-    for _ in range(10):
-        rows = await store.report_facts_page(bounds[0], bounds[-1], kinds, position, 3)
-        if not rows:
-            break
-        found.extend(rows)
-        position = (rows[-1].at, rows[-1].direction, rows[-1].id)
+    for direction in directions:
+        after = 0
+        for _ in range(10):
+            rows = await store.report_facts_page(
+                direction, bounds[0], bounds[-1], kinds, after_id=after, limit=3
+            )
+            if not rows:
+                break
+            found.extend(rows)
+            after = rows[-1].id
     assert len(found) == 8
     facts: dict[tuple[str, int], TalliedFacts | None] = {
         (row.direction, row.id): row.facts for row in found
