@@ -34,6 +34,7 @@ from gateway.components import (
     envelope_receiver_for,
     keyring_from_config,
     offline_courier_for,
+    report_facts_tally_for,
     retry_policy,
     utc_now,
 )
@@ -399,6 +400,7 @@ class Gateway:
             retention=retention,
             clock=self.clock,
             metrics=self.metrics,
+            before_purge=report_facts_tally_for(self.store, self.keyring, self.clock).tally,
         )
         self._tasks.append(asyncio.create_task(sweep.run(), name="retention"))
 

@@ -32,6 +32,7 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
 from gateway.report.aggregate import StoreSource, build_report
 from gateway.report.model import Report
+from gateway.report.tally import ReportFactsTally
 from gateway.store import Store
 
 
@@ -264,3 +265,12 @@ def offline_courier_for(
         max_stream_bytes=stream_length(config.limits.max_attachment_bytes, MIN_PEER_CHUNK_BYTES),
         stream_quota=config.limits.max_pending_attachment_bytes_per_peer,
     )
+
+
+def report_facts_tally_for(
+    store: Store, keyring: Keyring, clock: Callable[[], datetime] = utc_now
+) -> ReportFactsTally:
+    """What the report counts from sealed content, recorded before retention deletes it
+    (issue 13): the retention sweep's before_purge, in the node and `gateway retention run`.
+    Ages are reckoned on local days (UTC+7, as the console shows them)."""
+    return ReportFactsTally(store, keyring, LOCAL_TIME, clock)

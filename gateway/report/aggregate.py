@@ -4,8 +4,9 @@ sealed envelopes, then applies disclosure control.
 Design notes:
 - What the database holds in the clear (kinds, peers, times, deadlines) is aggregated in
   SQL (gateway.store.report_stats). What only the sealed content says (victims' sex, age,
-  minor status; hotline category and urgency) is read by opening envelopes on a worker
-  thread, PAGE messages at a time, keeping only coded facts (gateway.report.content).
+  minor status; hotline category and urgency) is read from the coded facts recorded, sealed,
+  for each message before retention deleted its content (gateway.report.tally, content.py);
+  messages not tallied yet are tallied first. Both run on a worker thread, PAGE at a time.
 - A victim is counted once per handover case: the proposal, the counter-proposal, the
   acceptance and the completion of one case all name the same victims. The case's latest
   message in the period that lists victims counts (a completion or a corrected proposal
@@ -29,26 +30,28 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Protocol
+from typing import Literal, Protocol
 
 from gateway.console.i18n import N_
 from gateway.crypto import Keyring
-from gateway.report.content import AGE_GROUPS, UNKNOWN_AGE, ContentFacts, content_facts
+from gateway.report.content import AGE_GROUPS, UNKNOWN_AGE, ContentFacts, open_facts
 from gateway.report.disclosure import TotalOf, protect_report
 from gateway.report.model import Cell, Label, Report, Row, Table, Unit
+from gateway.report.tally import CONTENT_KINDS, ReportFactsTally
 from gateway.store.report_stats import (
     AcknowledgementFigures,
     CancellationCount,
     CaseOrigin,
     DeliveryFigures,
+    FactsRow,
     MessageCount,
     SealedRow,
+    TalliedFacts,
 )
 from gateway.wire import Kind
 
 PAGE = 200  # sealed messages opened per batch: bounds memory and each thread hop
 MESSAGE_KINDS = tuple(kind.value for kind in Kind)
-CONTENT_KINDS = (Kind.VICTIM_HANDOVER.value, Kind.HOTLINE_ALERT.value)
 
 KIND_LABELS = {
     "wanted_person_notice": N_("Wanted person notice"),
@@ -85,14 +88,29 @@ class ReportStore(Protocol):
         self, start: datetime, end: datetime
     ) -> list[CancellationCount]: ...
 
-    async def report_sealed_page(
+    async def report_untallied_page(
         self,
+        direction: Literal["in", "out"],
+        kinds: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        after_id: int,
+        limit: int,
+    ) -> list[SealedRow]: ...
+
+    async def report_facts_insert(self, facts: Sequence[TalliedFacts], now: datetime) -> None: ...
+
+    async def report_facts_page(
+        self,
+        direction: Literal["in", "out"],
         start: datetime,
         end: datetime,
         kinds: Sequence[str],
-        after: tuple[datetime, str, int] | None,
+        *,
+        after_id: int,
         limit: int,
-    ) -> list[SealedRow]: ...
+    ) -> list[FactsRow]: ...
 
     async def report_case_origins(
         self, case_ids: Sequence[uuid.UUID], kinds: Sequence[str]
@@ -352,42 +370,58 @@ RELATIONS: dict[str, tuple[TotalOf, ...]] = {
 }
 
 
+Position = tuple[datetime, str, int]  # (at, direction, id): later is greater
+
+
 @dataclass
 class _CaseTally:
-    """The latest counted facts of each case, per kind."""
+    """The latest counted facts of each case, per kind, with the position they were at."""
 
-    victims: dict[uuid.UUID, ContentFacts]
-    alerts: dict[uuid.UUID, ContentFacts]
+    victims: dict[uuid.UUID, tuple[Position, ContentFacts]]
+    alerts: dict[uuid.UUID, tuple[Position, ContentFacts]]
     unreadable: dict[str, int]
+
+    def count(self, row: FactsRow, fact: ContentFacts | None) -> None:
+        if fact is None:
+            self.unreadable[row.kind] = self.unreadable.get(row.kind, 0) + 1
+            return
+        if fact.cancel:
+            return
+        if fact.kind == Kind.VICTIM_HANDOVER and fact.victims:
+            held = self.victims
+        elif fact.kind == Kind.HOTLINE_ALERT:
+            held = self.alerts
+        else:
+            return
+        position = (row.at, row.direction, row.id)
+        earlier = held.get(row.case_id)
+        if earlier is None or earlier[0] < position:  # the case's latest message wins
+            held[row.case_id] = (position, fact)
 
 
 async def _tally_content(
     source: ReportSource, start: datetime, end: datetime, tz: tzinfo, progress: Progress | None
 ) -> _CaseTally:
+    # Facts not recorded yet (messages since the last retention sweep) first, then the
+    # period's recorded facts, a page at a time per table (pages come in id order, so the
+    # latest message of a case is found by comparing positions, not by the order of pages).
+    await ReportFactsTally(source.store, source.keyring, tz).tally(start, end, progress)
     tally = _CaseTally({}, {}, {})
-    after: tuple[datetime, str, int] | None = None
-    opened = 0
     loop = asyncio.get_running_loop()
-    while True:
-        rows = await source.store.report_sealed_page(start, end, CONTENT_KINDS, after, PAGE)
-        if not rows:
-            return tally
-        facts = await loop.run_in_executor(None, content_facts, source.keyring, rows, tz)
-        for row, fact in zip(rows, facts, strict=True):
-            if fact is None:
-                tally.unreadable[row.kind] = tally.unreadable.get(row.kind, 0) + 1
-                continue
-            if fact.cancel:
-                continue
-            if fact.kind == Kind.VICTIM_HANDOVER and fact.victims:
-                tally.victims[row.case_id] = fact  # pages run in time order: latest wins
-            elif fact.kind == Kind.HOTLINE_ALERT:
-                tally.alerts[row.case_id] = fact
-        last = rows[-1]
-        after = (last.at, last.direction, last.id)
-        opened += len(rows)
-        if progress is not None:
-            progress(f"opened {opened} messages")
+    directions: tuple[Literal["in", "out"], ...] = ("out", "in")
+    for direction in directions:
+        after = 0
+        while True:
+            rows = await source.store.report_facts_page(
+                direction, start, end, CONTENT_KINDS, after_id=after, limit=PAGE
+            )
+            if not rows:
+                break
+            facts = await loop.run_in_executor(None, open_facts, source.keyring, rows)
+            for row, fact in zip(rows, facts, strict=True):
+                tally.count(row, fact)
+            after = rows[-1].id
+    return tally
 
 
 async def _origins(source: ReportSource, cases: Sequence[uuid.UUID]) -> dict[uuid.UUID, bool]:
@@ -425,12 +459,12 @@ async def build_report(
     tally = await _tally_content(source, start, end, tz, progress)
     ours = await _origins(source, [*tally.victims, *tally.alerts])
     victims: dict[tuple[bool, str, str, bool], int] = {}
-    for case, fact in tally.victims.items():
+    for case, (_, fact) in tally.victims.items():
         for victim in fact.victims:
             key = (ours.get(case, False), victim.sex, victim.age_group, victim.minor)
             victims[key] = victims.get(key, 0) + 1
     alerts: dict[tuple[bool, str, str], int] = {}
-    for case, fact in tally.alerts.items():
+    for case, (_, fact) in tally.alerts.items():
         alert_key = (ours.get(case, False), fact.category, fact.urgency)
         alerts[alert_key] = alerts.get(alert_key, 0) + 1
     report = Report(

@@ -9,12 +9,17 @@ Design notes:
 - Age is the age on the local calendar day the message was queued or received. A partly
   known birth date (year, or month and year) gives the youngest age it allows, so that a
   child is never counted as an adult for want of a day; no year gives "unknown".
-- A message that does not open (content deleted by retention, keys gone) is counted as
-  unreadable by kind, never logged with content.
+- The facts are recorded once per message (`tally_batch`), sealed to this node's own key and
+  bound to their row (gateway.crypto.drafts sealing), in report_facts: retention deletes
+  victim-protected content after 14 days, so the report reads the recorded facts
+  (`open_facts`), not the envelopes. A message that does not open (its keys are gone) is
+  recorded as unreadable; one whose content went before it was tallied has no facts. Both
+  are counted by kind, never logged with content.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from calendar import monthrange
@@ -25,8 +30,9 @@ from datetime import date, datetime, tzinfo
 from google.protobuf.message import DecodeError
 
 from gateway.crypto import EnvelopeRejected, Keyring, reopen_sent, reopen_stored
+from gateway.crypto.drafts import DraftUnreadable, SealedDraft, open_draft, seal_draft
 from gateway.ops.logs import fields
-from gateway.store.report_stats import SealedRow
+from gateway.store.report_stats import FactsRow, SealedRow, TalliedFacts
 from gateway.wire import canonical
 
 log = logging.getLogger(__name__)
@@ -125,8 +131,6 @@ def _facts(message: canonical.Message, row: SealedRow, zone: tzinfo) -> ContentF
 
 
 def _open(keyring: Keyring, row: SealedRow) -> canonical.Message | None:
-    if row.envelope is None:
-        return None
     try:
         opened = (
             reopen_sent(keyring, row.envelope)
@@ -154,4 +158,75 @@ def content_facts(
     for row in rows:
         message = _open(keyring, row)
         found.append(None if message is None else _facts(message, row, zone))
+    return found
+
+
+def _context(direction: str, row_id: int) -> str:
+    """What sealed facts are bound to: their row (moved to another row, they do not open)."""
+    return f"report-facts:{direction}:{row_id}"
+
+
+def facts_bytes(facts: ContentFacts) -> bytes:
+    return json.dumps(
+        {
+            "kind": facts.kind,
+            "cancel": facts.cancel,
+            "victims": [[v.sex, v.age_group, v.minor] for v in facts.victims],
+            "category": facts.category,
+            "urgency": facts.urgency,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def facts_from_bytes(data: bytes, case_id: uuid.UUID, at: datetime) -> ContentFacts:
+    """ValueError, KeyError or TypeError when data is not what facts_bytes wrote."""
+    found = json.loads(data)
+    return ContentFacts(
+        case_id,
+        at,
+        str(found["kind"]),
+        bool(found["cancel"]),
+        tuple(
+            VictimFacts(str(sex), str(group), bool(minor)) for sex, group, minor in found["victims"]
+        ),
+        str(found["category"]),
+        str(found["urgency"]),
+    )
+
+
+def tally_batch(
+    keyring: Keyring, rows: Sequence[SealedRow], zone: tzinfo, now: datetime
+) -> list[TalliedFacts]:
+    """Each row's facts sealed to this node, or unreadable. Blocking: run on a thread."""
+    tallied: list[TalliedFacts] = []
+    for row, facts in zip(rows, content_facts(keyring, rows, zone), strict=True):
+        if facts is None:
+            tallied.append(TalliedFacts(row.direction, row.id, None, None))
+            continue
+        sealed = seal_draft(
+            keyring, facts_bytes(facts), context=_context(row.direction, row.id), at=now
+        )
+        tallied.append(TalliedFacts(row.direction, row.id, sealed.key_id, sealed.data))
+    return tallied
+
+
+def open_facts(keyring: Keyring, rows: Sequence[FactsRow]) -> list[ContentFacts | None]:
+    """The recorded facts of each row; None when it has none or they do not open. Blocking."""
+    found: list[ContentFacts | None] = []
+    for row in rows:
+        tallied = row.facts
+        if tallied is None or tallied.key_id is None or tallied.sealed is None:
+            found.append(None)
+            continue
+        try:
+            data = open_draft(
+                keyring,
+                SealedDraft(tallied.key_id, tallied.sealed),
+                context=_context(row.direction, row.id),
+            )
+            found.append(facts_from_bytes(data, row.case_id, row.at))
+        except (DraftUnreadable, ValueError, KeyError, TypeError):
+            log.warning("report_facts_unreadable", extra=fields(direction=row.direction))
+            found.append(None)
     return found

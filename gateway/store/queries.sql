@@ -1375,19 +1375,49 @@ FROM cases_cancelled x JOIN inbox i ON i.sender = x.sender AND i.message_id = x.
 WHERE i.received_at >= $1 AND i.received_at < $2
 GROUP BY x.sender, i.kind;
 
--- name: report_sealed_page
--- The next page of sealed messages of kinds $3 in the period, sent and received, after the
--- position ($4, $5, $6) in (at, direction, id) order: opened by the caller in batches.
-SELECT direction, id, case_id, kind, at, envelope FROM (
-    SELECT 'out' AS direction, id, case_id, kind, queued_at AS at, envelope FROM outbox
-    WHERE kind = ANY($3::text[]) AND queued_at >= $1 AND queued_at < $2
-    UNION ALL
-    SELECT 'in', id, case_id, kind, received_at, envelope FROM inbox
-    WHERE kind = ANY($3::text[]) AND received_at >= $1 AND received_at < $2
-) m
-WHERE (at, direction, id) > ($4::timestamptz, $5::text, $6::bigint)
-ORDER BY at, direction, id
-LIMIT $7;
+-- name: report_untallied_outbox
+-- Sent messages of kinds $1 whose content is still here and whose facts are not recorded
+-- yet, queued in [$2, $3), after id $4 (primary key order: each page walks the index).
+SELECT 'out' AS direction, o.id, o.case_id, o.kind, o.queued_at AS at, o.envelope
+FROM outbox o
+WHERE o.id > $4 AND o.kind = ANY($1::text[]) AND o.envelope IS NOT NULL
+  AND o.queued_at >= $2 AND o.queued_at < $3
+  AND NOT EXISTS (SELECT 1 FROM report_facts f WHERE f.direction = 'out' AND f.row_id = o.id)
+ORDER BY o.id
+LIMIT $5;
+
+-- name: report_untallied_inbox
+SELECT 'in' AS direction, i.id, i.case_id, i.kind, i.received_at AS at, i.envelope
+FROM inbox i
+WHERE i.id > $4 AND i.kind = ANY($1::text[]) AND i.envelope IS NOT NULL
+  AND i.received_at >= $2 AND i.received_at < $3
+  AND NOT EXISTS (SELECT 1 FROM report_facts f WHERE f.direction = 'in' AND f.row_id = i.id)
+ORDER BY i.id
+LIMIT $5;
+
+-- name: report_facts_insert
+-- Facts of a page of rows; a row tallied meanwhile by another process keeps its first facts.
+INSERT INTO report_facts (direction, row_id, key_id, sealed, tallied_at)
+SELECT d, r, k, s, $5 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) AS t(d, r, k, s)
+ON CONFLICT (direction, row_id) DO NOTHING;
+
+-- name: report_facts_outbox
+-- Sent messages of kinds $3 queued in [$1, $2) with their sealed facts (tallied false: none
+-- recorded, the content went before it was tallied), after id $4, in id order.
+SELECT 'out' AS direction, o.id, o.case_id, o.kind, o.queued_at AS at, f.key_id, f.sealed,
+       f.row_id IS NOT NULL AS tallied
+FROM outbox o LEFT JOIN report_facts f ON f.direction = 'out' AND f.row_id = o.id
+WHERE o.id > $4 AND o.kind = ANY($3::text[]) AND o.queued_at >= $1 AND o.queued_at < $2
+ORDER BY o.id
+LIMIT $5;
+
+-- name: report_facts_inbox
+SELECT 'in' AS direction, i.id, i.case_id, i.kind, i.received_at AS at, f.key_id, f.sealed,
+       f.row_id IS NOT NULL AS tallied
+FROM inbox i LEFT JOIN report_facts f ON f.direction = 'in' AND f.row_id = i.id
+WHERE i.id > $4 AND i.kind = ANY($3::text[]) AND i.received_at >= $1 AND i.received_at < $2
+ORDER BY i.id
+LIMIT $5;
 
 -- name: report_case_origins
 -- Which side wrote each case's first message of kinds $2 (ours: outbox; a peer's: inbox).

@@ -8,9 +8,12 @@ Design notes:
 - Months are local calendar months of the caller's time zone, given as the instants they
   start at (`month_starts`); a row's month is its 1-based index in that list
   (width_bucket), so PostgreSQL needs no zone name and a fixed offset (UTC+7) works.
-- Victims' sex and age and hotline categories are only inside sealed envelopes: `sealed_page`
-  hands them out a bounded page at a time, keyset-paged, for the caller to open off the
-  event loop. A row whose content retention deleted comes with envelope None.
+- Victims' sex and age and hotline categories are only inside sealed envelopes. Their coded
+  facts are recorded once per row, sealed, in report_facts (migration 0022) before retention
+  deletes the content: `report_untallied_page` hands out rows still to tally a bounded page at
+  a time, `report_facts_insert` records them, and `report_facts_page` gives the report the
+  period's rows with their facts. Pages are per table in primary-key order (keyset on id),
+  so each walks an index instead of sorting the period again.
 
 Kept apart from store.py (a mixin of Store); it shares the pool.
 """
@@ -76,7 +79,29 @@ class SealedRow:
     case_id: uuid.UUID
     kind: str
     at: datetime  # queued (out) or received (in)
-    envelope: bytes | None = field(repr=False)  # None once retention deleted the content
+    envelope: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TalliedFacts:
+    """A row's report facts, sealed to this node (key_id, sealed); both None: unreadable."""
+
+    direction: Literal["in", "out"]
+    row_id: int
+    key_id: str | None
+    sealed: bytes | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FactsRow:
+    """A message of the report's period and its recorded facts (None: never tallied)."""
+
+    direction: Literal["in", "out"]
+    id: int
+    case_id: uuid.UUID
+    kind: str
+    at: datetime
+    facts: TalliedFacts | None
 
 
 @dataclass(frozen=True)
@@ -150,20 +175,21 @@ class ReportStatistics(StorePart):
             CancellationCount(row["direction"], row["peer"], row["kind"], row["n"]) for row in rows
         ]
 
-    async def report_sealed_page(
+    async def report_untallied_page(
         self,
+        direction: Literal["in", "out"],
+        kinds: Sequence[str],
         start: datetime,
         end: datetime,
-        kinds: Sequence[str],
-        after: tuple[datetime, str, int] | None,
+        *,
+        after_id: int,
         limit: int,
     ) -> list[SealedRow]:
-        """Up to `limit` sealed messages after position `after` (None: from the start)."""
-        at, direction, last_id = after if after is not None else (start, "", 0)
+        """Up to `limit` sent ("out") or received ("in") rows with content and no recorded
+        facts, after row `after_id`, in id order."""
+        query = Q.report_untallied_outbox if direction == "out" else Q.report_untallied_inbox
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(
-                Q.report_sealed_page, start, end, list(kinds), at, direction, last_id, limit
-            )
+            rows = await connection.fetch(query, list(kinds), start, end, after_id, limit)
         return [
             SealedRow(
                 row["direction"],
@@ -171,7 +197,54 @@ class ReportStatistics(StorePart):
                 row["case_id"],
                 row["kind"],
                 row["at"],
-                None if row["envelope"] is None else bytes(row["envelope"]),
+                bytes(row["envelope"]),
+            )
+            for row in rows
+        ]
+
+    async def report_facts_insert(self, facts: Sequence[TalliedFacts], now: datetime) -> None:
+        if not facts:
+            return
+        async with self._pool.acquire() as connection:
+            await connection.execute(
+                Q.report_facts_insert,
+                [item.direction for item in facts],
+                [item.row_id for item in facts],
+                [item.key_id for item in facts],
+                [item.sealed for item in facts],
+                now,
+            )
+
+    async def report_facts_page(
+        self,
+        direction: Literal["in", "out"],
+        start: datetime,
+        end: datetime,
+        kinds: Sequence[str],
+        *,
+        after_id: int,
+        limit: int,
+    ) -> list[FactsRow]:
+        """Up to `limit` sent or received messages of the period with their sealed facts,
+        after row `after_id`, in id order."""
+        query = Q.report_facts_outbox if direction == "out" else Q.report_facts_inbox
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(query, start, end, list(kinds), after_id, limit)
+        return [
+            FactsRow(
+                row["direction"],
+                row["id"],
+                row["case_id"],
+                row["kind"],
+                row["at"],
+                TalliedFacts(
+                    row["direction"],
+                    row["id"],
+                    row["key_id"],
+                    None if row["sealed"] is None else bytes(row["sealed"]),
+                )
+                if row["tallied"]
+                else None,
             )
             for row in rows
         ]

@@ -15,8 +15,10 @@ from gateway.store.report_stats import (
     CancellationCount,
     CaseOrigin,
     DeliveryFigures,
+    FactsRow,
     MessageCount,
     SealedRow,
+    TalliedFacts,
 )
 from gateway.wire import Kind, canonical, envelope, uuid7
 
@@ -66,7 +68,8 @@ class MemoryStore:
     acknowledgements: list[AcknowledgementFigures] = field(default_factory=list)
     delivery: list[DeliveryFigures] = field(default_factory=list)
     cancellations: list[CancellationCount] = field(default_factory=list)
-    pages: int = 0
+    facts: dict[tuple[str, int], TalliedFacts] = field(default_factory=dict)
+    pages: int = 0  # pages of untallied rows asked for
 
     def add(
         self,
@@ -117,22 +120,61 @@ class MemoryStore:
     async def report_cancellations(self, start: datetime, end: datetime) -> list[CancellationCount]:
         return self.cancellations
 
-    async def report_sealed_page(
+    async def report_untallied_page(
         self,
+        direction: Literal["in", "out"],
+        kinds: Sequence[str],
         start: datetime,
         end: datetime,
-        kinds: Sequence[str],
-        after: tuple[datetime, str, int] | None,
+        *,
+        after_id: int,
         limit: int,
     ) -> list[SealedRow]:
         self.pages += 1
+        return sorted(
+            (
+                r
+                for r in self.rows
+                if r.direction == direction
+                and r.id > after_id
+                and start <= r.at < end
+                and r.kind in kinds
+                and (r.direction, r.id) not in self.facts
+            ),
+            key=lambda r: r.id,
+        )[:limit]
+
+    async def report_facts_insert(self, facts: Sequence[TalliedFacts], now: datetime) -> None:
+        for item in facts:
+            self.facts.setdefault((item.direction, item.row_id), item)
+
+    async def report_facts_page(
+        self,
+        direction: Literal["in", "out"],
+        start: datetime,
+        end: datetime,
+        kinds: Sequence[str],
+        *,
+        after_id: int,
+        limit: int,
+    ) -> list[FactsRow]:
         ordered = sorted(
-            (r for r in self.rows if start <= r.at < end and r.kind in kinds),
-            key=lambda r: (r.at, r.direction, r.id),
+            (
+                r
+                for r in self.rows
+                if r.direction == direction
+                and r.id > after_id
+                and start <= r.at < end
+                and r.kind in kinds
+            ),
+            key=lambda r: r.id,
         )
-        if after is not None:
-            ordered = [r for r in ordered if (r.at, r.direction, r.id) > after]
-        return ordered[:limit]
+        return [
+            FactsRow(
+                r.direction, r.id, r.case_id, r.kind, r.at, self.facts.get((r.direction, r.id))
+            )
+            for r in ordered[:limit]
+        ]
 
     async def report_case_origins(
         self, case_ids: Sequence[uuid.UUID], kinds: Sequence[str]

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.report import aggregate
+from gateway.report import aggregate, tally
 from gateway.report.aggregate import StoreSource, build_report, period_bounds
 from gateway.report.content import age_group, age_on
 from gateway.report.disclosure import marker
@@ -70,6 +70,7 @@ def test_period_bounds_are_local_months() -> None:
 
 async def test_victims_and_alerts_counted_once_per_case(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aggregate, "PAGE", 3)  # several pages: the latest still wins
+    monkeypatch.setattr(tally, "PAGE", 3)
     store = MemoryStore()
     ours, theirs = uuid.uuid4(), uuid.uuid4()
     girls = [victim(F, (2016, 1, 1), minor=True), victim(F, (2009, 5, 5), minor=True)]
@@ -127,7 +128,9 @@ async def test_victims_and_alerts_counted_once_per_case(monkeypatch: pytest.Monk
         tz=ZONE,
         progress=seen.append,
     )
-    assert store.pages == 5  # 10 rows, 3 a page, then an empty page
+    # 10 rows tallied, 3 a page per table, then an empty page: 5 sent (2 + 1), 5 received.
+    assert store.pages == 6
+    assert len(store.facts) == 10
     assert seen
     assert all("Nguy" not in line for line in seen)
     victims = table(report, "victims_by_sex_age")

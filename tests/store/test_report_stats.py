@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from typing import Literal
 
 import asyncpg
 import pytest
 
 from gateway.report.aggregate import period_bounds
 from gateway.store import IncomingEnvelope, Store
+from gateway.store.report_stats import TalliedFacts
 from gateway.wire import uuid7
 from tests.store.outbox_support import queue_outgoing
 
@@ -151,7 +153,7 @@ async def test_delivery_latency_and_cancellations(store: Store, database: str) -
     assert [(c.direction, c.kind, c.count) for c in cancellations] == [("sent", "hotline_alert", 1)]
 
 
-async def test_sealed_pages_cover_the_period_once_and_origins_say_who_began(
+async def test_untallied_and_facts_pages_cover_the_period_once_and_origins_say_who_began(
     store: Store, database: str
 ) -> None:
     day = date(2026, 4, 10)
@@ -172,15 +174,64 @@ async def test_sealed_pages_cover_the_period_once_and_origins_say_who_began(
     await _incoming(store, uuid.uuid4(), local(day, 11), "wanted_person_notice")
     bounds = period_bounds(date(2026, 4, 1), date(2026, 4, 30), ZONE)
     kinds = ("victim_handover", "hotline_alert")
-    seen: list[tuple[str, int]] = []
-    after = None
-    for _ in range(10):
-        page = await store.report_sealed_page(bounds[0], bounds[-1], kinds, after, 2)
-        if not page:
-            break
-        seen.extend((row.direction, row.id) for row in page)
-        after = (page[-1].at, page[-1].direction, page[-1].id)
-    assert len(seen) == len(set(seen)) == 8
+    untallied: list[tuple[Literal["in", "out"], int]] = []
+    directions: tuple[Literal["in", "out"], ...] = ("out", "in")
+    for direction in directions:
+        after = 0
+        for _ in range(10):
+            page = await store.report_untallied_page(
+                direction, kinds, bounds[0], bounds[-1], after_id=after, limit=3
+            )
+            if not page:
+                break
+            untallied.extend((row.direction, row.id) for row in page)
+            after = page[-1].id
+    assert len(untallied) == len(set(untallied)) == 8
+    # Half of them tallied (one unreadable): they are not handed out again; the content of
+    # one untallied row goes (retention): it is not handed out either, and has no facts.
+    tallied = [
+        TalliedFacts(d, i, "k1", b"sealed") if n else TalliedFacts(d, i, None, None)
+        for n, (d, i) in enumerate(untallied[:4])
+    ]
+    await store.report_facts_insert(tallied, datetime.now(ZONE))
+    await store.report_facts_insert(
+        [TalliedFacts(*untallied[1], "k2", b"other")], datetime.now(ZONE)
+    )
+    connection = await asyncpg.connect(database)
+    try:
+        gone = untallied[5]
+        await connection.execute(
+            f"UPDATE {'outbox' if gone[0] == 'out' else 'inbox'} SET envelope = NULL WHERE id = $1",
+            gone[1],
+        )
+    finally:
+        await connection.close()
+    left = [
+        (row.direction, row.id)
+        for direction in directions
+        for row in await store.report_untallied_page(
+            direction, kinds, bounds[0], bounds[-1], after_id=0, limit=100
+        )
+    ]
+    assert sorted(left) == sorted(untallied[4:5] + untallied[6:])
+    found = []
+    for direction in directions:
+        after = 0
+        for _ in range(10):
+            rows = await store.report_facts_page(
+                direction, bounds[0], bounds[-1], kinds, after_id=after, limit=3
+            )
+            if not rows:
+                break
+            found.extend(rows)
+            after = rows[-1].id
+    assert len(found) == 8
+    facts: dict[tuple[str, int], TalliedFacts | None] = {
+        (row.direction, row.id): row.facts for row in found
+    }
+    assert facts[untallied[0]] == TalliedFacts(*untallied[0], None, None)
+    assert facts[untallied[1]] == TalliedFacts(*untallied[1], "k1", b"sealed")
+    assert facts[untallied[5]] is None
     origins = await store.report_case_origins([ours, theirs], kinds)
     assert origins[ours].ours
     assert not origins[theirs].ours
