@@ -36,6 +36,7 @@ from gateway.components import (
     keyring_from_config,
     offline_courier_for,
     possible_match_finder_for,
+    report_facts_tally_for,
     retry_policy,
     search_index_for,
     utc_now,
@@ -441,6 +442,7 @@ class Gateway:
             retention=retention,
             clock=self.clock,
             metrics=self.metrics,
+            before_purge=report_facts_tally_for(self.store, self.keyring, self.clock).tally,
         )
         self._tasks.append(asyncio.create_task(sweep.run(), name="retention"))
 

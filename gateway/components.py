@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from adapters import adapter_for
 from gateway.attachments_read import AttachmentReader
 from gateway.config import LocalizedNames, NodeConfig
 from gateway.console import ConsoleContext, ConsoleSettings, PeerView
+from gateway.console.i18n import LOCAL_TIME
 from gateway.crypto import EnvelopeLimits, Keyring, KeyValidity, PublicKeyPair
 from gateway.crypto.bundle import BundleLimits
 from gateway.federation.acknowledger import Acknowledger
@@ -29,12 +30,14 @@ from gateway.federation.sender import RetryPolicy
 from gateway.federation.streams import MIN_PEER_CHUNK_BYTES, stream_length
 from gateway.ops.metrics import GatewayMetrics
 from gateway.policy import PeerRoute, RoutePolicy
+from gateway.report.aggregate import StoreSource, build_report
+from gateway.report.model import Report
+from gateway.report.tally import ReportFactsTally
 from gateway.search.finder import PossibleMatchFinder
 from gateway.search.index import SearchIndex
 from gateway.search.index_key import IndexKey
 from gateway.search.indexer import SearchIndexer
-from gateway.search.model import PersonSearch
-from gateway.search.model import PersonIndex
+from gateway.search.model import PersonIndex, PersonSearch
 from gateway.store import Store
 
 
@@ -177,7 +180,23 @@ def console_context(
         max_bundle_bytes=config.limits.max_bundle_bytes,
         person_search=person_search,
         person_index=person_index,
+        build_report=report_builder(config, store, keyring),
     )
+
+
+def report_builder(
+    config: NodeConfig, store: Store, keyring: Keyring
+) -> Callable[[date, date], Awaitable[Report]]:
+    """The node's report of local days [from, to] (gateway.report.aggregate), in the
+    console's local time (UTC+7, as both countries keep all year)."""
+    source = StoreSource(store, keyring)
+
+    async def build(period_from: date, period_to: date) -> Report:
+        return await build_report(
+            source, node=config.node.id, period_from=period_from, period_to=period_to, tz=LOCAL_TIME
+        )
+
+    return build
 
 
 def local_recipients(config: NodeConfig) -> dict[str, tuple[str, ...]]:
@@ -290,3 +309,12 @@ def search_index_for(
         on_written=index.written,
     )
     return index, indexer
+
+
+def report_facts_tally_for(
+    store: Store, keyring: Keyring, clock: Callable[[], datetime] = utc_now
+) -> ReportFactsTally:
+    """What the report counts from sealed content, recorded before retention deletes it
+    (issue 13): the retention sweep's before_purge, in the node and `gateway retention run`.
+    Ages are reckoned on local days (UTC+7, as the console shows them)."""
+    return ReportFactsTally(store, keyring, LOCAL_TIME, clock)

@@ -25,6 +25,7 @@ MODULES = (
     "retention_cmd",
     "backup_cmd",
     "bundle_cmd",
+    "report_cmd",
 )
 # Which module registers each command; a command missing here still works, more slowly.
 COMMANDS = {
@@ -47,6 +48,7 @@ COMMANDS = {
     "backup": "backup_cmd",
     "restore": "backup_cmd",
     "bundle": "bundle_cmd",
+    "report": "report_cmd",
 }
 
 

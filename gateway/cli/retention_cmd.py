@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.cli.common import add_config_argument, with_store
+from gateway.components import keyring_from_config, report_facts_tally_for
 from gateway.config import NodeConfig, format_duration
+from gateway.federation.rollover import learn_recorded
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.retention import RetentionSweep
 from gateway.store import PurgedContent, Store
@@ -41,6 +43,9 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's subparsers typ
 
 
 async def _run(args: argparse.Namespace, config: NodeConfig, store: Store) -> int:
+    # The report's facts are recorded before content goes, as the node's own sweep does.
+    keyring = keyring_from_config(config)
+    await learn_recorded(keyring, store)
     sweep = RetentionSweep(
         store=store,
         outgoing_folders=[
@@ -51,6 +56,7 @@ async def _run(args: argparse.Namespace, config: NodeConfig, store: Store) -> in
         retention=config.retention,
         clock=lambda: datetime.now(UTC),
         metrics=GatewayMetrics(),
+        before_purge=report_facts_tally_for(store, keyring).tally,
     )
     result = await sweep.sweep(dry_run=args.dry_run)
     print(_report(result, config, dry_run=args.dry_run), end="")

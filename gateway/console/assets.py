@@ -102,7 +102,9 @@ def font_subset(font: bytes, text: str) -> bytes:
     options.notdef_outline = True
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=text)
-    cut = TTFont(io.BytesIO(font))
+    # The font's own timestamp kept: the same text gives the same bytes (a report that embeds
+    # the cut, gateway/report/html_format.py, is byte-for-byte reproducible).
+    cut = TTFont(io.BytesIO(font), recalcTimestamp=False)
     subsetter.subset(cut)
     return _saved(cut)
 

@@ -9,9 +9,9 @@ no view reaches for a global.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
 from gateway.attachments_read import AttachmentReader
@@ -20,8 +20,8 @@ from gateway.crypto import Keyring
 from gateway.federation.acknowledger import Acknowledger
 from gateway.federation.bundles import OfflineCourier
 from gateway.federation.outgoing import Dispatcher
-from gateway.search.model import PersonSearch
-from gateway.search.model import PersonIndex
+from gateway.report.model import Report
+from gateway.search.model import PersonIndex, PersonSearch
 from gateway.store import Store
 
 ConsoleLanguage = Literal["vi", "km", "en"]
@@ -44,6 +44,10 @@ CONTENT_READERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
 SENDERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
 # Who may see the operator page and requeue dead or rejected messages.
 OPERATORS = frozenset({Role.OPERATOR, Role.ADMIN})
+# Who may make the half-yearly and yearly reports (gateway/console/reports.py): supervisors,
+# who answer for the office's cooperation to the steering committee, and admins, who run
+# the node for them. Reports hold aggregates only, so reading content is not required.
+REPORT_READERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class ConsoleContext:
     # The person index (gateway.search): a case page's possible matches show the other
     # person's names from it, to those who may read them (None: no names shown).
     person_index: PersonIndex | None = None
+    # The report of local days [from, to] (gateway.report.aggregate.build_report over this
+    # node's store and keyring), already disclosure-protected; None: no Reports page.
+    build_report: Callable[[date, date], Awaitable[Report]] | None = None
 
     def peer(self, peer_id: str) -> PeerView | None:
         return next((peer for peer in self.peers if peer.id == peer_id), None)

@@ -43,6 +43,7 @@ from gateway.console import assets, bidi, labels
 from gateway.console.context import (
     CONSOLE_LANGUAGES,
     OPERATORS,
+    REPORT_READERS,
     SENDERS,
     ConsoleContext,
     ConsoleLanguage,
@@ -324,6 +325,7 @@ def setup(app: web.Application, ctx: ConsoleContext) -> None:
         languages=tuple(LANGUAGE_NAMES.items()),
         senders=SENDERS,
         operators=OPERATORS,
+        report_readers=REPORT_READERS,
         supervisor=Role.SUPERVISOR,
         node_country=ctx.node_country,
     )

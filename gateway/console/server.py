@@ -16,6 +16,7 @@ from gateway.console import (
     matches,
     operator,
     rendering,
+    reports,
     search,
 )
 from gateway.console.context import ConsoleContext
@@ -43,6 +44,7 @@ def build_console(ctx: ConsoleContext) -> web.Application:
         attachments,
         search,
         matches,
+        reports,
     ):
         app.add_routes(module.routes(ctx))
     return app

@@ -12,6 +12,10 @@ processes may sweep the same database: content already gone is not selected agai
 
 A dry run (`gateway retention run --dry-run`) counts the same selection, files included, and
 changes nothing.
+
+Before content goes, `before_purge` (the report's ReportFactsTally, issue 13) records the
+coded facts the half-yearly report counts; if it fails, the sweep logs that and purges all
+the same: retention is never held up by the report.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -51,8 +55,10 @@ class RetentionSweep:
         retention: RetentionConfig,
         clock: Callable[[], datetime],
         metrics: GatewayMetrics,
+        before_purge: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._store = store
+        self._before_purge = before_purge
         self._folders = tuple(outgoing_folders)
         self._retention = retention
         self._clock = clock
@@ -83,6 +89,11 @@ class RetentionSweep:
         if dry_run:
             due = await self._store.content_due(cutoffs)
             return PurgedContent(due.envelopes, files)
+        if self._before_purge is not None:
+            try:
+                await self._before_purge()
+            except Exception:
+                log.exception("retention_before_purge_failed")
         purged = await self._store.purge_content(cutoffs, done_files=files)
         attachments = await self._store.delete_sent_attachments()
         attachments += await self._store.delete_unreferenced_attachments(

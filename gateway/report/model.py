@@ -32,6 +32,9 @@ class Cell:
     n: int  # how many messages or people the value is computed from
     unit: Unit = "count"
     suppressed: bool = False  # set by gateway.report.disclosure, never by hand
+    # Hidden to protect another cell (a total whose member is hidden), whatever its own value:
+    # shown "x", not "<3" (disclosure.marker). Set by gateway.report.disclosure only.
+    complement: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1449,3 +1449,118 @@ RETURNING id, case_id, other_case_id;
 
 -- name: possible_match_open_count
 SELECT count(*) FROM possible_matches WHERE state = 'open';
+
+-- issue 13: report
+-- The half-yearly and yearly report (gateway/report/aggregate.py): aggregates over what the
+-- database holds in the clear (kinds, peers, times). Periods are [$start, $end) instants; a
+-- month is a bucket of width_bucket over the local month starts ($months), so the node's
+-- time zone is applied by the caller, not by a zone name PostgreSQL must know.
+
+-- name: report_message_counts
+-- Messages queued here (one outbox row per recipient) and received, per peer, kind, month.
+SELECT 'sent' AS direction, recipient AS peer, kind,
+       width_bucket(queued_at, $1::timestamptz[]) AS month, count(*)::int AS n
+FROM outbox
+WHERE kind = ANY($2::text[]) AND queued_at >= $3 AND queued_at < $4
+GROUP BY recipient, kind, month
+UNION ALL
+SELECT 'received', sender, kind, width_bucket(received_at, $1::timestamptz[]), count(*)::int
+FROM inbox
+WHERE kind = ANY($2::text[]) AND received_at >= $3 AND received_at < $4
+GROUP BY sender, kind, width_bucket(received_at, $1::timestamptz[]);
+
+-- name: report_acknowledgements
+-- Sent messages queued in the period that needed an acknowledgement, against their
+-- deadline: on time, late, missing (past due at $3, none) and awaiting (not due yet); the
+-- times from queued to acknowledged (the acknowledging person's instant) of those answered.
+SELECT d.peer, d.kind,
+       count(*) FILTER (WHERE d.acknowledged_at <= d.due_at)::int AS on_time,
+       count(*) FILTER (WHERE d.acknowledged_at > d.due_at)::int AS late,
+       count(*) FILTER (WHERE d.acknowledged_at IS NULL AND d.due_at < $3)::int AS missing,
+       count(*) FILTER (WHERE d.acknowledged_at IS NULL AND d.due_at >= $3)::int AS awaiting,
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM d.acknowledged_at - o.queued_at)) AS median_seconds,
+       percentile_cont(0.9) WITHIN GROUP (
+           ORDER BY extract(epoch FROM d.acknowledged_at - o.queued_at)) AS p90_seconds
+FROM acknowledgement_deadlines d JOIN outbox o ON o.message_id = d.message_id
+WHERE d.due_at IS NOT NULL AND o.queued_at >= $1 AND o.queued_at < $2
+GROUP BY d.peer, d.kind;
+
+-- name: report_delivery_latency
+-- Messages queued in the period, per peer: delivered (with the time from queued to
+-- delivered) and not (yet) delivered.
+SELECT recipient AS peer,
+       count(*) FILTER (WHERE state = 'delivered')::int AS delivered,
+       count(*) FILTER (WHERE state <> 'delivered')::int AS undelivered,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - queued_at))
+           FILTER (WHERE state = 'delivered') AS median_seconds,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - queued_at))
+           FILTER (WHERE state = 'delivered') AS p90_seconds
+FROM outbox
+WHERE kind = ANY($3::text[]) AND queued_at >= $1 AND queued_at < $2
+GROUP BY recipient;
+
+-- name: report_cancellations
+-- Cancellations queued here (one per recipient) and received, per peer and kind.
+SELECT 'sent' AS direction, c.recipient AS peer, o.kind, count(*)::int AS n
+FROM cancellations_sent c JOIN outbox o ON o.message_id = c.message_id
+WHERE o.queued_at >= $1 AND o.queued_at < $2
+GROUP BY c.recipient, o.kind
+UNION ALL
+SELECT 'received', x.sender, i.kind, count(*)::int
+FROM cases_cancelled x JOIN inbox i ON i.sender = x.sender AND i.message_id = x.cancellation
+WHERE i.received_at >= $1 AND i.received_at < $2
+GROUP BY x.sender, i.kind;
+
+-- name: report_untallied_outbox
+-- Sent messages of kinds $1 whose content is still here and whose facts are not recorded
+-- yet, queued in [$2, $3), after id $4 (primary key order: each page walks the index).
+SELECT 'out' AS direction, o.id, o.case_id, o.kind, o.queued_at AS at, o.envelope
+FROM outbox o
+WHERE o.id > $4 AND o.kind = ANY($1::text[]) AND o.envelope IS NOT NULL
+  AND o.queued_at >= $2 AND o.queued_at < $3
+  AND NOT EXISTS (SELECT 1 FROM report_facts f WHERE f.direction = 'out' AND f.row_id = o.id)
+ORDER BY o.id
+LIMIT $5;
+
+-- name: report_untallied_inbox
+SELECT 'in' AS direction, i.id, i.case_id, i.kind, i.received_at AS at, i.envelope
+FROM inbox i
+WHERE i.id > $4 AND i.kind = ANY($1::text[]) AND i.envelope IS NOT NULL
+  AND i.received_at >= $2 AND i.received_at < $3
+  AND NOT EXISTS (SELECT 1 FROM report_facts f WHERE f.direction = 'in' AND f.row_id = i.id)
+ORDER BY i.id
+LIMIT $5;
+
+-- name: report_facts_insert
+-- Facts of a page of rows; a row tallied meanwhile by another process keeps its first facts.
+INSERT INTO report_facts (direction, row_id, key_id, sealed, tallied_at)
+SELECT d, r, k, s, $5 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) AS t(d, r, k, s)
+ON CONFLICT (direction, row_id) DO NOTHING;
+
+-- name: report_facts_outbox
+-- Sent messages of kinds $3 queued in [$1, $2) with their sealed facts (tallied false: none
+-- recorded, the content went before it was tallied), after id $4, in id order.
+SELECT 'out' AS direction, o.id, o.case_id, o.kind, o.queued_at AS at, f.key_id, f.sealed,
+       f.row_id IS NOT NULL AS tallied
+FROM outbox o LEFT JOIN report_facts f ON f.direction = 'out' AND f.row_id = o.id
+WHERE o.id > $4 AND o.kind = ANY($3::text[]) AND o.queued_at >= $1 AND o.queued_at < $2
+ORDER BY o.id
+LIMIT $5;
+
+-- name: report_facts_inbox
+SELECT 'in' AS direction, i.id, i.case_id, i.kind, i.received_at AS at, f.key_id, f.sealed,
+       f.row_id IS NOT NULL AS tallied
+FROM inbox i LEFT JOIN report_facts f ON f.direction = 'in' AND f.row_id = i.id
+WHERE i.id > $4 AND i.kind = ANY($3::text[]) AND i.received_at >= $1 AND i.received_at < $2
+ORDER BY i.id
+LIMIT $5;
+
+-- name: report_case_origins
+-- Which side wrote each case's first message of kinds $2 (ours: outbox; a peer's: inbox).
+SELECT c.case_id,
+       (SELECT min(o.queued_at) FROM outbox o
+        WHERE o.case_id = c.case_id AND o.kind = ANY($2::text[])) AS first_sent,
+       (SELECT min(i.received_at) FROM inbox i
+        WHERE i.case_id = c.case_id AND i.kind = ANY($2::text[])) AS first_received
+FROM unnest($1::uuid[]) AS c(case_id);

@@ -61,6 +61,7 @@ from gateway.store.records import (
     OutgoingEnvelope,
     PeerSummary,
 )
+from gateway.store.report_stats import ReportStatistics
 from gateway.store.retention import Retention
 from gateway.store.search_entries import SearchEntries
 from gateway.store.sending import Sending
@@ -128,6 +129,7 @@ class Store(
     AuditCheckpoints,
     SearchEntries,
     PossibleMatches,
+    ReportStatistics,
 ):
     """Narrow, intention-named operations over one PostgreSQL database."""
 

@@ -100,6 +100,9 @@ MATRIX = [
     # Possible matches (issue 13): those who act on cases decide; no such pair here (404).
     _row("POST", "/console/cases/{received}/matches/1/confirm", SIGN_IN, 404, 404, 403, 403),
     _row("GET", "/console/cases/{received}/matches/1/confirm", 405, 405, 405, 405, 405),
+    # Reports (aggregates only): supervisors and admins; a download naming no period is 400.
+    _row("GET", "/console/reports", SIGN_IN, 403, 200, 403, 200),
+    _row("POST", "/console/reports/download", SIGN_IN, 403, 400, 403, 400),
 ]
 
 
