@@ -168,6 +168,7 @@ class Gateway:
         # Possible matches (issue 13): each new person of the index, once, against the rest.
         assert self._search_index is not None
         self.possible_matches = possible_match_finder_for(self.store, self._search_index)
+        self._search_index.follow(self.possible_matches.wake)
         self._tasks.append(
             asyncio.create_task(self.possible_matches.run(), name="possible-matches")
         )

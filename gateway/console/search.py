@@ -21,8 +21,10 @@ Design notes:
   case_view.may_read decides for messages: content readers see them; the others only those
   of a wanted-person notice marked normal. An index entry does not say whether its hotline
   alert names a victim beside the suspect, so hotline alerts are withheld from non-readers
-  altogether (stricter than may_read, never looser). A withheld hit still shows its score,
-  metadata and case link, and "Restricted" in place of the names.
+  altogether (stricter than may_read, never looser). A hit whose names a user may not see
+  is left out of the answer altogether, as the local API leaves victim-protected hits out
+  for clients not allowed them: a "Restricted" row with its score would still tell an
+  operator that the name typed is a victim's in a protected case (a membership oracle).
 - Audit: PersonSearch.search() knows no user, so the console records each search as
   `console.search` with the user as actor, the names of the fields used (never their values)
   and the hit count.
@@ -333,7 +335,7 @@ def routes(ctx: ConsoleContext) -> list[web.RouteDef]:
         except TimeoutError:
             await _audit(ctx, user, read.used, None)
             return page(request, kept, status=503, notice=MSG_TIMED_OUT)
-        found = found[:RESULT_LIMIT]
+        found = [scored for scored in found if may_see_names(user, scored)][:RESULT_LIMIT]
         await _audit(ctx, user, read.used, len(found))
         return page(request, kept, hits=[hit_of(user, scored) for scored in found])
 

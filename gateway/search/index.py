@@ -122,6 +122,9 @@ class SearchIndex:
         self._last_id = 0
         self._checked_at = monotonic()
         self._lock = asyncio.Lock()
+        # Workers that read the index's new people (possible matches) and want to know at
+        # once rather than at their next poll.
+        self._followers: list[Callable[[], None]] = []
         self._ids: list[int] = []  # sorted entry ids of the snapshot, for persons_after
 
     @property
@@ -142,8 +145,15 @@ class SearchIndex:
             extra=fields(entries=self.size, seconds=round(time.monotonic() - started, 2)),
         )
 
+    def follow(self, wake: Callable[[], None]) -> None:
+        """Call wake whenever the indexer has written entries."""
+        self._followers.append(wake)
+
     def written(self) -> None:
-        """The indexer wrote entries: nothing to do now, the next answer refreshes first."""
+        """The indexer wrote entries: wake the followers; the index itself refreshes before
+        its next answer."""
+        for wake in self._followers:
+            wake()
 
     async def refresh(self) -> None:
         async with self._lock:
