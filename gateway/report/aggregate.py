@@ -37,7 +37,7 @@ from gateway.crypto import Keyring
 from gateway.report.content import AGE_GROUPS, UNKNOWN_AGE, ContentFacts, open_facts
 from gateway.report.disclosure import TotalOf, protect_report
 from gateway.report.model import Cell, Label, Report, Row, Table, Unit
-from gateway.report.tally import CONTENT_KINDS, ReportFactsTally
+from gateway.report.tally import CONTENT_KINDS, ReportFactsTally, TallyStore
 from gateway.store.report_stats import (
     AcknowledgementFigures,
     CancellationCount,
@@ -45,8 +45,6 @@ from gateway.store.report_stats import (
     DeliveryFigures,
     FactsRow,
     MessageCount,
-    SealedRow,
-    TalliedFacts,
 )
 from gateway.wire import Kind
 
@@ -69,8 +67,9 @@ CATEGORIES = (
 URGENCIES = (("critical", N_("Critical")), ("high", N_("High")), ("normal", N_("Normal urgency")))
 
 
-class ReportStore(Protocol):
-    """The store's part the report reads (gateway.store.report_stats)."""
+class ReportStore(TallyStore, Protocol):
+    """The store's part the report reads (gateway.store.report_stats); what it tallies
+    before counting is TallyStore's."""
 
     async def report_message_counts(
         self, month_starts: Sequence[datetime], kinds: Sequence[str], start: datetime, end: datetime
@@ -87,19 +86,6 @@ class ReportStore(Protocol):
     async def report_cancellations(
         self, start: datetime, end: datetime
     ) -> list[CancellationCount]: ...
-
-    async def report_untallied_page(
-        self,
-        direction: Literal["in", "out"],
-        kinds: Sequence[str],
-        start: datetime,
-        end: datetime,
-        *,
-        after_id: int,
-        limit: int,
-    ) -> list[SealedRow]: ...
-
-    async def report_facts_insert(self, facts: Sequence[TalliedFacts], now: datetime) -> None: ...
 
     async def report_facts_page(
         self,
