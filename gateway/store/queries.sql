@@ -730,7 +730,11 @@ WITH claimable AS (
     WHERE recipient = $1 AND state = 'queued' AND case_id <> ALL($5::uuid[]) AND id >= $6
     ORDER BY id
     LIMIT $2
-    FOR UPDATE SKIP LOCKED
+    -- NO KEY UPDATE: the claim changes no key, and a plain FOR UPDATE would skip every row
+    -- whose id another transaction references meanwhile (the FOR KEY SHARE lock that an
+    -- insert into search_entries or search_indexed takes on its outbox row): the search
+    -- indexer reading a new row made the sender skip it until its next poll.
+    FOR NO KEY UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE outbox o
     SET state = 'sending', attempts = o.attempts + 1, claimed_by = $3, claimed_at = $4

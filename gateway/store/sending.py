@@ -5,7 +5,7 @@ One sender per destination across all processes sharing the database: a session-
 advisory lock per peer, held on a dedicated connection. A crashed holder's connection closes
 and PostgreSQL releases the lock at once; the next holder puts the rows the dead one had
 claimed back in the queue (the receiver's deduplication makes the resend harmless). Rows are
-claimed with FOR UPDATE SKIP LOCKED in queue order, so a claim never waits on another
+claimed with FOR NO KEY UPDATE SKIP LOCKED in queue order, so a claim never waits on another
 transaction and never takes a row twice. A pipelined sender (several batches in flight)
 names the cases it has in flight, and the claim skips every queued row of those cases, so
 no message is sent beside an earlier one of its case. The claim walks the partial index

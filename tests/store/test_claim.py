@@ -56,6 +56,23 @@ async def test_a_claim_skips_every_row_of_a_busy_case_and_keeps_queue_order(
     assert {row.state for row in await store.list_outbox(peer=PEER)} == {"queued"}
 
 
+async def test_a_row_another_transaction_references_is_claimed_not_skipped(
+    store: Store, database: str
+) -> None:
+    # An insert that references an outbox row (search_entries, search_indexed: the search
+    # indexer reading a new message) holds FOR KEY SHARE on it until it commits. A claim
+    # taking FOR UPDATE skipped such a row, and the sender slept until its next poll.
+    await store.enqueue(_outgoing(1), [])
+    connection = await asyncpg.connect(database)
+    try:
+        async with connection.transaction():
+            await connection.execute("SELECT id FROM outbox FOR KEY SHARE")
+            claimed = await store.claim(PEER, 10, "a")
+    finally:
+        await connection.close()
+    assert len(claimed) == 1
+
+
 async def _explain(connection: asyncpg.Connection, busy: list[uuid.UUID], floor: int) -> str:
     plan = await connection.fetchval(
         "EXPLAIN (FORMAT JSON) " + Q.outbox_claim,
