@@ -60,7 +60,7 @@ from gateway.console.i18n import N_
 from gateway.console.rendering import render
 from gateway.search.index import MAX_TEXT_CHARS, MAX_TEXT_TOKENS
 from gateway.search.model import ScoredPerson, SearchQuery
-from gateway.search.names import document_number
+from gateway.search.names import document_number, romanise
 from gateway.store import AuditEntry
 from gateway.wire import canonical
 
@@ -131,6 +131,9 @@ class Hit:
     birth: canonical.Date | None
     withheld: bool
     reasons: tuple[str, ...]  # msgids (or unknown codes as they came)
+    # Every name written in Khmer script only: its Latin reading (names.romanise), so that
+    # the name shows in both scripts; None when a Latin form was written, or withheld.
+    romanised: str | None = None
 
     @property
     def person_role(self) -> str:
@@ -181,6 +184,11 @@ def hit_of(user: ConsoleUser, scored: ScoredPerson) -> Hit:
         birth=_birth(person.birth_date) if shown else None,
         withheld=not shown,
         reasons=tuple(REASONS.get(reason, reason) for reason in scored.reasons),
+        romanised=(
+            romanise(person.names[0])
+            if shown and person.names and all(is_khmer(name) for name in person.names)
+            else None
+        ),
     )
 
 

@@ -132,6 +132,15 @@ def _khmer_word(word: str) -> str:
     return word
 
 
+def romanise(name: str) -> str:
+    """A name's Khmer script in Latin letters, words in their written order and capitalised
+    (ង្វៀន ធី ឡាន -> Nguyen Thi Lan): shown beside a name written in Khmer script only, for
+    readers who cannot read it. Display only; matching compares fold()."""
+    text = unicodedata.normalize("NFC", name).translate(_KHMER_DIGITS)
+    text = _KHMER.sub(lambda run: " " + _romanise_khmer(run.group()) + " ", text)
+    return " ".join(word.capitalize() for word in text.split())
+
+
 def fold(name: str) -> str:
     """The comparable form of a name: lower-case ASCII letters and digits, tokens sorted."""
     text = unicodedata.normalize("NFC", name).translate(_KHMER_DIGITS)

@@ -182,6 +182,18 @@ async def test_the_results_are_ranked_with_names_in_both_scripts(console: Consol
     assert 'data-role="victim">ជនរងគ្រោះ<' in page
     assert 'data-direction="in"' in page
     assert "៩៤%" in page  # the score in the reader's digits
+    assert "Nguyen Thi Lan <span" not in page  # a Latin form was written: no romanisation
+
+
+async def test_a_name_written_in_khmer_only_is_shown_in_latin_letters_too(
+    console: ConsoleHarness, recorded: RecordedSearch
+) -> None:
+    recorded.hits = [scored(person(KHMER), 97, matched=KHMER, reasons=("name",))]
+    await console.sign_in(Role.OFFICER, "vi")
+    page = await (await _search(console, [("name", "Nguyen Thi Lan")])).text()
+    assert f'<span class="person-name" lang="km">{KHMER}</span>' in page
+    romanised = '<span class="romanised" lang="en">Nguyen Thi Lan <span class="muted">'
+    assert f"{romanised}(phiên âm Latinh)" in page
 
 
 @pytest.mark.parametrize(

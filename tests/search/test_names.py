@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.search.matcher import MIN_NAME_SCORE
-from gateway.search.names import document_number, fold, forms, score_name
+from gateway.search.names import document_number, fold, forms, romanise, score_name
 
 SAME = [
     # Partner samples: kh-police-xml writes Khmer script and UNGEGN-style Latin.
@@ -113,3 +113,16 @@ def test_fold(written: str, folded: str) -> None:
 )
 def test_document_number(written: str, normalised: str) -> None:
     assert document_number(written) == normalised
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("ង្វៀន ធី ឡាន", "Nguyen Thi Lan"),
+        ("សុខ ដារ៉ា", "Sok Dara"),
+        ("ចាន់ សុភា", "Chan Sophea"),
+        ("Trần Văn Hùng", "Trần Văn Hùng"),  # no Khmer: left as written
+    ],
+)
+def test_romanise_keeps_the_written_order(written: str, shown: str) -> None:
+    assert romanise(written) == shown
