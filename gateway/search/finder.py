@@ -34,8 +34,6 @@ from gateway.store.matches import CursorMoved, FoundPair
 
 log = logging.getLogger(__name__)
 
-ACTOR = "possible-matches"
-
 
 class PossibleMatchFinder:
     """Finds possible matches among newly indexed people; run() until cancelled."""
@@ -92,9 +90,7 @@ class PossibleMatchFinder:
         open_cases = await self._store.open_cases(sorted(cases))
         kept = [p for p in found if p.case_id in open_cases and p.other_case_id in open_cases]
         up_to = max(person.entry_id for person in persons)
-        new = await self._store.record_possible_matches(
-            after=after, up_to=up_to, pairs=kept, actor=ACTOR
-        )
+        new = await self._store.record_possible_matches(after=after, up_to=up_to, pairs=kept)
         log.info(
             "possible_matches_examined",
             extra=fields(examined=len(persons), up_to=up_to, found=len(kept), new=new),

@@ -2,8 +2,10 @@
 (0021_possible_matches.sql).
 
 Kept apart from store.py (a mixin of Store). Recording a batch is one transaction: the
-pairs, their `match.found` audit entries (ids and reason codes only) and the cursor advance,
-so a finder killed at any line records each pair once. A decision (confirm or dismiss) is
+pairs and the cursor advance, so a finder killed at any line records each pair once. Found
+pairs get no audit entry of their own: the row is the record (ids, reason codes, created_at),
+and a flood of one person's duplicates would otherwise write thousands of entries and make
+audit checkpoints due; the people's decisions are audited. A decision (confirm or dismiss) is
 one checked UPDATE of an open pair of the case named, with its console audit entry.
 """
 
@@ -86,7 +88,7 @@ class PossibleMatches(StorePart):
         return {row["case_id"] for row in rows}
 
     async def record_possible_matches(
-        self, *, after: int, up_to: int, pairs: Sequence[FoundPair], actor: str
+        self, *, after: int, up_to: int, pairs: Sequence[FoundPair]
     ) -> int:
         """Record pairs found for the entries after..up_to and move the cursor to up_to, in
         one transaction; how many pairs were new. CursorMoved if the cursor is not at
@@ -107,25 +109,6 @@ class PossibleMatches(StorePart):
                 [p.entry_id for p in rows],
                 [p.other_entry_id for p in rows],
                 [",".join(p.reasons) for p in rows],
-                now,
-            )
-            await self._append_audit(
-                connection,
-                [
-                    AuditEntry(
-                        actor,
-                        "match.found",
-                        f"possible_match:{row['id']}",
-                        {
-                            "case": str(row["case_id"]),
-                            "other_case": str(row["other_case_id"]),
-                            "entry": row["entry_id"],
-                            "other_entry": row["other_entry_id"],
-                            "reasons": ",".join(row["reasons"]),
-                        },
-                    )
-                    for row in inserted
-                ],
                 now,
             )
             if up_to > after:

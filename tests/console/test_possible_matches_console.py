@@ -40,10 +40,7 @@ async def matched(
         replace(GIRL, entry_id=2, case_id=handover, names=OTHER_NAMES, role="victim"), e1=93.0
     )
     await console.store.record_possible_matches(
-        after=0,
-        up_to=2,
-        pairs=[FoundPair(2, handover, 1, alert, ("name", "birth_year", "sex"))],
-        actor="test",
+        after=0, up_to=2, pairs=[FoundPair(2, handover, 1, alert, ("name", "birth_year", "sex"))]
     )
     [match] = await console.store.case_possible_matches(alert)
     ctx = replace(console.ctx, person_index=index)
