@@ -94,9 +94,13 @@ async def _wait_unready(exchange: Exchange, *node_ids: str, timeout: float = 30)
                 await asyncio.sleep(0.05)
 
 
+LISTENERS = 3  # sessions LISTENing per node: outbox, inbox, search index
+
+
 async def _wait_listening(dsn: str, exchange: Exchange, timeout: float = 20) -> None:
-    """Until each node LISTENs again on both channels (outbox and inbox wake-ups): without
-    that, every later message waits for the workers' 30 s idle poll."""
+    """Until each node LISTENs again on its three sessions (outbox and inbox wake-ups, and
+    the search indexer's): without that, every later message waits for the workers' 30 s
+    idle poll."""
     databases = _databases(exchange)
     connection = await asyncpg.connect(dsn)
     sessions: list[int] = []
@@ -109,12 +113,14 @@ async def _wait_listening(dsn: str, exchange: Exchange, timeout: float = 20) -> 
                 databases,
             )
             sessions = sorted(row["sessions"] for row in listening)
-            if sessions == [2, 2]:
+            if sessions == [LISTENERS, LISTENERS]:
                 return
             await asyncio.sleep(0.1)
     finally:
         await connection.close()
-    raise AssertionError(f"LISTEN sessions per node after {timeout}s: {sessions}, want [2, 2]")
+    raise AssertionError(
+        f"LISTEN sessions per node after {timeout}s: {sessions}, want {[LISTENERS] * 2}"
+    )
 
 
 def _databases(exchange: Exchange) -> list[str]:
